@@ -1,0 +1,59 @@
+/* hc_bus: the event bus interface. One topic, messages keyed by orderId, a
+ * committed offset per consumer group. Backends sit behind hc_bus_ops_t: the
+ * embedded durable log (hc_bus_log.c) now, Kafka later. */
+#ifndef HC_BUS_H
+#define HC_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hc_bus_msg {
+    int64_t offset;  /* position in the topic, set by the bus on publish/poll */
+    char *key;       /* orderId as text; owned by whoever filled the message */
+    char *value;     /* the event JSON */
+    size_t value_len;
+} hc_bus_msg_t;
+
+typedef struct hc_bus hc_bus_t;
+typedef struct hc_bus_consumer hc_bus_consumer_t;
+
+typedef struct hc_bus_ops {
+    /* Appends n messages durably, in order; returns 0 only when all are stored. */
+    int (*publish)(hc_bus_t *bus, const hc_bus_msg_t *msgs, size_t n);
+    /* Opens a consumer for group, resuming after its committed offset. */
+    int (*consumer_open)(hc_bus_t *bus, const char *group, hc_bus_consumer_t **out);
+    /* Waits up to timeout_ms for messages after the consumer's position and
+     * returns up to max of them in msgs (filled, caller frees with
+     * hc_bus_msgs_free). *n may be 0 on timeout. */
+    int (*poll)(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t *n, int timeout_ms);
+    /* Durably records that every message up to and including offset is done. */
+    int (*commit)(hc_bus_consumer_t *c, int64_t offset);
+    /* Messages after the committed offset (for the lag gauge); -1 if unknown. */
+    int64_t (*lag)(hc_bus_consumer_t *c);
+    void (*consumer_close)(hc_bus_consumer_t *c);
+    void (*destroy)(hc_bus_t *bus);
+} hc_bus_ops_t;
+
+struct hc_bus {
+    const hc_bus_ops_t *ops;
+    char topic[64];
+};
+
+/* Opens the bus named by the configuration ("log": the embedded log under
+ * data_dir/bus). Returns 0 or an hc_err. */
+int hc_bus_open(const char *kind, const char *data_dir, const char *topic, const char *sync,
+                hc_bus_t **out);
+
+/* Opens the embedded log at dir (created if missing). */
+int hc_bus_log_open(const char *dir, const char *topic, const char *sync, hc_bus_t **out);
+
+static inline int hc_bus_publish(hc_bus_t *b, const hc_bus_msg_t *m, size_t n)
+{
+    return b->ops->publish(b, m, n);
+}
+void hc_bus_destroy(hc_bus_t *b);
+
+/* Frees the key/value strings of n polled messages. */
+void hc_bus_msgs_free(hc_bus_msg_t *msgs, size_t n);
+
+#endif

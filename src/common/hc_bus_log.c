@@ -1,0 +1,251 @@
+/* hc_bus_log: the embedded durable event log. An SQLite file in WAL mode
+ * (dir/events.db) shared by the processes of one host holds the messages and a
+ * committed offset per consumer group; consumers sleep on inotify and wake as
+ * soon as any process appends. See docs/embedded-log.md. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hc_buf.h"
+#include "hc_bus.h"
+#include "hc_db.h"
+#include "hc_err.h"
+#include "hc_event.h"
+#include "hc_log.h"
+
+typedef struct log_bus {
+    hc_bus_t base;
+    hc_db_t *db;
+    char dir[512];
+} log_bus_t;
+
+struct hc_bus_consumer {
+    log_bus_t *bus;
+    char group[64];
+    int64_t position; /* last offset handed out by poll */
+    int ino_fd;       /* inotify on the log directory, -1 if unavailable */
+};
+
+static const hc_migration_t log_migrations[] = {
+    {1, "CREATE TABLE IF NOT EXISTS events (pos INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " topic TEXT NOT NULL, msg_key TEXT NOT NULL, value TEXT NOT NULL,"
+        " appended_at INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS events_topic_pos ON events(topic, pos);"
+        "CREATE TABLE IF NOT EXISTS consumer_offsets (grp TEXT NOT NULL, topic TEXT NOT NULL,"
+        " committed INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (grp, topic));"},
+};
+
+static int log_publish(hc_bus_t *b, const hc_bus_msg_t *msgs, size_t n)
+{
+    log_bus_t *lb = (log_bus_t *)b;
+    if (n == 0)
+        return 0;
+    hc_conn_t *c = hc_db_acquire(lb->db);
+    int rc = hc_conn_begin(c);
+    int64_t now = hc_now_ms();
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = hc_conn_exec(c,
+                          "INSERT INTO events(topic, msg_key, value, appended_at) VALUES (?, ?, ?, ?)",
+                          HC_PARAMS(HC_TEXT(b->topic), HC_TEXT(msgs[i].key), HC_TEXTN(msgs[i].value, msgs[i].value_len),
+                                    HC_I64(now)),
+                          NULL);
+    if (rc)
+        hc_conn_rollback(c);
+    else
+        rc = hc_conn_commit(c);
+    hc_db_release(lb->db, c);
+    return rc;
+}
+
+static int log_consumer_open(hc_bus_t *b, const char *group, hc_bus_consumer_t **out)
+{
+    log_bus_t *lb = (log_bus_t *)b;
+    *out = NULL;
+    if (!group || !*group || strlen(group) >= 64)
+        return HC_EINVAL;
+    hc_bus_consumer_t *c = hc_xcalloc(1, sizeof *c);
+    c->bus = lb;
+    hc_strlcpy(c->group, group, sizeof c->group);
+    /* The watch is set before the first read, so no append can slip between a
+     * read that found nothing and the wait that follows it. */
+    c->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (c->ino_fd >= 0 && inotify_add_watch(c->ino_fd, lb->dir, IN_MODIFY | IN_CREATE) < 0) {
+        close(c->ino_fd);
+        c->ino_fd = -1;
+    }
+    if (c->ino_fd < 0)
+        hc_warn("inotify unavailable on %s; falling back to polling", lb->dir);
+    hc_conn_t *conn = hc_db_acquire(lb->db);
+    int64_t committed = 0;
+    int rc = hc_conn_query_i64(conn, "SELECT committed FROM consumer_offsets WHERE grp = ? AND topic = ?",
+                               HC_PARAMS(HC_TEXT(group), HC_TEXT(b->topic)), &committed);
+    hc_db_release(lb->db, conn);
+    if (rc && rc != HC_ENOTFOUND) {
+        if (c->ino_fd >= 0)
+            close(c->ino_fd);
+        free(c);
+        return rc;
+    }
+    c->position = committed;
+    *out = c;
+    return 0;
+}
+
+/* Reads up to max messages after the consumer's position. */
+static int log_read(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t *n)
+{
+    hc_conn_t *conn = hc_db_acquire(c->bus->db);
+    hc_rows_t *r = NULL;
+    int rc = hc_conn_query(conn,
+                           "SELECT pos, msg_key, value FROM events WHERE topic = ? AND pos > ?"
+                           " ORDER BY pos LIMIT ?",
+                           HC_PARAMS(HC_TEXT(c->bus->base.topic), HC_I64(c->position), HC_I64(max)),
+                           &r);
+    hc_db_release(c->bus->db, conn);
+    if (rc)
+        return rc;
+    size_t k = hc_rows_count(r);
+    for (size_t i = 0; i < k; i++) {
+        msgs[i].offset = hc_rows_i64(r, i, 0);
+        msgs[i].key = hc_xstrdup(hc_rows_text(r, i, 1));
+        msgs[i].value = hc_xstrdup(hc_rows_text(r, i, 2));
+        msgs[i].value_len = strlen(msgs[i].value);
+    }
+    if (k)
+        c->position = msgs[k - 1].offset;
+    hc_rows_free(r);
+    *n = k;
+    return 0;
+}
+
+static int log_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t *n, int timeout_ms)
+{
+    *n = 0;
+    int rc = log_read(c, msgs, max, n);
+    if (rc || *n || timeout_ms <= 0)
+        return rc;
+    if (c->ino_fd >= 0) {
+        struct pollfd pfd = {.fd = c->ino_fd, .events = POLLIN};
+        if (poll(&pfd, 1, timeout_ms) > 0) {
+            char drain[4096];
+            while (read(c->ino_fd, drain, sizeof drain) > 0)
+                ;
+        }
+    } else {
+        usleep((useconds_t)(timeout_ms < 20 ? timeout_ms : 20) * 1000);
+    }
+    return log_read(c, msgs, max, n);
+}
+
+static int log_commit(hc_bus_consumer_t *c, int64_t offset)
+{
+    hc_conn_t *conn = hc_db_acquire(c->bus->db);
+    int rc = hc_conn_begin(conn);
+    if (!rc)
+        rc = hc_conn_exec(conn,
+                          "INSERT INTO consumer_offsets(grp, topic, committed, updated_at) VALUES (?, ?, ?, ?)"
+                          " ON CONFLICT(grp, topic) DO UPDATE SET committed = excluded.committed,"
+                          " updated_at = excluded.updated_at WHERE excluded.committed > committed",
+                          HC_PARAMS(HC_TEXT(c->group), HC_TEXT(c->bus->base.topic), HC_I64(offset),
+                                    HC_I64(hc_now_ms())),
+                          NULL);
+    if (rc)
+        hc_conn_rollback(conn);
+    else
+        rc = hc_conn_commit(conn);
+    hc_db_release(c->bus->db, conn);
+    return rc;
+}
+
+static int64_t log_lag(hc_bus_consumer_t *c)
+{
+    hc_conn_t *conn = hc_db_acquire(c->bus->db);
+    int64_t n = -1;
+    int rc = hc_conn_query_i64(conn,
+                               "SELECT COUNT(*) FROM events WHERE topic = ? AND pos > COALESCE("
+                               "(SELECT committed FROM consumer_offsets WHERE grp = ? AND topic = ?), 0)",
+                               HC_PARAMS(HC_TEXT(c->bus->base.topic), HC_TEXT(c->group),
+                                         HC_TEXT(c->bus->base.topic)),
+                               &n);
+    hc_db_release(c->bus->db, conn);
+    return rc ? -1 : n;
+}
+
+static void log_consumer_close(hc_bus_consumer_t *c)
+{
+    if (!c)
+        return;
+    if (c->ino_fd >= 0)
+        close(c->ino_fd);
+    free(c);
+}
+
+static void log_destroy(hc_bus_t *b)
+{
+    log_bus_t *lb = (log_bus_t *)b;
+    hc_db_destroy(lb->db);
+    free(lb);
+}
+
+static const hc_bus_ops_t log_ops = {
+    .publish = log_publish,
+    .consumer_open = log_consumer_open,
+    .poll = log_poll,
+    .commit = log_commit,
+    .lag = log_lag,
+    .consumer_close = log_consumer_close,
+    .destroy = log_destroy,
+};
+
+int hc_bus_log_open(const char *dir, const char *topic, const char *sync, hc_bus_t **out)
+{
+    *out = NULL;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        hc_error("cannot create %s: %s", dir, strerror(errno));
+        return HC_EIO;
+    }
+    log_bus_t *lb = hc_xcalloc(1, sizeof *lb);
+    lb->base.ops = &log_ops;
+    hc_strlcpy(lb->base.topic, topic, sizeof lb->base.topic);
+    hc_strlcpy(lb->dir, dir, sizeof lb->dir);
+    char path[600];
+    snprintf(path, sizeof path, "%s/events.db", dir);
+    int rc = hc_db_open(path, sync, log_migrations, 1, &lb->db);
+    if (rc) {
+        free(lb);
+        return rc;
+    }
+    *out = &lb->base;
+    return 0;
+}
+
+int hc_bus_open(const char *kind, const char *data_dir, const char *topic, const char *sync,
+                hc_bus_t **out)
+{
+    if (strcmp(kind, "log") == 0) {
+        char dir[600];
+        snprintf(dir, sizeof dir, "%s/bus", data_dir);
+        return hc_bus_log_open(dir, topic, sync, out);
+    }
+    *out = NULL;
+    return HC_EINVAL;
+}
+
+void hc_bus_destroy(hc_bus_t *b)
+{
+    if (b)
+        b->ops->destroy(b);
+}
+
+void hc_bus_msgs_free(hc_bus_msg_t *msgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(msgs[i].key);
+        free(msgs[i].value);
+        msgs[i].key = msgs[i].value = NULL;
+    }
+}

@@ -1,0 +1,29 @@
+/* hc_client: outgoing JSON-over-HTTP calls on libcurl, one reused handle per
+ * thread (connections stay alive). Carries the caller's trace context. */
+#ifndef HC_CLIENT_H
+#define HC_CLIENT_H
+
+#include <jansson.h>
+
+#include "hc_trace.h"
+
+typedef struct hc_call {
+    const char *method;      /* "GET", "POST", ... */
+    const char *url;
+    json_t *body;            /* borrowed, may be NULL */
+    int timeout_ms;          /* whole-call limit */
+    const hc_trace_t *trace; /* parent context, may be NULL */
+    const char *extra_header; /* one "Name: value" header, may be NULL */
+} hc_call_t;
+
+/* Performs the call. Returns 0 when an HTTP answer arrived (*status set and
+ * *resp the parsed JSON body or NULL; caller decrefs), HC_ETIMEDOUT when it
+ * timed out (the remote may have acted), HC_EUNAVAIL when it could not
+ * connect (the remote did not act). */
+int hc_client_call(const hc_call_t *call, int *status, json_t **resp);
+
+/* Process-wide libcurl set-up/tear-down; call from main. */
+void hc_client_global_init(void);
+void hc_client_global_cleanup(void);
+
+#endif

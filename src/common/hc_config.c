@@ -1,0 +1,249 @@
+/* hc_config: the table of environment variables and their parsing. */
+#include "hc_config.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hc_buf.h"
+#include "hc_err.h"
+
+hc_config_t hc_cfg;
+
+typedef enum { CFG_STR, CFG_INT, CFG_SIZE, CFG_I64 } cfg_kind_t;
+
+typedef struct cfg_var {
+    const char *name;
+    const char *def; /* default as text; "" = empty; NULL = derived (see meaning) */
+    cfg_kind_t kind;
+    size_t off;      /* offset of the field in hc_config_t */
+    size_t size;     /* buffer size for CFG_STR */
+    long long min, max;
+    const char *meaning;
+} cfg_var_t;
+
+#define S(field) CFG_STR, offsetof(hc_config_t, field), sizeof(((hc_config_t *)0)->field), 0, 0
+#define I(field, lo, hi) CFG_INT, offsetof(hc_config_t, field), 0, lo, hi
+#define Z(field, lo, hi) CFG_SIZE, offsetof(hc_config_t, field), 0, lo, hi
+#define L(field, lo, hi) CFG_I64, offsetof(hc_config_t, field), 0, lo, hi
+
+static const cfg_var_t vars[] = {
+    {"HC_DATA_DIR", "./data", S(data_dir), "directory for databases, the event log and run files"},
+    {"HC_RUN_DIR", NULL, S(run_dir), "nginx config, pid and logs for `up` (default: $HC_DATA_DIR/run)"},
+    {"HC_BIND_ADDR", "127.0.0.1", S(bind_addr), "address every service and the gateway listen on"},
+    {"HC_GATEWAY_PORT", "8080", I(gateway_port, 1, 65535), "nginx gateway port"},
+    {"HC_ORDER_PORT", "8081", I(order_port, 1, 65535), "order service port"},
+    {"HC_RESERVATION_PORT", "8082", I(reservation_port, 1, 65535), "reservation service port"},
+    {"HC_PAYMENT_PORT", "8083", I(payment_port, 1, 65535), "payment service port"},
+    {"HC_NOTIFICATION_PORT", "8084", I(notification_port, 1, 65535), "notification (mypage, SMS) service port"},
+    {"HC_PAYMENT_URL", NULL, S(payment_url), "base URL order calls for payments (default: http://127.0.0.1:$HC_PAYMENT_PORT)"},
+    {"HC_HTTP_THREADS", "4", I(http_threads, 1, 256), "HTTP worker threads per service"},
+    {"HC_MAX_BODY_BYTES", "65536", Z(max_body_bytes, 256, 64 * 1024 * 1024), "largest accepted request body, bytes (413 above)"},
+    {"HC_DB_SYNC", "FULL", S(db_sync), "SQLite synchronous mode: FULL (durable commits) or NORMAL"},
+    {"HC_LOG_LEVEL", "info", S(log_level), "debug, info, warn or error"},
+    {"HC_BUS", "log", S(bus), "event bus: log (embedded durable log under $HC_DATA_DIR/bus)"},
+    {"HC_TOPIC", "healthcenter", S(topic), "event topic name"},
+    {"HC_PAYMENT_TIMEOUT_MS", "3000", I(payment_timeout_ms, 10, 600000), "order->payment call timeout, ms"},
+    {"HC_PENDING_RECOVERY_MS", "10000", I(pending_recovery_ms, 100, 86400000), "a booking still PENDING after this long (crash mid-payment) is failed and compensated, ms"},
+    {"HC_TZ", "Asia/Seoul", S(tz), "the centers' time zone (dates, deadlines)"},
+    {"HC_BOOKING_HORIZON_DAYS", "90", I(horizon_days, 1, 3650), "latest bookable checkup date, days after today"},
+    {"HC_CANCEL_CUTOFF_DAYS", "1", I(cancel_cutoff_days, 0, 365), "cancel allowed until the end of the day N days before the checkup"},
+    {"HC_CLOCK_OFFSET_SECONDS", "0", L(clock_offset_s, -3650LL * 86400, 3650LL * 86400), "shifts the service clock (for testing date rules)"},
+    {"HC_DECLINE_CARDS", "4000000000000002", S(decline_cards), "comma list of card numbers the built-in payment provider declines"},
+    {"HC_PACKAGES", "basic:기본 건강검진:50000,prime:종합 건강검진:150000", S(packages_spec), "package catalog, code:name:priceKRW,..."},
+    {"HC_CENTERS", "1:서울중앙검진센터:20,2:부산검진센터:10", S(centers_spec), "centers, id:name:dailyCapacity,..."},
+    {"HC_SMS_PROVIDER", "log", S(sms_provider), "SMS provider: log (records and logs) or http"},
+    {"HC_SMS_URL", "", S(sms_url), "SMS API endpoint for the http provider"},
+    {"HC_SMS_API_KEY", "", S(sms_api_key), "API key sent as `Authorization: Bearer` to the SMS API"},
+    {"HC_SMS_TIMEOUT_MS", "2000", I(sms_timeout_ms, 10, 600000), "SMS API call timeout, ms"},
+    {"HC_SMS_MAX_ATTEMPTS", "8", I(sms_max_attempts, 1, 100), "SMS delivery attempts before FAILED for good"},
+    {"HC_NGINX", "", S(nginx_bin), "nginx binary for `up` (default: found in /usr/sbin or PATH)"},
+    {"HC_READY_TIMEOUT_MS", "15000", I(ready_timeout_ms, 100, 600000), "`up`: time allowed for every process to become ready, ms"},
+};
+
+static int set_var(hc_config_t *cfg, const cfg_var_t *v, const char *val, char *err, size_t errlen)
+{
+    char *field = (char *)cfg + v->off;
+    long long n = 0;
+    switch (v->kind) {
+    case CFG_STR:
+        if (strlen(val) >= v->size) {
+            snprintf(err, errlen, "%s: value too long (max %zu bytes)", v->name, v->size - 1);
+            return HC_EINVAL;
+        }
+        hc_strlcpy(field, val, v->size);
+        return 0;
+    case CFG_INT:
+    case CFG_SIZE:
+    case CFG_I64:
+        if (hc_parse_i64(val, &n) || n < v->min || n > v->max) {
+            snprintf(err, errlen, "%s: expected an integer from %lld to %lld, got \"%s\"", v->name,
+                     v->min, v->max, val);
+            return HC_EINVAL;
+        }
+        if (v->kind == CFG_INT)
+            *(int *)(void *)field = (int)n;
+        else if (v->kind == CFG_SIZE)
+            *(size_t *)(void *)field = (size_t)n;
+        else
+            *(int64_t *)(void *)field = (int64_t)n;
+        return 0;
+    }
+    return HC_EINVAL;
+}
+
+/* Splits "a:b:c,..." items; calls fn for each with the three parts. */
+static int parse_triples(const char *spec, int (*fn)(void *ud, char *a, char *b, char *c), void *ud)
+{
+    char buf[1024];
+    if (hc_strlcpy(buf, spec, sizeof buf) >= sizeof buf)
+        return HC_EINVAL;
+    char *save = NULL;
+    int count = 0;
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *a = item, *b = strchr(a, ':');
+        if (!b)
+            return HC_EINVAL;
+        *b++ = '\0';
+        char *c = strrchr(b, ':');
+        if (!c)
+            return HC_EINVAL;
+        *c++ = '\0';
+        if (!*a || !*b || !*c || fn(ud, a, b, c))
+            return HC_EINVAL;
+        count++;
+    }
+    return count ? 0 : HC_EINVAL;
+}
+
+static int add_package(void *ud, char *code, char *name, char *price)
+{
+    hc_config_t *cfg = ud;
+    long long p;
+    if (cfg->n_packages >= HC_MAX_PACKAGES || hc_parse_i64(price, &p) || p < 0 ||
+        strlen(code) >= sizeof cfg->packages[0].code || strlen(name) >= sizeof cfg->packages[0].name)
+        return HC_EINVAL;
+    if (hc_config_package(cfg, code))
+        return HC_EINVAL;
+    hc_package_t *pk = &cfg->packages[cfg->n_packages++];
+    hc_strlcpy(pk->code, code, sizeof pk->code);
+    hc_strlcpy(pk->name, name, sizeof pk->name);
+    pk->price = p;
+    return 0;
+}
+
+int hc_config_parse_packages(hc_config_t *cfg, const char *spec)
+{
+    cfg->n_packages = 0;
+    int rc = parse_triples(spec, add_package, cfg);
+    if (rc)
+        cfg->n_packages = 0;
+    return rc;
+}
+
+static int add_center(void *ud, char *id, char *name, char *cap)
+{
+    hc_config_t *cfg = ud;
+    long long i, c;
+    if (cfg->n_centers >= HC_MAX_CENTERS || hc_parse_i64(id, &i) || i <= 0 ||
+        hc_parse_i64(cap, &c) || c < 0 || c > 1000000 ||
+        strlen(name) >= sizeof cfg->centers[0].name)
+        return HC_EINVAL;
+    for (size_t k = 0; k < cfg->n_centers; k++)
+        if (cfg->centers[k].id == i)
+            return HC_EINVAL;
+    hc_center_cfg_t *ce = &cfg->centers[cfg->n_centers++];
+    ce->id = i;
+    hc_strlcpy(ce->name, name, sizeof ce->name);
+    ce->capacity = (int)c;
+    return 0;
+}
+
+int hc_config_parse_centers(hc_config_t *cfg, const char *spec)
+{
+    cfg->n_centers = 0;
+    int rc = parse_triples(spec, add_center, cfg);
+    if (rc)
+        cfg->n_centers = 0;
+    return rc;
+}
+
+const hc_package_t *hc_config_package(const hc_config_t *cfg, const char *code)
+{
+    for (size_t i = 0; i < cfg->n_packages; i++)
+        if (strcmp(cfg->packages[i].code, code) == 0)
+            return &cfg->packages[i];
+    return NULL;
+}
+
+int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    if (errlen)
+        err[0] = '\0';
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const cfg_var_t *v = &vars[i];
+        const char *val = getenv(v->name);
+        if (!val || (!*val && v->kind != CFG_STR))
+            val = v->def;
+        if (!val)
+            continue; /* derived below */
+        int rc = set_var(cfg, v, val, err, errlen);
+        if (rc)
+            return rc;
+    }
+    if (!cfg->run_dir[0]) {
+        if (strlen(cfg->data_dir) + sizeof "/run" > sizeof cfg->run_dir) {
+            snprintf(err, errlen, "HC_DATA_DIR: path longer than %zu bytes",
+                     sizeof cfg->run_dir - sizeof "/run");
+            return HC_EINVAL;
+        }
+        memcpy(cfg->run_dir, cfg->data_dir, strlen(cfg->data_dir));
+        memcpy(cfg->run_dir + strlen(cfg->data_dir), "/run", sizeof "/run");
+    }
+    if (!cfg->payment_url[0])
+        snprintf(cfg->payment_url, sizeof cfg->payment_url, "http://127.0.0.1:%d",
+                 cfg->payment_port);
+    if (strcmp(cfg->db_sync, "FULL") != 0 && strcmp(cfg->db_sync, "NORMAL") != 0) {
+        snprintf(err, errlen, "HC_DB_SYNC: expected FULL or NORMAL, got \"%s\"", cfg->db_sync);
+        return HC_EINVAL;
+    }
+    if (strcmp(cfg->bus, "log") != 0) {
+        snprintf(err, errlen, "HC_BUS: expected log, got \"%s\"", cfg->bus);
+        return HC_EINVAL;
+    }
+    if (strcmp(cfg->sms_provider, "log") != 0 && strcmp(cfg->sms_provider, "http") != 0) {
+        snprintf(err, errlen, "HC_SMS_PROVIDER: expected log or http, got \"%s\"",
+                 cfg->sms_provider);
+        return HC_EINVAL;
+    }
+    if (strcmp(cfg->sms_provider, "http") == 0 && !cfg->sms_url[0]) {
+        snprintf(err, errlen, "HC_SMS_URL: required when HC_SMS_PROVIDER=http");
+        return HC_EINVAL;
+    }
+    if (hc_config_parse_packages(cfg, cfg->packages_spec)) {
+        snprintf(err, errlen, "HC_PACKAGES: expected code:name:price,... got \"%s\"",
+                 cfg->packages_spec);
+        return HC_EINVAL;
+    }
+    if (hc_config_parse_centers(cfg, cfg->centers_spec)) {
+        snprintf(err, errlen, "HC_CENTERS: expected id:name:capacity,... got \"%s\"",
+                 cfg->centers_spec);
+        return HC_EINVAL;
+    }
+    return 0;
+}
+
+void hc_config_print_table(FILE *out, int markdown)
+{
+    if (markdown)
+        fprintf(out, "| variable | default | meaning |\n|---|---|---|\n");
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const cfg_var_t *v = &vars[i];
+        const char *def = v->def ? (*v->def ? v->def : "(empty)") : "(derived)";
+        if (markdown)
+            fprintf(out, "| `%s` | `%s` | %s |\n", v->name, def, v->meaning);
+        else
+            fprintf(out, "  %-26s %s\n  %-26s default: %s\n", v->name, v->meaning, "", def);
+    }
+}

@@ -1,0 +1,84 @@
+/* hc_config: every setting of the system, read from environment variables.
+ * The table in hc_config.c is the single source of names, defaults and meaning:
+ * `healthcenter --help` prints it and the README copies it. */
+#ifndef HC_CONFIG_H
+#define HC_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define HC_MAX_PACKAGES 16
+#define HC_MAX_CENTERS 32
+
+typedef struct hc_package {
+    char code[32];  /* orderType, e.g. "basic" */
+    char name[128]; /* display name (UTF-8) */
+    int64_t price;  /* KRW */
+} hc_package_t;
+
+typedef struct hc_center_cfg {
+    int64_t id;
+    char name[128];
+    int capacity; /* default checkups per day */
+} hc_center_cfg_t;
+
+typedef struct hc_config {
+    char data_dir[512];
+    char run_dir[512];
+    char bind_addr[64];
+    int gateway_port;
+    int order_port;
+    int reservation_port;
+    int payment_port;
+    int notification_port;
+    char payment_url[256];      /* base URL order uses to reach payment */
+    int http_threads;           /* libmicrohttpd pool threads per service */
+    size_t max_body_bytes;      /* request body limit, bytes */
+    char db_sync[16];           /* SQLite synchronous: FULL or NORMAL */
+    char log_level[16];         /* debug, info, warn, error */
+    char bus[16];               /* "log" (embedded) */
+    char topic[64];             /* event topic */
+    int payment_timeout_ms;     /* order -> payment call timeout */
+    int pending_recovery_ms;    /* a PENDING order older than this is failed */
+    char tz[64];                /* the centers' time zone */
+    int horizon_days;           /* how far ahead a checkup may be booked */
+    int cancel_cutoff_days;     /* cancel allowed until end of day (checkup - N) */
+    int64_t clock_offset_s;     /* added to the wall clock (tests of date rules) */
+    char decline_cards[256];    /* comma list of card numbers the payment declines */
+    char packages_spec[1024];
+    char centers_spec[1024];
+    hc_package_t packages[HC_MAX_PACKAGES];
+    size_t n_packages;
+    hc_center_cfg_t centers[HC_MAX_CENTERS];
+    size_t n_centers;
+    char sms_provider[16];      /* "log" or "http" */
+    char sms_url[256];
+    char sms_api_key[256];
+    int sms_timeout_ms;
+    int sms_max_attempts;
+    char nginx_bin[256];
+    int ready_timeout_ms;       /* `up`: how long to wait for every service */
+} hc_config_t;
+
+/* Fills cfg from defaults and the environment. Returns 0, or HC_EINVAL with a
+ * message in err (size errlen) naming the bad variable. */
+int hc_config_load(hc_config_t *cfg, char *err, size_t errlen);
+
+/* Parses "code:name:price,..." into cfg->packages. Returns 0 or HC_EINVAL. */
+int hc_config_parse_packages(hc_config_t *cfg, const char *spec);
+
+/* Parses "id:name:capacity,..." into cfg->centers. Returns 0 or HC_EINVAL. */
+int hc_config_parse_centers(hc_config_t *cfg, const char *spec);
+
+/* Looks a package up by code; NULL when unknown. */
+const hc_package_t *hc_config_package(const hc_config_t *cfg, const char *code);
+
+/* Prints the table of variables (name, default, meaning). markdown=1 prints the
+ * README's table form. */
+void hc_config_print_table(FILE *out, int markdown);
+
+/* The process-wide configuration, loaded once by main before threads start. */
+extern hc_config_t hc_cfg;
+
+#endif

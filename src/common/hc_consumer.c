@@ -1,0 +1,179 @@
+/* hc_consumer: poll -> apply (with inbox, in one transaction) -> commit offset.
+ * See docs/outbox-inbox.md. */
+#include "hc_consumer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hc_buf.h"
+#include "hc_err.h"
+#include "hc_inbox.h"
+#include "hc_log.h"
+#include "hc_metrics.h"
+
+#define DEFAULT_BATCH 64
+#define MAX_BATCH 512
+
+struct hc_consumer {
+    hc_db_t *db;
+    hc_bus_t *bus;
+    hc_bus_consumer_t *bc;
+    hc_consumer_opts_t opts;
+    pthread_t thread;
+    atomic_int stop;
+};
+
+static int wanted(const hc_consumer_opts_t *o, const char *type)
+{
+    for (const char *const *t = o->types; t && *t; t++)
+        if (strcmp(*t, type) == 0)
+            return 1;
+    return 0;
+}
+
+/* Applies one event under a savepoint so a poison event can be dropped
+ * without losing the rest of the batch. */
+static int apply_one(hc_conn_t *c, const hc_consumer_opts_t *o, const hc_bus_msg_t *m)
+{
+    hc_event_t ev;
+    if (hc_event_parse(m->value, m->value_len, &ev)) {
+        hc_error("consumer %s: dropping malformed message at offset %lld", o->group,
+                 (long long)m->offset);
+        return 0;
+    }
+    int rc = 0;
+    if (!wanted(o, ev.type))
+        goto out;
+    hc_log_ctx_set(ev.trace.trace_id[0] ? ev.trace.trace_id : NULL, ev.order_id);
+    rc = hc_inbox_claim(c, ev.event_id, ev.type);
+    if (rc == 0) {
+        hc_debug("consumer %s: %s %s already applied, skipped", o->group, ev.type, ev.event_id);
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    rc = hc_conn_exec_script(c, "SAVEPOINT hc_event");
+    if (rc)
+        goto out;
+    rc = o->apply(c, &ev, o->ud);
+    if (rc == HC_EINVAL) {
+        hc_error("consumer %s: dropping %s %s that cannot be applied", o->group, ev.type,
+                 ev.event_id);
+        rc = hc_conn_exec_script(c, "ROLLBACK TO hc_event; RELEASE hc_event");
+    } else if (rc == 0) {
+        rc = hc_conn_exec_script(c, "RELEASE hc_event");
+        hc_metrics_count("hc_events_applied_total", ev.type, 1);
+    }
+out:
+    hc_log_ctx_clear();
+    json_decref(ev.root);
+    return rc;
+}
+
+int hc_consumer_apply_batch(hc_db_t *db, const hc_consumer_opts_t *opts, const hc_bus_msg_t *msgs,
+                            size_t n)
+{
+    hc_conn_t *c = hc_db_acquire(db);
+    int rc = hc_conn_begin(c);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = apply_one(c, opts, &msgs[i]);
+    if (rc)
+        hc_conn_rollback(c);
+    else
+        rc = hc_conn_commit(c);
+    hc_db_release(db, c);
+    if (!rc) {
+        if (opts->relay)
+            hc_relay_notify(opts->relay);
+        if (opts->after_commit)
+            opts->after_commit(opts->ud);
+    }
+    return rc;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void *consumer_main(void *arg)
+{
+    hc_consumer_t *k = arg;
+    hc_bus_msg_t msgs[MAX_BATCH];
+    while (!atomic_load(&k->stop)) {
+        size_t n = 0;
+        int rc = k->bus->ops->poll(k->bc, msgs, k->opts.batch, &n, 200);
+        if (rc) {
+            hc_warn("consumer %s: poll failed: %s", k->opts.group, hc_strerror(rc));
+            sleep_ms(100);
+            continue;
+        }
+        if (n == 0)
+            continue;
+        int backoff = 10;
+        /* A failed batch is retried as is until it applies or we stop; the
+         * offset is committed only after the transaction. */
+        while ((rc = hc_consumer_apply_batch(k->db, &k->opts, msgs, n)) != 0 &&
+               !atomic_load(&k->stop)) {
+            hc_warn("consumer %s: batch of %zu failed (%s); retrying in %d ms", k->opts.group, n,
+                    hc_strerror(rc), backoff);
+            sleep_ms(backoff);
+            backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+        }
+        if (rc == 0) {
+            int crc;
+            while ((crc = k->bus->ops->commit(k->bc, msgs[n - 1].offset)) != 0 &&
+                   !atomic_load(&k->stop)) {
+                hc_warn("consumer %s: offset commit failed: %s", k->opts.group, hc_strerror(crc));
+                sleep_ms(50);
+            }
+        }
+        hc_bus_msgs_free(msgs, n);
+    }
+    return NULL;
+}
+
+int hc_consumer_start(hc_db_t *db, hc_bus_t *bus, const hc_consumer_opts_t *opts,
+                      hc_consumer_t **out)
+{
+    *out = NULL;
+    hc_consumer_t *k = hc_xcalloc(1, sizeof *k);
+    k->db = db;
+    k->bus = bus;
+    k->opts = *opts;
+    if (!k->opts.batch)
+        k->opts.batch = DEFAULT_BATCH;
+    if (k->opts.batch > MAX_BATCH)
+        k->opts.batch = MAX_BATCH;
+    int rc = bus->ops->consumer_open(bus, opts->group, &k->bc);
+    if (rc) {
+        free(k);
+        return rc;
+    }
+    if (pthread_create(&k->thread, NULL, consumer_main, k) != 0) {
+        bus->ops->consumer_close(k->bc);
+        free(k);
+        return HC_EIO;
+    }
+    *out = k;
+    return 0;
+}
+
+int64_t hc_consumer_lag(hc_consumer_t *c)
+{
+    return c ? c->bus->ops->lag(c->bc) : -1;
+}
+
+void hc_consumer_stop(hc_consumer_t *c)
+{
+    if (!c)
+        return;
+    atomic_store(&c->stop, 1);
+    pthread_join(c->thread, NULL);
+    c->bus->ops->consumer_close(c->bc);
+    free(c);
+}

@@ -1,0 +1,44 @@
+/* hc_consumer: the event-applying loop of a service (the seed's PolicyHandler).
+ * It polls the bus, applies each wanted event inside one transaction together
+ * with its inbox record, commits, and only then commits the bus offset. */
+#ifndef HC_CONSUMER_H
+#define HC_CONSUMER_H
+
+#include "hc_bus.h"
+#include "hc_db.h"
+#include "hc_event.h"
+#include "hc_outbox.h"
+
+/* Applies ev inside the open transaction on c (events it emits go to the
+ * outbox through c). Return 0 when applied, HC_EINVAL to drop a poison event
+ * (logged, recorded as consumed), any other hc_err to retry later. */
+typedef int (*hc_event_cb)(hc_conn_t *c, const hc_event_t *ev, void *ud);
+
+typedef struct hc_consumer_opts {
+    const char *group;         /* consumer group, e.g. "reservation" */
+    const char *const *types;  /* NULL-terminated eventTypes to apply */
+    hc_event_cb apply;
+    void *ud;
+    hc_relay_t *relay;         /* poked after commits (may be NULL) */
+    void (*after_commit)(void *ud); /* optional, called after each commit */
+    size_t batch;              /* max events per transaction (default 64) */
+} hc_consumer_opts_t;
+
+typedef struct hc_consumer hc_consumer_t;
+
+/* Starts the loop on its own thread. Returns 0 or an hc_err. */
+int hc_consumer_start(hc_db_t *db, hc_bus_t *bus, const hc_consumer_opts_t *opts,
+                      hc_consumer_t **out);
+
+/* Applies one batch of messages now (the loop body; exposed for tests).
+ * Returns 0 or an hc_err, in which case nothing of the batch was committed. */
+int hc_consumer_apply_batch(hc_db_t *db, const hc_consumer_opts_t *opts, const hc_bus_msg_t *msgs,
+                            size_t n);
+
+/* Events published but not yet committed by this consumer; -1 if unknown. */
+int64_t hc_consumer_lag(hc_consumer_t *c);
+
+/* Stops the loop and joins the thread. Accepts NULL. */
+void hc_consumer_stop(hc_consumer_t *c);
+
+#endif

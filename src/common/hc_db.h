@@ -1,0 +1,101 @@
+/* hc_db: the storage interface every service uses. SQL is written with `?`
+ * placeholders in the common subset of SQLite and PostgreSQL; results come
+ * back materialised as hc_rows_t. The SQLite backend is hc_db_sqlite.c. */
+#ifndef HC_DB_H
+#define HC_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { HC_VAL_NULL = 0, HC_VAL_I64, HC_VAL_TEXT } hc_val_kind_t;
+
+/* One bound parameter. Text is borrowed for the duration of the call. */
+typedef struct hc_val {
+    hc_val_kind_t kind;
+    int64_t i;
+    const char *s;
+    int64_t n; /* text length in bytes; -1 = up to the NUL */
+} hc_val_t;
+
+#define HC_I64(x) ((hc_val_t){.kind = HC_VAL_I64, .i = (int64_t)(x)})
+/* Text parameter; a NULL pointer binds SQL NULL. */
+static inline hc_val_t hc_val_text(const char *s)
+{
+    return (hc_val_t){.kind = s ? HC_VAL_TEXT : HC_VAL_NULL, .s = s, .n = -1};
+}
+/* Text parameter of exactly n bytes (need not be NUL-terminated). */
+static inline hc_val_t hc_val_textn(const char *s, size_t n)
+{
+    return (hc_val_t){.kind = s ? HC_VAL_TEXT : HC_VAL_NULL, .s = s, .n = (int64_t)n};
+}
+#define HC_TEXTN(x, n) hc_val_textn((x), (n))
+#define HC_TEXT(x) hc_val_text(x)
+#define HC_NULLV ((hc_val_t){.kind = HC_VAL_NULL})
+/* Expands to "array, count" for the params arguments below. */
+#define HC_PARAMS(...)                                                                   \
+    (const hc_val_t[]){__VA_ARGS__},                                                     \
+        sizeof((const hc_val_t[]){__VA_ARGS__}) / sizeof(hc_val_t)
+#define HC_NOPARAMS NULL, 0
+
+typedef struct hc_db hc_db_t;     /* a pool of connections to one database */
+typedef struct hc_conn hc_conn_t; /* one connection, used by one thread at a time */
+typedef struct hc_rows hc_rows_t; /* a materialised result */
+
+/* One schema step. Migrations run in order inside one transaction each, and the
+ * applied version is kept in the table schema_version. */
+typedef struct hc_migration {
+    int version;
+    const char *sql; /* may hold several statements */
+} hc_migration_t;
+
+/* Opens (creating if needed) the database at path, applies pending migrations
+ * and returns a pool in *out. sync is "FULL" or "NORMAL". Returns 0 or an
+ * hc_err; on failure *out is NULL. Destroy with hc_db_destroy. */
+int hc_db_open(const char *path, const char *sync, const hc_migration_t *migs, size_t n_migs,
+               hc_db_t **out);
+
+/* Closes every connection. Accepts NULL. No connection may be in use. */
+void hc_db_destroy(hc_db_t *db);
+
+/* Borrows a connection from the pool (opening one if none is free). Never NULL;
+ * give it back with hc_db_release. */
+hc_conn_t *hc_db_acquire(hc_db_t *db);
+void hc_db_release(hc_db_t *db, hc_conn_t *c);
+
+/* Starts a write transaction. Writers of one pool are serialised in-process so
+ * they never spin on the file lock. Pair with hc_conn_commit or _rollback. */
+int hc_conn_begin(hc_conn_t *c);
+/* Commits; on failure the transaction is rolled back and an hc_err returned. */
+int hc_conn_commit(hc_conn_t *c);
+/* Rolls back; safe to call when no transaction is open. */
+void hc_conn_rollback(hc_conn_t *c);
+
+/* Runs a statement that returns no rows. *changes (may be NULL) receives the
+ * number of rows changed. Returns 0, HC_ECONFLICT on a uniqueness violation,
+ * HC_EBUSY or HC_EIO. */
+int hc_conn_exec(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
+                 int64_t *changes);
+
+/* Runs a query (or INSERT ... RETURNING) and materialises the result in *out
+ * (caller frees with hc_rows_free). Returns as hc_conn_exec. */
+int hc_conn_query(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
+                  hc_rows_t **out);
+
+/* Runs a query expected to return one integer (e.g. COUNT, RETURNING id).
+ * Returns 0 with *out set, HC_ENOTFOUND for no row, or another hc_err. */
+int hc_conn_query_i64(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
+                      int64_t *out);
+
+/* Runs one or more statements without parameters (schema, pragmas). */
+int hc_conn_exec_script(hc_conn_t *c, const char *sql);
+
+size_t hc_rows_count(const hc_rows_t *r);
+size_t hc_rows_cols(const hc_rows_t *r);
+/* Column value of row i; NULL values read as 0 / NULL. Text is owned by r. */
+int64_t hc_rows_i64(const hc_rows_t *r, size_t row, size_t col);
+const char *hc_rows_text(const hc_rows_t *r, size_t row, size_t col);
+int hc_rows_is_null(const hc_rows_t *r, size_t row, size_t col);
+/* Frees a result. Accepts NULL. */
+void hc_rows_free(hc_rows_t *r);
+
+#endif

@@ -1,0 +1,69 @@
+/* hc_event: building and parsing event envelopes; wall-clock helpers. */
+#include "hc_event.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "hc_err.h"
+
+/* The service name events carry as "source"; set by hc_service_run. */
+const char *hc_event_source = "healthcenter";
+
+int64_t hc_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void hc_now_rfc3339(char out[32])
+{
+    int64_t ms = hc_now_ms();
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+json_t *hc_event_new(const char *type, int64_t order_id, const hc_trace_t *trace)
+{
+    char id[37], when[32], tp[HC_TRACEPARENT_LEN + 1];
+    hc_trace_t t;
+    hc_uuid4(id);
+    hc_now_rfc3339(when);
+    if (trace && trace->trace_id[0])
+        hc_trace_child(trace, &t);
+    else
+        hc_trace_new(&t);
+    hc_trace_format(&t, tp);
+    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "eventId", id, "eventType", type,
+                     "orderId", (json_int_t)order_id, "occurredAt", when, "source",
+                     hc_event_source, "traceparent", tp);
+}
+
+int hc_event_parse(const char *text, size_t len, hc_event_t *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(root))
+        goto bad;
+    json_t *id = json_object_get(root, "eventId"), *type = json_object_get(root, "eventType"),
+           *oid = json_object_get(root, "orderId");
+    if (!json_is_string(id) || !json_is_string(type) || !json_is_integer(oid))
+        goto bad;
+    ev->root = root;
+    ev->event_id = json_string_value(id);
+    ev->type = json_string_value(type);
+    ev->order_id = json_integer_value(oid);
+    ev->occurred_at = json_string_value(json_object_get(root, "occurredAt"));
+    ev->source = json_string_value(json_object_get(root, "source"));
+    if (hc_trace_parse(json_string_value(json_object_get(root, "traceparent")), &ev->trace))
+        memset(&ev->trace, 0, sizeof ev->trace);
+    return 0;
+bad:
+    json_decref(root);
+    memset(ev, 0, sizeof *ev);
+    return HC_EINVAL;
+}

@@ -1,0 +1,41 @@
+/* hc_event: the event envelope (eventId, eventType, orderId, occurredAt,
+ * source, traceparent) plus payload fields, as one flat JSON object. */
+#ifndef HC_EVENT_H
+#define HC_EVENT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "hc_trace.h"
+
+/* Builds a new event object with the envelope filled: a fresh eventId, the
+ * current time, the process's service as source and a child of trace (a new
+ * root when trace is NULL). Caller owns the result and adds payload fields. */
+json_t *hc_event_new(const char *type, int64_t order_id, const hc_trace_t *trace);
+
+/* A parsed event: borrowed views into root, valid while root lives. */
+typedef struct hc_event {
+    json_t *root;
+    const char *event_id;
+    const char *type;
+    int64_t order_id;
+    const char *occurred_at;
+    const char *source;
+    hc_trace_t trace; /* zeroed trace_id when the event carried none */
+} hc_event_t;
+
+/* Parses a bus message value. Returns 0, or HC_EINVAL when it is not an event
+ * (not JSON, or eventId/eventType/orderId missing). On success the caller
+ * releases ev->root with json_decref. */
+int hc_event_parse(const char *text, size_t len, hc_event_t *ev);
+
+/* The "source" written into new events (the service name); set once at start. */
+extern const char *hc_event_source;
+
+/* Current time as RFC 3339 UTC with milliseconds: "2026-11-25T09:00:00.123Z". */
+void hc_now_rfc3339(char out[32]);
+
+/* Milliseconds since the Unix epoch, wall clock. */
+int64_t hc_now_ms(void);
+
+#endif

@@ -1,0 +1,503 @@
+/* hc_http: routing, body collection with a limit, JSON answers, trace context,
+ * health and metrics endpoints, on libmicrohttpd's internal thread pool. */
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+#include "hc_http.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "hc_buf.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_metrics.h"
+
+#define MAX_ROUTES 64
+#define MAX_SEGS 8
+#define MAX_PARAMS 4
+#define MAX_RESP_HEADERS 8
+/* An oversized body up to this size is read and dropped so the client sees the
+ * 413; beyond it the connection is closed at once. */
+#define DISCARD_MAX (16u * 1024 * 1024)
+
+typedef struct route {
+    char method[8];
+    char *pattern;        /* as registered, used as the metrics label */
+    char *segs[MAX_SEGS]; /* split pattern; "{x}" = wildcard */
+    size_t n_segs;
+    hc_handler_cb cb;
+    void *ud;
+} route_t;
+
+struct hc_http {
+    char service[32];
+    char addr[64];
+    int port;
+    int threads;
+    size_t max_body;
+    struct MHD_Daemon *d;
+    route_t routes[MAX_ROUTES];
+    size_t n_routes;
+    int (*ready)(void *ud);
+    void *ready_ud;
+};
+
+struct hc_req {
+    hc_http_t *http;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;
+    hc_buf_t body;
+    int too_large;
+    size_t dropped; /* bytes of an oversized body read and dropped */
+    int responded;
+    hc_trace_t trace;
+    char *params[MAX_PARAMS];
+    size_t n_params;
+    char base_url[300];
+    char *hdr_names[MAX_RESP_HEADERS];
+    char *hdr_values[MAX_RESP_HEADERS];
+    size_t n_hdrs;
+    const char *route_label;
+    struct timespec start;
+};
+
+hc_http_t *hc_http_create(const char *service, const char *addr, int port, int threads,
+                          size_t max_body)
+{
+    if (!service || port <= 0 || port > 65535 || threads < 1)
+        return NULL;
+    hc_http_t *h = hc_xcalloc(1, sizeof *h);
+    hc_strlcpy(h->service, service, sizeof h->service);
+    hc_strlcpy(h->addr, addr ? addr : "127.0.0.1", sizeof h->addr);
+    h->port = port;
+    h->threads = threads;
+    h->max_body = max_body;
+    return h;
+}
+
+void hc_http_route(hc_http_t *h, const char *method, const char *pattern, hc_handler_cb cb,
+                   void *ud)
+{
+    if (h->n_routes >= MAX_ROUTES)
+        hc_fatal("too many routes");
+    route_t *r = &h->routes[h->n_routes++];
+    hc_strlcpy(r->method, method, sizeof r->method);
+    r->pattern = hc_xstrdup(pattern);
+    r->cb = cb;
+    r->ud = ud;
+    char *copy = hc_xstrdup(pattern), *save = NULL;
+    for (char *s = strtok_r(copy, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+        if (r->n_segs >= MAX_SEGS)
+            hc_fatal("route %s has too many segments", pattern);
+        r->segs[r->n_segs++] = hc_xstrdup(s);
+    }
+    free(copy);
+}
+
+void hc_http_set_ready(hc_http_t *h, int (*ready)(void *ud), void *ud)
+{
+    h->ready = ready;
+    h->ready_ud = ud;
+}
+
+/* ---- request accessors ---- */
+
+const char *hc_req_method(const hc_req_t *r) { return r->method; }
+const char *hc_req_path(const hc_req_t *r) { return r->url; }
+
+const char *hc_req_header(const hc_req_t *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *hc_req_query(const hc_req_t *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *hc_req_param(const hc_req_t *r, size_t i)
+{
+    return i < r->n_params ? r->params[i] : NULL;
+}
+
+int64_t hc_req_param_id(const hc_req_t *r, size_t i)
+{
+    long long v;
+    const char *s = hc_req_param(r, i);
+    if (!s || hc_parse_i64(s, &v) || v <= 0)
+        return 0;
+    return v;
+}
+
+const char *hc_req_body(const hc_req_t *r, size_t *len)
+{
+    if (len)
+        *len = r->body.len;
+    return hc_buf_str(&r->body);
+}
+
+const hc_trace_t *hc_req_trace(const hc_req_t *r) { return &r->trace; }
+
+/* Accepts a host[:port] value only if it has no characters that could break
+ * out of a URL (the value is echoed into links). */
+static int safe_host(const char *h)
+{
+    if (!h || !*h || strlen(h) > 200)
+        return 0;
+    for (const char *p = h; *p; p++)
+        if (!(((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) ||
+              *p == '.' || *p == '-' || *p == ':' || *p == '[' || *p == ']'))
+            return 0;
+    return 1;
+}
+
+const char *hc_req_base_url(const hc_req_t *r)
+{
+    hc_req_t *m = (hc_req_t *)r;
+    if (m->base_url[0])
+        return m->base_url;
+    const char *host = hc_req_header(r, "X-Forwarded-Host");
+    if (!safe_host(host))
+        host = hc_req_header(r, "Host");
+    const char *proto = hc_req_header(r, "X-Forwarded-Proto");
+    if (!proto || strcmp(proto, "https") != 0)
+        proto = "http";
+    if (safe_host(host))
+        snprintf(m->base_url, sizeof m->base_url, "%s://%s", proto, host);
+    else
+        snprintf(m->base_url, sizeof m->base_url, "http://%s:%d", r->http->addr, r->http->port);
+    return m->base_url;
+}
+
+/* ---- replies ---- */
+
+void hc_reply_header(hc_req_t *r, const char *name, const char *value)
+{
+    if (r->n_hdrs >= MAX_RESP_HEADERS)
+        return;
+    r->hdr_names[r->n_hdrs] = hc_xstrdup(name);
+    r->hdr_values[r->n_hdrs] = hc_xstrdup(value);
+    r->n_hdrs++;
+}
+
+static void reply_raw(hc_req_t *r, int status, const char *ctype, char *data, size_t len)
+{
+    if (r->responded) {
+        free(data);
+        return;
+    }
+    r->responded = 1;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, data ? data : (void *)"", data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (ctype)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    char tp[HC_TRACEPARENT_LEN + 1];
+    hc_trace_format(&r->trace, tp);
+    MHD_add_response_header(resp, "traceparent", tp);
+    for (size_t i = 0; i < r->n_hdrs; i++)
+        MHD_add_response_header(resp, r->hdr_names[i], r->hdr_values[i]);
+    MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double secs = (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+    hc_metrics_request(r->route_label ? r->route_label : "unmatched", r->method, status, secs);
+}
+
+void hc_reply_json(hc_req_t *r, int status, json_t *body)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (body) {
+        text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        len = text ? strlen(text) : 0;
+    }
+    reply_raw(r, status, body ? "application/json;charset=UTF-8" : NULL, text, len);
+}
+
+void hc_reply_error(hc_req_t *r, int status, const char *code, const char *msg, json_t *fields)
+{
+    json_t *o = json_pack("{s:s, s:s}", "error", code, "message", msg);
+    json_object_set_new(o, "fields", fields ? fields : json_array());
+    hc_reply_json(r, status, o);
+}
+
+void hc_reply_text(hc_req_t *r, int status, const char *ctype, const char *text)
+{
+    reply_raw(r, status, ctype, hc_xstrdup(text), strlen(text));
+}
+
+int hc_req_json(hc_req_t *r, json_t **out)
+{
+    *out = NULL;
+    const char *ct = hc_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct && !strcasestr(ct, "json")) {
+        hc_reply_error(r, 415, "unsupported_media_type", "send the body as application/json", NULL);
+        return HC_EINVAL;
+    }
+    if (r->body.len == 0) {
+        hc_reply_error(r, 400, "malformed_json", "the request body is empty; a JSON object is expected", NULL);
+        return HC_EINVAL;
+    }
+    json_error_t err;
+    json_t *root = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &err);
+    if (!root) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", err.line, err.column, err.text);
+        hc_reply_error(r, 400, "malformed_json", msg, NULL);
+        return HC_EINVAL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        hc_reply_error(r, 400, "malformed_json", "the request body must be a JSON object", NULL);
+        return HC_EINVAL;
+    }
+    *out = root;
+    return 0;
+}
+
+int hc_req_paging(hc_req_t *r, int64_t *page, int64_t *size)
+{
+    long long p = 0, s = 20;
+    const char *ps = hc_req_query(r, "page"), *ss = hc_req_query(r, "size");
+    if ((ps && (hc_parse_i64(ps, &p) || p < 0 || p > 1000000000)) ||
+        (ss && (hc_parse_i64(ss, &s) || s < 1))) {
+        hc_reply_error(r, 400, "validation_failed", "page must be >= 0 and size >= 1",
+                       json_pack("[{s:s, s:s}]", "field", ps && (hc_parse_i64(ps, &p) || p < 0) ? "page" : "size",
+                                 "message", "must be a non-negative integer (size >= 1)"));
+        return HC_EINVAL;
+    }
+    *page = p;
+    *size = s > 1000 ? 1000 : s;
+    return 0;
+}
+
+json_t *hc_hal_page(hc_req_t *r, const char *name, json_t *items, int64_t page, int64_t size,
+                    int64_t total)
+{
+    char href[600];
+    snprintf(href, sizeof href, "%s%s", hc_req_base_url(r), r->url);
+    int64_t pages = size > 0 ? (total + size - 1) / size : 0;
+    return json_pack("{s:{s:o}, s:{s:{s:s}}, s:{s:I, s:I, s:I, s:I}}", "_embedded", name, items,
+                     "_links", "self", "href", href, "page", "size", (json_int_t)size,
+                     "totalElements", (json_int_t)total, "totalPages", (json_int_t)pages, "number",
+                     (json_int_t)page);
+}
+
+void hc_hal_self(hc_req_t *r, json_t *obj, const char *rel, const char *path)
+{
+    char href[600];
+    snprintf(href, sizeof href, "%s%s", hc_req_base_url(r), path);
+    json_t *links = json_pack("{s:{s:s}}", "self", "href", href);
+    if (rel)
+        json_object_set_new(links, rel, json_pack("{s:s}", "href", href));
+    json_object_set_new(obj, "_links", links);
+}
+
+/* ---- dispatch ---- */
+
+static void builtin_health(hc_req_t *r, int ready_check)
+{
+    int ok = !ready_check || !r->http->ready || r->http->ready(r->http->ready_ud);
+    hc_reply_json(r, ok ? 200 : 503, json_pack("{s:s}", "status", ok ? "UP" : "DOWN"));
+}
+
+static void builtin_metrics(hc_req_t *r)
+{
+    hc_buf_t b;
+    hc_buf_init(&b, 4 * 1024 * 1024);
+    hc_metrics_render(&b, r->http->service);
+    reply_raw(r, 200, "text/plain; version=0.0.4", hc_buf_take(&b), b.len);
+}
+
+/* Splits the path into segments (in place in buf) and finds the route. */
+static void dispatch(hc_req_t *r)
+{
+    hc_http_t *h = r->http;
+    const char *path = r->url;
+    if (strcmp(path, "/health/live") == 0) {
+        r->route_label = "/health/live";
+        builtin_health(r, 0);
+        return;
+    }
+    if (strcmp(path, "/health/ready") == 0 || strcmp(path, "/actuator/health") == 0) {
+        r->route_label = strcmp(path, "/health/ready") == 0 ? "/health/ready" : "/actuator/health";
+        builtin_health(r, 1);
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        r->route_label = "/metrics";
+        builtin_metrics(r);
+        return;
+    }
+    char buf[1024];
+    if (hc_strlcpy(buf, path, sizeof buf) >= sizeof buf) {
+        hc_reply_error(r, 404, "not_found", "no such resource", NULL);
+        return;
+    }
+    char *segs[MAX_SEGS + 1];
+    size_t n = 0;
+    char *save = NULL;
+    for (char *s = strtok_r(buf, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+        if (n > MAX_SEGS)
+            break;
+        segs[n++] = s;
+    }
+    int path_matched = 0;
+    for (size_t i = 0; i < h->n_routes; i++) {
+        route_t *rt = &h->routes[i];
+        if (rt->n_segs != n)
+            continue;
+        size_t k;
+        for (k = 0; k < n; k++)
+            if (rt->segs[k][0] != '{' && strcmp(rt->segs[k], segs[k]) != 0)
+                break;
+        if (k != n)
+            continue;
+        path_matched = 1;
+        if (strcmp(rt->method, "*") != 0 && strcmp(rt->method, r->method) != 0)
+            continue;
+        for (k = 0; k < n && r->n_params < MAX_PARAMS; k++)
+            if (rt->segs[k][0] == '{')
+                r->params[r->n_params++] = hc_xstrdup(segs[k]);
+        r->route_label = rt->pattern;
+        rt->cb(r, rt->ud);
+        if (!r->responded) {
+            hc_error("handler for %s %s gave no answer", r->method, rt->pattern);
+            hc_reply_error(r, 500, "internal", "the handler gave no answer", NULL);
+        }
+        return;
+    }
+    if (path_matched)
+        hc_reply_error(r, 405, "method_not_allowed", "this method is not allowed on this resource", NULL);
+    else
+        hc_reply_error(r, 404, "not_found", "no such resource", NULL);
+}
+
+static void reply_too_large(hc_req_t *r)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "the request body exceeds %zu bytes", r->http->max_body);
+    hc_reply_error(r, 413, "payload_too_large", msg, NULL);
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    hc_http_t *h = cls;
+    hc_req_t *r = *con_cls;
+    if (!r) {
+        r = hc_xcalloc(1, sizeof *r);
+        r->http = h;
+        r->conn = conn;
+        r->method = method;
+        r->url = url;
+        clock_gettime(CLOCK_MONOTONIC, &r->start);
+        hc_buf_init(&r->body, h->max_body);
+        hc_trace_accept(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"), &r->trace);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        long long len;
+        *con_cls = r;
+        if (cl && hc_parse_i64(cl, &len) == 0 && len > (long long)h->max_body) {
+            r->too_large = 1;
+            /* A client that waits for "100 Continue" has sent no body yet:
+             * answer at once and libmicrohttpd closes the connection. So too
+             * for absurd sizes. Other clients are already sending; their body
+             * is read and dropped so that they see the 413 and not a reset. */
+            const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+            if ((expect && strcasecmp(expect, "100-continue") == 0) || len > DISCARD_MAX) {
+                hc_log_ctx_set(r->trace.trace_id, 0);
+                reply_too_large(r);
+                hc_log_ctx_clear();
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->too_large && hc_buf_add(&r->body, upload, *upload_size) != 0)
+            r->too_large = 1;
+        if (r->too_large) {
+            r->dropped += *upload_size;
+            if (r->dropped > DISCARD_MAX && !r->responded)
+                reply_too_large(r); /* stop reading; the connection is closed */
+        }
+        *upload_size = 0; /* an oversized body is read and dropped; the 413 follows at its end */
+        return MHD_YES;
+    }
+    if (r->responded)
+        return MHD_YES;
+    hc_log_ctx_set(r->trace.trace_id, 0);
+    if (r->too_large) {
+        reply_too_large(r);
+    } else {
+        dispatch(r);
+    }
+    hc_log_ctx_clear();
+    return MHD_YES;
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    hc_req_t *r = *con_cls;
+    if (!r)
+        return;
+    hc_buf_cleanup(&r->body);
+    for (size_t i = 0; i < r->n_params; i++)
+        free(r->params[i]);
+    for (size_t i = 0; i < r->n_hdrs; i++) {
+        free(r->hdr_names[i]);
+        free(r->hdr_values[i]);
+    }
+    free(r);
+    *con_cls = NULL;
+}
+
+int hc_http_start(hc_http_t *h)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)h->port);
+    if (inet_pton(AF_INET, h->addr, &sa.sin_addr) != 1) {
+        hc_error("HC_BIND_ADDR %s is not an IPv4 address", h->addr);
+        return HC_EINVAL;
+    }
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                            0, NULL, NULL, access_cb, h, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
+                            h, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->threads,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, 20000u, MHD_OPTION_END);
+    if (!h->d) {
+        hc_error("cannot listen on %s:%d (port in use?)", h->addr, h->port);
+        return HC_EUNAVAIL;
+    }
+    hc_info("listening on http://%s:%d", h->addr, h->port);
+    return 0;
+}
+
+void hc_http_destroy(hc_http_t *h)
+{
+    if (!h)
+        return;
+    if (h->d)
+        MHD_stop_daemon(h->d);
+    for (size_t i = 0; i < h->n_routes; i++) {
+        free(h->routes[i].pattern);
+        for (size_t k = 0; k < h->routes[i].n_segs; k++)
+            free(h->routes[i].segs[k]);
+    }
+    free(h);
+}

@@ -1,0 +1,82 @@
+/* hc_http: the HTTP server of every service, on libmicrohttpd's thread pool.
+ * Routes map "METHOD /path/{param}" to handlers; the server adds the health,
+ * metrics, body-limit, trace-context and JSON-error conventions of SYSTEM.md. */
+#ifndef HC_HTTP_H
+#define HC_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hc_trace.h"
+
+typedef struct hc_http hc_http_t;
+typedef struct hc_req hc_req_t;
+
+/* Handles one request; must answer through one hc_reply_* call (a handler that
+ * does not answer yields a 500). Runs on a pool thread, may block. */
+typedef void (*hc_handler_cb)(hc_req_t *req, void *ud);
+
+/* Creates a server for service (name used in logs/metrics) on addr:port.
+ * Returns NULL on bad arguments. Destroy with hc_http_destroy. */
+hc_http_t *hc_http_create(const char *service, const char *addr, int port, int threads,
+                          size_t max_body);
+
+/* Adds a route before hc_http_start. pattern segments "{x}" match one path
+ * segment, read back with hc_req_param. Method "*" matches any. */
+void hc_http_route(hc_http_t *h, const char *method, const char *pattern, hc_handler_cb cb,
+                   void *ud);
+
+/* Sets the readiness check behind /health/ready (returns 1 when ready). */
+void hc_http_set_ready(hc_http_t *h, int (*ready)(void *ud), void *ud);
+
+/* Starts listening. Returns 0 or an hc_err (port in use: HC_EUNAVAIL). */
+int hc_http_start(hc_http_t *h);
+
+/* Stops listening and frees the server. Accepts NULL. */
+void hc_http_destroy(hc_http_t *h);
+
+/* Request accessors: all strings are borrowed for the handler's duration. */
+const char *hc_req_method(const hc_req_t *r);
+const char *hc_req_path(const hc_req_t *r);
+const char *hc_req_header(const hc_req_t *r, const char *name);
+/* Query argument by name, NULL when absent. */
+const char *hc_req_query(const hc_req_t *r, const char *name);
+/* Path parameter i (0-based, in pattern order), NULL when absent. */
+const char *hc_req_param(const hc_req_t *r, size_t i);
+/* Path parameter i as a positive id; 0 when it is not one. */
+int64_t hc_req_param_id(const hc_req_t *r, size_t i);
+const char *hc_req_body(const hc_req_t *r, size_t *len);
+/* The request's trace context (accepted or generated). */
+const hc_trace_t *hc_req_trace(const hc_req_t *r);
+/* "http://host[:port]" as the client addressed us (X-Forwarded-* aware),
+ * for _links and Location. */
+const char *hc_req_base_url(const hc_req_t *r);
+
+/* Parses the body as a JSON object into *out (caller decrefs). On failure it
+ * has already answered 400 (malformed, not an object) or 415 (not JSON) and
+ * returns HC_EINVAL. */
+int hc_req_json(hc_req_t *r, json_t **out);
+
+/* Reads ?page=&size= (defaults 0 and 20, size capped at 1000). On bad values
+ * answers 400 and returns HC_EINVAL. */
+int hc_req_paging(hc_req_t *r, int64_t *page, int64_t *size);
+
+/* Adds a response header (copied); call before hc_reply_*. */
+void hc_reply_header(hc_req_t *r, const char *name, const char *value);
+/* Answers status with body (taken; NULL for no body). */
+void hc_reply_json(hc_req_t *r, int status, json_t *body);
+/* Answers {"error":code,"message":msg,"fields":fields}; fields taken, may be NULL. */
+void hc_reply_error(hc_req_t *r, int status, const char *code, const char *msg, json_t *fields);
+/* Answers text with a content type (for /metrics). */
+void hc_reply_text(hc_req_t *r, int status, const char *ctype, const char *text);
+
+/* Builds a Spring Data REST collection page:
+ * {"_embedded":{name:items},"_links":{"self":{"href":base+path}},
+ *  "page":{"size","totalElements","totalPages","number"}}. items taken. */
+json_t *hc_hal_page(hc_req_t *r, const char *name, json_t *items, int64_t page, int64_t size,
+                    int64_t total);
+/* Adds "_links":{"self":{href},rel:{href}} for base+path to obj (borrowed). */
+void hc_hal_self(hc_req_t *r, json_t *obj, const char *rel, const char *path);
+
+#endif

@@ -1,0 +1,160 @@
+/* hc_metrics: in-process Prometheus metrics (fixed tables, one mutex). */
+#include "hc_metrics.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_SERIES 256
+#define MAX_GAUGES 16
+#define MAX_COUNTERS 64
+#define N_BUCKETS 13
+
+static const double buckets[N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                          0.1,    0.25,  0.5,    1,     2.5,  5};
+
+typedef struct req_series {
+    const char *route, *method;
+    int status;
+    int64_t count;
+} req_series_t;
+
+typedef struct lat_series {
+    const char *route, *method;
+    int64_t bucket[N_BUCKETS];
+    int64_t count;
+    double sum;
+} lat_series_t;
+
+typedef struct gauge {
+    const char *name, *help;
+    int64_t (*fn)(void *ud);
+    void *ud;
+} gauge_t;
+
+typedef struct counter {
+    const char *name;
+    char label[48];
+    int64_t value;
+} counter_t;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static req_series_t reqs[MAX_SERIES];
+static size_t n_reqs;
+static lat_series_t lats[MAX_SERIES];
+static size_t n_lats;
+static gauge_t gauges[MAX_GAUGES];
+static size_t n_gauges;
+static counter_t counters[MAX_COUNTERS];
+static size_t n_counters;
+
+/* The request's method string belongs to the connection and is gone after the
+ * request; series keep a static copy of the known methods instead. */
+static const char *intern_method(const char *method)
+{
+    static const char *const known[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(known[i], method) == 0)
+            return known[i];
+    return "OTHER";
+}
+
+void hc_metrics_request(const char *route, const char *method, int status, double seconds)
+{
+    method = intern_method(method);
+    pthread_mutex_lock(&mu);
+    size_t i;
+    for (i = 0; i < n_reqs; i++)
+        if (reqs[i].route == route && reqs[i].status == status && strcmp(reqs[i].method, method) == 0)
+            break;
+    if (i == n_reqs && n_reqs < MAX_SERIES)
+        reqs[n_reqs++] = (req_series_t){route, method, status, 0};
+    if (i < n_reqs)
+        reqs[i].count++;
+    for (i = 0; i < n_lats; i++)
+        if (lats[i].route == route && strcmp(lats[i].method, method) == 0)
+            break;
+    if (i == n_lats && n_lats < MAX_SERIES)
+        lats[n_lats++] = (lat_series_t){.route = route, .method = method};
+    if (i < n_lats) {
+        for (int b = 0; b < N_BUCKETS; b++)
+            if (seconds <= buckets[b])
+                lats[i].bucket[b]++;
+        lats[i].count++;
+        lats[i].sum += seconds;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+void hc_metrics_gauge(const char *name, const char *help, int64_t (*fn)(void *ud), void *ud)
+{
+    pthread_mutex_lock(&mu);
+    if (n_gauges < MAX_GAUGES)
+        gauges[n_gauges++] = (gauge_t){name, help, fn, ud};
+    pthread_mutex_unlock(&mu);
+}
+
+void hc_metrics_count(const char *name, const char *label_value, int64_t n)
+{
+    pthread_mutex_lock(&mu);
+    size_t i;
+    for (i = 0; i < n_counters; i++)
+        if (counters[i].name == name && strcmp(counters[i].label, label_value) == 0)
+            break;
+    if (i == n_counters && n_counters < MAX_COUNTERS) {
+        counters[i].name = name;
+        snprintf(counters[i].label, sizeof counters[i].label, "%s", label_value);
+        counters[i].value = 0;
+        n_counters++;
+    }
+    if (i < n_counters)
+        counters[i].value += n;
+    pthread_mutex_unlock(&mu);
+}
+
+void hc_metrics_render(hc_buf_t *out, const char *service)
+{
+    gauge_t g[MAX_GAUGES];
+    size_t ng;
+    pthread_mutex_lock(&mu);
+    hc_buf_adds(out, "# HELP hc_http_requests_total HTTP requests handled, by route and status.\n"
+                     "# TYPE hc_http_requests_total counter\n");
+    for (size_t i = 0; i < n_reqs; i++)
+        hc_buf_printf(out,
+                      "hc_http_requests_total{service=\"%s\",route=\"%s\",method=\"%s\",status=\"%d\"} %lld\n",
+                      service, reqs[i].route, reqs[i].method, reqs[i].status, (long long)reqs[i].count);
+    hc_buf_adds(out, "# HELP hc_http_request_duration_seconds HTTP request latency.\n"
+                     "# TYPE hc_http_request_duration_seconds histogram\n");
+    for (size_t i = 0; i < n_lats; i++) {
+        const lat_series_t *l = &lats[i];
+        for (int b = 0; b < N_BUCKETS; b++)
+            hc_buf_printf(out,
+                          "hc_http_request_duration_seconds_bucket{service=\"%s\",route=\"%s\",method=\"%s\",le=\"%g\"} %lld\n",
+                          service, l->route, l->method, buckets[b], (long long)l->bucket[b]);
+        hc_buf_printf(out,
+                      "hc_http_request_duration_seconds_bucket{service=\"%s\",route=\"%s\",method=\"%s\",le=\"+Inf\"} %lld\n"
+                      "hc_http_request_duration_seconds_sum{service=\"%s\",route=\"%s\",method=\"%s\"} %.6f\n"
+                      "hc_http_request_duration_seconds_count{service=\"%s\",route=\"%s\",method=\"%s\"} %lld\n",
+                      service, l->route, l->method, (long long)l->count, service, l->route, l->method,
+                      l->sum, service, l->route, l->method, (long long)l->count);
+    }
+    for (size_t i = 0; i < n_counters; i++) {
+        size_t first = 0;
+        while (strcmp(counters[first].name, counters[i].name) != 0)
+            first++;
+        if (first != i)
+            continue; /* printed with the first series of its name */
+        hc_buf_printf(out, "# TYPE %s counter\n", counters[i].name);
+        for (size_t j = i; j < n_counters; j++)
+            if (strcmp(counters[j].name, counters[i].name) == 0)
+                hc_buf_printf(out, "%s{service=\"%s\",type=\"%s\"} %lld\n", counters[j].name,
+                              service, counters[j].label, (long long)counters[j].value);
+    }
+    ng = n_gauges;
+    memcpy(g, gauges, sizeof g);
+    pthread_mutex_unlock(&mu);
+    /* Gauges may touch the database; sample them outside the lock. */
+    for (size_t i = 0; i < ng; i++)
+        hc_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s{service=\"%s\"} %lld\n", g[i].name,
+                      g[i].help, g[i].name, g[i].name, service, (long long)g[i].fn(g[i].ud));
+}

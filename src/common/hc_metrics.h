@@ -1,0 +1,23 @@
+/* hc_metrics: Prometheus text metrics: HTTP requests by route and status, a
+ * latency histogram per route, and gauges read through callbacks. */
+#ifndef HC_METRICS_H
+#define HC_METRICS_H
+
+#include <stdint.h>
+
+#include "hc_buf.h"
+
+/* Counts one handled request. route is the route pattern (static string);
+ * method is borrowed (unknown methods are counted as OTHER). */
+void hc_metrics_request(const char *route, const char *method, int status, double seconds);
+
+/* Registers a gauge sampled at scrape time. name/help are static strings. */
+void hc_metrics_gauge(const char *name, const char *help, int64_t (*fn)(void *ud), void *ud);
+
+/* Counts an occurrence of a named counter (static name), e.g. events applied. */
+void hc_metrics_count(const char *name, const char *label_value, int64_t n);
+
+/* Writes all metrics in Prometheus text format for service. */
+void hc_metrics_render(hc_buf_t *out, const char *service);
+
+#endif

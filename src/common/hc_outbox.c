@@ -1,0 +1,197 @@
+/* hc_outbox: transactional outbox rows and the relay thread that publishes
+ * them, in order, to the bus. See docs/outbox-inbox.md. */
+#include "hc_outbox.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hc_buf.h"
+#include "hc_err.h"
+#include "hc_event.h"
+#include "hc_log.h"
+
+#define RELAY_BATCH 256
+#define SENT_RETENTION_MS (3600 * 1000)
+
+int hc_outbox_add(hc_conn_t *c, json_t *event)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%lld",
+             (long long)json_integer_value(json_object_get(event, "orderId")));
+    char *text = json_dumps(event, JSON_COMPACT);
+    if (!text)
+        return HC_EINVAL;
+    int rc = hc_conn_exec(c, "INSERT INTO outbox(msg_key, payload, created_at) VALUES (?, ?, ?)",
+                          HC_PARAMS(HC_TEXT(key), HC_TEXT(text), HC_I64(hc_now_ms())), NULL);
+    free(text);
+    return rc;
+}
+
+/* Publishes one batch of up to RELAY_BATCH unsent rows in id order and marks
+ * them sent. Returns the number published (0: nothing unsent) or an hc_err. */
+static int flush_batch(hc_db_t *db, hc_bus_t *bus)
+{
+    hc_conn_t *c = hc_db_acquire(db);
+    hc_rows_t *r = NULL;
+    int rc = hc_conn_query(c,
+                           "SELECT id, msg_key, payload FROM outbox WHERE sent_at IS NULL"
+                           " ORDER BY id LIMIT ?",
+                           HC_PARAMS(HC_I64(RELAY_BATCH)), &r);
+    size_t n = hc_rows_count(r);
+    if (rc || n == 0)
+        goto out;
+    hc_bus_msg_t msgs[RELAY_BATCH];
+    for (size_t i = 0; i < n; i++) {
+        msgs[i].offset = 0;
+        msgs[i].key = (char *)hc_rows_text(r, i, 1);
+        msgs[i].value = (char *)hc_rows_text(r, i, 2);
+        msgs[i].value_len = strlen(msgs[i].value);
+    }
+    rc = hc_bus_publish(bus, msgs, n);
+    if (rc) {
+        hc_warn("outbox relay: publish of %zu events failed: %s", n, hc_strerror(rc));
+        goto out;
+    }
+    /* Writers of one database are serialised, so ids commit in increasing
+     * order and the published rows are exactly the unsent ones in this range. */
+    rc = hc_conn_begin(c);
+    if (!rc)
+        rc = hc_conn_exec(c, "UPDATE outbox SET sent_at = ? WHERE id >= ? AND id <= ? AND sent_at IS NULL",
+                          HC_PARAMS(HC_I64(hc_now_ms()), HC_I64(hc_rows_i64(r, 0, 0)),
+                                    HC_I64(hc_rows_i64(r, n - 1, 0))),
+                          NULL);
+    if (rc)
+        hc_conn_rollback(c);
+    else
+        rc = hc_conn_commit(c);
+out:
+    hc_rows_free(r);
+    hc_db_release(db, c);
+    return rc ? rc : (int)n;
+}
+
+int hc_outbox_flush(hc_db_t *db, hc_bus_t *bus)
+{
+    int total = 0, n;
+    while ((n = flush_batch(db, bus)) > 0)
+        total += n;
+    return n < 0 ? n : total;
+}
+
+int64_t hc_outbox_backlog(hc_db_t *db)
+{
+    hc_conn_t *c = hc_db_acquire(db);
+    int64_t n = -1;
+    if (hc_conn_query_i64(c, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL", HC_NOPARAMS, &n))
+        n = -1;
+    hc_db_release(db, c);
+    return n;
+}
+
+/* Deletes rows published more than an hour ago, keeping the table small. */
+static void outbox_prune(hc_db_t *db)
+{
+    hc_conn_t *c = hc_db_acquire(db);
+    if (hc_conn_begin(c) == 0) {
+        if (hc_conn_exec(c, "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
+                         HC_PARAMS(HC_I64(hc_now_ms() - SENT_RETENTION_MS)), NULL))
+            hc_conn_rollback(c);
+        else
+            hc_conn_commit(c);
+    }
+    hc_db_release(db, c);
+}
+
+struct hc_relay {
+    hc_db_t *db;
+    hc_bus_t *bus;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int pending; /* notifications since the last wake-up */
+    int stop;
+};
+
+static void *relay_main(void *arg)
+{
+    hc_relay_t *r = arg;
+    int backoff_ms = 0;
+    int64_t last_prune = hc_now_ms();
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        if (!r->pending && !r->stop) {
+            /* Woken by commits; the timeout only catches rows left by a
+             * previous run or a failed publish. */
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            int wait_ms = backoff_ms ? backoff_ms : 1000;
+            ts.tv_sec += wait_ms / 1000;
+            ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        }
+        int stopping = r->stop;
+        r->pending = 0;
+        pthread_mutex_unlock(&r->mu);
+
+        int n = hc_outbox_flush(r->db, r->bus);
+        backoff_ms = n < 0 ? (backoff_ms ? (backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2) : 50) : 0;
+        if (hc_now_ms() - last_prune > 60000) {
+            outbox_prune(r->db);
+            last_prune = hc_now_ms();
+        }
+        if (stopping)
+            break;
+    }
+    return NULL;
+}
+
+int hc_relay_start(hc_db_t *db, hc_bus_t *bus, hc_relay_t **out)
+{
+    hc_relay_t *r = hc_xcalloc(1, sizeof *r);
+    r->db = db;
+    r->bus = bus;
+    r->pending = 1; /* publish leftovers at once */
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+        free(r);
+        *out = NULL;
+        return HC_EIO;
+    }
+    *out = r;
+    return 0;
+}
+
+void hc_relay_notify(hc_relay_t *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->pending = 1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void hc_relay_stop(hc_relay_t *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = 1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}

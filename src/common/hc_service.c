@@ -1,0 +1,148 @@
+/* hc_service: the life cycle shared by every service process. */
+#include "hc_service.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "hc_buf.h"
+#include "hc_config.h"
+#include "hc_err.h"
+#include "hc_event.h"
+#include "hc_log.h"
+#include "hc_metrics.h"
+
+static int64_t gauge_backlog(void *ud)
+{
+    hc_service_t *svc = ud;
+    return hc_outbox_backlog(svc->db);
+}
+
+static int64_t gauge_lag(void *ud)
+{
+    hc_service_t *svc = ud;
+    return svc->consumer ? hc_consumer_lag(svc->consumer) : 0;
+}
+
+/* The configured port of a service by name (def->port 0 means "from config"). */
+static int service_port(const hc_service_def_t *def)
+{
+    if (def->port)
+        return def->port;
+    if (strcmp(def->name, "order") == 0)
+        return hc_cfg.order_port;
+    if (strcmp(def->name, "payment") == 0)
+        return hc_cfg.payment_port;
+    if (strcmp(def->name, "reservation") == 0)
+        return hc_cfg.reservation_port;
+    if (strcmp(def->name, "notification") == 0)
+        return hc_cfg.notification_port;
+    return 0;
+}
+
+static int service_ready(void *ud)
+{
+    hc_service_t *svc = ud;
+    return svc->db && svc->bus;
+}
+
+int hc_service_commit(hc_service_t *svc, hc_conn_t *c)
+{
+    int rc = hc_conn_commit(c);
+    if (!rc)
+        hc_relay_notify(svc->relay);
+    return rc;
+}
+
+int hc_service_run(const hc_service_def_t *def)
+{
+    /* Block the stop signals before any thread starts so that only sigwait
+     * below receives them. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    hc_log_init(def->name, hc_cfg.log_level);
+    hc_event_source = def->name;
+    setenv("TZ", hc_cfg.tz, 1);
+    tzset();
+
+    int exit_code = 1, rc;
+    hc_service_t svc;
+    memset(&svc, 0, sizeof svc);
+    svc.def = def;
+
+    if (mkdir(hc_cfg.data_dir, 0755) != 0 && errno != EEXIST) {
+        hc_error("cannot create data directory %s: %s", hc_cfg.data_dir, strerror(errno));
+        return 1;
+    }
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.db", hc_cfg.data_dir, def->name);
+    if ((rc = hc_db_open(path, hc_cfg.db_sync, def->migrations, def->n_migrations, &svc.db))) {
+        hc_error("cannot open database %s: %s", path, hc_strerror(rc));
+        goto out;
+    }
+    if ((rc = hc_bus_open(hc_cfg.bus, hc_cfg.data_dir, hc_cfg.topic, hc_cfg.db_sync, &svc.bus))) {
+        hc_error("cannot open the event bus (%s): %s", hc_cfg.bus, hc_strerror(rc));
+        goto out;
+    }
+    if ((rc = hc_relay_start(svc.db, svc.bus, &svc.relay)))
+        goto out;
+    svc.http = hc_http_create(def->name, hc_cfg.bind_addr, service_port(def), hc_cfg.http_threads,
+                              hc_cfg.max_body_bytes);
+    if (!svc.http)
+        goto out;
+    hc_http_set_ready(svc.http, service_ready, &svc);
+    if (def->init && (rc = def->init(&svc))) {
+        hc_error("initialisation failed: %s", hc_strerror(rc));
+        goto out;
+    }
+    if (def->consume_types) {
+        hc_consumer_opts_t opts = {
+            .group = def->name,
+            .types = def->consume_types,
+            .apply = def->apply,
+            .ud = &svc,
+            .relay = svc.relay,
+            .after_commit = def->after_commit,
+        };
+        if ((rc = hc_consumer_start(svc.db, svc.bus, &opts, &svc.consumer))) {
+            hc_error("cannot start the event consumer: %s", hc_strerror(rc));
+            goto out;
+        }
+    }
+    if (def->start && (rc = def->start(&svc))) {
+        hc_error("cannot start background work: %s", hc_strerror(rc));
+        goto out;
+    }
+    hc_metrics_gauge("hc_outbox_backlog", "Outbox events not yet published.", gauge_backlog, &svc);
+    hc_metrics_gauge("hc_consumer_lag", "Events on the bus not yet applied by this service.",
+                     gauge_lag, &svc);
+    if ((rc = hc_http_start(svc.http)))
+        goto out;
+    hc_info("%s service ready (version %s)", def->name, HC_VERSION);
+
+    int sig = 0;
+    sigwait(&stop_set, &sig);
+    hc_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    exit_code = 0;
+out:
+    /* Stop taking requests first, then background work, then storage. */
+    hc_http_destroy(svc.http);
+    svc.http = NULL;
+    if (def->stop)
+        def->stop(&svc);
+    hc_consumer_stop(svc.consumer);
+    hc_relay_stop(svc.relay);
+    hc_bus_destroy(svc.bus);
+    hc_db_destroy(svc.db);
+    if (exit_code == 0)
+        hc_info("stopped");
+    return exit_code;
+}

@@ -1,0 +1,915 @@
+/* hc_supervisor: `healthcenter up`: one foreground process that starts the four
+ * services and nginx, waits for readiness, restarts crashed children with
+ * backoff, and stops them all on SIGINT/SIGTERM. Design: docs/supervisor.md. */
+#include "hc_supervisor.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hc_err.h"
+#include "hc_log.h"
+
+#define SV_NCHILD 5             /* four services and nginx */
+#define SV_NGINX 4              /* index of nginx in sv_t.child */
+#define SV_BACKOFF_MIN_MS 100   /* first restart delay */
+#define SV_BACKOFF_MAX_MS 5000  /* restart delay cap */
+#define SV_STABLE_MS 10000      /* a child up this long restarts with the minimum delay again */
+#define SV_STOP_GRACE_MS 10000  /* how long children get to stop before SIGKILL */
+#define SV_POLL_MS 20           /* readiness polling interval */
+#define SV_PROBE_TIMEOUT_MS 250 /* one readiness probe */
+#define SV_TEMPLATE_MAX (1024 * 1024)
+
+/* One supervised child process. */
+typedef struct sv_child {
+    const char *name;      /* "order", ..., "nginx" */
+    const char *port_var;  /* the variable that sets its port, for messages */
+    int port;              /* the HTTP port it listens on */
+    pid_t pid;             /* 0 when not running */
+    int ready;             /* answered its readiness probe since it last started */
+    int64_t started_ms;    /* monotonic time of the last start, ms */
+    int64_t restart_at_ms; /* monotonic time of a pending restart, ms; 0 = none */
+    int backoff_ms;        /* delay before the next restart, ms */
+    int restarts;          /* restarts so far */
+} sv_child_t;
+
+/* The supervisor's state for one `up` run. */
+typedef struct sv {
+    const hc_config_t *cfg;
+    const char *self_exe;
+    char nginx[PATH_MAX];   /* the nginx binary */
+    char run_dir[PATH_MAX]; /* absolute */
+    char conf[PATH_MAX];    /* run_dir/nginx.conf */
+    char prefix[PATH_MAX];  /* run_dir/ for nginx -p */
+    char host[80];          /* where the children are reached (an address literal) */
+    sigset_t sigs;          /* the signals handled synchronously */
+    pid_t self;             /* the supervisor's pid, for the children's orphan check */
+    sv_child_t child[SV_NCHILD];
+} sv_t;
+
+/* Formats an error message into err (size errlen), truncating long paths
+ * rather than failing. Returns what vsnprintf returns. */
+static int sv_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int sv_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+/* Returns monotonic milliseconds. */
+static int64_t sv_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Creates path and its missing parents with mode 0755, like `mkdir -p`.
+ * Returns 0, or HC_EIO with errno set. */
+static int sv_mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    if (hc_strlcpy(buf, path, sizeof buf) >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return HC_EIO;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return HC_EIO;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return HC_EIO;
+    struct stat st;
+    if (stat(buf, &st) != 0)
+        return HC_EIO;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return HC_EIO;
+    }
+    return 0;
+}
+
+/* Reads a whole file of at most max bytes. Returns a malloc'd NUL-terminated
+ * string the caller frees, or NULL with errno set. */
+static char *sv_read_file(const char *path, size_t max)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    hc_buf_t b;
+    hc_buf_init(&b, max);
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if ((rc = hc_buf_add(&b, chunk, n)) != 0)
+            break;
+    int failed = rc != 0 || ferror(f);
+    fclose(f);
+    if (failed) {
+        hc_buf_cleanup(&b);
+        errno = rc ? EFBIG : EIO;
+        return NULL;
+    }
+    char *text = hc_xstrdup(hc_buf_str(&b)); /* also "" for an empty file */
+    hc_buf_cleanup(&b);
+    return text;
+}
+
+char *hc_supervisor_load_template(const char *exe_dir, char *source, size_t srclen, char *err,
+                                  size_t errlen)
+{
+    const char *env = getenv("HC_GATEWAY_TEMPLATE");
+    if (env && *env) {
+        char *text = sv_read_file(env, SV_TEMPLATE_MAX);
+        if (!text)
+            sv_errf(err, errlen, "HC_GATEWAY_TEMPLATE: cannot read %s: %s", env,
+                    strerror(errno));
+        else
+            snprintf(source, srclen, "%s", env);
+        return text;
+    }
+    if (exe_dir) {
+        static const char *const rel[] = {"/../gateway/nginx.conf.tmpl",
+                                          "/../share/healthcenter/nginx.conf.tmpl"};
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+            char path[PATH_MAX];
+            int n = snprintf(path, sizeof path, "%s%s", exe_dir, rel[i]);
+            if (n < 0 || (size_t)n >= sizeof path)
+                continue;
+            char *text = sv_read_file(path, SV_TEMPLATE_MAX);
+            if (text) {
+                char real[PATH_MAX];
+                snprintf(source, srclen, "%s", realpath(path, real) ? real : path);
+                return text;
+            }
+        }
+    }
+    snprintf(source, srclen, "(built in)");
+    return hc_xstrdup(hc_gateway_tmpl);
+}
+
+/* Returns 1 when s can stand unquoted in an nginx directive argument. */
+static int sv_nginx_safe(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || strchr(";{}\"'$#\\", *s))
+            return 0;
+    return 1;
+}
+
+/* Writes addr in the form nginx and URLs want ("[::1]" for IPv6) into out. */
+static void sv_addr_literal(const char *addr, char *out, size_t outlen)
+{
+    if (strchr(addr, ':') && addr[0] != '[')
+        snprintf(out, outlen, "[%s]", addr);
+    else
+        snprintf(out, outlen, "%s", addr);
+}
+
+/* Picks the address the children are reached at: the bind address, or the
+ * loopback address when the services listen on every interface. */
+static void sv_reach_addr(const char *bind_addr, char *out, size_t outlen)
+{
+    if (!*bind_addr || strcmp(bind_addr, "0.0.0.0") == 0 || strcmp(bind_addr, "*") == 0)
+        snprintf(out, outlen, "127.0.0.1");
+    else if (strcmp(bind_addr, "::") == 0 || strcmp(bind_addr, "[::]") == 0)
+        snprintf(out, outlen, "::1");
+    else
+        snprintf(out, outlen, "%s", bind_addr);
+}
+
+int hc_supervisor_render_gateway(const char *tmpl, const hc_config_t *cfg, const char *run_dir,
+                                 hc_buf_t *out, char *err, size_t errlen)
+{
+    char bind[80], reach[80], upstream[80];
+    char gw[16], ord[16], res[16], pay[16], noti[16], body[32];
+    sv_addr_literal(*cfg->bind_addr ? cfg->bind_addr : "0.0.0.0", bind, sizeof bind);
+    sv_reach_addr(cfg->bind_addr, reach, sizeof reach);
+    sv_addr_literal(reach, upstream, sizeof upstream);
+    snprintf(gw, sizeof gw, "%d", cfg->gateway_port);
+    snprintf(ord, sizeof ord, "%d", cfg->order_port);
+    snprintf(res, sizeof res, "%d", cfg->reservation_port);
+    snprintf(pay, sizeof pay, "%d", cfg->payment_port);
+    snprintf(noti, sizeof noti, "%d", cfg->notification_port);
+    snprintf(body, sizeof body, "%zu", cfg->max_body_bytes);
+    const struct {
+        const char *name;
+        const char *value;
+    } vars[] = {
+        {"RUN_DIR", run_dir},    {"BIND_ADDR", bind},   {"UPSTREAM_HOST", upstream},
+        {"GATEWAY_PORT", gw},    {"ORDER_PORT", ord},   {"RESERVATION_PORT", res},
+        {"PAYMENT_PORT", pay},   {"NOTIFICATION_PORT", noti}, {"MAX_BODY", body},
+    };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        if (!sv_nginx_safe(vars[i].value)) {
+            sv_errf(err, errlen,
+                    "gateway template: value for @%s@ (\"%s\") cannot appear in an nginx "
+                    "config (empty, or spaces, quotes, ';', '{', '}', '$' or '#')",
+                    vars[i].name, vars[i].value);
+            return HC_EINVAL;
+        }
+    }
+
+    /* A placeholder is '@', one or more of [A-Z_], '@'. Anything else (named
+     * locations such as "@hc_unavailable") is copied as it is. */
+    int full = 0; /* an append failed: out reached its maximum */
+    const char *p = tmpl;
+    while (*p && !full) {
+        const char *at = strchr(p, '@');
+        if (!at) {
+            full |= hc_buf_adds(out, p) != 0;
+            break;
+        }
+        full |= hc_buf_add(out, p, (size_t)(at - p)) != 0;
+        const char *q = at + 1;
+        while ((*q >= 'A' && *q <= 'Z') || *q == '_')
+            q++;
+        if (q == at + 1 || *q != '@') {
+            full |= hc_buf_add(out, at, 1) != 0;
+            p = at + 1;
+            continue;
+        }
+        size_t len = (size_t)(q - at - 1);
+        const char *value = NULL;
+        for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+            if (strlen(vars[i].name) == len && memcmp(vars[i].name, at + 1, len) == 0)
+                value = vars[i].value;
+        if (!value) {
+            sv_errf(err, errlen, "gateway template: unknown placeholder @%.*s@", (int)len,
+                    at + 1);
+            return HC_EINVAL;
+        }
+        full |= hc_buf_adds(out, value) != 0;
+        p = q + 1;
+    }
+    if (full) {
+        sv_errf(err, errlen, "gateway template: the rendered config is too large");
+        return HC_EINVAL;
+    }
+    return 0;
+}
+
+/* Writes text to path through a temporary file and rename, so nginx never
+ * reads a half-written config. Returns 0 or HC_EIO with errno set. */
+static int sv_write_file(const char *path, const char *text)
+{
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return HC_EIO;
+    }
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return HC_EIO;
+    size_t len = strlen(text);
+    int bad = fwrite(text, 1, len, f) != len;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return HC_EIO;
+    }
+    return 0;
+}
+
+/* Finds the nginx binary: cfg->nginx_bin when set, else the usual places,
+ * else $PATH. Returns 0 with the path in out, or HC_ENOTFOUND. */
+static int sv_find_nginx(const hc_config_t *cfg, char *out, size_t outlen)
+{
+    if (cfg->nginx_bin[0]) {
+        if (access(cfg->nginx_bin, X_OK) != 0)
+            return HC_ENOTFOUND;
+        snprintf(out, outlen, "%s", cfg->nginx_bin);
+        return 0;
+    }
+    static const char *const known[] = {"/usr/sbin/nginx", "/usr/local/sbin/nginx",
+                                        "/usr/local/nginx/sbin/nginx"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (access(known[i], X_OK) == 0) {
+            snprintf(out, outlen, "%s", known[i]);
+            return 0;
+        }
+    }
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        const char *end = strchr(path, ':');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (len > 0) {
+            int n = snprintf(out, outlen, "%.*s/nginx", (int)len, path);
+            if (n > 0 && (size_t)n < outlen && access(out, X_OK) == 0)
+                return 0;
+        }
+        path = end ? end + 1 : NULL;
+    }
+    out[0] = '\0';
+    return HC_ENOTFOUND;
+}
+
+/* Resolves host:port (numeric) into *ai; the caller frees it with freeaddrinfo.
+ * Returns 0 or HC_EINVAL. */
+static int sv_resolve(const char *host, int port, int passive, struct addrinfo **ai)
+{
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    return getaddrinfo(host, portstr, &hints, ai) == 0 ? 0 : HC_EINVAL;
+}
+
+/* Checks that host:port can be bound now (the way the services and nginx bind
+ * it, with SO_REUSEADDR). Returns 0, or the errno of the failed bind. */
+static int sv_port_free(const char *host, int port)
+{
+    struct addrinfo *ai = NULL;
+    if (sv_resolve(*host ? host : NULL, port, 1, &ai) != 0)
+        return EADDRNOTAVAIL;
+    int e = 0;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+        e = errno;
+    } else {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+            e = errno;
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    return e;
+}
+
+/* Waits up to timeout_ms for fd to become ready for events. Returns 1 when
+ * ready, 0 on timeout or error. */
+static int sv_wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - sv_now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd pfd = {.fd = fd, .events = events};
+        int n = poll(&pfd, 1, (int)left);
+        if (n > 0)
+            return (pfd.revents & (events | POLLHUP | POLLERR)) ? 1 : 0;
+        if (n == 0 || errno != EINTR)
+            return 0;
+    }
+}
+
+/* Sends "GET path" to host:port over a fresh connection and reads the status
+ * line. Returns the HTTP status (100..599), or -1 when nothing valid answered
+ * within timeout_ms (refused, reset, garbage, too slow). Blocks at most
+ * timeout_ms. */
+static int sv_http_status(const char *host, int port, const char *path, int timeout_ms)
+{
+    int64_t deadline = sv_now_ms() + timeout_ms;
+    struct addrinfo *ai = NULL;
+    if (sv_resolve(host, port, 0, &ai) != 0)
+        return -1;
+    int status = -1;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                    ai->ai_protocol);
+    if (fd < 0)
+        goto out;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        if (errno != EINPROGRESS || !sv_wait_fd(fd, POLLOUT, deadline))
+            goto out;
+        int soerr = 0;
+        socklen_t len = sizeof soerr;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0)
+            goto out;
+    }
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: healthcenter-supervisor\r\n"
+                     "Connection: close\r\n\r\n",
+                     path, host, port);
+    if (n < 0 || (size_t)n >= sizeof req)
+        goto out;
+    size_t sent = 0;
+    while (sent < (size_t)n) {
+        ssize_t w = send(fd, req + sent, (size_t)n - sent, MSG_NOSIGNAL);
+        if (w > 0) {
+            sent += (size_t)w;
+        } else if (w < 0 && errno == EAGAIN) {
+            if (!sv_wait_fd(fd, POLLOUT, deadline))
+                goto out;
+        } else if (!(w < 0 && errno == EINTR)) {
+            goto out;
+        }
+    }
+    char resp[64];
+    size_t got = 0;
+    while (got < 12) { /* "HTTP/1.1 200" */
+        ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+        if (r > 0) {
+            got += (size_t)r;
+        } else if (r < 0 && errno == EAGAIN) {
+            if (!sv_wait_fd(fd, POLLIN, deadline))
+                goto out;
+        } else if (!(r < 0 && errno == EINTR)) {
+            goto out;
+        }
+    }
+    resp[got] = '\0';
+    if (strncmp(resp, "HTTP/1.", 7) == 0 && resp[8] == ' ' && resp[9] >= '1' && resp[9] <= '5' &&
+        resp[10] >= '0' && resp[10] <= '9' && resp[11] >= '0' && resp[11] <= '9')
+        status = (resp[9] - '0') * 100 + (resp[10] - '0') * 10 + (resp[11] - '0');
+out:
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return status;
+}
+
+/* Returns 1 when child c answers its readiness probe: 200 on /health/ready for
+ * a service, any HTTP answer for nginx (it has no upstream-independent state). */
+static int sv_probe(const sv_t *sv, const sv_child_t *c)
+{
+    if (c == &sv->child[SV_NGINX])
+        return sv_http_status(sv->host, c->port, "/gateway/health", SV_PROBE_TIMEOUT_MS) > 0;
+    return sv_http_status(sv->host, c->port, "/health/ready", SV_PROBE_TIMEOUT_MS) == 200;
+}
+
+/* Starts child c: fork, then in the child its own process group (so a
+ * terminal's Ctrl-C reaches only the supervisor, which stops children in
+ * order), death with the supervisor (PR_SET_PDEATHSIG), the default signal
+ * mask, and exec. Returns 0 with c->pid set, or HC_EIO when fork failed. */
+static int sv_spawn(sv_t *sv, sv_child_t *c)
+{
+    char *argv[12];
+    size_t k = 0;
+    if (c == &sv->child[SV_NGINX]) {
+        argv[k++] = sv->nginx;
+        argv[k++] = (char *)"-p";
+        argv[k++] = sv->prefix;
+        argv[k++] = (char *)"-c";
+        argv[k++] = sv->conf;
+        argv[k++] = (char *)"-e"; /* errors before the config is read go to our stderr */
+        argv[k++] = (char *)"stderr";
+        argv[k++] = (char *)"-g";
+        argv[k++] = (char *)"daemon off;";
+    } else {
+        argv[k++] = (char *)sv->self_exe;
+        argv[k++] = (char *)c->name;
+    }
+    argv[k] = NULL;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return HC_EIO;
+    if (pid == 0) {
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != sv->self) /* the supervisor died before prctl */
+            _exit(1);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv(argv[0], argv);
+        /* Only async-signal-safe calls after fork: write, not stdio. */
+        static const char msg[] = "healthcenter up: exec failed for a child process\n";
+        ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)ignored;
+        _exit(127);
+    }
+    setpgid(pid, pid); /* also from here, so a signal to the group works at once */
+    c->pid = pid;
+    c->ready = 0;
+    c->started_ms = sv_now_ms();
+    c->restart_at_ms = 0;
+    hc_info("started %s (pid %d, port %d)", c->name, (int)pid, c->port);
+    return 0;
+}
+
+/* Describes a wait status in out: "exit status N" or "killed by signal N (Name)". */
+static void sv_describe_status(int st, char *out, size_t outlen)
+{
+    if (WIFEXITED(st))
+        snprintf(out, outlen, "exit status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(out, outlen, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+    else
+        snprintf(out, outlen, "wait status %d", st);
+}
+
+/* Reaps every exited child without blocking. During supervision (restart=1) a
+ * dead child's leftover process group is killed and the child is scheduled for
+ * a restart with backoff; otherwise it is only marked gone. Returns the number
+ * of supervised children that exited. */
+static int sv_reap(sv_t *sv, int restart)
+{
+    int exited = 0;
+    for (;;) {
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid <= 0)
+            break;
+        for (int i = 0; i < SV_NCHILD; i++) {
+            sv_child_t *c = &sv->child[i];
+            if (c->pid != pid)
+                continue;
+            char how[96];
+            sv_describe_status(st, how, sizeof how);
+            c->pid = 0;
+            c->ready = 0;
+            exited++;
+            if (!restart) {
+                hc_info("%s (pid %d) stopped: %s", c->name, (int)pid, how);
+                break;
+            }
+            /* What the dead child left in its process group (nginx workers
+             * outlive a killed master and keep the port) goes with it. */
+            kill(-pid, SIGKILL);
+            int64_t now = sv_now_ms();
+            if (now - c->started_ms >= SV_STABLE_MS)
+                c->backoff_ms = SV_BACKOFF_MIN_MS;
+            c->restart_at_ms = now + c->backoff_ms;
+            hc_error("%s (pid %d) exited unexpectedly after %lld ms: %s; restarting in %d ms",
+                     c->name, (int)pid, (long long)(now - c->started_ms), how, c->backoff_ms);
+            c->backoff_ms = c->backoff_ms * 2 > SV_BACKOFF_MAX_MS ? SV_BACKOFF_MAX_MS
+                                                                  : c->backoff_ms * 2;
+            break;
+        }
+    }
+    return exited;
+}
+
+/* Returns the number of children still running. */
+static int sv_alive(const sv_t *sv)
+{
+    int n = 0;
+    for (int i = 0; i < SV_NCHILD; i++)
+        n += sv->child[i].pid > 0;
+    return n;
+}
+
+/* Waits up to ms for one of the handled signals. Returns the signal, or 0 on
+ * timeout. */
+static int sv_wait_signal(const sv_t *sv, int64_t ms)
+{
+    if (ms < 0)
+        ms = 0;
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    for (;;) {
+        int sig = sigtimedwait(&sv->sigs, NULL, &ts);
+        if (sig > 0)
+            return sig;
+        if (errno != EINTR)
+            return 0;
+    }
+}
+
+/* Stops every running child: SIGTERM to the services and SIGQUIT to nginx (a
+ * graceful stop that finishes requests in flight), SV_STOP_GRACE_MS to exit,
+ * then SIGKILL to each leftover process group. A second SIGINT/SIGTERM
+ * skips the wait. Returns when no child is left. */
+static void sv_stop_all(sv_t *sv)
+{
+    for (int i = 0; i < SV_NCHILD; i++) {
+        sv_child_t *c = &sv->child[i];
+        c->restart_at_ms = 0;
+        if (c->pid > 0)
+            kill(c->pid, i == SV_NGINX ? SIGQUIT : SIGTERM);
+    }
+    int64_t deadline = sv_now_ms() + SV_STOP_GRACE_MS;
+    sv_reap(sv, 0);
+    while (sv_alive(sv) > 0) {
+        int64_t left = deadline - sv_now_ms();
+        if (left <= 0)
+            break;
+        int sig = sv_wait_signal(sv, left);
+        if (sig == SIGINT || sig == SIGTERM) {
+            hc_warn("second stop signal: killing the remaining processes now");
+            break;
+        }
+        sv_reap(sv, 0);
+    }
+    for (int i = 0; i < SV_NCHILD; i++) {
+        sv_child_t *c = &sv->child[i];
+        if (c->pid <= 0)
+            continue;
+        hc_warn("%s (pid %d) did not stop in time; sending SIGKILL", c->name, (int)c->pid);
+        kill(-c->pid, SIGKILL); /* the group: nginx's workers too */
+        kill(c->pid, SIGKILL);
+        int st;
+        while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        c->pid = 0;
+    }
+    /* nginx workers exit after their master; collect any stragglers that were
+     * reparented to us (none normally: we are not a subreaper). */
+    sv_reap(sv, 0);
+}
+
+/* Fills the child table from cfg. */
+static void sv_init_children(sv_t *sv)
+{
+    const hc_config_t *cfg = sv->cfg;
+    const struct {
+        const char *name, *var;
+        int port;
+    } t[SV_NCHILD] = {
+        {"order", "HC_ORDER_PORT", cfg->order_port},
+        {"reservation", "HC_RESERVATION_PORT", cfg->reservation_port},
+        {"payment", "HC_PAYMENT_PORT", cfg->payment_port},
+        {"notification", "HC_NOTIFICATION_PORT", cfg->notification_port},
+        {"nginx", "HC_GATEWAY_PORT", cfg->gateway_port},
+    };
+    for (int i = 0; i < SV_NCHILD; i++) {
+        sv->child[i].name = t[i].name;
+        sv->child[i].port_var = t[i].var;
+        sv->child[i].port = t[i].port;
+        sv->child[i].backoff_ms = SV_BACKOFF_MIN_MS;
+    }
+}
+
+/* Checks the ports: all different and free on the bind address. Returns 0, or
+ * HC_EUNAVAIL with a message in err. */
+static int sv_check_ports(const sv_t *sv, char *err, size_t errlen)
+{
+    for (int i = 0; i < SV_NCHILD; i++) {
+        const sv_child_t *c = &sv->child[i];
+        for (int j = 0; j < i; j++) {
+            if (sv->child[j].port == c->port) {
+                sv_errf(err, errlen, "%s and %s are both set to port %d (%s, %s)",
+                        sv->child[j].name, c->name, c->port, sv->child[j].port_var,
+                        c->port_var);
+                return HC_EUNAVAIL;
+            }
+        }
+        int e = sv_port_free(sv->cfg->bind_addr, c->port);
+        if (e == EADDRINUSE) {
+            sv_errf(err, errlen,
+                    "port %d (%s) on %s is already in use: stop the process holding it "
+                    "(is another `healthcenter up` running?) or choose another port with %s",
+                    c->port, c->name, sv->cfg->bind_addr, c->port_var);
+            return HC_EUNAVAIL;
+        }
+        if (e != 0) {
+            sv_errf(err, errlen, "cannot listen on %s port %d (%s): %s (check HC_BIND_ADDR, %s)",
+                    sv->cfg->bind_addr, c->port, c->name, strerror(e), c->port_var);
+            return HC_EUNAVAIL;
+        }
+    }
+    return 0;
+}
+
+/* Prepares the run directory, the nginx binary and the rendered config.
+ * Returns 0, or an hc_err with a message in err. */
+static int sv_prepare(sv_t *sv, char *err, size_t errlen)
+{
+    const hc_config_t *cfg = sv->cfg;
+    char tmpdir[PATH_MAX];
+    if (sv_mkdir_p(cfg->data_dir) != 0) {
+        sv_errf(err, errlen, "cannot create data directory %s: %s", cfg->data_dir,
+                strerror(errno));
+        return HC_EIO;
+    }
+    if (sv_mkdir_p(cfg->run_dir) != 0 || !realpath(cfg->run_dir, sv->run_dir)) {
+        sv_errf(err, errlen, "cannot create run directory %s: %s", cfg->run_dir,
+                strerror(errno));
+        return HC_EIO;
+    }
+    int n1 = snprintf(sv->conf, sizeof sv->conf, "%s/nginx.conf", sv->run_dir);
+    int n2 = snprintf(sv->prefix, sizeof sv->prefix, "%s/", sv->run_dir);
+    int n3 = snprintf(tmpdir, sizeof tmpdir, "%s/tmp", sv->run_dir);
+    if (n1 < 0 || n2 < 0 || n3 < 0 || (size_t)n1 >= sizeof sv->conf ||
+        (size_t)n3 >= sizeof tmpdir) {
+        sv_errf(err, errlen, "run directory path is too long: %s", sv->run_dir);
+        return HC_EINVAL;
+    }
+    if (sv_mkdir_p(tmpdir) != 0) {
+        sv_errf(err, errlen, "cannot create %s: %s", tmpdir, strerror(errno));
+        return HC_EIO;
+    }
+
+    if (sv_find_nginx(cfg, sv->nginx, sizeof sv->nginx) != 0) {
+        if (cfg->nginx_bin[0])
+            sv_errf(err, errlen, "HC_NGINX=%s is not an executable file", cfg->nginx_bin);
+        else
+            sv_errf(err, errlen,
+                    "nginx not found in /usr/sbin, /usr/local/sbin or PATH: install it "
+                    "(apt-get install nginx-light) or set HC_NGINX");
+        return HC_ENOTFOUND;
+    }
+
+    /* The template is looked up next to the real executable. */
+    char exe[PATH_MAX], source[PATH_MAX];
+    const char *exe_dir = NULL;
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            exe_dir = exe;
+        }
+    }
+    char *tmpl = hc_supervisor_load_template(exe_dir, source, sizeof source, err, errlen);
+    if (!tmpl)
+        return HC_EIO;
+    hc_buf_t conf;
+    hc_buf_init(&conf, 4 * SV_TEMPLATE_MAX);
+    int rc = hc_supervisor_render_gateway(tmpl, cfg, sv->run_dir, &conf, err, errlen);
+    if (rc == 0 && sv_write_file(sv->conf, hc_buf_str(&conf)) != 0) {
+        sv_errf(err, errlen, "cannot write %s: %s", sv->conf, strerror(errno));
+        rc = HC_EIO;
+    }
+    if (rc == 0)
+        hc_info("gateway config %s rendered from %s; nginx is %s", sv->conf, source, sv->nginx);
+    hc_buf_cleanup(&conf);
+    free(tmpl);
+    return rc;
+}
+
+/* Starts every child and waits until all are ready. Returns 0 when ready, 1
+ * when start-up failed (message in err), or 2 when a stop signal came first. */
+static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
+{
+    for (int i = 0; i < SV_NCHILD; i++) {
+        if (sv_spawn(sv, &sv->child[i]) != 0) {
+            sv_errf(err, errlen, "cannot start %s: fork failed: %s", sv->child[i].name,
+                    strerror(errno));
+            return 1;
+        }
+    }
+    int64_t deadline = t0 + sv->cfg->ready_timeout_ms;
+    for (;;) {
+        int pending = 0;
+        for (int i = 0; i < SV_NCHILD; i++) {
+            sv_child_t *c = &sv->child[i];
+            if (c->pid > 0 && !c->ready && sv_probe(sv, c)) {
+                c->ready = 1;
+                hc_info("%s is ready (%lld ms)", c->name, (long long)(sv_now_ms() - t0));
+            }
+            pending += !c->ready;
+        }
+        if (pending == 0)
+            return 0;
+        if (sv_now_ms() >= deadline) {
+            int k = sv_errf(err, errlen, "not ready within %d ms (HC_READY_TIMEOUT_MS):",
+                            sv->cfg->ready_timeout_ms);
+            for (int i = 0; i < SV_NCHILD && k > 0 && (size_t)k < errlen; i++)
+                if (!sv->child[i].ready)
+                    k += snprintf(err + k, errlen - (size_t)k, " %s (port %d)",
+                                  sv->child[i].name, sv->child[i].port);
+            return 1;
+        }
+        int sig = sv_wait_signal(sv, SV_POLL_MS);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+            return 2;
+        if (sig == SIGCHLD || sig == 0) {
+            int st;
+            for (int i = 0; i < SV_NCHILD; i++) {
+                sv_child_t *c = &sv->child[i];
+                if (c->pid <= 0 || waitpid(c->pid, &st, WNOHANG) != c->pid)
+                    continue;
+                char how[96];
+                sv_describe_status(st, how, sizeof how);
+                sv_errf(err, errlen, "%s exited during start-up (%s); see its messages above%s%s%s",
+                        c->name, how, i == SV_NGINX ? " and in " : "",
+                        i == SV_NGINX ? sv->run_dir : "", i == SV_NGINX ? "/error.log" : "");
+                c->pid = 0;
+                return 1;
+            }
+        }
+    }
+}
+
+/* Prints the ready banner: time to all-ready and every URL. */
+static void sv_print_ready(const sv_t *sv, int64_t ms)
+{
+    char host[96];
+    sv_addr_literal(sv->host, host, sizeof host);
+    printf("healthcenter: all services ready in %lld ms\n", (long long)ms);
+    printf("  gateway       http://%s:%d/\n", host, sv->child[SV_NGINX].port);
+    for (int i = 0; i < SV_NGINX; i++)
+        printf("  %-13s http://%s:%d/\n", sv->child[i].name, host, sv->child[i].port);
+    printf("  run dir       %s (nginx.conf, access.log, error.log)\n", sv->run_dir);
+    printf("Press Ctrl-C to stop.\n");
+    fflush(stdout);
+}
+
+/* Supervises until a stop signal: restarts children that exit, with backoff. */
+static void sv_supervise(sv_t *sv)
+{
+    for (;;) {
+        int64_t now = sv_now_ms();
+        int64_t wait = 60000;
+        for (int i = 0; i < SV_NCHILD; i++) {
+            sv_child_t *c = &sv->child[i];
+            if (c->pid == 0 && c->restart_at_ms > 0 && c->restart_at_ms - now < wait)
+                wait = c->restart_at_ms - now;
+        }
+        int sig = sv_wait_signal(sv, wait);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+            hc_info("received %s: stopping",
+                    sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+            return;
+        }
+        if (sig == SIGCHLD)
+            sv_reap(sv, 1);
+        now = sv_now_ms();
+        for (int i = 0; i < SV_NCHILD; i++) {
+            sv_child_t *c = &sv->child[i];
+            if (c->pid != 0 || c->restart_at_ms == 0 || c->restart_at_ms > now)
+                continue;
+            c->restarts++;
+            hc_warn("restarting %s (restart %d)", c->name, c->restarts);
+            if (sv_spawn(sv, c) != 0) {
+                c->restart_at_ms = now + c->backoff_ms;
+                hc_error("cannot restart %s: fork failed: %s", c->name, strerror(errno));
+            }
+        }
+    }
+}
+
+/* Reports why `up` failed: a log line and a plain line for the person at the
+ * terminal. */
+static void sv_report(const char *err)
+{
+    hc_error("up failed: %s", err);
+    fprintf(stderr, "healthcenter up: %s\n", err);
+    fflush(stderr);
+}
+
+int hc_supervisor_run(const hc_config_t *cfg, const char *self_exe)
+{
+    int64_t t0 = sv_now_ms();
+    sv_t *sv = hc_xcalloc(1, sizeof *sv);
+    sv->cfg = cfg;
+    sv->self_exe = self_exe;
+    sv->self = getpid();
+    sv_reach_addr(cfg->bind_addr, sv->host, sizeof sv->host);
+    sv_init_children(sv);
+
+    /* The signals are taken synchronously with sigtimedwait: no handlers, no
+     * races between a child's death and a stop request. */
+    sigset_t old;
+    sigemptyset(&sv->sigs);
+    sigaddset(&sv->sigs, SIGINT);
+    sigaddset(&sv->sigs, SIGTERM);
+    sigaddset(&sv->sigs, SIGHUP);
+    sigaddset(&sv->sigs, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &sv->sigs, &old);
+
+    char err[1024] = "";
+    int rc = 1;
+    if (sv_prepare(sv, err, sizeof err) == 0 && sv_check_ports(sv, err, sizeof err) == 0) {
+        int started = sv_start(sv, t0, err, sizeof err);
+        if (started == 0) {
+            sv_print_ready(sv, sv_now_ms() - t0);
+            sv_supervise(sv);
+            rc = 0;
+        } else if (started == 2) {
+            hc_info("stop requested during start-up");
+            rc = 0;
+        } else {
+            sv_report(err);
+        }
+        sv_stop_all(sv);
+        if (rc == 0)
+            hc_info("all processes stopped");
+    } else {
+        sv_report(err);
+    }
+    /* Consume what is still pending (a late Ctrl-C, the last SIGCHLD) so that
+     * unblocking does not act on it. */
+    while (sv_wait_signal(sv, 0) > 0)
+        ;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    free(sv);
+    return rc;
+}

@@ -1,0 +1,201 @@
+/* hc_valid: shared input rules (cards, phones, dates, field errors). */
+#include "hc_valid.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "hc_buf.h"
+#include "hc_config.h"
+#include "hc_err.h"
+
+/* Copies the digits of in to out, skipping spaces and dashes; fails on any
+ * other character or when more than max digits appear. */
+static int digits_only(const char *in, char *out, size_t outlen, size_t max)
+{
+    size_t n = 0;
+    for (const char *p = in; *p; p++) {
+        if (*p == ' ' || *p == '-')
+            continue;
+        if (*p < '0' || *p > '9' || n >= max || n + 1 >= outlen)
+            return -1;
+        out[n++] = *p;
+    }
+    out[n] = '\0';
+    return (int)n;
+}
+
+int hc_card_normalize(const char *in, char *out, size_t outlen)
+{
+    int n = in ? digits_only(in, out, outlen, 19) : -1;
+    if (n < 12)
+        return HC_EINVAL;
+    int sum = 0;
+    for (int i = n - 1, dbl = 0; i >= 0; i--, dbl = !dbl) {
+        int d = out[i] - '0';
+        if (dbl) {
+            d *= 2;
+            if (d > 9)
+                d -= 9;
+        }
+        sum += d;
+    }
+    return sum % 10 == 0 ? 0 : HC_EINVAL;
+}
+
+void hc_card_mask(const char *last4, char *out, size_t outlen)
+{
+    size_t n = last4 ? strlen(last4) : 0;
+    snprintf(out, outlen, "************%s", n >= 4 ? last4 + n - 4 : "****");
+}
+
+int hc_phone_normalize(const char *in, char *out, size_t outlen)
+{
+    int n = in ? digits_only(in, out, outlen, 11) : -1;
+    if (n != 10 && n != 11)
+        return HC_EINVAL;
+    if (out[0] != '0' || out[1] != '1' || !strchr("016789", out[2]))
+        return HC_EINVAL;
+    return 0;
+}
+
+void hc_phone_mask(const char *d, char *out, size_t outlen)
+{
+    size_t n = d ? strlen(d) : 0;
+    if (n < 10) {
+        snprintf(out, outlen, "***");
+        return;
+    }
+    snprintf(out, outlen, "%.3s-****-%s", d, d + n - 4);
+}
+
+/* Days from civil date (Howard Hinnant's algorithm), proleptic Gregorian. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)((int64_t)yoe + era * 400 + (*m <= 2));
+}
+
+int hc_date_parse(const char *s, int64_t *day)
+{
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return HC_EINVAL;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return HC_EINVAL;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0');
+    int d = (s[8] - '0') * 10 + (s[9] - '0');
+    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > 31)
+        return HC_EINVAL;
+    int64_t z = days_from_civil(y, (unsigned)m, (unsigned)d);
+    int yy, mm, dd;
+    civil_from_days(z, &yy, &mm, &dd);
+    if (yy != y || mm != m || dd != d)
+        return HC_EINVAL; /* e.g. 2026-02-30 */
+    *day = z;
+    return 0;
+}
+
+void hc_date_format(int64_t day, char *out, size_t outlen)
+{
+    int y, m, d;
+    civil_from_days(day, &y, &m, &d);
+    snprintf(out, outlen, "%04d-%02d-%02d", y, m, d);
+}
+
+int64_t hc_today(void)
+{
+    time_t now = time(NULL) + (time_t)hc_cfg.clock_offset_s;
+    struct tm tm;
+    localtime_r(&now, &tm);
+    return days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday);
+}
+
+void hc_fields_init(hc_fields_t *f)
+{
+    f->list = json_array();
+}
+
+void hc_fields_add(hc_fields_t *f, const char *field, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* One error per field is enough for a client to act on. */
+    size_t i;
+    json_t *e;
+    json_array_foreach(f->list, i, e)
+        if (strcmp(json_string_value(json_object_get(e, "field")), field) == 0)
+            return;
+    json_array_append_new(f->list, json_pack("{s:s, s:s}", "field", field, "message", msg));
+}
+
+size_t hc_fields_count(const hc_fields_t *f)
+{
+    return json_array_size(f->list);
+}
+
+json_t *hc_fields_take(hc_fields_t *f)
+{
+    json_t *l = f->list;
+    f->list = json_array();
+    return l;
+}
+
+void hc_fields_cleanup(hc_fields_t *f)
+{
+    json_decref(f->list);
+    f->list = NULL;
+}
+
+int hc_get_string(json_t *obj, const char *key, const char **out, hc_fields_t *f)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v)) {
+        hc_fields_add(f, key, "must be a string");
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 1;
+}
+
+int hc_get_int(json_t *obj, const char *key, int64_t *out, hc_fields_t *f)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 1;
+    }
+    long long n;
+    if (json_is_string(v) && hc_parse_i64(json_string_value(v), &n) == 0) {
+        *out = n;
+        return 1;
+    }
+    hc_fields_add(f, key, "must be an integer");
+    return -1;
+}

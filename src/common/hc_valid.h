@@ -1,0 +1,60 @@
+/* hc_valid: input rules shared by the services: card numbers (Luhn, masking),
+ * Korean mobile numbers (normalising, masking), calendar dates in the centers'
+ * time zone, and field-level validation errors. */
+#ifndef HC_VALID_H
+#define HC_VALID_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Normalises a card number (digits with optional spaces/dashes) into digits
+ * (out, at least 20 bytes). Returns 0 when it is 12-19 digits and Luhn-valid,
+ * else HC_EINVAL. */
+int hc_card_normalize(const char *in, char *out, size_t outlen);
+
+/* Writes "************1234" for the last 4 digits (out >= 17 bytes). last4 may be
+ * a full number; only its last four digits are used. */
+void hc_card_mask(const char *last4, char *out, size_t outlen);
+
+/* Normalises a Korean mobile number ("010-1234-5678", spaces/dashes allowed)
+ * into digits (out >= 12 bytes). Returns 0 or HC_EINVAL. */
+int hc_phone_normalize(const char *in, char *out, size_t outlen);
+
+/* Writes the masked form "010-****-5678" of normalised digits (out >= 16). */
+void hc_phone_mask(const char *digits, char *out, size_t outlen);
+
+/* Parses a strict YYYY-MM-DD calendar date into a day number (days since
+ * 1970-01-01). Returns 0 or HC_EINVAL (wrong shape or no such date). */
+int hc_date_parse(const char *s, int64_t *day);
+
+/* Formats a day number as YYYY-MM-DD (out >= 11 bytes). */
+void hc_date_format(int64_t day, char *out, size_t outlen);
+
+/* Today's day number in the process time zone (TZ, set from HC_TZ at start),
+ * with HC_CLOCK_OFFSET_SECONDS applied. */
+int64_t hc_today(void);
+
+/* Collects field-level errors for a 400 answer. */
+typedef struct hc_fields {
+    json_t *list; /* array of {"field","message"} */
+} hc_fields_t;
+
+void hc_fields_init(hc_fields_t *f);
+/* Adds an error for field (printf-style message). */
+void hc_fields_add(hc_fields_t *f, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Number of errors collected. */
+size_t hc_fields_count(const hc_fields_t *f);
+/* Hands the array to the caller (e.g. to hc_reply_error); f becomes empty. */
+json_t *hc_fields_take(hc_fields_t *f);
+void hc_fields_cleanup(hc_fields_t *f);
+
+/* Typed getters for request objects. Each returns 1 when the key is present
+ * with the right type (value in *out), 0 when absent or null, and -1 when
+ * present with a wrong type (an error is added to f under key). */
+int hc_get_string(json_t *obj, const char *key, const char **out, hc_fields_t *f);
+/* Integers; a string of digits is accepted too ("1"), as form tools send it. */
+int hc_get_int(json_t *obj, const char *key, int64_t *out, hc_fields_t *f);
+
+#endif

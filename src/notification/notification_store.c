@@ -1,0 +1,419 @@
+/* notification_store: SQL of the mypage view, its history and the SMS queue,
+ * in the common subset of SQLite and PostgreSQL (see hc_db.h). */
+#include "notification_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hc_buf.h"
+#include "hc_err.h"
+#include "hc_inbox.h"
+#include "hc_outbox.h"
+
+const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS] = {
+    {1, HC_OUTBOX_SCHEMA HC_INBOX_SCHEMA
+        /* The view, one row per order (id = orderId). Unknown fields stay NULL
+         * until an event carries them. */
+        "CREATE TABLE IF NOT EXISTS mypage (order_id INTEGER PRIMARY KEY, name TEXT,"
+        " phone TEXT, order_type TEXT, checkup_date TEXT, center_id INTEGER, amount INTEGER,"
+        " status TEXT NOT NULL, payment_id INTEGER, reservation_id INTEGER,"
+        " refunded INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,"
+        " updated_at TEXT NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS mypage_phone ON mypage(phone, order_id);"
+        /* Each status an order reached, once. */
+        "CREATE TABLE IF NOT EXISTS mypage_history (order_id INTEGER NOT NULL,"
+        " status TEXT NOT NULL, status_rank INTEGER NOT NULL, at TEXT NOT NULL,"
+        " UNIQUE (order_id, status));"
+        /* One SMS per (order, announced status). next_attempt_at (ms) is NULL
+         * once nothing more is to be tried (SENT, or FAILED for good). */
+        "CREATE TABLE IF NOT EXISTS notifications (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " order_id INTEGER NOT NULL, order_status TEXT NOT NULL, to_masked TEXT,"
+        " sms_text TEXT NOT NULL, provider TEXT NOT NULL, delivery_status TEXT NOT NULL,"
+        " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, next_attempt_at INTEGER,"
+        " trace_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+        " UNIQUE (order_id, order_status));"
+        "CREATE INDEX IF NOT EXISTS notifications_due ON notifications(next_attempt_at);"},
+};
+
+#define MYPAGE_COLS                                                                       \
+    "order_id, name, phone, order_type, checkup_date, center_id, amount, status,"        \
+    " payment_id, reservation_id, refunded, created_at, updated_at"
+
+#define MSG_COLS                                                                          \
+    "n.id, n.order_id, n.order_status, n.to_masked, n.sms_text, n.provider,"             \
+    " n.delivery_status, n.attempts, n.last_error, n.next_attempt_at, n.trace_id,"       \
+    " n.created_at, n.updated_at"
+
+/* A text parameter that is NULL when s is empty (unknown). */
+static hc_val_t text_or_null(const char *s)
+{
+    return s && *s ? HC_TEXT(s) : HC_NULLV;
+}
+
+/* An integer parameter that is NULL when v is 0 (unknown). */
+static hc_val_t i64_or_null(int64_t v)
+{
+    return v ? HC_I64(v) : HC_NULLV;
+}
+
+/* Copies text cell (row, col) into dst; NULL becomes "". */
+static void copy_cell(char *dst, size_t size, const hc_rows_t *r, size_t row, size_t col)
+{
+    const char *s = hc_rows_text(r, row, col);
+    hc_strlcpy(dst, s ? s : "", size);
+}
+
+/* Decodes row i of a MYPAGE_COLS result into m (history left empty). */
+static void mypage_from_row(const hc_rows_t *r, size_t i, notification_mypage_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->order_id = hc_rows_i64(r, i, 0);
+    copy_cell(m->name, sizeof m->name, r, i, 1);
+    copy_cell(m->phone, sizeof m->phone, r, i, 2);
+    copy_cell(m->order_type, sizeof m->order_type, r, i, 3);
+    copy_cell(m->checkup_date, sizeof m->checkup_date, r, i, 4);
+    m->center_id = hc_rows_i64(r, i, 5);
+    m->amount = hc_rows_i64(r, i, 6);
+    copy_cell(m->status, sizeof m->status, r, i, 7);
+    m->payment_id = hc_rows_i64(r, i, 8);
+    m->reservation_id = hc_rows_i64(r, i, 9);
+    m->refunded = hc_rows_i64(r, i, 10) != 0;
+    copy_cell(m->created_at, sizeof m->created_at, r, i, 11);
+    copy_cell(m->updated_at, sizeof m->updated_at, r, i, 12);
+}
+
+/* Decodes row i of a MSG_COLS result into m. */
+static void msg_from_row(const hc_rows_t *r, size_t i, notification_msg_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->id = hc_rows_i64(r, i, 0);
+    m->order_id = hc_rows_i64(r, i, 1);
+    copy_cell(m->order_status, sizeof m->order_status, r, i, 2);
+    copy_cell(m->to, sizeof m->to, r, i, 3);
+    copy_cell(m->text, sizeof m->text, r, i, 4);
+    copy_cell(m->provider, sizeof m->provider, r, i, 5);
+    copy_cell(m->delivery_status, sizeof m->delivery_status, r, i, 6);
+    m->attempts = (int)hc_rows_i64(r, i, 7);
+    copy_cell(m->last_error, sizeof m->last_error, r, i, 8);
+    m->next_attempt_at = hc_rows_i64(r, i, 9);
+    copy_cell(m->trace_id, sizeof m->trace_id, r, i, 10);
+    copy_cell(m->created_at, sizeof m->created_at, r, i, 11);
+    copy_cell(m->updated_at, sizeof m->updated_at, r, i, 12);
+}
+
+/* Appends history row i (status, at) to m, ignoring overflow. */
+static void history_add(notification_mypage_t *m, const hc_rows_t *r, size_t i, size_t col)
+{
+    if (m->n_history >= NOTIFICATION_MAX_HISTORY)
+        return;
+    notification_history_t *h = &m->history[m->n_history++];
+    copy_cell(h->status, sizeof h->status, r, i, col);
+    copy_cell(h->at, sizeof h->at, r, i, col + 1);
+}
+
+int notification_store_fill(hc_conn_t *c, const notification_mypage_t *f, const char *now)
+{
+    return hc_conn_exec(
+        c,
+        "INSERT INTO mypage (order_id, name, phone, order_type, checkup_date, center_id, amount,"
+        " status, payment_id, reservation_id, refunded, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, 0, ?, ?)"
+        " ON CONFLICT (order_id) DO UPDATE SET"
+        " name = COALESCE(mypage.name, excluded.name),"
+        " phone = COALESCE(mypage.phone, excluded.phone),"
+        " order_type = COALESCE(mypage.order_type, excluded.order_type),"
+        " checkup_date = COALESCE(mypage.checkup_date, excluded.checkup_date),"
+        " center_id = COALESCE(mypage.center_id, excluded.center_id),"
+        " amount = COALESCE(mypage.amount, excluded.amount),"
+        " payment_id = COALESCE(mypage.payment_id, excluded.payment_id),"
+        " reservation_id = COALESCE(mypage.reservation_id, excluded.reservation_id),"
+        " updated_at = excluded.updated_at",
+        HC_PARAMS(HC_I64(f->order_id), text_or_null(f->name), text_or_null(f->phone),
+                  text_or_null(f->order_type), text_or_null(f->checkup_date),
+                  i64_or_null(f->center_id), i64_or_null(f->amount), i64_or_null(f->payment_id),
+                  i64_or_null(f->reservation_id), HC_TEXT(now), HC_TEXT(now)),
+        NULL);
+}
+
+int notification_store_get(hc_conn_t *c, int64_t order_id, notification_mypage_t *out)
+{
+    hc_rows_t *r = NULL, *h = NULL;
+    int rc = hc_conn_query(c, "SELECT " MYPAGE_COLS " FROM mypage WHERE order_id = ?",
+                           HC_PARAMS(HC_I64(order_id)), &r);
+    if (rc)
+        goto out;
+    if (hc_rows_count(r) == 0) {
+        rc = HC_ENOTFOUND;
+        goto out;
+    }
+    mypage_from_row(r, 0, out);
+    rc = hc_conn_query(c,
+                       "SELECT status, at FROM mypage_history WHERE order_id = ?"
+                       " ORDER BY status_rank, at",
+                       HC_PARAMS(HC_I64(order_id)), &h);
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < hc_rows_count(h); i++)
+        history_add(out, h, i, 0);
+out:
+    hc_rows_free(r);
+    hc_rows_free(h);
+    return rc;
+}
+
+int notification_store_set_status(hc_conn_t *c, int64_t order_id, const char *status)
+{
+    return hc_conn_exec(c, "UPDATE mypage SET status = ? WHERE order_id = ?",
+                        HC_PARAMS(HC_TEXT(status), HC_I64(order_id)), NULL);
+}
+
+int notification_store_set_refunded(hc_conn_t *c, int64_t order_id)
+{
+    return hc_conn_exec(c, "UPDATE mypage SET refunded = 1 WHERE order_id = ?",
+                        HC_PARAMS(HC_I64(order_id)), NULL);
+}
+
+int notification_store_add_history(hc_conn_t *c, int64_t order_id, const char *status, int rank,
+                                   const char *at)
+{
+    return hc_conn_exec(c,
+                        "INSERT INTO mypage_history (order_id, status, status_rank, at)"
+                        " VALUES (?, ?, ?, ?) ON CONFLICT (order_id, status) DO UPDATE"
+                        " SET at = excluded.at WHERE excluded.at < mypage_history.at",
+                        HC_PARAMS(HC_I64(order_id), HC_TEXT(status), HC_I64(rank), HC_TEXT(at)),
+                        NULL);
+}
+
+int notification_store_list(hc_conn_t *c, const char *phone, int64_t page, int64_t size,
+                            notification_mypage_t **items, size_t *n, int64_t *total)
+{
+    *items = NULL;
+    *n = 0;
+    *total = 0;
+    hc_rows_t *r = NULL, *h = NULL;
+    notification_mypage_t *list = NULL;
+    int64_t offset = page * size;
+    int rc;
+    /* Separate statements per filter: PostgreSQL cannot type "? IS NULL". */
+    if (phone) {
+        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM mypage WHERE phone = ?",
+                               HC_PARAMS(HC_TEXT(phone)), total);
+        if (!rc)
+            rc = hc_conn_query(c,
+                               "SELECT " MYPAGE_COLS " FROM mypage WHERE phone = ?"
+                               " ORDER BY order_id LIMIT ? OFFSET ?",
+                               HC_PARAMS(HC_TEXT(phone), HC_I64(size), HC_I64(offset)), &r);
+        if (!rc)
+            rc = hc_conn_query(c,
+                               "SELECT order_id, status, at FROM mypage_history WHERE order_id IN"
+                               " (SELECT order_id FROM mypage WHERE phone = ?"
+                               " ORDER BY order_id LIMIT ? OFFSET ?)"
+                               " ORDER BY order_id, status_rank, at",
+                               HC_PARAMS(HC_TEXT(phone), HC_I64(size), HC_I64(offset)), &h);
+    } else {
+        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM mypage", HC_NOPARAMS, total);
+        if (!rc)
+            rc = hc_conn_query(c,
+                               "SELECT " MYPAGE_COLS " FROM mypage"
+                               " ORDER BY order_id LIMIT ? OFFSET ?",
+                               HC_PARAMS(HC_I64(size), HC_I64(offset)), &r);
+        if (!rc)
+            rc = hc_conn_query(c,
+                               "SELECT order_id, status, at FROM mypage_history WHERE order_id IN"
+                               " (SELECT order_id FROM mypage ORDER BY order_id LIMIT ? OFFSET ?)"
+                               " ORDER BY order_id, status_rank, at",
+                               HC_PARAMS(HC_I64(size), HC_I64(offset)), &h);
+    }
+    if (rc)
+        goto out;
+    size_t count = hc_rows_count(r);
+    list = hc_xcalloc(count ? count : 1, sizeof *list);
+    for (size_t i = 0; i < count; i++)
+        mypage_from_row(r, i, &list[i]);
+    /* Both results are ordered by order_id: merge the histories in. */
+    size_t k = 0;
+    for (size_t j = 0; j < hc_rows_count(h); j++) {
+        int64_t oid = hc_rows_i64(h, j, 0);
+        while (k < count && list[k].order_id < oid)
+            k++;
+        if (k < count && list[k].order_id == oid)
+            history_add(&list[k], h, j, 1);
+    }
+    *items = list;
+    *n = count;
+    list = NULL;
+out:
+    free(list);
+    hc_rows_free(r);
+    hc_rows_free(h);
+    return rc;
+}
+
+int notification_store_queue(hc_conn_t *c, int64_t order_id, const char *status, const char *to,
+                             const char *text, const char *provider, const char *trace_id,
+                             int64_t now_ms, const char *now, int *queued)
+{
+    int64_t changes = 0;
+    int rc = hc_conn_exec(
+        c,
+        "INSERT INTO notifications (order_id, order_status, to_masked, sms_text, provider,"
+        " delivery_status, attempts, next_attempt_at, trace_id, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?, ?)"
+        " ON CONFLICT (order_id, order_status) DO NOTHING",
+        HC_PARAMS(HC_I64(order_id), HC_TEXT(status), text_or_null(to), HC_TEXT(text),
+                  HC_TEXT(provider), HC_I64(now_ms), text_or_null(trace_id), HC_TEXT(now),
+                  HC_TEXT(now)),
+        &changes);
+    if (queued)
+        *queued = !rc && changes == 1;
+    return rc;
+}
+
+/* Runs a MSG_COLS query and decodes every row into a new array. */
+static int query_msgs(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t np,
+                      notification_msg_t **items, size_t *n)
+{
+    *items = NULL;
+    *n = 0;
+    hc_rows_t *r = NULL;
+    int rc = hc_conn_query(c, sql, params, np, &r);
+    if (rc)
+        return rc;
+    size_t count = hc_rows_count(r);
+    notification_msg_t *list = hc_xcalloc(count ? count : 1, sizeof *list);
+    for (size_t i = 0; i < count; i++)
+        msg_from_row(r, i, &list[i]);
+    hc_rows_free(r);
+    *items = list;
+    *n = count;
+    return 0;
+}
+
+int notification_store_unsent(hc_conn_t *c, int64_t order_id, notification_msg_t **items,
+                              size_t *n)
+{
+    return query_msgs(c,
+                      "SELECT " MSG_COLS " FROM notifications n WHERE n.order_id = ?"
+                      " AND n.delivery_status <> 'SENT' ORDER BY n.id",
+                      HC_PARAMS(HC_I64(order_id)), items, n);
+}
+
+int notification_store_set_text(hc_conn_t *c, int64_t id, const char *to, const char *text,
+                                const char *now)
+{
+    return hc_conn_exec(c,
+                        "UPDATE notifications SET to_masked = ?, sms_text = ?, updated_at = ?"
+                        " WHERE id = ? AND delivery_status <> 'SENT'",
+                        HC_PARAMS(text_or_null(to), HC_TEXT(text), HC_TEXT(now), HC_I64(id)),
+                        NULL);
+}
+
+int notification_store_get_msg(hc_conn_t *c, int64_t id, notification_msg_t *out)
+{
+    notification_msg_t *list = NULL;
+    size_t n = 0;
+    int rc = query_msgs(c, "SELECT " MSG_COLS " FROM notifications n WHERE n.id = ?",
+                        HC_PARAMS(HC_I64(id)), &list, &n);
+    if (!rc && n == 0)
+        rc = HC_ENOTFOUND;
+    if (!rc)
+        *out = list[0];
+    free(list);
+    return rc;
+}
+
+int notification_store_list_msgs(hc_conn_t *c, int64_t order_id, int64_t page, int64_t size,
+                                 notification_msg_t **items, size_t *n, int64_t *total)
+{
+    *items = NULL;
+    *n = 0;
+    *total = 0;
+    int64_t offset = page * size;
+    int rc;
+    if (order_id > 0) {
+        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM notifications WHERE order_id = ?",
+                               HC_PARAMS(HC_I64(order_id)), total);
+        if (!rc)
+            rc = query_msgs(c,
+                            "SELECT " MSG_COLS " FROM notifications n WHERE n.order_id = ?"
+                            " ORDER BY n.id LIMIT ? OFFSET ?",
+                            HC_PARAMS(HC_I64(order_id), HC_I64(size), HC_I64(offset)), items, n);
+    } else {
+        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM notifications", HC_NOPARAMS, total);
+        if (!rc)
+            rc = query_msgs(c,
+                            "SELECT " MSG_COLS " FROM notifications n"
+                            " ORDER BY n.id LIMIT ? OFFSET ?",
+                            HC_PARAMS(HC_I64(size), HC_I64(offset)), items, n);
+    }
+    return rc;
+}
+
+int notification_store_due(hc_conn_t *c, int64_t now_ms, size_t limit, notification_due_t **items,
+                           size_t *n)
+{
+    *items = NULL;
+    *n = 0;
+    hc_rows_t *r = NULL;
+    int rc = hc_conn_query(c,
+                           "SELECT " MSG_COLS ", m.phone FROM notifications n"
+                           " JOIN mypage m ON m.order_id = n.order_id"
+                           " WHERE n.next_attempt_at <= ? AND n.delivery_status <> 'SENT'"
+                           " AND m.phone IS NOT NULL ORDER BY n.id LIMIT ?",
+                           HC_PARAMS(HC_I64(now_ms), HC_I64((int64_t)limit)), &r);
+    if (rc)
+        return rc;
+    size_t count = hc_rows_count(r);
+    notification_due_t *list = hc_xcalloc(count ? count : 1, sizeof *list);
+    for (size_t i = 0; i < count; i++) {
+        msg_from_row(r, i, &list[i].msg);
+        copy_cell(list[i].phone, sizeof list[i].phone, r, i, 13);
+    }
+    hc_rows_free(r);
+    *items = list;
+    *n = count;
+    return 0;
+}
+
+int notification_store_claim(hc_conn_t *c, int64_t id, int64_t expected, int64_t lease_until_ms,
+                             int *claimed)
+{
+    int64_t changes = 0;
+    int rc = hc_conn_exec(c,
+                          "UPDATE notifications SET next_attempt_at = ?"
+                          " WHERE id = ? AND next_attempt_at = ? AND delivery_status <> 'SENT'",
+                          HC_PARAMS(HC_I64(lease_until_ms), HC_I64(id), HC_I64(expected)),
+                          &changes);
+    *claimed = !rc && changes == 1;
+    return rc;
+}
+
+int notification_store_mark_sent(hc_conn_t *c, int64_t id, const char *provider,
+                                 const char *now)
+{
+    return hc_conn_exec(c,
+                        "UPDATE notifications SET delivery_status = 'SENT', provider = ?,"
+                        " attempts = attempts + 1, next_attempt_at = NULL, updated_at = ?"
+                        " WHERE id = ? AND delivery_status <> 'SENT'",
+                        HC_PARAMS(HC_TEXT(provider), HC_TEXT(now), HC_I64(id)), NULL);
+}
+
+int notification_store_mark_failed(hc_conn_t *c, int64_t id, const char *provider, int attempts,
+                                   const char *error, int64_t next_ms, const char *now)
+{
+    return hc_conn_exec(c,
+                        "UPDATE notifications SET delivery_status = 'FAILED', provider = ?,"
+                        " attempts = ?, last_error = ?, next_attempt_at = ?, updated_at = ?"
+                        " WHERE id = ? AND delivery_status <> 'SENT'",
+                        HC_PARAMS(HC_TEXT(provider), HC_I64(attempts), HC_TEXT(error),
+                                  i64_or_null(next_ms), HC_TEXT(now), HC_I64(id)),
+                        NULL);
+}
+
+int notification_store_count_pending(hc_conn_t *c, int64_t *out)
+{
+    return hc_conn_query_i64(c,
+                             "SELECT COUNT(*) FROM notifications WHERE next_attempt_at IS NOT NULL"
+                             " AND delivery_status <> 'SENT'",
+                             HC_NOPARAMS, out);
+}

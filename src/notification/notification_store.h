@@ -1,0 +1,141 @@
+/* notification_store: the notification service's tables and SQL: the mypage
+ * view with its status history, and the notifications (SMS) queue. */
+#ifndef NOTIFICATION_STORE_H
+#define NOTIFICATION_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hc_db.h"
+
+#define NOTIFICATION_MAX_HISTORY 8 /* one entry per status; there are 7 */
+
+typedef struct notification_history {
+    char status[16];
+    char at[32]; /* RFC 3339 UTC ms: the occurredAt of the event that reached it */
+} notification_history_t;
+
+/* One mypage row. Text fields are "" and numbers 0 while unknown. */
+typedef struct notification_mypage {
+    int64_t order_id;
+    char name[256];
+    char phone[16]; /* digits only; only ever shown masked */
+    char order_type[32];
+    char checkup_date[11];
+    int64_t center_id;
+    int64_t amount; /* KRW */
+    char status[16];
+    int64_t payment_id;
+    int64_t reservation_id;
+    int refunded; /* 1 once PaymentCanceled (the refund) was seen */
+    char created_at[32];
+    char updated_at[32]; /* when the view last changed (apply time) */
+    notification_history_t history[NOTIFICATION_MAX_HISTORY]; /* by rank, then time */
+    size_t n_history;
+} notification_mypage_t;
+
+#define NOTIFICATION_TEXT_MAX 1100
+
+/* One notifications row: the SMS announcing one status of one order. */
+typedef struct notification_msg {
+    int64_t id;
+    int64_t order_id;
+    char order_status[16];
+    char to[20]; /* masked destination; "" while the phone is unknown */
+    char text[NOTIFICATION_TEXT_MAX];
+    char provider[16];
+    char delivery_status[16]; /* QUEUED, SENT or FAILED */
+    int attempts;
+    char last_error[256];     /* "" when none */
+    int64_t next_attempt_at;  /* ms since epoch; 0: nothing more to try (SENT/given up) */
+    char trace_id[33];        /* trace of the event that caused it; "" if none */
+    char created_at[32];
+    char updated_at[32];
+} notification_msg_t;
+
+/* A row the sender may deliver now, with the destination in full. */
+typedef struct notification_due {
+    notification_msg_t msg;
+    char phone[16]; /* digits */
+} notification_due_t;
+
+/* The schema steps, for the service definition (a constant count, so the
+ * definition can be a static initializer). */
+#define NOTIFICATION_N_MIGRATIONS 1
+extern const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS];
+
+/* Creates the mypage row of fill->order_id (status PENDING) if missing, and
+ * fills every field that is still unknown with fill's known values (existing
+ * values win); sets updated_at to now. Returns 0 or an hc_err. */
+int notification_store_fill(hc_conn_t *c, const notification_mypage_t *fill, const char *now);
+
+/* Reads the mypage of order_id with its history into *out. Returns 0,
+ * HC_ENOTFOUND or another hc_err. */
+int notification_store_get(hc_conn_t *c, int64_t order_id, notification_mypage_t *out);
+
+/* Sets the mypage status. Returns 0 or an hc_err. */
+int notification_store_set_status(hc_conn_t *c, int64_t order_id, const char *status);
+
+/* Records that the payment was refunded. Returns 0 or an hc_err. */
+int notification_store_set_refunded(hc_conn_t *c, int64_t order_id);
+
+/* Appends status (rank for ordering) to the history unless it is there; a
+ * repeat keeps the earliest at. Returns 0 or an hc_err. */
+int notification_store_add_history(hc_conn_t *c, int64_t order_id, const char *status, int rank,
+                                   const char *at);
+
+/* Lists mypages ordered by orderId, optionally only those of phone (digits),
+ * with their histories. *items (caller frees) holds *n rows of page `page` of
+ * `size`; *total counts all matches. Returns 0 or an hc_err. */
+int notification_store_list(hc_conn_t *c, const char *phone, int64_t page, int64_t size,
+                            notification_mypage_t **items, size_t *n, int64_t *total);
+
+/* Queues the SMS for (order_id, status) unless one exists: QUEUED, attempts 0,
+ * due at now_ms. to may be "" (phone unknown), trace_id may be NULL or "".
+ * *queued (may be NULL) is 1 when a row was added. Returns 0 or an hc_err. */
+int notification_store_queue(hc_conn_t *c, int64_t order_id, const char *status, const char *to,
+                             const char *text, const char *provider, const char *trace_id,
+                             int64_t now_ms, const char *now, int *queued);
+
+/* Lists the order's notifications that are not SENT yet (to re-render them).
+ * *items (caller frees) holds *n rows. Returns 0 or an hc_err. */
+int notification_store_unsent(hc_conn_t *c, int64_t order_id, notification_msg_t **items,
+                              size_t *n);
+
+/* Replaces destination and text of a not yet SENT notification. */
+int notification_store_set_text(hc_conn_t *c, int64_t id, const char *to, const char *text,
+                                const char *now);
+
+/* Reads notification id. Returns 0, HC_ENOTFOUND or another hc_err. */
+int notification_store_get_msg(hc_conn_t *c, int64_t id, notification_msg_t *out);
+
+/* Lists notifications by id, all or those of order_id (> 0). Same paging and
+ * ownership as notification_store_list. */
+int notification_store_list_msgs(hc_conn_t *c, int64_t order_id, int64_t page, int64_t size,
+                                 notification_msg_t **items, size_t *n, int64_t *total);
+
+/* Lists up to limit rows due at now_ms (QUEUED or retryable FAILED, whose
+ * phone is known), oldest first. *items (caller frees) holds *n rows. */
+int notification_store_due(hc_conn_t *c, int64_t now_ms, size_t limit, notification_due_t **items,
+                           size_t *n);
+
+/* Claims a due row for one attempt by moving its next_attempt_at from
+ * expected to lease_until_ms, so no other sender takes it meanwhile and a
+ * sender that dies mid-call leaves it to be retried after the lease. *claimed
+ * is 1 when this caller got it. Returns 0 or an hc_err. */
+int notification_store_claim(hc_conn_t *c, int64_t id, int64_t expected, int64_t lease_until_ms,
+                             int *claimed);
+
+/* Marks a row SENT by provider (attempts + 1, nothing more to try). */
+int notification_store_mark_sent(hc_conn_t *c, int64_t id, const char *provider,
+                                 const char *now);
+
+/* Records a failed attempt: FAILED, attempts set, last_error, and the next
+ * attempt at next_ms (0: given up for good). */
+int notification_store_mark_failed(hc_conn_t *c, int64_t id, const char *provider, int attempts,
+                                   const char *error, int64_t next_ms, const char *now);
+
+/* Counts notifications still waiting to be delivered (QUEUED or retryable). */
+int notification_store_count_pending(hc_conn_t *c, int64_t *out);
+
+#endif

@@ -1,0 +1,204 @@
+/* order_store: SQL for orders and idempotency keys, with migrations. */
+#include "order_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hc_buf.h"
+#include "hc_err.h"
+#include "hc_event.h"
+#include "hc_inbox.h"
+#include "hc_outbox.h"
+#include "order_domain.h"
+
+const hc_migration_t order_migrations[ORDER_N_MIGRATIONS] = {
+    {1, HC_OUTBOX_SCHEMA HC_INBOX_SCHEMA
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
+        " phone TEXT NOT NULL, order_type TEXT NOT NULL, checkup_date TEXT NOT NULL,"
+        " center_id INTEGER NOT NULL, pay_method TEXT NOT NULL, card_last4 TEXT,"
+        " amount INTEGER NOT NULL, payment_id INTEGER, status TEXT NOT NULL, reason TEXT,"
+        " cancel_requested INTEGER NOT NULL DEFAULT 0, trace_id TEXT,"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+        "CREATE INDEX orders_phone ON orders(phone, id);"
+        "CREATE INDEX orders_status ON orders(status, created_ms);"
+        "CREATE TABLE idempotency (scope TEXT NOT NULL, idem_key TEXT NOT NULL,"
+        " order_id INTEGER, status INTEGER NOT NULL DEFAULT 0, body TEXT,"
+        " created_ms INTEGER NOT NULL, PRIMARY KEY (scope, idem_key));"},
+};
+
+#define ORDER_COLS                                                                        \
+    "id, name, phone, order_type, checkup_date, center_id, pay_method, card_last4, amount," \
+    " payment_id, status, reason, cancel_requested, trace_id, created_at, updated_at, created_ms"
+
+static void copy_text(char *dst, size_t n, const hc_rows_t *r, size_t row, size_t col)
+{
+    const char *s = hc_rows_text(r, row, col);
+    hc_strlcpy(dst, s ? s : "", n);
+}
+
+static void row_to_order(const hc_rows_t *r, size_t i, order_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->id = hc_rows_i64(r, i, 0);
+    copy_text(o->name, sizeof o->name, r, i, 1);
+    copy_text(o->phone, sizeof o->phone, r, i, 2);
+    copy_text(o->order_type, sizeof o->order_type, r, i, 3);
+    copy_text(o->checkup_date, sizeof o->checkup_date, r, i, 4);
+    o->center_id = hc_rows_i64(r, i, 5);
+    copy_text(o->pay_method, sizeof o->pay_method, r, i, 6);
+    copy_text(o->card_last4, sizeof o->card_last4, r, i, 7);
+    o->amount = hc_rows_i64(r, i, 8);
+    o->payment_id = hc_rows_i64(r, i, 9);
+    copy_text(o->status, sizeof o->status, r, i, 10);
+    copy_text(o->reason, sizeof o->reason, r, i, 11);
+    o->cancel_requested = (int)hc_rows_i64(r, i, 12);
+    copy_text(o->trace_id, sizeof o->trace_id, r, i, 13);
+    copy_text(o->created_at, sizeof o->created_at, r, i, 14);
+    copy_text(o->updated_at, sizeof o->updated_at, r, i, 15);
+    o->created_ms = hc_rows_i64(r, i, 16);
+}
+
+int order_store_insert(hc_conn_t *c, order_t *o)
+{
+    hc_now_rfc3339(o->created_at);
+    memcpy(o->updated_at, o->created_at, sizeof o->updated_at);
+    o->created_ms = hc_now_ms();
+    return hc_conn_query_i64(
+        c,
+        "INSERT INTO orders(name, phone, order_type, checkup_date, center_id, pay_method,"
+        " card_last4, amount, payment_id, status, reason, trace_id, created_at, updated_at,"
+        " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        HC_PARAMS(HC_TEXT(o->name), HC_TEXT(o->phone), HC_TEXT(o->order_type),
+                  HC_TEXT(o->checkup_date), HC_I64(o->center_id), HC_TEXT(o->pay_method),
+                  o->card_last4[0] ? HC_TEXT(o->card_last4) : HC_NULLV,
+                  HC_I64(o->amount), o->payment_id ? HC_I64(o->payment_id) : HC_NULLV,
+                  HC_TEXT(o->status), o->reason[0] ? HC_TEXT(o->reason) : HC_NULLV,
+                  HC_TEXT(o->trace_id), HC_TEXT(o->created_at), HC_TEXT(o->updated_at),
+                  HC_I64(o->created_ms)),
+        &o->id);
+}
+
+int order_store_get(hc_conn_t *c, int64_t id, order_t *out)
+{
+    hc_rows_t *r = NULL;
+    int rc = hc_conn_query(c, "SELECT " ORDER_COLS " FROM orders WHERE id = ?",
+                           HC_PARAMS(HC_I64(id)), &r);
+    if (!rc && hc_rows_count(r) == 0)
+        rc = HC_ENOTFOUND;
+    if (!rc)
+        row_to_order(r, 0, out);
+    hc_rows_free(r);
+    return rc;
+}
+
+int order_store_move(hc_conn_t *c, int64_t id, const char *status, const char *reason,
+                     int64_t payment_id, order_t *o, int *moved)
+{
+    if (moved)
+        *moved = 0;
+    int rc = order_store_get(c, id, o);
+    if (rc)
+        return rc;
+    int can = order_status_can_move(o->status, status);
+    if (!can && payment_id == 0)
+        return 0;
+    char now[32];
+    hc_now_rfc3339(now);
+    rc = hc_conn_exec(c,
+                      "UPDATE orders SET status = ?, reason = COALESCE(?, reason),"
+                      " payment_id = COALESCE(?, payment_id), updated_at = ? WHERE id = ?",
+                      HC_PARAMS(HC_TEXT(can ? status : o->status), HC_TEXT(can ? reason : NULL),
+                                payment_id ? HC_I64(payment_id) : HC_NULLV, HC_TEXT(now), HC_I64(id)),
+                      NULL);
+    if (rc)
+        return rc;
+    if (moved)
+        *moved = can;
+    return order_store_get(c, id, o);
+}
+
+int order_store_mark_cancel_requested(hc_conn_t *c, int64_t id)
+{
+    return hc_conn_exec(c, "UPDATE orders SET cancel_requested = 1 WHERE id = ?",
+                        HC_PARAMS(HC_I64(id)), NULL);
+}
+
+int order_store_list(hc_conn_t *c, const char *phone, int64_t page, int64_t size, order_t **items,
+                     size_t *n, int64_t *total)
+{
+    *items = NULL;
+    *n = 0;
+    hc_rows_t *r = NULL;
+    int rc;
+    if (phone)
+        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM orders WHERE phone = ?",
+                               HC_PARAMS(HC_TEXT(phone)), total);
+    else
+        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM orders", HC_NOPARAMS, total);
+    if (rc)
+        return rc;
+    if (phone)
+        rc = hc_conn_query(c, "SELECT " ORDER_COLS " FROM orders WHERE phone = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+                           HC_PARAMS(HC_TEXT(phone), HC_I64(size), HC_I64(page * size)), &r);
+    else
+        rc = hc_conn_query(c, "SELECT " ORDER_COLS " FROM orders ORDER BY id DESC LIMIT ? OFFSET ?",
+                           HC_PARAMS(HC_I64(size), HC_I64(page * size)), &r);
+    if (rc)
+        return rc;
+    size_t k = hc_rows_count(r);
+    *items = hc_xcalloc(k ? k : 1, sizeof **items);
+    for (size_t i = 0; i < k; i++)
+        row_to_order(r, i, &(*items)[i]);
+    *n = k;
+    hc_rows_free(r);
+    return 0;
+}
+
+int order_store_stale_pending(hc_conn_t *c, int64_t before_ms, int64_t *ids, size_t max, size_t *n)
+{
+    hc_rows_t *r = NULL;
+    *n = 0;
+    int rc = hc_conn_query(c, "SELECT id FROM orders WHERE status = 'PENDING' AND created_ms < ? ORDER BY id LIMIT ?",
+                           HC_PARAMS(HC_I64(before_ms), HC_I64(max)), &r);
+    for (size_t i = 0; !rc && i < hc_rows_count(r); i++)
+        ids[(*n)++] = hc_rows_i64(r, i, 0);
+    hc_rows_free(r);
+    return rc;
+}
+
+int order_idem_get(hc_conn_t *c, const char *scope, const char *key, order_idem_t *out)
+{
+    hc_rows_t *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = hc_conn_query(c, "SELECT order_id, status, body FROM idempotency WHERE scope = ? AND idem_key = ?",
+                           HC_PARAMS(HC_TEXT(scope), HC_TEXT(key)), &r);
+    if (!rc && hc_rows_count(r) == 0)
+        rc = HC_ENOTFOUND;
+    if (!rc) {
+        out->order_id = hc_rows_i64(r, 0, 0);
+        out->status = (int)hc_rows_i64(r, 0, 1);
+        const char *b = hc_rows_text(r, 0, 2);
+        out->body = b ? hc_xstrdup(b) : NULL;
+    }
+    hc_rows_free(r);
+    return rc;
+}
+
+int order_idem_claim(hc_conn_t *c, const char *scope, const char *key, int64_t order_id)
+{
+    return hc_conn_exec(c, "INSERT INTO idempotency(scope, idem_key, order_id, created_ms) VALUES (?, ?, ?, ?)",
+                        HC_PARAMS(HC_TEXT(scope), HC_TEXT(key), HC_I64(order_id), HC_I64(hc_now_ms())),
+                        NULL);
+}
+
+int order_idem_finish(hc_conn_t *c, const char *scope, const char *key, int status, const char *body)
+{
+    return hc_conn_exec(c, "UPDATE idempotency SET status = ?, body = ? WHERE scope = ? AND idem_key = ?",
+                        HC_PARAMS(HC_I64(status), HC_TEXT(body), HC_TEXT(scope), HC_TEXT(key)), NULL);
+}
+
+int order_idem_forget(hc_conn_t *c, const char *scope, const char *key)
+{
+    return hc_conn_exec(c, "DELETE FROM idempotency WHERE scope = ? AND idem_key = ?",
+                        HC_PARAMS(HC_TEXT(scope), HC_TEXT(key)), NULL);
+}

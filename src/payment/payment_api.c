@@ -1,0 +1,345 @@
+/* payment_api: HTTP handlers for /paymentHistories. Each state change and the
+ * event it causes commit in one transaction; card numbers appear only masked. */
+#include "payment_api.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hc_buf.h"
+#include "hc_config.h"
+#include "hc_err.h"
+#include "hc_event.h"
+#include "hc_log.h"
+#include "hc_outbox.h"
+#include "hc_valid.h"
+#include "payment_domain.h"
+#include "payment_store.h"
+
+#define DEFAULT_REFUND_REASON "refund requested"
+
+/* The resource JSON of p with its _links. Caller owns the result. */
+static json_t *payment_resource(hc_req_t *req, const payment_t *p)
+{
+    char path[64];
+    json_t *o = payment_to_json(p);
+    snprintf(path, sizeof path, "/paymentHistories/%lld", (long long)p->id);
+    hc_hal_self(req, o, "paymentHistory", path);
+    return o;
+}
+
+/* Answers a storage failure: 503 with Retry-After when the database stayed
+ * locked (try again shortly), 500 otherwise. */
+static void reply_store_error(hc_req_t *req, int rc)
+{
+    if (rc == HC_EBUSY) {
+        hc_reply_header(req, "Retry-After", "1");
+        hc_reply_error(req, 503, "payment_unavailable",
+                       "payment storage is busy; please pay again in a moment", NULL);
+        return;
+    }
+    hc_error("payment storage failed: %s", hc_strerror(rc));
+    hc_reply_error(req, 500, "internal", "payment storage failed", NULL);
+}
+
+/* Answers a charge request whose record is p (created: stored by this request). */
+static void reply_charge(hc_req_t *req, const payment_t *p, int created)
+{
+    payment_answer_t a;
+    payment_charge_answer(p, created, &a);
+    if (!a.error) {
+        if (created) {
+            char loc[700];
+            snprintf(loc, sizeof loc, "%s/paymentHistories/%lld", hc_req_base_url(req),
+                     (long long)p->id);
+            hc_reply_header(req, "Location", loc);
+        }
+        hc_reply_json(req, a.http_status, payment_resource(req, p));
+        return;
+    }
+    json_t *body = json_pack("{s:s, s:s, s:[]}", "error", a.error, "message", a.message, "fields");
+    json_object_set_new(body, "payment", payment_resource(req, p));
+    hc_reply_json(req, a.http_status, body);
+}
+
+/* Finds or creates the record for in inside one transaction on c. Sets *p and
+ * *created (1 when this call stored it). Returns 0 or an hc_err (rolled back). */
+static int charge(hc_service_t *svc, hc_conn_t *c, const hc_trace_t *trace,
+                  const payment_request_t *in, payment_t *p, int *created)
+{
+    char now[32];
+    json_t *ev = NULL;
+    *created = 0;
+    int rc = hc_conn_begin(c);
+    if (rc)
+        return rc;
+    /* Writers are serialised (BEGIN IMMEDIATE), so check-then-insert cannot
+     * race; the UNIQUE orderId column backs it up regardless. */
+    rc = payment_store_find_by_order(c, in->order_id, p);
+    if (rc != HC_ENOTFOUND)
+        goto out; /* found (0: answer it) or failed */
+    hc_now_rfc3339(now);
+    payment_from_request(in, now, p);
+    rc = payment_store_insert(c, p);
+    if (rc)
+        goto out;
+    if (p->status == PAYMENT_APPROVED) {
+        ev = payment_event_approved(p, trace);
+        rc = hc_outbox_add(c, ev);
+        if (rc)
+            goto out;
+    }
+    rc = hc_service_commit(svc, c);
+    if (rc == 0)
+        *created = 1;
+out:
+    if (!*created)
+        hc_conn_rollback(c); /* nothing to keep; safe after a failed commit */
+    json_decref(ev);
+    if (rc == HC_ECONFLICT)
+        rc = payment_store_find_by_order(c, in->order_id, p); /* stored by a racing writer */
+    return rc;
+}
+
+/* Logs the outcome of a charge request; the card appears masked only. */
+static void log_charge(const payment_t *p, int created)
+{
+    char masked[32] = "-";
+    if (p->card_last4[0])
+        hc_card_mask(p->card_last4, masked, sizeof masked);
+    if (!created)
+        hc_info("charge repeated for payment %lld: answered the existing %s record",
+                (long long)p->id, payment_status_name(p->status));
+    else if (p->status == PAYMENT_APPROVED)
+        hc_info("payment %lld approved: %lld KRW by %s %s", (long long)p->id,
+                (long long)p->amount, payment_method_name(p->method), masked);
+    else
+        hc_info("payment %lld declined: %lld KRW by card %s", (long long)p->id,
+                (long long)p->amount, masked);
+}
+
+/* POST /paymentHistories: charges an order once. */
+static void api_create(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    json_t *body = NULL;
+    hc_conn_t *c = NULL;
+    payment_request_t in;
+    payment_t p;
+    hc_fields_t f;
+    int created = 0, rc;
+    hc_fields_init(&f);
+    if (hc_req_json(req, &body))
+        goto out; /* answered */
+    if (payment_request_parse(body, hc_cfg.decline_cards, &in, &f)) {
+        hc_reply_error(req, 400, "validation_failed", "the payment request has invalid fields",
+                       hc_fields_take(&f));
+        goto out;
+    }
+    hc_log_ctx_order(in.order_id);
+    c = hc_db_acquire(svc->db);
+    rc = charge(svc, c, hc_req_trace(req), &in, &p, &created);
+    if (rc) {
+        reply_store_error(req, rc);
+        goto out;
+    }
+    log_charge(&p, created);
+    reply_charge(req, &p, created);
+out:
+    if (c)
+        hc_db_release(svc->db, c);
+    json_decref(body);
+    hc_fields_cleanup(&f);
+}
+
+/* GET /paymentHistories/{id} */
+static void api_get(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    payment_t p;
+    int64_t id = hc_req_param_id(req, 0);
+    if (id <= 0) {
+        hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
+        return;
+    }
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    int rc = payment_store_find(c, id, &p);
+    hc_db_release(svc->db, c);
+    if (rc == HC_ENOTFOUND)
+        hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
+    else if (rc)
+        reply_store_error(req, rc);
+    else
+        hc_reply_json(req, 200, payment_resource(req, &p));
+}
+
+/* GET /paymentHistories?orderId=&page=&size= */
+static void api_list(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    payment_t *items = NULL;
+    size_t n = 0;
+    int64_t page, size, total = 0;
+    long long order_id = 0;
+    if (hc_req_paging(req, &page, &size))
+        return; /* answered */
+    const char *q = hc_req_query(req, "orderId");
+    if (q && (hc_parse_i64(q, &order_id) || order_id <= 0)) {
+        hc_reply_error(req, 400, "validation_failed", "orderId must be a positive integer",
+                       json_pack("[{s:s, s:s}]", "field", "orderId", "message",
+                                 "must be a positive integer"));
+        return;
+    }
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    int rc = payment_store_list(c, order_id, page, size, &items, &n, &total);
+    hc_db_release(svc->db, c);
+    if (rc) {
+        reply_store_error(req, rc);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, payment_resource(req, &items[i]));
+    free(items);
+    hc_reply_json(req, 200, hc_hal_page(req, "paymentHistories", arr, page, size, total));
+}
+
+/* Reads the optional "reason" of a refund body into out (size bytes). Returns 0
+ * or HC_EINVAL with an error added to f. */
+static int read_reason(json_t *body, char *out, size_t size, hc_fields_t *f)
+{
+    const char *s = NULL;
+    int has = hc_get_string(body, "reason", &s, f);
+    if (has < 0)
+        return HC_EINVAL;
+    if (has > 0 && strlen(s) > PAYMENT_REASON_INPUT_MAX) {
+        hc_fields_add(f, "reason", "must be at most %d bytes", PAYMENT_REASON_INPUT_MAX);
+        return HC_EINVAL;
+    }
+    payment_utf8_copy(out, size, has > 0 && *s ? s : DEFAULT_REFUND_REASON);
+    return 0;
+}
+
+/* Refunds the payment with id for reason and answers: 200 with the record
+ * (also when it was already canceled), 404, or 409 for a declined one. */
+static void refund(hc_service_t *svc, hc_req_t *req, int64_t id, const char *reason)
+{
+    payment_t p;
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    int rc = hc_conn_begin(c);
+    if (rc)
+        goto fail;
+    rc = payment_store_find(c, id, &p);
+    if (rc == HC_ENOTFOUND) {
+        hc_conn_rollback(c);
+        hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
+        goto out;
+    }
+    if (rc)
+        goto fail;
+    hc_log_ctx_order(p.order_id);
+    switch (payment_refund_decide(p.status)) {
+    case PAYMENT_REFUND_APPLY:
+        rc = payment_store_cancel(c, &p, reason, hc_req_trace(req));
+        if (rc)
+            goto fail;
+        rc = hc_service_commit(svc, c);
+        if (rc)
+            goto fail;
+        hc_info("payment %lld refunded: %lld KRW (%s)", (long long)p.id, (long long)p.amount,
+                p.reason);
+        hc_reply_json(req, 200, payment_resource(req, &p));
+        break;
+    case PAYMENT_REFUND_NOOP:
+        hc_conn_rollback(c);
+        hc_info("payment %lld already canceled; refund request answered as is", (long long)p.id);
+        hc_reply_json(req, 200, payment_resource(req, &p));
+        break;
+    default: {
+        hc_conn_rollback(c);
+        json_t *body = json_pack("{s:s, s:s, s:[]}", "error", "invalid_state", "message",
+                                 "this payment was declined; there is nothing to refund", "fields");
+        json_object_set_new(body, "payment", payment_resource(req, &p));
+        hc_reply_json(req, 409, body);
+        break;
+    }
+    }
+    goto out;
+fail:
+    hc_conn_rollback(c);
+    reply_store_error(req, rc);
+out:
+    hc_db_release(svc->db, c);
+}
+
+/* POST /paymentHistories/{id}/cancel with an optional {"reason": ...} body. */
+static void api_cancel(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    json_t *body = NULL;
+    char reason[PAYMENT_REASON_MAX];
+    hc_fields_t f;
+    size_t len = 0;
+    hc_fields_init(&f);
+    int64_t id = hc_req_param_id(req, 0);
+    if (id <= 0) {
+        hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
+        goto out;
+    }
+    hc_req_body(req, &len);
+    if (len > 0 && hc_req_json(req, &body))
+        goto out; /* answered */
+    if (read_reason(body, reason, sizeof reason, &f)) {
+        hc_reply_error(req, 400, "validation_failed", "the refund request has invalid fields",
+                       hc_fields_take(&f));
+        goto out;
+    }
+    refund(svc, req, id, reason);
+out:
+    json_decref(body);
+    hc_fields_cleanup(&f);
+}
+
+/* PATCH /paymentHistories/{id} with {"status":"CANCELED"} (optional reason):
+ * the seed's cancel-by-update. Any other status is a 400. */
+static void api_patch(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    json_t *body = NULL;
+    char reason[PAYMENT_REASON_MAX];
+    const char *status = NULL;
+    hc_fields_t f;
+    hc_fields_init(&f);
+    int64_t id = hc_req_param_id(req, 0);
+    if (id <= 0) {
+        hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
+        goto out;
+    }
+    if (hc_req_json(req, &body))
+        goto out; /* answered */
+    int has = hc_get_string(body, "status", &status, &f);
+    if (has == 0)
+        hc_fields_add(&f, "status", "is required; only CANCELED can be set");
+    else if (has > 0 && strcasecmp(status, "CANCELED") != 0)
+        hc_fields_add(&f, "status", "only CANCELED can be set (a refund)");
+    read_reason(body, reason, sizeof reason, &f);
+    if (hc_fields_count(&f)) {
+        hc_reply_error(req, 400, "validation_failed", "the update has invalid fields",
+                       hc_fields_take(&f));
+        goto out;
+    }
+    refund(svc, req, id, reason);
+out:
+    json_decref(body);
+    hc_fields_cleanup(&f);
+}
+
+int payment_api_register(hc_service_t *svc)
+{
+    hc_http_route(svc->http, "POST", "/paymentHistories", api_create, svc);
+    hc_http_route(svc->http, "GET", "/paymentHistories", api_list, svc);
+    hc_http_route(svc->http, "GET", "/paymentHistories/{id}", api_get, svc);
+    hc_http_route(svc->http, "PATCH", "/paymentHistories/{id}", api_patch, svc);
+    hc_http_route(svc->http, "POST", "/paymentHistories/{id}/cancel", api_cancel, svc);
+    return 0;
+}

@@ -1,0 +1,658 @@
+/* reservation_api: HTTP handlers of the reservation service. Each handler
+ * parses and validates, then reads or changes state through the store in one
+ * transaction (with its events in the outbox) and answers JSON/HAL. */
+#include "reservation_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hc_buf.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_valid.h"
+#include "reservation_domain.h"
+#include "reservation_policy.h"
+#include "reservation_store.h"
+
+/* ---- answers ---- */
+
+/* Answers 500 for a storage failure (logged with where it happened). */
+static void reply_internal(hc_req_t *req, const char *what, int rc)
+{
+    hc_error("%s failed: %s", what, hc_strerror(rc));
+    hc_reply_error(req, 500, "internal", "the request could not be completed; try again", NULL);
+}
+
+/* Answers 404 with a message naming the missing resource. */
+static void reply_not_found(hc_req_t *req, const char *kind, int64_t id)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "no %s with id %lld", kind, (long long)id);
+    hc_reply_error(req, 404, "not_found", msg, NULL);
+}
+
+/* Answers 400 validation_failed with the collected field errors. */
+static void reply_invalid(hc_req_t *req, hc_fields_t *f)
+{
+    hc_reply_error(req, 400, "validation_failed", "the request has invalid fields",
+                   hc_fields_take(f));
+}
+
+/* The resource form of a reservation (caller owns the result). */
+static json_t *reservation_json(hc_req_t *req, const reservation_t *r)
+{
+    char path[64];
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(r->id));
+    json_object_set_new(o, "orderId", json_integer(r->order_id));
+    json_object_set_new(o, "centerId", json_integer(r->center_id));
+    json_object_set_new(o, "checkupDate", json_string(r->checkup_date));
+    json_object_set_new(o, "status", json_string(reservation_status_name(r->status)));
+    json_object_set_new(o, "reason", r->reason[0] ? json_string(r->reason) : json_null());
+    json_object_set_new(o, "createdAt", json_string(r->created_at));
+    json_object_set_new(o, "updatedAt", json_string(r->updated_at));
+    snprintf(path, sizeof path, "/reservations/%lld", (long long)r->id);
+    hc_hal_self(req, o, "reservation", path);
+    return o;
+}
+
+/* The resource form of a cancellation (caller owns the result). */
+static json_t *cancellation_json(hc_req_t *req, const reservation_cancellation_t *x)
+{
+    char path[64];
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(x->id));
+    json_object_set_new(o, "orderId", json_integer(x->order_id));
+    json_object_set_new(o, "reservationId",
+                        x->reservation_id > 0 ? json_integer(x->reservation_id) : json_null());
+    json_object_set_new(o, "centerId", x->center_id > 0 ? json_integer(x->center_id) : json_null());
+    json_object_set_new(o, "checkupDate",
+                        x->checkup_date[0] ? json_string(x->checkup_date) : json_null());
+    json_object_set_new(o, "reason", x->reason[0] ? json_string(x->reason) : json_null());
+    json_object_set_new(o, "createdAt", json_string(x->created_at));
+    snprintf(path, sizeof path, "/cancellations/%lld", (long long)x->id);
+    hc_hal_self(req, o, "cancellation", path);
+    return o;
+}
+
+/* The resource form of a center (caller owns the result). */
+static json_t *center_json(hc_req_t *req, const reservation_center_t *ce)
+{
+    char path[64], href[700];
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(ce->id));
+    json_object_set_new(o, "name", json_string(ce->name));
+    json_object_set_new(o, "dailyCapacity", json_integer(ce->daily_capacity));
+    snprintf(path, sizeof path, "/centers/%lld", (long long)ce->id);
+    hc_hal_self(req, o, "center", path);
+    snprintf(href, sizeof href, "%s%s/slots", hc_req_base_url(req), path);
+    json_object_set_new(json_object_get(o, "_links"), "slots", json_pack("{s:s}", "href", href));
+    return o;
+}
+
+/* One slot as {date, capacity, booked, remaining} (caller owns the result). */
+static json_t *slot_json(const reservation_slot_t *s)
+{
+    char date[11];
+    hc_date_format(s->day, date, sizeof date);
+    return json_pack("{s:s, s:I, s:I, s:I}", "date", date, "capacity", (json_int_t)s->capacity,
+                     "booked", (json_int_t)s->booked, "remaining",
+                     (json_int_t)reservation_slot_remaining(s->capacity, s->booked));
+}
+
+/* ---- query parameters ---- */
+
+/* Reads an optional positive id from the query into *out (0 when absent or
+ * empty); adds a field error for anything else. */
+static void query_id(hc_req_t *req, const char *name, int64_t *out, hc_fields_t *f)
+{
+    const char *s = hc_req_query(req, name);
+    long long v = 0;
+    *out = 0;
+    if (!s || !*s)
+        return;
+    if (hc_parse_i64(s, &v) != 0 || v <= 0) {
+        hc_fields_add(f, name, "must be a positive integer");
+        return;
+    }
+    *out = v;
+}
+
+/* ---- reservations ---- */
+
+/* GET /reservations?orderId=&status=&centerId=&date=&page=&size= */
+static void list_reservations(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    hc_fields_t f;
+    reservation_filter_t filter = {.status = -1};
+    reservation_t *list = NULL;
+    size_t n = 0;
+    int64_t page, size, total = 0, day;
+    hc_conn_t *c = NULL;
+    hc_fields_init(&f);
+    if (hc_req_paging(req, &page, &size) != 0)
+        goto out;
+    query_id(req, "orderId", &filter.order_id, &f);
+    query_id(req, "centerId", &filter.center_id, &f);
+    const char *status = hc_req_query(req, "status");
+    reservation_status_t st;
+    if (status && *status) {
+        if (reservation_status_parse(status, &st) != 0)
+            hc_fields_add(&f, "status", "must be one of REQUESTED, CONFIRMED, REJECTED, CANCELED");
+        else
+            filter.status = (int)st;
+    }
+    const char *date = hc_req_query(req, "date");
+    if (date && *date) {
+        if (hc_date_parse(date, &day) != 0)
+            hc_fields_add(&f, "date", "must be a date YYYY-MM-DD");
+        else
+            filter.date = date;
+    }
+    if (hc_fields_count(&f)) {
+        reply_invalid(req, &f);
+        goto out;
+    }
+    c = hc_db_acquire(svc->db);
+    int rc = reservation_store_list(c, &filter, page, size, &list, &n, &total);
+    if (rc) {
+        reply_internal(req, "listing reservations", rc);
+        goto out;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, reservation_json(req, &list[i]));
+    hc_reply_json(req, 200, hc_hal_page(req, "reservations", items, page, size, total));
+out:
+    if (c)
+        hc_db_release(svc->db, c);
+    free(list);
+    hc_fields_cleanup(&f);
+}
+
+/* GET /reservations/{id} */
+static void get_reservation(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    reservation_t r;
+    int64_t id = hc_req_param_id(req, 0);
+    if (!id) {
+        hc_reply_error(req, 404, "not_found", "no such reservation", NULL);
+        return;
+    }
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    int rc = reservation_store_get(c, id, &r);
+    hc_db_release(svc->db, c);
+    if (rc == HC_ENOTFOUND)
+        reply_not_found(req, "reservation", id);
+    else if (rc)
+        reply_internal(req, "reading a reservation", rc);
+    else
+        hc_reply_json(req, 200, reservation_json(req, &r));
+}
+
+/* Applies an admin status change to the reservation with id (or, when id is
+ * 0, to the one of order_id) in one transaction and answers: 200 with the
+ * reservation (changed, or unchanged for an idempotent repeat), 404, or 409
+ * naming the current status. reason is used for REJECTED only. */
+static void admin_change(hc_req_t *req, hc_service_t *svc, int64_t id, int64_t order_id,
+                         reservation_status_t to, const char *reason)
+{
+    reservation_t r;
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    int rc = hc_conn_begin(c);
+    if (rc) {
+        reply_internal(req, "starting a transaction", rc);
+        goto out;
+    }
+    rc = id ? reservation_store_get(c, id, &r) : reservation_store_get_by_order(c, order_id, &r);
+    if (rc == HC_ENOTFOUND) {
+        hc_conn_rollback(c);
+        if (id) {
+            reply_not_found(req, "reservation", id);
+        } else {
+            char msg[128];
+            snprintf(msg, sizeof msg, "order %lld has no reservation", (long long)order_id);
+            hc_reply_error(req, 404, "not_found", msg, NULL);
+        }
+        goto out;
+    }
+    if (rc) {
+        hc_conn_rollback(c);
+        reply_internal(req, "reading a reservation", rc);
+        goto out;
+    }
+    hc_log_ctx_order(r.order_id);
+    reservation_transition_t t = reservation_admin_transition(r.status, to);
+    if (t.move == RESERVATION_MOVE_INVALID) {
+        char msg[160];
+        hc_conn_rollback(c);
+        snprintf(msg, sizeof msg, "reservation %lld is %s and cannot become %s", (long long)r.id,
+                 reservation_status_name(r.status), reservation_status_name(to));
+        hc_reply_error(req, 409, "invalid_state", msg, NULL);
+        goto out;
+    }
+    if (t.move == RESERVATION_MOVE_NOOP) {
+        hc_conn_rollback(c);
+        hc_reply_json(req, 200, reservation_json(req, &r));
+        goto out;
+    }
+    rc = reservation_change_status(c, &r, to, to == RESERVATION_REJECTED ? reason : NULL, &t,
+                                   hc_req_trace(req));
+    if (rc) {
+        hc_conn_rollback(c);
+        reply_internal(req, "changing a reservation", rc);
+        goto out;
+    }
+    if ((rc = hc_service_commit(svc, c))) {
+        reply_internal(req, "committing a reservation change", rc);
+        goto out;
+    }
+    hc_reply_json(req, 200, reservation_json(req, &r));
+out:
+    hc_db_release(svc->db, c);
+}
+
+/* Reads {"status": CONFIRMED|REJECTED, "reason": ...} from body into *to and
+ * *reason (borrowed from body); adds field errors to f. */
+static void read_status_body(json_t *body, reservation_status_t *to, const char **reason,
+                             hc_fields_t *f)
+{
+    const char *status = NULL;
+    int status_ok = 0;
+    *reason = NULL;
+    int have = hc_get_string(body, "status", &status, f);
+    if (have == 0)
+        hc_fields_add(f, "status", "is required (CONFIRMED or REJECTED)");
+    else if (have > 0 && (reservation_status_parse(status, to) != 0 ||
+                          (*to != RESERVATION_CONFIRMED && *to != RESERVATION_REJECTED)))
+        hc_fields_add(f, "status", "must be CONFIRMED or REJECTED");
+    else if (have > 0)
+        status_ok = 1;
+    int have_reason = hc_get_string(body, "reason", reason, f);
+    if (status_ok && have_reason >= 0 && *to == RESERVATION_REJECTED) {
+        if (have_reason == 0)
+            hc_fields_add(f, "reason", "is required to reject a reservation");
+        else if (!reservation_reason_valid(*reason))
+            hc_fields_add(f, "reason", "must be 1 to %d characters", RESERVATION_REASON_MAX_CHARS);
+    }
+}
+
+/* PATCH /reservations/{id} with {"status": "CONFIRMED"} or
+ * {"status": "REJECTED", "reason": "..."} (any letter case). */
+static void patch_reservation(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    json_t *body = NULL;
+    hc_fields_t f;
+    reservation_status_t to = RESERVATION_CONFIRMED;
+    const char *reason = NULL;
+    hc_fields_init(&f);
+    int64_t id = hc_req_param_id(req, 0);
+    if (!id) {
+        hc_reply_error(req, 404, "not_found", "no such reservation", NULL);
+        goto out;
+    }
+    if (hc_req_json(req, &body) != 0)
+        goto out;
+    read_status_body(body, &to, &reason, &f);
+    if (hc_fields_count(&f)) {
+        reply_invalid(req, &f);
+        goto out;
+    }
+    admin_change(req, svc, id, 0, to, reason);
+out:
+    json_decref(body);
+    hc_fields_cleanup(&f);
+}
+
+/* POST /reservations with {"orderId": N, "status": ..., "reason": ...}: the
+ * seed's admin call (`http :8082/reservations orderId=1 status="confirmed"`),
+ * applied to the reservation of that order. */
+static void post_reservations(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    json_t *body = NULL;
+    hc_fields_t f;
+    reservation_status_t to = RESERVATION_CONFIRMED;
+    const char *reason = NULL;
+    int64_t order_id = 0;
+    hc_fields_init(&f);
+    if (hc_req_json(req, &body) != 0)
+        goto out;
+    int have = hc_get_int(body, "orderId", &order_id, &f);
+    if (have == 0)
+        hc_fields_add(&f, "orderId", "is required");
+    else if (have > 0 && order_id <= 0)
+        hc_fields_add(&f, "orderId", "must be a positive integer");
+    read_status_body(body, &to, &reason, &f);
+    if (hc_fields_count(&f)) {
+        reply_invalid(req, &f);
+        goto out;
+    }
+    hc_log_ctx_order(order_id);
+    admin_change(req, svc, 0, order_id, to, reason);
+out:
+    json_decref(body);
+    hc_fields_cleanup(&f);
+}
+
+/* POST /reservations/{id}/confirm (no body needed). */
+static void confirm_reservation(hc_req_t *req, void *ud)
+{
+    int64_t id = hc_req_param_id(req, 0);
+    if (!id) {
+        hc_reply_error(req, 404, "not_found", "no such reservation", NULL);
+        return;
+    }
+    admin_change(req, ud, id, 0, RESERVATION_CONFIRMED, NULL);
+}
+
+/* POST /reservations/{id}/reject with {"reason": "..."} (required). */
+static void reject_reservation(hc_req_t *req, void *ud)
+{
+    json_t *body = NULL;
+    hc_fields_t f;
+    const char *reason = NULL;
+    size_t len = 0;
+    hc_fields_init(&f);
+    int64_t id = hc_req_param_id(req, 0);
+    if (!id) {
+        hc_reply_error(req, 404, "not_found", "no such reservation", NULL);
+        goto out;
+    }
+    hc_req_body(req, &len);
+    if (len == 0) {
+        hc_fields_add(&f, "reason", "is required to reject a reservation");
+        reply_invalid(req, &f);
+        goto out;
+    }
+    if (hc_req_json(req, &body) != 0)
+        goto out;
+    int have = hc_get_string(body, "reason", &reason, &f);
+    if (have == 0)
+        hc_fields_add(&f, "reason", "is required to reject a reservation");
+    else if (have > 0 && !reservation_reason_valid(reason))
+        hc_fields_add(&f, "reason", "must be 1 to %d characters", RESERVATION_REASON_MAX_CHARS);
+    if (hc_fields_count(&f)) {
+        reply_invalid(req, &f);
+        goto out;
+    }
+    admin_change(req, ud, id, 0, RESERVATION_REJECTED, reason);
+out:
+    json_decref(body);
+    hc_fields_cleanup(&f);
+}
+
+/* ---- cancellations ---- */
+
+/* GET /cancellations?orderId=&page=&size= */
+static void list_cancellations(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    hc_fields_t f;
+    reservation_cancellation_t *list = NULL;
+    size_t n = 0;
+    int64_t page, size, total = 0, order_id = 0;
+    hc_conn_t *c = NULL;
+    hc_fields_init(&f);
+    if (hc_req_paging(req, &page, &size) != 0)
+        goto out;
+    query_id(req, "orderId", &order_id, &f);
+    if (hc_fields_count(&f)) {
+        reply_invalid(req, &f);
+        goto out;
+    }
+    c = hc_db_acquire(svc->db);
+    int rc = reservation_store_cancellation_list(c, order_id, page, size, &list, &n, &total);
+    if (rc) {
+        reply_internal(req, "listing cancellations", rc);
+        goto out;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, cancellation_json(req, &list[i]));
+    hc_reply_json(req, 200, hc_hal_page(req, "cancellations", items, page, size, total));
+out:
+    if (c)
+        hc_db_release(svc->db, c);
+    free(list);
+    hc_fields_cleanup(&f);
+}
+
+/* GET /cancellations/{id} */
+static void get_cancellation(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    reservation_cancellation_t x;
+    int64_t id = hc_req_param_id(req, 0);
+    if (!id) {
+        hc_reply_error(req, 404, "not_found", "no such cancellation", NULL);
+        return;
+    }
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    int rc = reservation_store_cancellation_get(c, id, &x);
+    hc_db_release(svc->db, c);
+    if (rc == HC_ENOTFOUND)
+        reply_not_found(req, "cancellation", id);
+    else if (rc)
+        reply_internal(req, "reading a cancellation", rc);
+    else
+        hc_reply_json(req, 200, cancellation_json(req, &x));
+}
+
+/* ---- centers and slots ---- */
+
+/* GET /centers?page=&size= */
+static void list_centers(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    reservation_center_t *list = NULL;
+    size_t n = 0;
+    int64_t page, size, total = 0;
+    if (hc_req_paging(req, &page, &size) != 0)
+        return;
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    int rc = reservation_store_center_list(c, page, size, &list, &n, &total);
+    hc_db_release(svc->db, c);
+    if (rc) {
+        reply_internal(req, "listing centers", rc);
+        goto out;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, center_json(req, &list[i]));
+    hc_reply_json(req, 200, hc_hal_page(req, "centers", items, page, size, total));
+out:
+    free(list);
+}
+
+/* Reads the center of path parameter 0 into *ce; on failure answers (404 or
+ * 500) and returns nonzero. */
+static int load_center(hc_req_t *req, hc_conn_t *c, reservation_center_t *ce)
+{
+    int64_t id = hc_req_param_id(req, 0);
+    if (!id) {
+        hc_reply_error(req, 404, "not_found", "no such center", NULL);
+        return HC_ENOTFOUND;
+    }
+    int rc = reservation_store_center_get(c, id, ce);
+    if (rc == HC_ENOTFOUND)
+        reply_not_found(req, "center", id);
+    else if (rc)
+        reply_internal(req, "reading a center", rc);
+    return rc;
+}
+
+/* GET /centers/{id} */
+static void get_center(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    reservation_center_t ce;
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    int rc = load_center(req, c, &ce);
+    hc_db_release(svc->db, c);
+    if (!rc)
+        hc_reply_json(req, 200, center_json(req, &ce));
+}
+
+/* GET /centers/{id}/slots?from=YYYY-MM-DD&to=YYYY-MM-DD: one entry per day
+ * (default: tomorrow and the 13 days after it; at most 92 days). */
+static void list_slots(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    reservation_center_t ce;
+    reservation_slot_t slots[RESERVATION_SLOT_MAX_DAYS];
+    int64_t from_day, to_day;
+    const char *field = NULL, *msg = NULL;
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    if (load_center(req, c, &ce) != 0)
+        goto out;
+    if (reservation_slot_range(hc_today(), hc_req_query(req, "from"), hc_req_query(req, "to"),
+                               &from_day, &to_day, &field, &msg) != 0) {
+        hc_fields_t f;
+        hc_fields_init(&f);
+        hc_fields_add(&f, field, "%s", msg);
+        reply_invalid(req, &f);
+        hc_fields_cleanup(&f);
+        goto out;
+    }
+    size_t n = (size_t)(to_day - from_day + 1);
+    int rc = reservation_store_slots(c, ce.id, ce.daily_capacity, from_day, n, slots);
+    if (rc) {
+        reply_internal(req, "reading slots", rc);
+        goto out;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, slot_json(&slots[i]));
+    json_t *page = hc_hal_page(req, "slots", items, 0, (int64_t)n, (int64_t)n);
+    char from[11], to[11];
+    hc_date_format(from_day, from, sizeof from);
+    hc_date_format(to_day, to, sizeof to);
+    json_object_set_new(page, "centerId", json_integer(ce.id));
+    json_object_set_new(page, "from", json_string(from));
+    json_object_set_new(page, "to", json_string(to));
+    hc_reply_json(req, 200, page);
+out:
+    hc_db_release(svc->db, c);
+}
+
+/* One slot as a resource: {centerId, date, capacity, booked, remaining, _links}. */
+static json_t *slot_resource(hc_req_t *req, int64_t center_id, const reservation_slot_t *s)
+{
+    char path[80], date[11];
+    json_t *o = slot_json(s);
+    hc_date_format(s->day, date, sizeof date);
+    json_object_set_new(o, "centerId", json_integer(center_id));
+    snprintf(path, sizeof path, "/centers/%lld/slots/%s", (long long)center_id, date);
+    hc_hal_self(req, o, "slot", path);
+    return o;
+}
+
+/* Parses path parameter 1 as a date; on failure answers 400 and returns nonzero. */
+static int path_date(hc_req_t *req, int64_t *day)
+{
+    if (hc_date_parse(hc_req_param(req, 1), day) == 0)
+        return 0;
+    hc_fields_t f;
+    hc_fields_init(&f);
+    hc_fields_add(&f, "date", "must be a date YYYY-MM-DD");
+    reply_invalid(req, &f);
+    hc_fields_cleanup(&f);
+    return HC_EINVAL;
+}
+
+/* GET /centers/{id}/slots/{date} */
+static void get_slot(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    reservation_center_t ce;
+    reservation_slot_t s;
+    int64_t day;
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    if (load_center(req, c, &ce) != 0 || path_date(req, &day) != 0)
+        goto out;
+    int rc = reservation_store_slots(c, ce.id, ce.daily_capacity, day, 1, &s);
+    if (rc)
+        reply_internal(req, "reading a slot", rc);
+    else
+        hc_reply_json(req, 200, slot_resource(req, ce.id, &s));
+out:
+    hc_db_release(svc->db, c);
+}
+
+/* PUT /centers/{id}/slots/{date} with {"capacity": N}: sets that day's
+ * capacity (0..100000). A capacity below the current bookings is allowed: the
+ * day then takes no new bookings, and existing ones stay. */
+static void put_slot(hc_req_t *req, void *ud)
+{
+    hc_service_t *svc = ud;
+    reservation_center_t ce;
+    reservation_slot_t s;
+    json_t *body = NULL;
+    hc_fields_t f;
+    int64_t day, capacity = 0;
+    int rc;
+    hc_fields_init(&f);
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    if (load_center(req, c, &ce) != 0 || path_date(req, &day) != 0)
+        goto out;
+    if (hc_req_json(req, &body) != 0)
+        goto out;
+    int have = hc_get_int(body, "capacity", &capacity, &f);
+    if (have == 0)
+        hc_fields_add(&f, "capacity", "is required");
+    else if (have > 0 && !reservation_capacity_valid(capacity))
+        hc_fields_add(&f, "capacity", "must be between 0 and %d", RESERVATION_CAPACITY_MAX);
+    if (hc_fields_count(&f)) {
+        reply_invalid(req, &f);
+        goto out;
+    }
+    if ((rc = hc_conn_begin(c))) {
+        reply_internal(req, "starting a transaction", rc);
+        goto out;
+    }
+    rc = reservation_store_set_override(c, ce.id, day, capacity);
+    if (!rc)
+        rc = reservation_store_slots(c, ce.id, ce.daily_capacity, day, 1, &s);
+    if (rc) {
+        hc_conn_rollback(c);
+        reply_internal(req, "setting a slot capacity", rc);
+        goto out;
+    }
+    if ((rc = hc_service_commit(svc, c))) {
+        reply_internal(req, "committing a slot capacity", rc);
+        goto out;
+    }
+    char date[11];
+    hc_date_format(day, date, sizeof date);
+    hc_info("capacity of center %lld on %s set to %lld (booked %lld)", (long long)ce.id, date,
+            (long long)capacity, (long long)s.booked);
+    hc_reply_json(req, 200, slot_resource(req, ce.id, &s));
+out:
+    hc_db_release(svc->db, c);
+    json_decref(body);
+    hc_fields_cleanup(&f);
+}
+
+int reservation_api_init(hc_service_t *svc)
+{
+    hc_http_t *h = svc->http;
+    hc_http_route(h, "GET", "/reservations", list_reservations, svc);
+    hc_http_route(h, "POST", "/reservations", post_reservations, svc);
+    hc_http_route(h, "GET", "/reservations/{id}", get_reservation, svc);
+    hc_http_route(h, "PATCH", "/reservations/{id}", patch_reservation, svc);
+    hc_http_route(h, "POST", "/reservations/{id}/confirm", confirm_reservation, svc);
+    hc_http_route(h, "POST", "/reservations/{id}/reject", reject_reservation, svc);
+    hc_http_route(h, "GET", "/cancellations", list_cancellations, svc);
+    hc_http_route(h, "GET", "/cancellations/{id}", get_cancellation, svc);
+    hc_http_route(h, "GET", "/centers", list_centers, svc);
+    hc_http_route(h, "GET", "/centers/{id}", get_center, svc);
+    hc_http_route(h, "GET", "/centers/{id}/slots", list_slots, svc);
+    hc_http_route(h, "GET", "/centers/{id}/slots/{date}", get_slot, svc);
+    hc_http_route(h, "PUT", "/centers/{id}/slots/{date}", put_slot, svc);
+    return 0;
+}

@@ -1,0 +1,256 @@
+/* reservation_policy: PaymentApproved -> allocate one unit of the (center, date)
+ * capacity (ReservationAccepted) or reject as full (ReservationRejected);
+ * OrderCanceled / OrderFailed -> cancel and release (ReservationCanceled), or
+ * leave a tombstone when the order has no reservation yet. Events from
+ * different producers may arrive in either order; every handler is
+ * idempotent on top of the consumer's inbox. */
+#include "reservation_policy.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hc_buf.h"
+#include "hc_err.h"
+#include "hc_log.h"
+#include "hc_outbox.h"
+#include "hc_valid.h"
+
+const char *const reservation_consume_types[] = {"PaymentApproved", "OrderCanceled", "OrderFailed",
+                                                 NULL};
+
+#define REASON_CUSTOMER "canceled by customer"
+#define REASON_FAILED "order failed"
+
+json_t *reservation_event_new(const char *type, const reservation_t *r, const hc_trace_t *trace)
+{
+    json_t *ev = hc_event_new(type, r->order_id, trace);
+    json_object_set_new(ev, "reservationId", json_integer(r->id));
+    json_object_set_new(ev, "centerId", json_integer(r->center_id));
+    json_object_set_new(ev, "checkupDate", json_string(r->checkup_date));
+    if (strcmp(type, "ReservationAccepted") == 0)
+        json_object_set_new(ev, "status", json_string(reservation_status_name(r->status)));
+    if (strcmp(type, "ReservationRejected") == 0 || strcmp(type, "ReservationCanceled") == 0)
+        json_object_set_new(ev, "reason", json_string(r->reason));
+    return ev;
+}
+
+/* Adds a new event of type for r to the outbox in c's transaction. */
+static int emit(hc_conn_t *c, const char *type, const reservation_t *r, const hc_trace_t *trace)
+{
+    json_t *ev = reservation_event_new(type, r, trace);
+    int rc = hc_outbox_add(c, ev);
+    json_decref(ev);
+    return rc;
+}
+
+int reservation_change_status(hc_conn_t *c, reservation_t *r, reservation_status_t to,
+                              const char *reason, const reservation_transition_t *t,
+                              const hc_trace_t *trace)
+{
+    if (t->move != RESERVATION_MOVE_APPLY)
+        return HC_EINVAL;
+    reservation_status_t from = r->status;
+    r->status = to;
+    if (reason)
+        reservation_reason_clip(reason, r->reason, sizeof r->reason);
+    int rc = reservation_store_update_status(c, r);
+    if (rc)
+        return rc;
+    if (t->releases_capacity && reservation_status_holds_capacity(from) &&
+        (rc = reservation_store_slot_release(c, r->center_id, r->checkup_date)))
+        return rc;
+    if (t->event_type && (rc = emit(c, t->event_type, r, trace)))
+        return rc;
+    hc_info("reservation %lld of order %lld: %s -> %s%s%s", (long long)r->id,
+            (long long)r->order_id, reservation_status_name(from), reservation_status_name(to),
+            r->reason[0] ? ", reason: " : "", r->reason);
+    return 0;
+}
+
+/* Reads centerId from an event: an integer, or a string of digits. Returns 1
+ * with *out > 0 when usable, else 0. */
+static int event_center(const hc_event_t *ev, int64_t *out)
+{
+    json_t *v = json_object_get(ev->root, "centerId");
+    long long n = 0;
+    if (json_is_integer(v))
+        n = json_integer_value(v);
+    else if (!json_is_string(v) || hc_parse_i64(json_string_value(v), &n) != 0)
+        return 0;
+    if (n <= 0)
+        return 0;
+    *out = n;
+    return 1;
+}
+
+/* Reads checkupDate from an event into out (>= 11 bytes, normalised).
+ * Returns 1 when it is a valid date, else 0. */
+static int event_date(const hc_event_t *ev, char *out, size_t outlen, int64_t *day)
+{
+    const char *s = json_string_value(json_object_get(ev->root, "checkupDate"));
+    if (!s || hc_date_parse(s, day) != 0)
+        return 0;
+    hc_date_format(*day, out, outlen);
+    return 1;
+}
+
+/* Sets r->reason from a printf format, clipped to the reason limits. */
+static void set_reason(reservation_t *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_reason(reservation_t *r, const char *fmt, ...)
+{
+    char text[RESERVATION_REASON_BUF];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    reservation_reason_clip(text, r->reason, sizeof r->reason);
+}
+
+/* PaymentApproved: allocate or reject, once per order. */
+static int on_payment_approved(hc_conn_t *c, const hc_event_t *ev)
+{
+    reservation_t r;
+    reservation_center_t center;
+    int64_t day = 0;
+    int voided = 0, booked = 0;
+    int rc = reservation_store_is_voided(c, ev->order_id, &voided);
+    if (rc)
+        return rc;
+    if (voided) {
+        hc_info("order %lld was canceled before its payment was approved; nothing to reserve",
+                (long long)ev->order_id);
+        return 0;
+    }
+    rc = reservation_store_get_by_order(c, ev->order_id, &r);
+    if (rc == 0) {
+        hc_debug("order %lld already has reservation %lld (%s)", (long long)ev->order_id,
+                 (long long)r.id, reservation_status_name(r.status));
+        return 0;
+    }
+    if (rc != HC_ENOTFOUND)
+        return rc;
+
+    memset(&r, 0, sizeof r);
+    r.order_id = ev->order_id;
+    if (!event_center(ev, &r.center_id) ||
+        !event_date(ev, r.checkup_date, sizeof r.checkup_date, &day)) {
+        hc_warn("PaymentApproved %s for order %lld has no valid centerId/checkupDate"
+                " (a payment without a booking?); no reservation made",
+                ev->event_id, (long long)ev->order_id);
+        return 0;
+    }
+
+    rc = reservation_store_center_get(c, r.center_id, &center);
+    if (rc && rc != HC_ENOTFOUND)
+        return rc;
+    if (rc == HC_ENOTFOUND) {
+        r.status = RESERVATION_REJECTED;
+        set_reason(&r, "unknown center %lld", (long long)r.center_id);
+    } else if (day < hc_today()) {
+        r.status = RESERVATION_REJECTED;
+        set_reason(&r, "checkup date %s has already passed", r.checkup_date);
+    } else {
+        if ((rc = reservation_store_slot_take(c, r.center_id, r.checkup_date, &booked)))
+            return rc;
+        r.status = booked ? RESERVATION_REQUESTED : RESERVATION_REJECTED;
+        if (!booked)
+            set_reason(&r, "fully booked: no capacity left on %s at %s", r.checkup_date,
+                       center.name);
+    }
+
+    /* A concurrent writer on another instance may have inserted the same
+     * order meanwhile: the UNIQUE order_id answers HC_ECONFLICT, the whole
+     * transaction (including the increment) rolls back and the retry finds
+     * the existing reservation. */
+    if ((rc = reservation_store_insert(c, &r)))
+        return rc;
+    if (r.status == RESERVATION_REQUESTED) {
+        rc = emit(c, "ReservationAccepted", &r, &ev->trace);
+        if (!rc)
+            hc_info("reservation %lld of order %lld: REQUESTED at center %lld on %s",
+                    (long long)r.id, (long long)r.order_id, (long long)r.center_id,
+                    r.checkup_date);
+    } else {
+        rc = emit(c, "ReservationRejected", &r, &ev->trace);
+        if (!rc)
+            hc_info("reservation %lld of order %lld: REJECTED (%s)", (long long)r.id,
+                    (long long)r.order_id, r.reason);
+    }
+    return rc;
+}
+
+/* OrderCanceled / OrderFailed: cancel and release, or leave a tombstone. A
+ * customer's cancel of an order without a reservation is still recorded as a
+ * cancellation (reservationId null) so it is listed at /cancellations. */
+static int on_order_ended(hc_conn_t *c, const hc_event_t *ev, int by_customer)
+{
+    reservation_t r;
+    char reason[RESERVATION_REASON_BUF];
+    const char *given = json_string_value(json_object_get(ev->root, "reason"));
+    if (by_customer)
+        reservation_reason_clip(given && *given ? given : REASON_CUSTOMER, reason, sizeof reason);
+    else
+        hc_strlcpy(reason, REASON_FAILED, sizeof reason);
+
+    int rc = reservation_store_get_by_order(c, ev->order_id, &r);
+    if (rc && rc != HC_ENOTFOUND)
+        return rc;
+    if (rc == HC_ENOTFOUND) {
+        int inserted = 0;
+        if ((rc = reservation_store_void_order(c, ev->order_id, reason, &inserted)))
+            return rc;
+        hc_info("order %lld %s before any reservation; recorded so a late payment does not"
+                " allocate",
+                (long long)ev->order_id, by_customer ? "was canceled" : "failed");
+        if (!inserted || !by_customer)
+            return 0;
+        reservation_cancellation_t x;
+        int64_t day;
+        memset(&x, 0, sizeof x);
+        x.order_id = ev->order_id;
+        if (!event_center(ev, &x.center_id))
+            x.center_id = 0;
+        if (!event_date(ev, x.checkup_date, sizeof x.checkup_date, &day))
+            x.checkup_date[0] = '\0';
+        hc_strlcpy(x.reason, reason, sizeof x.reason);
+        return reservation_store_cancellation_insert(c, &x);
+    }
+
+    reservation_transition_t t = reservation_cancel_transition(r.status);
+    if (t.move != RESERVATION_MOVE_APPLY) {
+        hc_info("reservation %lld of order %lld is already %s; nothing to cancel",
+                (long long)r.id, (long long)r.order_id, reservation_status_name(r.status));
+        return 0;
+    }
+    if ((rc = reservation_change_status(c, &r, RESERVATION_CANCELED, reason, &t, &ev->trace)))
+        return rc;
+    if (!by_customer)
+        return 0;
+    reservation_cancellation_t x;
+    memset(&x, 0, sizeof x);
+    x.order_id = r.order_id;
+    x.reservation_id = r.id;
+    x.center_id = r.center_id;
+    hc_strlcpy(x.checkup_date, r.checkup_date, sizeof x.checkup_date);
+    hc_strlcpy(x.reason, r.reason, sizeof x.reason);
+    return reservation_store_cancellation_insert(c, &x);
+}
+
+int reservation_policy_apply(hc_conn_t *c, const hc_event_t *ev, void *ud)
+{
+    (void)ud;
+    hc_log_ctx_order(ev->order_id);
+    if (ev->order_id <= 0) {
+        hc_warn("%s %s has no valid orderId", ev->type, ev->event_id);
+        return HC_EINVAL;
+    }
+    if (strcmp(ev->type, "PaymentApproved") == 0)
+        return on_payment_approved(c, ev);
+    if (strcmp(ev->type, "OrderCanceled") == 0)
+        return on_order_ended(c, ev, 1);
+    if (strcmp(ev->type, "OrderFailed") == 0)
+        return on_order_ended(c, ev, 0);
+    return 0;
+}

@@ -1,0 +1,795 @@
+"""hc: the end-to-end harness that runs the real `healthcenter` binary.
+
+It picks free ports, gives every test a fresh data directory, starts the whole
+system (`healthcenter up`, nginx included) or single services as separate
+processes (so a test can kill -9, stop and restart one), talks HTTP with the
+standard library only, and always stops every process it started.
+Nothing here sleeps for a fixed time: every wait polls a condition with a deadline.
+"""
+
+import datetime
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+from zoneinfo import ZoneInfo
+
+SERVICES = ("order", "payment", "reservation", "notification")
+ALL_PORTS = ("gateway",) + SERVICES
+# Ports the developers use by hand; the suite never takes them.
+RESERVED_PORTS = set(range(8080, 8085))
+
+SEOUL = ZoneInfo("Asia/Seoul")
+GOOD_CARD = "4111111111111111"
+DECLINED_CARD = "4000000000000002"
+
+DEFAULT_TIMEOUT = 15.0  # seconds, for waits on the system's asynchronous work
+
+
+def repo_root():
+    """The repository root (two levels above this file)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def binary_path():
+    """The healthcenter binary: $HC_BIN or <repo>/build/healthcenter."""
+    return os.environ.get("HC_BIN") or os.path.join(repo_root(), "build", "healthcenter")
+
+
+# --------------------------------------------------------------------------- waiting
+
+
+class WaitTimeout(AssertionError):
+    """Raised by wait_until when the condition did not hold before the deadline."""
+
+
+def wait_until(fn, timeout=DEFAULT_TIMEOUT, what="condition", interval=0.02, max_interval=0.25):
+    """Polls fn() until it returns a truthy value and returns that value.
+
+    Exceptions raised by fn count as "not yet" (connection refused while a
+    process starts, for example). After `timeout` seconds it raises WaitTimeout
+    naming `what` and the last value or exception seen.
+    """
+    deadline = time.monotonic() + timeout
+    last = None
+    delay = interval
+    while True:
+        try:
+            value = fn()
+            if value:
+                return value
+            last = ("value", value)
+        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+            last = ("exception", repr(e))
+        if time.monotonic() >= deadline:
+            raise WaitTimeout("timed out after %.1fs waiting for %s (last %s: %s)"
+                              % (timeout, what, last[0], _short(last[1])))
+        time.sleep(delay)  # poll interval, not a fixed wait for an outcome
+        delay = min(delay * 1.5, max_interval)
+
+
+def _short(v, n=600):
+    s = v if isinstance(v, str) else repr(v)
+    return s if len(s) <= n else s[:n] + "..."
+
+
+# --------------------------------------------------------------------------- ports
+
+
+def free_ports(n):
+    """Returns n distinct free TCP ports on 127.0.0.1 (bound to 0, read, closed).
+
+    All sockets stay open until every port is chosen, so the n are distinct.
+    """
+    socks, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            port = s.getsockname()[1]
+            if port in RESERVED_PORTS or port in ports:
+                continue
+            ports.append(port)
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+# --------------------------------------------------------------------------- dates and cards
+
+
+def today_seoul():
+    return datetime.datetime.now(SEOUL).date()
+
+
+def checkup_date(n=7):
+    """A valid checkupDate: tomorrow + n days in Asia/Seoul, as YYYY-MM-DD."""
+    return (today_seoul() + datetime.timedelta(days=1 + n)).isoformat()
+
+
+def luhn_check_digit(partial):
+    """The Luhn check digit that completes the digit string `partial`."""
+    total = 0
+    for i, ch in enumerate(reversed(partial)):
+        d = int(ch)
+        if i % 2 == 0:  # these get doubled once the check digit is appended
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def luhn_valid(number):
+    digits = re.sub(r"[\s-]", "", number)
+    return digits.isdigit() and luhn_check_digit(digits[:-1]) == digits[-1]
+
+
+def card_number(seq=0, prefix="5", length=16):
+    """A Luhn-valid card number, distinct per seq, never the declining test card."""
+    body = prefix + str(seq).zfill(length - 1 - len(prefix))
+    return body + luhn_check_digit(body)
+
+
+def traceparent():
+    """A fresh W3C traceparent and its trace id."""
+    trace_id = os.urandom(16).hex()
+    return "00-%s-%s-01" % (trace_id, os.urandom(8).hex()), trace_id
+
+
+def booking(**overrides):
+    """A valid POST /orders body (basic package, center 1, card), with overrides.
+
+    A key overridden with the value `...` (Ellipsis) is removed.
+    """
+    body = {
+        "name": "홍길동",
+        "phone": "010-1234-5678",
+        "orderType": "basic",
+        "checkupDate": checkup_date(7),
+        "centerId": 1,
+        "payMethod": "card",
+        "cardNo": GOOD_CARD,
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not Ellipsis}
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class Response(tuple):
+    """(status, headers, json_or_None); also .raw (bytes) and .text."""
+
+    def __new__(cls, status, headers, data, raw):
+        obj = tuple.__new__(cls, (status, headers, data))
+        obj.raw = raw
+        return obj
+
+    @property
+    def status(self):
+        return self[0]
+
+    @property
+    def headers(self):
+        return self[1]
+
+    @property
+    def json(self):
+        return self[2]
+
+    @property
+    def text(self):
+        return self.raw.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return "Response(%d, %s)" % (self[0], _short(self.text, 400))
+
+
+def request(method, url, body=None, raw=None, headers=None, timeout=10.0, content_type=None):
+    """Sends one HTTP request and returns a Response.
+
+    body: a value sent as JSON (UTF-8, Content-Type application/json unless
+    content_type says otherwise); raw: bytes sent as they are (no Content-Type
+    unless given in headers or content_type). Header names are case-insensitive
+    in the returned headers (http.client.HTTPMessage).
+    """
+    u = urllib.parse.urlsplit(url)
+    path = u.path or "/"
+    if u.query:
+        path += "?" + u.query
+    hdrs = dict(headers or {})
+    data = None
+    if body is not None:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        hdrs.setdefault("Content-Type", content_type or "application/json")
+    elif raw is not None:
+        data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
+        if content_type:
+            hdrs.setdefault("Content-Type", content_type)
+    hdrs.setdefault("Accept", "application/json")
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        payload = resp.read()
+        parsed = None
+        if payload:
+            try:
+                parsed = json.loads(payload.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                parsed = None
+        return Response(resp.status, resp.msg, parsed, payload)
+    finally:
+        conn.close()
+
+
+class Client:
+    """HTTP helpers bound to one base URL (a service or the gateway)."""
+
+    def __init__(self, base):
+        self.base = base.rstrip("/")
+
+    def url(self, path):
+        return self.base + path
+
+    def request(self, method, path, body=None, **kw):
+        return request(method, self.url(path), body=body, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body=body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def options(self, path, **kw):
+        return self.request("OPTIONS", path, **kw)
+
+    def items(self, path, collection):
+        """GETs a Spring Data REST page and returns its _embedded[collection] list.
+
+        Fails the test when the answer is not a 200 page.
+        """
+        r = self.get(path)
+        assert r.status == 200, "GET %s -> %r" % (path, r)
+        assert isinstance(r.json, dict), "GET %s: not JSON: %r" % (path, r)
+        return (r.json.get("_embedded") or {}).get(collection, [])
+
+
+def page_total(resp):
+    """page.totalElements of a collection answer."""
+    return resp.json["page"]["totalElements"]
+
+
+# --------------------------------------------------------------------------- logs
+
+
+def read_json_lines(path):
+    """The JSON objects among a log file's lines (other lines are skipped)."""
+    out = []
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                line = line.strip()
+                if not line.startswith(b"{"):
+                    continue
+                try:
+                    obj = json.loads(line.decode("utf-8", "replace"))
+                except ValueError:
+                    continue
+                if isinstance(obj, dict):
+                    out.append(obj)
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def tail(path, n=60):
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except FileNotFoundError:
+        return "(no log file)"
+    return "\n".join(lines[-n:])
+
+
+TRACE_KEYS = ("traceId", "trace_id", "trace", "traceparent")
+ORDER_KEYS = ("orderId", "order_id")
+SERVICE_KEYS = ("service", "svc", "component")
+
+
+def line_trace(obj):
+    for k in TRACE_KEYS:
+        if obj.get(k):
+            return str(obj[k])
+    return None
+
+
+def line_order(obj):
+    for k in ORDER_KEYS:
+        if obj.get(k) is not None:
+            return str(obj[k])
+    return None
+
+
+def line_service(obj):
+    for k in SERVICE_KEYS:
+        if obj.get(k):
+            return str(obj[k])
+    return None
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _pdeathsig():
+    """In the child before exec: die with SIGKILL if the test runner dies."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort only
+        pass
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is dead for our purposes.
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def children_of(pid):
+    """PIDs whose parent is pid (from /proc)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def _start_time(pid):
+    """The start time of pid in clock ticks (field 22 of /proc/pid/stat), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def descendants_of(pid):
+    """Every live descendant PID of pid."""
+    out, todo = [], [pid]
+    while todo:
+        for c in children_of(todo.pop()):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+class Proc:
+    """One started process: its Popen, its log file and what it runs."""
+
+    def __init__(self, name, popen, log_path, logf):
+        self.name = name
+        self.popen = popen
+        self.pid = popen.pid
+        self.log_path = log_path
+        self._logf = logf
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def signal(self, sig):
+        if self.popen.poll() is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def wait(self, timeout):
+        """Waits for exit; returns the exit code or None on timeout."""
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close_log(self):
+        if self._logf and not self._logf.closed:
+            self._logf.close()
+
+
+class System:
+    """The healthcenter system of one test: its ports, data dir, env and processes.
+
+    Start everything with start_all() (`healthcenter up`, gateway included) or
+    single services with start(name). Every process is started in its own
+    session (process group) so that stop_all() can also reach whatever a
+    supervisor spawned, and every process dies with the test.
+    """
+
+    def __init__(self, data_dir, bin_path=None, env=None):
+        self.bin = bin_path or binary_path()
+        self.data_dir = str(data_dir)
+        self.run_dir = os.path.join(self.data_dir, "run")
+        self.log_dir = os.path.join(self.data_dir, "logs")
+        os.makedirs(self.log_dir, exist_ok=True)
+        ports = free_ports(len(ALL_PORTS))
+        self.ports = dict(zip(ALL_PORTS, ports))
+        self.env = self._base_env()
+        for k, v in (env or {}).items():
+            if v is None:
+                self.env.pop(k, None)
+            else:
+                self.env[k] = str(v)
+        self.procs = {}      # name -> current Proc
+        self.all_procs = []  # every Proc ever started, for teardown and logs
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ configuration
+
+    def _base_env(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HC_")}
+        p = self.ports
+        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
+                                          else "nginx")
+        env.update({
+            "HC_DATA_DIR": self.data_dir,
+            "HC_RUN_DIR": self.run_dir,
+            "HC_BIND_ADDR": "127.0.0.1",
+            "HC_GATEWAY_PORT": str(p["gateway"]),
+            "HC_ORDER_PORT": str(p["order"]),
+            "HC_RESERVATION_PORT": str(p["reservation"]),
+            "HC_PAYMENT_PORT": str(p["payment"]),
+            "HC_NOTIFICATION_PORT": str(p["notification"]),
+            "HC_PAYMENT_URL": "http://127.0.0.1:%d" % p["payment"],
+            "HC_LOG_LEVEL": "info",
+            "HC_HTTP_THREADS": "8",
+            # A process crash (kill -9) loses nothing with WAL + NORMAL; only an
+            # OS crash could, and tests do not crash the OS.
+            "HC_DB_SYNC": "NORMAL",
+            "HC_TZ": "Asia/Seoul",
+            "HC_NGINX": nginx,
+            "HC_READY_TIMEOUT_MS": "20000",
+            "HC_CENTERS": "1:Test Center:1000,2:Second Center:1000",
+            "HC_SMS_PROVIDER": "log",
+        })
+        return env
+
+    # ------------------------------------------------------------ clients
+
+    def base(self, name):
+        return "http://127.0.0.1:%d" % self.ports[name]
+
+    def client(self, name):
+        return Client(self.base(name))
+
+    @property
+    def gateway(self):
+        return self.client("gateway")
+
+    @property
+    def order(self):
+        return self.client("order")
+
+    @property
+    def payment(self):
+        return self.client("payment")
+
+    @property
+    def reservation(self):
+        return self.client("reservation")
+
+    @property
+    def notification(self):
+        return self.client("notification")
+
+    # ------------------------------------------------------------ processes
+
+    def _spawn(self, name, args):
+        if not os.path.exists(self.bin):
+            raise AssertionError("healthcenter binary not found at %s (set HC_BIN or build first)"
+                                 % self.bin)
+        n = sum(1 for p in self.all_procs if p.name == name)
+        log_path = os.path.join(self.log_dir, "%s.log" % name if n == 0 else "%s.%d.log" % (name, n))
+        logf = open(log_path, "ab")
+        popen = subprocess.Popen([self.bin] + args, stdin=subprocess.DEVNULL, stdout=logf,
+                                 stderr=subprocess.STDOUT, env=self.env, cwd=self.data_dir,
+                                 start_new_session=True, preexec_fn=_pdeathsig)
+        proc = Proc(name, popen, log_path, logf)
+        with self._lock:
+            self.procs[name] = proc
+            self.all_procs.append(proc)
+        return proc
+
+    def start_all(self, timeout=30.0):
+        """Runs `healthcenter up` and waits until all services and the gateway answer."""
+        proc = self._spawn("up", ["up"])
+        self.wait_ready(SERVICES, timeout=timeout, proc=proc)
+        self.wait_gateway(timeout=timeout, proc=proc)
+        return proc
+
+    def start(self, *names, timeout=20.0):
+        """Starts each named service as its own process and waits until all are ready."""
+        procs = [self._spawn(name, [name]) for name in names]
+        for name, proc in zip(names, procs):
+            self.wait_ready([name], timeout=timeout, proc=proc)
+        return procs[0] if len(procs) == 1 else procs
+
+    def start_services(self, timeout=20.0):
+        """Starts the four services individually (payment first, as order calls it)."""
+        return self.start("payment", "order", "reservation", "notification", timeout=timeout)
+
+    def ready(self, name):
+        try:
+            return request("GET", self.base(name) + "/health/ready", timeout=2.0).status == 200
+        except OSError:
+            return False
+
+    def live(self, name):
+        try:
+            return request("GET", self.base(name) + "/health/live", timeout=2.0).status == 200
+        except OSError:
+            return False
+
+    def wait_ready(self, names, timeout=20.0, proc=None):
+        for name in names:
+            def check(name=name):
+                if proc is not None and not proc.alive():
+                    raise AssertionError("%s exited with %s before %s was ready:\n%s"
+                                         % (proc.name, proc.popen.returncode, name,
+                                            tail(proc.log_path, 30)))
+                return self.ready(name)
+            try:
+                wait_until(check, timeout=timeout, what="%s /health/ready" % name)
+            except WaitTimeout:
+                if proc is not None and not proc.alive():
+                    check()  # re-raise with the exit message
+                raise
+
+    def wait_gateway(self, timeout=20.0, proc=None):
+        def check():
+            if proc is not None and not proc.alive():
+                raise AssertionError("%s exited with %s before the gateway was ready:\n%s"
+                                     % (proc.name, proc.popen.returncode, tail(proc.log_path, 30)))
+            try:
+                return request("GET", self.base("gateway") + "/packages", timeout=2.0).status == 200
+            except OSError:
+                return False
+        wait_until(check, timeout=timeout, what="gateway GET /packages")
+
+    def kill9(self, name):
+        """kill -9 the current process of `name` and reaps it. Returns its exit code."""
+        proc = self.procs[name]
+        proc.signal(signal.SIGKILL)
+        rc = proc.wait(10)
+        proc.close_log()
+        assert rc is not None, "%s (pid %d) survived SIGKILL" % (name, proc.pid)
+        self._reap_group(proc)
+        return rc
+
+    def stop(self, name, timeout=10.0):
+        """SIGTERM the current process of `name`, waits; SIGKILL after the deadline.
+
+        Returns the exit code (or None when it had to be killed).
+        """
+        return self._stop_proc(self.procs[name], timeout)
+
+    def restart(self, name, timeout=20.0):
+        """Starts `name` again after a stop or kill9, waiting until ready."""
+        assert not self.procs[name].alive(), "%s is still running" % name
+        return self.start(name, timeout=timeout)
+
+    def _stop_proc(self, proc, timeout):
+        rc = None
+        # A supervisor's children live in process groups of their own: note
+        # them (with their start times, against PID reuse) to end leftovers.
+        kids = [(p, _start_time(p)) for p in descendants_of(proc.pid)] if proc.alive() else []
+        if proc.alive():
+            proc.signal(signal.SIGTERM)
+            rc = proc.wait(timeout)
+            if rc is None:
+                proc.signal(signal.SIGKILL)
+                proc.wait(10)
+        else:
+            rc = proc.popen.returncode
+        self._reap_group(proc)
+        self._reap_pids(kids)
+        proc.close_log()
+        return rc
+
+    @staticmethod
+    def _reap_pids(kids):
+        """SIGTERM, then SIGKILL after a deadline, to each (pid, start time)
+        still alive: descendants of a process this System started."""
+        left = [(p, t) for p, t in kids if t is not None and _start_time(p) == t and _pid_alive(p)]
+        for p, _ in left:
+            try:
+                os.kill(p, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        try:
+            wait_until(lambda: not any(_start_time(p) == t and _pid_alive(p) for p, t in left),
+                       timeout=5, what="leftover children to exit")
+        except WaitTimeout:
+            for p, t in left:
+                if _start_time(p) == t:
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+
+    def _reap_group(self, proc):
+        """Kills whatever is left in the process group of a process we started
+        (children of a supervisor that itself died), by the group id."""
+        pgid = proc.pid  # start_new_session: the child leads its own group
+        if _group_alive(pgid):
+            try:
+                os.killpg(pgid, signal.SIGTERM)
+            except ProcessLookupError:
+                return
+            try:
+                wait_until(lambda: not _group_alive(pgid), timeout=5, what="group %d exit" % pgid)
+            except WaitTimeout:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def _stop_nginx_leftover(self):
+        """nginx may daemonize out of our process group: stop it by its pid file,
+        only when that pid is an nginx of this test's run directory."""
+        pid_file = os.path.join(self.run_dir, "nginx.pid")
+        try:
+            with open(pid_file) as f:
+                pid = int(f.read().strip())
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return
+        if "nginx" in cmd and self.data_dir in cmd and _pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            try:
+                wait_until(lambda: not _pid_alive(pid), timeout=5, what="nginx exit")
+            except WaitTimeout:
+                os.kill(pid, signal.SIGKILL)
+
+    def stop_all(self, timeout=10.0):
+        """Stops every process this System started, newest first. Returns
+        {proc name/pid: exit code} for those still running at the call."""
+        codes = {}
+        for proc in reversed(self.all_procs):
+            if proc.alive() or _group_alive(proc.pid):
+                codes["%s/%d" % (proc.name, proc.pid)] = self._stop_proc(proc, timeout)
+            proc.close_log()
+        self._stop_nginx_leftover()
+        return codes
+
+    # ------------------------------------------------------------ logs
+
+    def log_lines(self, service=None):
+        """Parsed JSON log lines of every process started so far; when service
+        is given, only the lines of that service: the lines of its own process
+        logs, plus lines of a supervisor log that name it in a service field."""
+        out = []
+        for proc in list(self.all_procs):
+            for obj in read_json_lines(proc.log_path):
+                svc = line_service(obj) or proc.name
+                if service is None or svc == service:
+                    out.append(obj)
+        return out
+
+    def log_report(self, n=60):
+        parts = []
+        for proc in self.all_procs:
+            rc = proc.popen.poll()
+            parts.append("----- %s (pid %d, %s) %s -----\n%s"
+                         % (proc.name, proc.pid, "running" if rc is None else "exit %s" % rc,
+                            proc.log_path, tail(proc.log_path, n)))
+        return "\n".join(parts)
+
+    # ------------------------------------------------------------ metrics
+
+    def metrics(self, name):
+        """Parsed /metrics of a service: list of (name, labels-dict, float)."""
+        r = request("GET", self.base(name) + "/metrics", timeout=5.0)
+        assert r.status == 200, "GET %s /metrics -> %r" % (name, r)
+        return parse_prometheus(r.text)
+
+    def backlog(self, names=SERVICES):
+        """Sum of every outbox-backlog and consumer-lag gauge over the services,
+        or None when a service exposes neither (then idleness cannot be read)."""
+        total = 0.0
+        for name in names:
+            samples = [s for s in self.metrics(name) if is_backlog_metric(s[0])]
+            if not samples:
+                return None
+            total += sum(max(v, 0.0) for _, _, v in samples)
+        return total
+
+    def wait_idle(self, names=SERVICES, timeout=DEFAULT_TIMEOUT):
+        """Waits until every outbox is flushed and every consumer caught up, seen
+        on two scrapes in a row. Falls back to a few idle re-polls of the
+        metrics when no backlog gauges exist (test_operational flags that)."""
+        seen = {"zero": 0, "polls": 0}
+
+        def idle():
+            b = self.backlog(names)
+            seen["polls"] += 1
+            if b is None:
+                return seen["polls"] >= 5
+            seen["zero"] = seen["zero"] + 1 if b == 0 else 0
+            return seen["zero"] >= 2
+        wait_until(idle, timeout=timeout, what="system idle (outbox backlog and consumer lag 0)")
+
+
+BACKLOG_RE = re.compile(r"(outbox|backlog|lag)", re.I)
+
+
+def is_backlog_metric(name):
+    return bool(BACKLOG_RE.search(name)) and not name.endswith(("_bucket", "_sum", "_count",
+                                                                 "_total", "_created"))
+
+
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\S+)?$')
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_prometheus(text):
+    """Parses Prometheus text format into (name, labels, value) samples.
+    Fails on a line that is neither a comment, blank, nor a sample."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE_RE.match(line)
+        assert m, "not a Prometheus sample line: %r" % line
+        labels = dict(LABEL_RE.findall(m.group(3) or ""))
+        v = m.group(4)
+        value = float("inf") if v == "+Inf" else float("-inf") if v == "-Inf" else float(v)
+        out.append((m.group(1), labels, value))
+    return out

@@ -1,0 +1,94 @@
+/* hc_test: small helpers shared by the unit tests: a private temp directory per
+ * test (created with mkdtemp, removed recursively) and path joining. */
+#ifndef HC_TEST_H
+#define HC_TEST_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Creates a fresh directory under $TMPDIR (or /tmp) and writes its path into
+ * dir (at least 256 bytes). Fails the test when it cannot. */
+static inline void hc_test_mkdtemp(char *dir, size_t size)
+{
+    const char *base = getenv("TMPDIR");
+    if (base == NULL || base[0] == '\0')
+        base = "/tmp";
+    int n = snprintf(dir, size, "%s/hc_unit_XXXXXX", base);
+    assert_true(n > 0 && (size_t)n < size);
+    assert_non_null(mkdtemp(dir));
+}
+
+static inline int hc_test_rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Removes dir and everything below it. */
+static inline void hc_test_rmtree(const char *dir)
+{
+    if (dir != NULL && dir[0] != '\0')
+        nftw(dir, hc_test_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Writes dir/name into out (size bytes). */
+static inline void hc_test_path(char *out, size_t size, const char *dir, const char *name)
+{
+    int n = snprintf(out, size, "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t)n < size);
+}
+
+/* Monotonic clock in milliseconds, for bounding waits. */
+static inline int64_t hc_test_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Returns 1 when s is exactly n lowercase hex digits. */
+static inline int hc_test_is_lower_hex(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+/* Returns 1 when s is an RFC 4122 version-4 UUID in lowercase 8-4-4-4-12 form. */
+static inline int hc_test_is_uuid4(const char *s)
+{
+    if (strlen(s) != 36)
+        return 0;
+    for (size_t i = 0; i < 36; i++) {
+        char ch = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (ch != '-')
+                return 0;
+        } else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+            return 0;
+        }
+    }
+    if (s[14] != '4')
+        return 0;
+    return s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b';
+}
+
+#endif

@@ -1,0 +1,310 @@
+/* Checks hc_config: defaults, env overrides, invalid values, package/center parsing and lookup. */
+#include "hc_test.h"
+
+#include "hc_config.h"
+#include "hc_err.h"
+
+extern char **environ;
+
+/* Removes every HC_* variable so each test starts from the defaults. */
+static int clear_env(void **state)
+{
+    (void)state;
+    for (;;) {
+        char name[256];
+        int found = 0;
+        for (char **e = environ; e != NULL && *e != NULL; e++) {
+            if (strncmp(*e, "HC_", 3) == 0) {
+                const char *eq = strchr(*e, '=');
+                size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+                if (len >= sizeof name)
+                    len = sizeof name - 1;
+                memcpy(name, *e, len);
+                name[len] = '\0';
+                found = 1;
+                break;
+            }
+        }
+        if (!found)
+            break;
+        unsetenv(name); /* environ changed: scan again */
+    }
+    return 0;
+}
+
+static void load_ok(hc_config_t *cfg)
+{
+    char err[256] = "";
+    int rc = hc_config_load(cfg, err, sizeof err);
+    if (rc != 0)
+        fail_msg("hc_config_load: %d: %s", rc, err);
+}
+
+/* Asserts that loading fails with HC_EINVAL and a message naming var. */
+static void load_fails_naming(const char *var)
+{
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    char err[256] = "";
+    assert_non_null(cfg);
+    int rc = hc_config_load(cfg, err, sizeof err);
+    free(cfg);
+    if (rc != HC_EINVAL)
+        fail_msg("%s=\"%s\": expected HC_EINVAL, got %d", var, getenv(var), rc);
+    if (strstr(err, var) == NULL)
+        fail_msg("error message does not name %s: \"%s\"", var, err);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    load_ok(cfg);
+    assert_string_equal(cfg->data_dir, "./data");
+    assert_int_equal(cfg->gateway_port, 8080);
+    assert_int_equal(cfg->order_port, 8081);
+    assert_int_equal(cfg->reservation_port, 8082);
+    assert_int_equal(cfg->payment_port, 8083);
+    assert_int_equal(cfg->notification_port, 8084);
+    assert_string_equal(cfg->bus, "log");
+    assert_string_equal(cfg->topic, "healthcenter");
+    assert_string_equal(cfg->tz, "Asia/Seoul");
+    assert_int_equal(cfg->horizon_days, 90);
+    assert_int_equal(cfg->cancel_cutoff_days, 1);
+    assert_int_equal(cfg->clock_offset_s, 0);
+    assert_true(strcmp(cfg->db_sync, "FULL") == 0 || strcmp(cfg->db_sync, "NORMAL") == 0);
+    assert_true(cfg->http_threads >= 1);
+    assert_true(cfg->max_body_bytes >= 1024);
+    assert_true(cfg->payment_timeout_ms > 0);
+    assert_true(cfg->run_dir[0] != '\0');
+    /* order reaches payment on the payment port by default */
+    assert_non_null(strstr(cfg->payment_url, "8083"));
+    /* the catalog has at least basic and prime, with prices */
+    assert_true(cfg->n_packages >= 2);
+    const hc_package_t *basic = hc_config_package(cfg, "basic");
+    const hc_package_t *prime = hc_config_package(cfg, "prime");
+    assert_non_null(basic);
+    assert_non_null(prime);
+    assert_true(basic->price > 0);
+    assert_true(prime->price > 0);
+    assert_true(basic->name[0] != '\0');
+    /* center 1 exists with a capacity */
+    int have_center_1 = 0;
+    assert_true(cfg->n_centers >= 1);
+    for (size_t i = 0; i < cfg->n_centers; i++)
+        if (cfg->centers[i].id == 1 && cfg->centers[i].capacity > 0)
+            have_center_1 = 1;
+    assert_true(have_center_1);
+    free(cfg);
+}
+
+static void test_overrides(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    setenv("HC_ORDER_PORT", "9091", 1);
+    setenv("HC_PAYMENT_PORT", "9093", 1);
+    setenv("HC_DATA_DIR", "/tmp/hc-data", 1);
+    setenv("HC_TOPIC", "other", 1);
+    setenv("HC_BOOKING_HORIZON_DAYS", "30", 1);
+    setenv("HC_CANCEL_CUTOFF_DAYS", "0", 1);
+    setenv("HC_TZ", "UTC", 1);
+    setenv("HC_CLOCK_OFFSET_SECONDS", "-86400", 1);
+    setenv("HC_PACKAGES", "basic:기본검진:100000,vip:VIP 종합검진:500000", 1);
+    setenv("HC_CENTERS", "7:강남센터:3", 1);
+    load_ok(cfg);
+    assert_int_equal(cfg->order_port, 9091);
+    assert_int_equal(cfg->payment_port, 9093);
+    assert_int_equal(cfg->gateway_port, 8080);
+    assert_string_equal(cfg->data_dir, "/tmp/hc-data");
+    assert_string_equal(cfg->topic, "other");
+    assert_int_equal(cfg->horizon_days, 30);
+    assert_int_equal(cfg->cancel_cutoff_days, 0);
+    assert_string_equal(cfg->tz, "UTC");
+    assert_true(cfg->clock_offset_s == -86400);
+    assert_non_null(strstr(cfg->payment_url, "9093"));
+    assert_int_equal(cfg->n_packages, 2);
+    const hc_package_t *vip = hc_config_package(cfg, "vip");
+    assert_non_null(vip);
+    assert_string_equal(vip->name, "VIP 종합검진");
+    assert_int_equal(vip->price, 500000);
+    assert_int_equal(hc_config_package(cfg, "basic")->price, 100000);
+    assert_null(hc_config_package(cfg, "prime"));
+    assert_int_equal(cfg->n_centers, 1);
+    assert_int_equal(cfg->centers[0].id, 7);
+    assert_string_equal(cfg->centers[0].name, "강남센터");
+    assert_int_equal(cfg->centers[0].capacity, 3);
+    free(cfg);
+}
+
+static void test_invalid_port(void **state)
+{
+    (void)state;
+    setenv("HC_ORDER_PORT", "abc", 1);
+    load_fails_naming("HC_ORDER_PORT");
+    setenv("HC_ORDER_PORT", "80x", 1);
+    load_fails_naming("HC_ORDER_PORT");
+    setenv("HC_ORDER_PORT", "70000", 1);
+    load_fails_naming("HC_ORDER_PORT");
+    setenv("HC_ORDER_PORT", "-1", 1);
+    load_fails_naming("HC_ORDER_PORT");
+    unsetenv("HC_ORDER_PORT");
+    setenv("HC_GATEWAY_PORT", "0", 1);
+    load_fails_naming("HC_GATEWAY_PORT");
+}
+
+static void test_invalid_numbers(void **state)
+{
+    (void)state;
+    setenv("HC_BOOKING_HORIZON_DAYS", "ninety", 1);
+    load_fails_naming("HC_BOOKING_HORIZON_DAYS");
+    unsetenv("HC_BOOKING_HORIZON_DAYS");
+    setenv("HC_PAYMENT_TIMEOUT_MS", "1.5", 1);
+    load_fails_naming("HC_PAYMENT_TIMEOUT_MS");
+}
+
+static void test_invalid_packages(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "basic:Basic",               /* no price */
+        "basic:Basic:abc",           /* price not a number */
+        "basic:Basic:-5",            /* negative price */
+        ":Basic:100",                /* empty code */
+        "basic::100",                /* empty name */
+        "basic:Basic:",              /* empty price */
+        "basic:Basic:100,basic:B:1", /* duplicate code */
+        "",                          /* no package at all */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("HC_PACKAGES", bad[i], 1);
+        load_fails_naming("HC_PACKAGES");
+    }
+}
+
+static void test_invalid_centers(void **state)
+{
+    (void)state;
+    setenv("HC_CENTERS", "x:Seoul:10", 1);
+    load_fails_naming("HC_CENTERS");
+    setenv("HC_CENTERS", "1:Seoul", 1);
+    load_fails_naming("HC_CENTERS");
+    setenv("HC_CENTERS", "1:Seoul:-3", 1);
+    load_fails_naming("HC_CENTERS");
+}
+
+static void test_invalid_choices(void **state)
+{
+    (void)state;
+    setenv("HC_DB_SYNC", "SOMETIMES", 1);
+    load_fails_naming("HC_DB_SYNC");
+    unsetenv("HC_DB_SYNC");
+    setenv("HC_BUS", "pigeon", 1);
+    load_fails_naming("HC_BUS");
+}
+
+static void test_parse_packages(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    assert_int_equal(hc_config_parse_packages(cfg, "basic:기본 건강검진:50000,prime:종합:150000,"
+                                                   "free:무료:0"),
+                     0);
+    assert_int_equal(cfg->n_packages, 3);
+    assert_string_equal(cfg->packages[0].code, "basic");
+    assert_string_equal(cfg->packages[0].name, "기본 건강검진");
+    assert_int_equal(cfg->packages[0].price, 50000);
+    assert_string_equal(cfg->packages[1].code, "prime");
+    assert_int_equal(cfg->packages[1].price, 150000);
+    assert_int_equal(cfg->packages[2].price, 0);
+
+    const hc_package_t *p = hc_config_package(cfg, "prime");
+    assert_non_null(p);
+    assert_ptr_equal(p, &cfg->packages[1]);
+    assert_null(hc_config_package(cfg, "PRIME"));
+    assert_null(hc_config_package(cfg, "prim"));
+    assert_null(hc_config_package(cfg, ""));
+
+    /* a later parse replaces the catalog */
+    assert_int_equal(hc_config_parse_packages(cfg, "x:X:1"), 0);
+    assert_int_equal(cfg->n_packages, 1);
+    assert_null(hc_config_package(cfg, "basic"));
+
+    assert_int_equal(hc_config_parse_packages(cfg, "basic:Basic"), HC_EINVAL);
+    assert_int_equal(hc_config_parse_packages(cfg, "basic:Basic:1x"), HC_EINVAL);
+    assert_int_equal(hc_config_parse_packages(cfg, "basic:Basic:-1"), HC_EINVAL);
+    assert_int_equal(hc_config_parse_packages(cfg, "a:A:1,a:B:2"), HC_EINVAL);
+    /* a code that does not fit is refused, not truncated */
+    assert_int_equal(
+        hc_config_parse_packages(cfg, "this_code_is_much_longer_than_thirty_one_bytes:A:1"),
+        HC_EINVAL);
+
+    /* more than HC_MAX_PACKAGES */
+    char spec[1024] = "";
+    size_t used = 0;
+    for (int i = 0; i <= HC_MAX_PACKAGES; i++) {
+        int n = snprintf(spec + used, sizeof spec - used, "%sp%d:P:%d", i ? "," : "", i, i);
+        assert_true(n > 0 && (size_t)n < sizeof spec - used);
+        used += (size_t)n;
+    }
+    assert_int_equal(hc_config_parse_packages(cfg, spec), HC_EINVAL);
+    free(cfg);
+}
+
+static void test_parse_centers(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    assert_int_equal(hc_config_parse_centers(cfg, "1:서울중앙검진센터:20,2:부산검진센터:10"), 0);
+    assert_int_equal(cfg->n_centers, 2);
+    assert_int_equal(cfg->centers[0].id, 1);
+    assert_string_equal(cfg->centers[0].name, "서울중앙검진센터");
+    assert_int_equal(cfg->centers[0].capacity, 20);
+    assert_int_equal(cfg->centers[1].id, 2);
+    assert_string_equal(cfg->centers[1].name, "부산검진센터");
+    assert_int_equal(cfg->centers[1].capacity, 10);
+
+    assert_int_equal(hc_config_parse_centers(cfg, "1:A"), HC_EINVAL);
+    assert_int_equal(hc_config_parse_centers(cfg, "one:A:5"), HC_EINVAL);
+    assert_int_equal(hc_config_parse_centers(cfg, "1:A:five"), HC_EINVAL);
+    assert_int_equal(hc_config_parse_centers(cfg, "1:A:-1"), HC_EINVAL);
+    assert_int_equal(hc_config_parse_centers(cfg, "1:A:5,1:B:6"), HC_EINVAL);
+    assert_int_equal(hc_config_parse_centers(cfg, ""), HC_EINVAL);
+    free(cfg);
+}
+
+static void test_print_table_names_variables(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    hc_config_print_table(out, 1);
+    fclose(out);
+    assert_non_null(strstr(text, "HC_ORDER_PORT"));
+    assert_non_null(strstr(text, "HC_PACKAGES"));
+    assert_non_null(strstr(text, "HC_DATA_DIR"));
+    assert_non_null(strstr(text, "8081"));
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_overrides, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_invalid_port, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_invalid_numbers, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_invalid_packages, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_invalid_centers, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_invalid_choices, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_parse_packages, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_parse_centers, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_print_table_names_variables, clear_env, clear_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,214 @@
+/* Checks the supervisor's pure parts: gateway template rendering (placeholders, bad values) and template loading. */
+#include "hc_test.h"
+
+#include <ctype.h>
+
+#include "hc_buf.h"
+#include "hc_config.h"
+#include "hc_err.h"
+#include "hc_supervisor.h"
+
+extern char **environ;
+
+static void clear_hc_env(void)
+{
+    for (;;) {
+        char name[256];
+        int found = 0;
+        for (char **e = environ; e != NULL && *e != NULL; e++) {
+            if (strncmp(*e, "HC_", 3) == 0) {
+                const char *eq = strchr(*e, '=');
+                size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+                if (len >= sizeof name)
+                    len = sizeof name - 1;
+                memcpy(name, *e, len);
+                name[len] = '\0';
+                found = 1;
+                break;
+            }
+        }
+        if (!found)
+            break;
+        unsetenv(name);
+    }
+}
+
+static hc_config_t *default_config(void)
+{
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    char err[256] = "";
+    assert_non_null(cfg);
+    clear_hc_env();
+    if (hc_config_load(cfg, err, sizeof err) != 0)
+        fail_msg("hc_config_load: %s", err);
+    return cfg;
+}
+
+/* Returns 1 when text still holds an @NAME@ placeholder. */
+static int has_placeholder(const char *text)
+{
+    for (const char *p = strchr(text, '@'); p != NULL; p = strchr(p + 1, '@')) {
+        const char *q = p + 1;
+        while (isupper((unsigned char)*q) || *q == '_' || isdigit((unsigned char)*q))
+            q++;
+        if (q > p + 1 && *q == '@')
+            return 1;
+    }
+    return 0;
+}
+
+static void test_render_builtin_template(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    cfg->gateway_port = 18080;
+    cfg->order_port = 18081;
+    cfg->reservation_port = 18082;
+    cfg->payment_port = 18083;
+    cfg->notification_port = 18084;
+    hc_buf_t out;
+    char err[256] = "";
+    hc_buf_init(&out, 1 << 20);
+    int rc = hc_supervisor_render_gateway(hc_gateway_tmpl, cfg, "/tmp/hc-run-dir", &out, err,
+                                          sizeof err);
+    if (rc != 0)
+        fail_msg("render: %d: %s", rc, err);
+    const char *text = hc_buf_str(&out);
+    assert_false(has_placeholder(text));
+    assert_non_null(strstr(text, "18080"));
+    assert_non_null(strstr(text, "18081"));
+    assert_non_null(strstr(text, "18082"));
+    assert_non_null(strstr(text, "18083"));
+    assert_non_null(strstr(text, "18084"));
+    assert_non_null(strstr(text, "/tmp/hc-run-dir"));
+    hc_buf_cleanup(&out);
+    free(cfg);
+}
+
+static void test_render_plain_text_unchanged(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    hc_buf_t out;
+    char err[256] = "";
+    const char *tmpl = "events { worker_connections 1024; }\nlocation @fallback { }\n";
+    hc_buf_init(&out, 4096);
+    assert_int_equal(hc_buf_adds(&out, "# before\n"), 0);
+    assert_int_equal(hc_supervisor_render_gateway(tmpl, cfg, "/tmp/run", &out, err, sizeof err), 0);
+    /* appended after what the buffer held */
+    assert_string_equal(hc_buf_str(&out),
+                        "# before\nevents { worker_connections 1024; }\nlocation @fallback { }\n");
+    hc_buf_cleanup(&out);
+    free(cfg);
+}
+
+static void test_render_unknown_placeholder(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    hc_buf_t out;
+    char err[256] = "";
+    hc_buf_init(&out, 4096);
+    int rc = hc_supervisor_render_gateway("listen @NO_SUCH_THING@;\n", cfg, "/tmp/run", &out, err,
+                                          sizeof err);
+    assert_int_equal(rc, HC_EINVAL);
+    if (strstr(err, "NO_SUCH_THING") == NULL)
+        fail_msg("error does not name the placeholder: \"%s\"", err);
+    hc_buf_cleanup(&out);
+    free(cfg);
+}
+
+static void test_render_rejects_unsafe_run_dir(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    hc_buf_t out;
+    char err[256] = "";
+    hc_buf_init(&out, 1 << 20);
+    int rc = hc_supervisor_render_gateway(hc_gateway_tmpl, cfg, "/tmp/my run dir", &out, err,
+                                          sizeof err);
+    assert_int_equal(rc, HC_EINVAL);
+    assert_true(err[0] != '\0');
+    hc_buf_reset(&out);
+    rc = hc_supervisor_render_gateway(hc_gateway_tmpl, cfg, "/tmp/evil;dir", &out, err, sizeof err);
+    assert_int_equal(rc, HC_EINVAL);
+    hc_buf_cleanup(&out);
+    free(cfg);
+}
+
+static void test_load_template_from_env_file(void **state)
+{
+    (void)state;
+    char dir[256], path[512], source[512] = "", err[256] = "";
+    hc_test_mkdtemp(dir, sizeof dir);
+    hc_test_path(path, sizeof path, dir, "gw.tmpl");
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("listen @GATEWAY_PORT@;\n", fp);
+    fclose(fp);
+
+    setenv("HC_GATEWAY_TEMPLATE", path, 1);
+    char *text = hc_supervisor_load_template(NULL, source, sizeof source, err, sizeof err);
+    if (text == NULL)
+        fail_msg("load_template: %s", err);
+    assert_string_equal(text, "listen @GATEWAY_PORT@;\n");
+    assert_non_null(strstr(source, "gw.tmpl"));
+    free(text);
+
+    /* named but unreadable: an error, not a silent fallback */
+    hc_test_path(path, sizeof path, dir, "missing.tmpl");
+    setenv("HC_GATEWAY_TEMPLATE", path, 1);
+    err[0] = '\0';
+    text = hc_supervisor_load_template(NULL, source, sizeof source, err, sizeof err);
+    assert_null(text);
+    assert_true(err[0] != '\0');
+    unsetenv("HC_GATEWAY_TEMPLATE");
+    hc_test_rmtree(dir);
+}
+
+static void test_load_template_builtin_fallback(void **state)
+{
+    (void)state;
+    char dir[256], source[512] = "", err[256] = "";
+    unsetenv("HC_GATEWAY_TEMPLATE");
+    /* an exe_dir with no ../gateway or ../share beside it */
+    hc_test_mkdtemp(dir, sizeof dir);
+    char sub[512];
+    hc_test_path(sub, sizeof sub, dir, "bin");
+    assert_int_equal(mkdir(sub, 0700), 0);
+    char *text = hc_supervisor_load_template(sub, source, sizeof source, err, sizeof err);
+    if (text == NULL)
+        fail_msg("load_template: %s", err);
+    assert_string_equal(text, hc_gateway_tmpl);
+    assert_true(source[0] != '\0');
+    free(text);
+
+    /* <exe_dir>/../gateway/nginx.conf.tmpl wins over the built-in copy */
+    char gw[512], file[600];
+    hc_test_path(gw, sizeof gw, dir, "gateway");
+    assert_int_equal(mkdir(gw, 0700), 0);
+    hc_test_path(file, sizeof file, gw, "nginx.conf.tmpl");
+    FILE *fp = fopen(file, "w");
+    assert_non_null(fp);
+    fputs("# from the source tree\n", fp);
+    fclose(fp);
+    text = hc_supervisor_load_template(sub, source, sizeof source, err, sizeof err);
+    assert_non_null(text);
+    assert_string_equal(text, "# from the source tree\n");
+    assert_non_null(strstr(source, "nginx.conf.tmpl"));
+    free(text);
+    hc_test_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_render_builtin_template),
+        cmocka_unit_test(test_render_plain_text_unchanged),
+        cmocka_unit_test(test_render_unknown_placeholder),
+        cmocka_unit_test(test_render_rejects_unsafe_run_dir),
+        cmocka_unit_test(test_load_template_from_env_file),
+        cmocka_unit_test(test_load_template_builtin_fallback),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
