@@ -1,13 +1,15 @@
 /* hc_bus_log: the embedded durable event log. An SQLite file in WAL mode
- * (dir/events.db) shared by the processes of one host holds the messages and a
- * committed offset per consumer group; consumers sleep on inotify and wake as
- * soon as any process appends. See docs/embedded-log.md. */
+ * (dir/events.db) shared by the processes of one host holds the messages, a
+ * second one (dir/offsets.db) the committed offset per consumer group;
+ * consumers sleep on inotify and wake as soon as any process appends. See
+ * docs/embedded-log.md. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hc_buf.h"
@@ -19,7 +21,8 @@
 
 typedef struct log_bus {
     hc_bus_t base;
-    hc_db_t *db;
+    hc_db_t *db;      /* events.db: the messages */
+    hc_db_t *offsets; /* offsets.db: committed offset per group */
     char dir[512];
 } log_bus_t;
 
@@ -34,8 +37,14 @@ static const hc_migration_t log_migrations[] = {
     {1, "CREATE TABLE IF NOT EXISTS events (pos INTEGER PRIMARY KEY AUTOINCREMENT,"
         " topic TEXT NOT NULL, msg_key TEXT NOT NULL, value TEXT NOT NULL,"
         " appended_at INTEGER NOT NULL);"
-        "CREATE INDEX IF NOT EXISTS events_topic_pos ON events(topic, pos);"
-        "CREATE TABLE IF NOT EXISTS consumer_offsets (grp TEXT NOT NULL, topic TEXT NOT NULL,"
+        "CREATE INDEX IF NOT EXISTS events_topic_pos ON events(topic, pos);"},
+};
+
+/* Offsets live in their own file so that committing one neither wakes the
+ * consumers (they watch events.db) nor waits for the disk: a lost offset only
+ * redelivers events that consumers already drop as duplicates (inbox). */
+static const hc_migration_t offset_migrations[] = {
+    {1, "CREATE TABLE IF NOT EXISTS consumer_offsets (grp TEXT NOT NULL, topic TEXT NOT NULL,"
         " committed INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (grp, topic));"},
 };
 
@@ -61,6 +70,16 @@ static int log_publish(hc_bus_t *b, const hc_bus_msg_t *msgs, size_t n)
     return rc;
 }
 
+/* Reads group's committed offset into *out; HC_ENOTFOUND when it has none. */
+static int read_committed(log_bus_t *lb, const char *group, int64_t *out)
+{
+    hc_conn_t *conn = hc_db_acquire(lb->offsets);
+    int rc = hc_conn_query_i64(conn, "SELECT committed FROM consumer_offsets WHERE grp = ? AND topic = ?",
+                               HC_PARAMS(HC_TEXT(group), HC_TEXT(lb->base.topic)), out);
+    hc_db_release(lb->offsets, conn);
+    return rc;
+}
+
 static int log_consumer_open(hc_bus_t *b, const char *group, hc_bus_consumer_t **out)
 {
     log_bus_t *lb = (log_bus_t *)b;
@@ -79,11 +98,8 @@ static int log_consumer_open(hc_bus_t *b, const char *group, hc_bus_consumer_t *
     }
     if (c->ino_fd < 0)
         hc_warn("inotify unavailable on %s; falling back to polling", lb->dir);
-    hc_conn_t *conn = hc_db_acquire(lb->db);
     int64_t committed = 0;
-    int rc = hc_conn_query_i64(conn, "SELECT committed FROM consumer_offsets WHERE grp = ? AND topic = ?",
-                               HC_PARAMS(HC_TEXT(group), HC_TEXT(b->topic)), &committed);
-    hc_db_release(lb->db, conn);
+    int rc = read_committed(lb, group, &committed);
     if (rc && rc != HC_ENOTFOUND) {
         if (c->ino_fd >= 0)
             close(c->ino_fd);
@@ -122,6 +138,41 @@ static int log_read(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
     return 0;
 }
 
+/* Reads pending inotify records; returns 1 when one is about events.db (or
+ * its WAL), which only appends change. Offsets and SQLite's shared-memory
+ * file change too, and must not wake every consumer. */
+static int drain_is_append(int fd)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int hit = 0;
+    ssize_t len;
+    while ((len = read(fd, buf, sizeof buf)) > 0) {
+        for (char *p = buf; p < buf + len;) {
+            const struct inotify_event *e = (const struct inotify_event *)p;
+            if (e->len && strncmp(e->name, "events.db", 9) == 0 && strcmp(e->name, "events.db-shm") != 0)
+                hit = 1;
+            p += sizeof *e + e->len;
+        }
+    }
+    return hit;
+}
+
+/* Sleeps until an append is seen or timeout_ms passed. */
+static void wait_for_append(int fd, int timeout_ms)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int left = timeout_ms;
+    while (left > 0) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, left) <= 0 || drain_is_append(fd))
+            return;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left = timeout_ms - (int)((now.tv_sec - start.tv_sec) * 1000 +
+                                  (now.tv_nsec - start.tv_nsec) / 1000000);
+    }
+}
+
 static int log_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t *n, int timeout_ms)
 {
     *n = 0;
@@ -129,12 +180,7 @@ static int log_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
     if (rc || *n || timeout_ms <= 0)
         return rc;
     if (c->ino_fd >= 0) {
-        struct pollfd pfd = {.fd = c->ino_fd, .events = POLLIN};
-        if (poll(&pfd, 1, timeout_ms) > 0) {
-            char drain[4096];
-            while (read(c->ino_fd, drain, sizeof drain) > 0)
-                ;
-        }
+        wait_for_append(c->ino_fd, timeout_ms);
     } else {
         usleep((useconds_t)(timeout_ms < 20 ? timeout_ms : 20) * 1000);
     }
@@ -143,8 +189,8 @@ static int log_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
 
 static int log_commit(hc_bus_consumer_t *c, int64_t offset)
 {
-    hc_conn_t *conn = hc_db_acquire(c->bus->db);
-    int rc = hc_conn_begin(conn);
+    hc_conn_t *conn = hc_db_acquire(c->bus->offsets);
+    int rc = hc_conn_begin_lazy(conn);
     if (!rc)
         rc = hc_conn_exec(conn,
                           "INSERT INTO consumer_offsets(grp, topic, committed, updated_at) VALUES (?, ?, ?, ?)"
@@ -157,20 +203,19 @@ static int log_commit(hc_bus_consumer_t *c, int64_t offset)
         hc_conn_rollback(conn);
     else
         rc = hc_conn_commit(conn);
-    hc_db_release(c->bus->db, conn);
+    hc_db_release(c->bus->offsets, conn);
     return rc;
 }
 
 static int64_t log_lag(hc_bus_consumer_t *c)
 {
+    int64_t committed = 0, n = -1;
+    int rc = read_committed(c->bus, c->group, &committed);
+    if (rc && rc != HC_ENOTFOUND)
+        return -1;
     hc_conn_t *conn = hc_db_acquire(c->bus->db);
-    int64_t n = -1;
-    int rc = hc_conn_query_i64(conn,
-                               "SELECT COUNT(*) FROM events WHERE topic = ? AND pos > COALESCE("
-                               "(SELECT committed FROM consumer_offsets WHERE grp = ? AND topic = ?), 0)",
-                               HC_PARAMS(HC_TEXT(c->bus->base.topic), HC_TEXT(c->group),
-                                         HC_TEXT(c->bus->base.topic)),
-                               &n);
+    rc = hc_conn_query_i64(conn, "SELECT COUNT(*) FROM events WHERE topic = ? AND pos > ?",
+                           HC_PARAMS(HC_TEXT(c->bus->base.topic), HC_I64(committed)), &n);
     hc_db_release(c->bus->db, conn);
     return rc ? -1 : n;
 }
@@ -188,6 +233,7 @@ static void log_destroy(hc_bus_t *b)
 {
     log_bus_t *lb = (log_bus_t *)b;
     hc_db_destroy(lb->db);
+    hc_db_destroy(lb->offsets);
     free(lb);
 }
 
@@ -215,7 +261,12 @@ int hc_bus_log_open(const char *dir, const char *topic, const char *sync, hc_bus
     char path[600];
     snprintf(path, sizeof path, "%s/events.db", dir);
     int rc = hc_db_open(path, sync, log_migrations, 1, &lb->db);
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/offsets.db", dir);
+        rc = hc_db_open(path, sync, offset_migrations, 1, &lb->offsets);
+    }
     if (rc) {
+        hc_db_destroy(lb->db);
         free(lb);
         return rc;
     }

@@ -67,6 +67,11 @@ void hc_db_release(hc_db_t *db, hc_conn_t *c);
 int hc_conn_begin(hc_conn_t *c);
 /* Commits; on failure the transaction is rolled back and an hc_err returned. */
 int hc_conn_commit(hc_conn_t *c);
+/* Starts a write transaction whose commit does not wait for the disk: a crash
+ * of the process loses nothing, a power loss may lose this commit but never
+ * keeps it while losing an earlier one. For writes that are safe to repeat
+ * (outbox marks, consumer offsets). Otherwise as hc_conn_begin. */
+int hc_conn_begin_lazy(hc_conn_t *c);
 /* Rolls back; safe to call when no transaction is open. */
 void hc_conn_rollback(hc_conn_t *c);
 

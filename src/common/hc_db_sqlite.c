@@ -28,6 +28,7 @@ struct hc_conn {
     hc_db_t *pool;
     struct hc_conn *next_free;
     int in_tx; /* holds the pool's write lock */
+    int lazy;  /* this transaction commits without fsync (hc_conn_begin_lazy) */
     cached_stmt_t cache[STMT_CACHE];
     size_t n_cache, next_evict;
 };
@@ -309,16 +310,37 @@ void hc_db_release(hc_db_t *db, hc_conn_t *c)
     pthread_mutex_unlock(&db->mu);
 }
 
+/* Restores the pool's durable setting after a lazy transaction ended. */
+static void end_lazy(hc_conn_t *c)
+{
+    if (c->lazy) {
+        sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+        c->lazy = 0;
+    }
+}
+
 int hc_conn_begin(hc_conn_t *c)
 {
     pthread_mutex_lock(&c->pool->write_mu);
     int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         pthread_mutex_unlock(&c->pool->write_mu);
+        end_lazy(c);
         return map_rc(c->db, rc, "BEGIN IMMEDIATE");
     }
     c->in_tx = 1;
     return 0;
+}
+
+int hc_conn_begin_lazy(hc_conn_t *c)
+{
+    /* In WAL mode synchronous=NORMAL commits without an fsync; the frames
+     * reach the disk with the next durable commit or checkpoint, in order.
+     * SQLite allows the switch only outside a transaction. */
+    if (strcmp(c->pool->sync, "NORMAL") != 0 &&
+        sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) == SQLITE_OK)
+        c->lazy = 1;
+    return hc_conn_begin(c);
 }
 
 int hc_conn_commit(hc_conn_t *c)
@@ -333,6 +355,7 @@ int hc_conn_commit(hc_conn_t *c)
         c->in_tx = 0;
         pthread_mutex_unlock(&c->pool->write_mu);
     }
+    end_lazy(c);
     return err;
 }
 
@@ -344,6 +367,7 @@ void hc_conn_rollback(hc_conn_t *c)
         c->in_tx = 0;
         pthread_mutex_unlock(&c->pool->write_mu);
     }
+    end_lazy(c);
 }
 
 int hc_conn_exec(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n,

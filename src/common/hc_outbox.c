@@ -56,7 +56,9 @@ static int flush_batch(hc_db_t *db, hc_bus_t *bus)
     }
     /* Writers of one database are serialised, so ids commit in increasing
      * order and the published rows are exactly the unsent ones in this range. */
-    rc = hc_conn_begin(c);
+    /* A lost mark only republishes (consumers drop duplicates), so it need
+     * not wait for the disk. */
+    rc = hc_conn_begin_lazy(c);
     if (!rc)
         rc = hc_conn_exec(c, "UPDATE outbox SET sent_at = ? WHERE id >= ? AND id <= ? AND sent_at IS NULL",
                           HC_PARAMS(HC_I64(hc_now_ms()), HC_I64(hc_rows_i64(r, 0, 0)),

@@ -142,10 +142,12 @@ def test_utf8_name_round_trips(system):
     assert r.json["amount"] == 150000
     assert r.json["phone"].endswith("6543") and "987" not in r.json["phone"], r.json["phone"]
     assert system.gateway.get("/orders/%d" % oid).json["name"] == name
+    # The view may exist before Ordered fills the name in (PaymentApproved can
+    # arrive first), so wait for the name, then compare it.
     def mypage():
         g = system.gateway.get("/mypages/%d" % oid)
-        return g.json if g.status == 200 else None
-    m = wait_until(mypage, what="mypage %d" % oid)
+        return g.json if g.status == 200 and g.json.get("name") is not None else None
+    m = wait_until(mypage, what="mypage %d with a name" % oid)
     assert m["name"] == name
 
 
