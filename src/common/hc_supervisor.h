@@ -35,8 +35,8 @@ int hc_supervisor_render_gateway(const char *tmpl, const hc_config_t *cfg, const
 char *hc_supervisor_load_template(const char *exe_dir, char *source, size_t srclen, char *err,
                                   size_t errlen);
 
-/* The gateway template as built into the binary (src/common/hc_gateway_tmpl.c,
- * kept identical to gateway/nginx.conf.tmpl by scripts/check-gateway-template.sh). */
+/* The gateway template as built into the binary: generated from
+ * gateway/nginx.conf.tmpl at build time (cmake/embed.cmake). */
 extern const char hc_gateway_tmpl[];
 
 #endif
