@@ -579,6 +579,15 @@ static void cancel_order(hc_service_t *svc, hc_req_t *req, int64_t id)
             rc = hc_outbox_add(c, ev);
             json_decref(ev);
         }
+        if (!rc && !moved && strcmp(o.status, "CANCELED") == 0) {
+            /* Our refund's PaymentCanceled reached the order policy first and
+             * it completed this cancel (with OrderCanceled): answer success. */
+            hc_info("order %lld canceled and refunded (completed by the refund event)",
+                    (long long)id);
+            if (finish_and_reply(svc, c, req, &o, 200, scope, key))
+                hc_reply_error(req, 500, "internal", "could not record the cancellation", NULL);
+            goto out;
+        }
         if (!rc && !moved) {
             /* The booking became final meanwhile (e.g. rejected). */
             hc_conn_rollback(c);
