@@ -267,11 +267,13 @@ int hc_req_paging(hc_req_t *r, int64_t *page, int64_t *size)
 {
     long long p = 0, s = 20;
     const char *ps = hc_req_query(r, "page"), *ss = hc_req_query(r, "size");
-    if ((ps && (hc_parse_i64(ps, &p) || p < 0 || p > 1000000000)) ||
-        (ss && (hc_parse_i64(ss, &s) || s < 1))) {
-        hc_reply_error(r, 400, "validation_failed", "page must be >= 0 and size >= 1",
-                       json_pack("[{s:s, s:s}]", "field", ps && (hc_parse_i64(ps, &p) || p < 0) ? "page" : "size",
-                                 "message", "must be a non-negative integer (size >= 1)"));
+    int bad_page = ps && (hc_parse_i64(ps, &p) || p < 0 || p > 1000000000);
+    int bad_size = ss && (hc_parse_i64(ss, &s) || s < 1);
+    if (bad_page || bad_size) {
+        hc_reply_error(r, 400, "validation_failed", "page must be 0 to 1000000000 and size >= 1",
+                       json_pack("[{s:s, s:s}]", "field", bad_page ? "page" : "size", "message",
+                                 bad_page ? "must be an integer from 0 to 1000000000"
+                                          : "must be an integer >= 1"));
         return HC_EINVAL;
     }
     *page = p;

@@ -198,3 +198,13 @@ def test_bad_payment_input_is_400(system):
     err = assert_error(r, 400, "validation_failed")
     assert "orderId" in field_names(err), err
     assert_nothing_stored(system)
+
+
+@pytest.mark.parametrize("query,field", [("page=-1", "page"), ("page=2000000000", "page"),
+                                         ("page=x", "page"), ("size=0", "size"),
+                                         ("size=abc", "size")])
+def test_bad_paging_names_the_field(system, query, field):
+    """Regression: page beyond the maximum was reported as a bad `size`."""
+    for path in ("/orders", "/paymentHistories", "/reservations", "/mypages", "/notifications"):
+        err = assert_error(system.gateway.get("%s?%s" % (path, query)), 400, "validation_failed")
+        assert field_names(err) == {field}, (path, query, err)
