@@ -1,6 +1,7 @@
 /* order_policy: order status follows the reservation and payment events. */
 #include "order_policy.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "hc_err.h"
@@ -35,17 +36,33 @@ int order_policy_apply(hc_conn_t *c, const hc_event_t *ev, void *ud)
             hc_info("order %lld is now %s (%s)", (long long)o.id, to, ev->type);
         return rc;
     }
-    if (strcmp(ev->type, "PaymentCanceled") == 0 && o.cancel_requested &&
-        order_status_cancellable(o.status)) {
-        /* The customer's refund went through but its answer was lost (e.g.
-         * a timeout): complete the cancel the customer asked for. */
+    if (strcmp(ev->type, "PaymentCanceled") == 0 && order_status_cancellable(o.status)) {
+        /* Either the customer's refund went through but its answer was lost
+         * (e.g. a timeout): complete the cancel the customer asked for; or
+         * the payment was refunded directly at payment: the booking is no
+         * longer paid, so it is canceled and its place released. */
+        char reason[256];
+        const char *why = json_string_value(json_object_get(ev->root, "reason"));
+        if (o.cancel_requested) {
+            snprintf(reason, sizeof reason, "canceled by customer");
+        } else {
+            /* Keep at most 200 bytes of the refund's reason, cut at a
+             * character boundary. */
+            int n = why ? (int)strnlen(why, 200) : 0;
+            while (n > 0 && ((unsigned char)why[n] & 0xC0) == 0x80)
+                n--;
+            snprintf(reason, sizeof reason, "payment refunded%s%.*s", n ? ": " : "", n,
+                     n ? why : "");
+        }
         int moved = 0;
-        rc = order_store_move(c, o.id, "CANCELED", "canceled by customer", 0, &o, &moved);
+        rc = order_store_move(c, o.id, "CANCELED", reason, 0, &o, &moved);
         if (!rc && moved) {
             json_t *out = order_event("OrderCanceled", &o, &ev->trace);
             rc = hc_outbox_add(c, out);
             json_decref(out);
-            hc_info("order %lld canceled after its refund was confirmed by event", (long long)o.id);
+            hc_info("order %lld canceled after %s", (long long)o.id,
+                    o.cancel_requested ? "its refund was confirmed by event"
+                                       : "its payment was refunded at payment");
         }
         return rc;
     }
