@@ -181,7 +181,17 @@ static void parse_booking(json_t *body, order_t *o, char *card, size_t cardlen, 
     else if (method)
         hc_strlcpy(o->pay_method, method, sizeof o->pay_method);
 
-    int gcard = hc_get_string(body, "cardNo", &cardno, f);
+    /* The seed's Order has `Long cardNo`: a JSON integer is accepted too. */
+    char cardtext[24] = "";
+    json_t *cv = json_object_get(body, "cardNo");
+    int gcard;
+    if (json_is_integer(cv) && json_integer_value(cv) > 0) {
+        snprintf(cardtext, sizeof cardtext, "%lld", (long long)json_integer_value(cv));
+        cardno = cardtext;
+        gcard = 1;
+    } else {
+        gcard = hc_get_string(body, "cardNo", &cardno, f);
+    }
     if (method && strcmp(method, "card") == 0) {
         if (gcard == 0)
             hc_fields_add(f, "cardNo", "is required when payMethod is card");
@@ -190,6 +200,7 @@ static void parse_booking(json_t *body, order_t *o, char *card, size_t cardlen, 
         else if (cardno)
             hc_strlcpy(o->card_last4, card + strlen(card) - 4, sizeof o->card_last4);
     }
+    explicit_bzero(cardtext, sizeof cardtext);
 }
 
 /* Answers with o and stores the answer for the idempotency key, committing the
