@@ -10,12 +10,14 @@
 
 #include "hc_buf.h"
 #include "hc_err.h"
+#include "hc_event.h"
 #include "hc_inbox.h"
 #include "hc_log.h"
 #include "hc_metrics.h"
 
 #define DEFAULT_BATCH 64
 #define MAX_BATCH 512
+#define OFFSET_COMMIT_MS 50
 
 struct hc_consumer {
     hc_db_t *db;
@@ -34,23 +36,29 @@ static int wanted(const hc_consumer_opts_t *o, const char *type)
     return 0;
 }
 
-/* Applies one event under a savepoint so a poison event can be dropped
- * without losing the rest of the batch. */
-static int apply_one(hc_conn_t *c, const hc_consumer_opts_t *o, const hc_bus_msg_t *m)
+/* Parses message m into *ev. Returns 1 when it is an event this consumer
+ * wants (then the caller releases ev->root), 0 when it is to be skipped. */
+static int parse_wanted(const hc_consumer_opts_t *o, const hc_bus_msg_t *m, hc_event_t *ev)
 {
-    hc_event_t ev;
-    if (hc_event_parse(m->value, m->value_len, &ev)) {
+    if (hc_event_parse(m->value, m->value_len, ev)) {
         hc_error("consumer %s: dropping malformed message at offset %lld", o->group,
                  (long long)m->offset);
         return 0;
     }
-    int rc = 0;
-    if (!wanted(o, ev.type))
-        goto out;
-    hc_log_ctx_set(ev.trace.trace_id[0] ? ev.trace.trace_id : NULL, ev.order_id);
-    rc = hc_inbox_claim(c, ev.event_id, ev.type);
+    if (wanted(o, ev->type))
+        return 1;
+    json_decref(ev->root);
+    return 0;
+}
+
+/* Applies one wanted event under a savepoint so a poison event can be dropped
+ * without losing the rest of the batch. */
+static int apply_one(hc_conn_t *c, const hc_consumer_opts_t *o, const hc_event_t *ev)
+{
+    hc_log_ctx_set(ev->trace.trace_id[0] ? ev->trace.trace_id : NULL, ev->order_id);
+    int rc = hc_inbox_claim(c, ev->event_id, ev->type);
     if (rc == 0) {
-        hc_debug("consumer %s: %s %s already applied, skipped", o->group, ev.type, ev.event_id);
+        hc_debug("consumer %s: %s %s already applied, skipped", o->group, ev->type, ev->event_id);
         goto out;
     }
     if (rc < 0)
@@ -58,33 +66,46 @@ static int apply_one(hc_conn_t *c, const hc_consumer_opts_t *o, const hc_bus_msg
     rc = hc_conn_exec_script(c, "SAVEPOINT hc_event");
     if (rc)
         goto out;
-    rc = o->apply(c, &ev, o->ud);
+    rc = o->apply(c, ev, o->ud);
     if (rc == HC_EINVAL) {
-        hc_error("consumer %s: dropping %s %s that cannot be applied", o->group, ev.type,
-                 ev.event_id);
+        hc_error("consumer %s: dropping %s %s that cannot be applied", o->group, ev->type,
+                 ev->event_id);
         rc = hc_conn_exec_script(c, "ROLLBACK TO hc_event; RELEASE hc_event");
     } else if (rc == 0) {
         rc = hc_conn_exec_script(c, "RELEASE hc_event");
-        hc_metrics_count("hc_events_applied_total", ev.type, 1);
+        hc_metrics_count("hc_events_applied_total", ev->type, 1);
     }
 out:
     hc_log_ctx_clear();
-    json_decref(ev.root);
     return rc;
 }
 
 int hc_consumer_apply_batch(hc_db_t *db, const hc_consumer_opts_t *opts, const hc_bus_msg_t *msgs,
                             size_t n)
 {
+    /* Most events on the shared topic are for other services: a batch with
+     * nothing wanted costs no transaction at all. */
+    hc_event_t *evs = hc_xcalloc(n ? n : 1, sizeof *evs);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (parse_wanted(opts, &msgs[i], &evs[k]))
+            k++;
+    if (k == 0) {
+        free(evs);
+        return 0;
+    }
     hc_conn_t *c = hc_db_acquire(db);
     int rc = hc_conn_begin(c);
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = apply_one(c, opts, &msgs[i]);
+    for (size_t i = 0; !rc && i < k; i++)
+        rc = apply_one(c, opts, &evs[i]);
     if (rc)
         hc_conn_rollback(c);
     else
         rc = hc_conn_commit(c);
     hc_db_release(db, c);
+    for (size_t i = 0; i < k; i++)
+        json_decref(evs[i].root);
+    free(evs);
     if (!rc) {
         if (opts->relay)
             hc_relay_notify(opts->relay);
@@ -100,20 +121,40 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* Commits offset for k, retrying until it succeeds or the consumer stops. */
+static void commit_offset(hc_consumer_t *k, int64_t offset)
+{
+    int rc;
+    while ((rc = k->bus->ops->commit(k->bc, offset)) != 0 && !atomic_load(&k->stop)) {
+        hc_warn("consumer %s: offset commit failed: %s", k->opts.group, hc_strerror(rc));
+        sleep_ms(50);
+    }
+}
+
 static void *consumer_main(void *arg)
 {
     hc_consumer_t *k = arg;
     hc_bus_msg_t msgs[MAX_BATCH];
+    /* Offsets are committed at most every OFFSET_COMMIT_MS under load and at
+     * once when the log goes quiet: a crash redelivers at most that much,
+     * which the inbox drops, and a busy consumer does not write per batch. */
+    int64_t pending = -1, last_commit = 0;
     while (!atomic_load(&k->stop)) {
         size_t n = 0;
-        int rc = k->bus->ops->poll(k->bc, msgs, k->opts.batch, &n, 200);
+        int rc = k->bus->ops->poll(k->bc, msgs, k->opts.batch, &n, pending >= 0 ? 20 : 200);
         if (rc) {
             hc_warn("consumer %s: poll failed: %s", k->opts.group, hc_strerror(rc));
             sleep_ms(100);
             continue;
         }
-        if (n == 0)
+        if (n == 0) {
+            if (pending >= 0) {
+                commit_offset(k, pending);
+                pending = -1;
+                last_commit = hc_now_ms();
+            }
             continue;
+        }
         int backoff = 10;
         /* A failed batch is retried as is until it applies or we stop; the
          * offset is committed only after the transaction. */
@@ -125,15 +166,17 @@ static void *consumer_main(void *arg)
             backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
         }
         if (rc == 0) {
-            int crc;
-            while ((crc = k->bus->ops->commit(k->bc, msgs[n - 1].offset)) != 0 &&
-                   !atomic_load(&k->stop)) {
-                hc_warn("consumer %s: offset commit failed: %s", k->opts.group, hc_strerror(crc));
-                sleep_ms(50);
+            pending = msgs[n - 1].offset;
+            if (hc_now_ms() - last_commit >= OFFSET_COMMIT_MS) {
+                commit_offset(k, pending);
+                pending = -1;
+                last_commit = hc_now_ms();
             }
         }
         hc_bus_msgs_free(msgs, n);
     }
+    if (pending >= 0)
+        k->bus->ops->commit(k->bc, pending);
     return NULL;
 }
 
