@@ -461,7 +461,7 @@ def test_payment_unreachable_is_503_and_nothing_charged(make_system):
     s = make_system()
     s.start_services()
     s.stop("payment")
-    r = book(s.order)
+    r = book(s.order, headers={"Idempotency-Key": "b-503"})
     error(r, 503, "payment_unavailable")
     assert re.fullmatch(r"\d+", r.headers.get("Retry-After") or ""), r.headers
     assert "later" in r.json["message"], r
@@ -473,9 +473,11 @@ def test_payment_unreachable_is_503_and_nothing_charged(make_system):
     assert payments_of(s.payment, oid) == [] or \
         [p["status"] for p in payments_of(s.payment, oid)] == ["CANCELED"]
     assert reservation_of(s.reservation, oid) is None
-    # Payment is back: the next booking goes through.
-    o = booked(s.order)
-    wait_order(s.order, o["id"], "REQUESTED")
+    # Payment is back: the retry with the same key goes through (a 503 is not
+    # replayed: nothing was done).
+    r = book(s.order, headers={"Idempotency-Key": "b-503"})
+    assert r.status == 201 and r.json["id"] != oid, r
+    wait_order(s.order, r.json["id"], "REQUESTED")
 
 
 def test_payment_too_slow_is_503_and_the_late_charge_is_refused(make_system, fake_servers):
@@ -709,9 +711,10 @@ def test_admin_invalid_transitions_are_409_and_change_nothing(system):
         r = call()
         error(r, 409, "invalid_state")
     # Confirming twice is an idempotent repeat: the reservation as it is, no new event.
-    r = g.post("/reservations/%d/confirm" % r_con["id"])
-    assert r.status in (200, 409), r
-    if r.status == 200:
+    for call in (lambda: g.post("/reservations/%d/confirm" % r_con["id"]),
+                 lambda: g.patch("/reservations/%d" % r_con["id"], {"status": "CONFIRMED"})):
+        r = call()
+        assert r.status == 200, r
         assert r.json["status"] == "CONFIRMED" and r.json["updatedAt"] == before[r_con["id"]]["updatedAt"]
     error(g.post("/reservations/999999/confirm"), 404, "not_found")
 
@@ -829,10 +832,18 @@ def test_cancel_deadline_when_time_passes(make_system):
     s = make_system()
     s.start_services()
     d = day(3)
+    early = booked(s.order, checkupDate=d)
     o = booked(s.order, checkupDate=d)
     wait_order(s.order, o["id"], "REQUESTED")
+    wait_order(s.order, early["id"], "REQUESTED")
+    # The day before the checkup: still in time (default cutoff: end of that day).
     s.stop("order")
-    s.env["HC_CLOCK_OFFSET_SECONDS"] = str(4 * 86400)
+    s.env["HC_CLOCK_OFFSET_SECONDS"] = str(2 * 86400)
+    s.restart("order")
+    assert s.order.delete("/orders/%d" % early["id"]).status == 200
+    # The checkup day itself: too late.
+    s.stop("order")
+    s.env["HC_CLOCK_OFFSET_SECONDS"] = str(3 * 86400)
     s.restart("order")
     error(s.order.delete("/orders/%d" % o["id"]), 409, "cancel_deadline_passed")
     assert get_json(s.order, "/orders/%d" % o["id"])["status"] == "REQUESTED"
@@ -848,7 +859,8 @@ def test_cancel_with_payment_down_is_503_and_changes_nothing(make_system):
     wait_order(s.order, oid, "REQUESTED")
     wait_mypage(s.notification, oid, "REQUESTED")
     s.stop("payment")
-    for call in (lambda: s.order.delete("/orders/%d" % oid),
+    for call in (lambda: s.order.delete("/orders/%d" % oid, headers={"Idempotency-Key": "c-503"}),
+                 lambda: s.order.delete("/orders/%d" % oid),
                  lambda: s.order.patch("/orders/%d" % oid, {"status": "CANCELED"})):
         r = call()
         error(r, 503, "payment_unavailable")
@@ -861,8 +873,9 @@ def test_cancel_with_payment_down_is_503_and_changes_nothing(make_system):
     assert slot(s.reservation, 1, d)["booked"] == 1
     assert get_json(s.notification, "/mypages/%d" % oid)["status"] == "REQUESTED"
     assert "OrderCanceled" not in event_types(s, oid)
-    # Payment is back: the cancel now works.
-    assert s.order.delete("/orders/%d" % oid).status == 200
+    # Payment is back: the cancel now works, also with the key of a failed try.
+    r = s.order.delete("/orders/%d" % oid, headers={"Idempotency-Key": "c-503"})
+    assert r.status == 200 and r.json["status"] == "CANCELED", r
     wait_slot(s.reservation, 1, d, 0)
 
 
@@ -1081,6 +1094,33 @@ def test_http_sms_provider_retries_until_the_api_recovers(make_system, fake_serv
     assert SMS_KEY.encode() not in all_log_bytes(s)
 
 
+def sms_pending(system):
+    samples = [v for n, _, v in system.metrics("notification") if n == "hc_sms_pending"]
+    return samples[0] if samples else None
+
+
+def test_http_sms_gives_up_after_max_attempts_without_blocking(make_system, fake_servers):
+    api = fake_servers(lambda m, p, h, b: (503, b"busy", "text/plain"))
+    s = make_system(HC_SMS_PROVIDER="http", HC_SMS_URL=api.url, HC_SMS_API_KEY=SMS_KEY,
+                    HC_SMS_MAX_ATTEMPTS="2")
+    s.start_services()
+    o = booked(s.order)
+    oid = o["id"]
+    wait_mypage(s.notification, oid, "REQUESTED")
+
+    def failed_for_good():
+        n = sms_of(s.notification, oid)
+        return n if len(n) == 2 and all(x["deliveryStatus"] == "FAILED" and x["attempts"] == 2
+                                        for x in n) and sms_pending(s) == 0 else None
+    msgs = wait_until(failed_for_good, what="2 SMS FAILED for good after 2 attempts")
+    for x in msgs:
+        assert "503" in x["lastError"], x
+    assert len(api.requests) == 4, [r[:2] for r in api.requests]
+    # The rest of the system carried on: cancel works and reaches mypage.
+    assert s.order.delete("/orders/%d" % oid).status == 200
+    wait_mypage(s.notification, oid, "CANCELED")
+
+
 # =========================================================================== 9. idempotency
 
 
@@ -1113,6 +1153,25 @@ def test_idempotent_booking_and_cancel(system):
     assert d1.status == d2.status == 402 and d1.json == d2.json, (d1, d2)
     assert hc.page_total(g.get("/orders")) == 3
     error(g.post("/orders", body, headers={"Idempotency-Key": "k" * 201}), 400, "validation_failed")
+
+    # Concurrent retries with one key never make a second booking or charge.
+    answers = [None] * 5
+
+    def go(i):
+        answers[i] = g.post("/orders", body, headers={"Idempotency-Key": "book-c"})
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    ok = [a for a in answers if a.status == 201]
+    assert ok and all(a.status in (201, 409) for a in answers), answers
+    assert len({a.json["id"] for a in ok}) == 1, answers
+    for a in answers:
+        if a.status == 409:
+            assert a.json["error"] == "in_progress" and a.json["message"], a
+    assert hc.page_total(g.get("/orders")) == 4
+    assert len(payments_of(g, ok[0].json["id"])) == 1
 
     c1 = g.delete("/orders/%d" % oid, headers={"Idempotency-Key": "cancel-1"})
     assert c1.status == 200 and c1.json["status"] == "CANCELED", c1
