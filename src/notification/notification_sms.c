@@ -120,11 +120,13 @@ int notification_provider_init(notification_provider_t *p, const hc_config_t *cf
 /* ---- one pass ---- */
 
 /* Claims m for one attempt in a short transaction of its own. *claimed is 1
- * when we got it. Returns 0 or an hc_err (rolled back). */
+ * when we got it. Returns 0 or an hc_err (rolled back). The claim does not
+ * wait for the disk: the outcome's durable commit carries it along, and a
+ * power cut before that re-sends the message either way (see the top). */
 static int claim_row(hc_conn_t *c, const notification_msg_t *m, int64_t lease_until, int *claimed)
 {
     *claimed = 0;
-    int rc = hc_conn_begin(c);
+    int rc = hc_conn_begin_lazy(c);
     if (rc)
         return rc;
     rc = notification_store_claim(c, m->id, m->next_attempt_at, lease_until, claimed);
