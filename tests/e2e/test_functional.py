@@ -817,7 +817,7 @@ def test_cancel_deadline_by_cutoff_days(make_system):
     g = s.gateway
     late = booked(g, checkupDate=day(1))
     ok = booked(g, checkupDate=day(3))
-    wait_reservation(g, late["id"])
+    wait_order(g, late["id"], "REQUESTED")
     err = error(g.delete("/orders/%d" % late["id"]), 409, "cancel_deadline_passed")
     assert "2" in err["message"]
     error(g.patch("/orders/%d" % late["id"], {"status": "CANCELED"}), 409, "cancel_deadline_passed")
