@@ -315,6 +315,10 @@ def test_slot_capacity_override_and_availability(system):
     wait_slot(g, 2, d2, 1)
     assert slot(g, 1, d2)["booked"] == 1
     assert slot(g, 1, d1)["booked"] == 0 and slot(g, 1, d3)["booked"] == 0
+    # Lowering the capacity below the bookings keeps them and closes the day.
+    r = g.put("/centers/1/slots/%s" % d2, {"capacity": 0})
+    assert (r.status, r.json["booked"], r.json["remaining"]) == (200, 1, 0), r
+    assert reservation_of(g, o1["id"])["status"] == "REQUESTED"
     # Raising the capacity keeps the bookings.
     r = g.put("/centers/1/slots/%s" % d2, {"capacity": 5})
     assert (r.status, r.json["booked"], r.json["remaining"]) == (200, 1, 4), r
@@ -787,6 +791,28 @@ def test_cancel_answers_200_when_the_refund_event_completes_it_first(system):
         assert types.count("OrderCanceled") == 1 and types.count("PaymentCanceled") == 1, types
         assert get_json(g, "/orders/%d" % oid)["status"] == "CANCELED"
     assert slot(g, 1, hc.checkup_date(7))["booked"] == 0
+
+
+def test_cancel_while_the_center_side_is_down(make_system):
+    """Bookings and cancels go on with reservation down; once it is back it
+    catches up: the place taken by the paid booking is released again."""
+    s = make_system()
+    s.start_services()
+    d = day(48)
+    s.stop("reservation")
+    o = booked(s.order, checkupDate=d)
+    r = s.order.delete("/orders/%d" % o["id"])
+    assert r.status == 200 and r.json["status"] == "CANCELED", r
+    assert [p["status"] for p in payments_of(s.payment, o["id"])] == ["CANCELED"]
+    s.restart("reservation")
+    s.wait_idle()
+    canc = s.reservation.items("/cancellations?orderId=%d" % o["id"], "cancellations")
+    assert len(canc) == 1 and canc[0]["checkupDate"] == d, canc
+    res = reservation_of(s.reservation, o["id"])
+    assert res is None or res["status"] == "CANCELED", res
+    assert slot(s.reservation, 1, d)["booked"] == 0
+    assert get_json(s.order, "/orders/%d" % o["id"])["status"] == "CANCELED"
+    assert get_json(s.notification, "/mypages/%d" % o["id"])["status"] == "CANCELED"
 
 
 def test_cancel_of_a_final_booking_is_409(system):
