@@ -18,6 +18,7 @@
 #define DEFAULT_BATCH 64
 #define MAX_BATCH 512
 #define OFFSET_COMMIT_MS 50
+#define LINGER_MS 3 /* added to event latency to gather a batch */
 
 struct hc_consumer {
     hc_db_t *db;
@@ -154,6 +155,14 @@ static void *consumer_main(void *arg)
                 last_commit = hc_now_ms();
             }
             continue;
+        }
+        if (n < k->opts.batch) {
+            /* Linger a moment so that events arriving together share one
+             * transaction (one fsync) instead of one each. */
+            size_t more = 0;
+            sleep_ms(LINGER_MS);
+            if (k->bus->ops->poll(k->bc, msgs + n, k->opts.batch - n, &more, 0) == 0)
+                n += more;
         }
         int backoff = 10;
         /* A failed batch is retried as is until it applies or we stop; the
