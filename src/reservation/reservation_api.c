@@ -101,6 +101,18 @@ static json_t *slot_json(const reservation_slot_t *s)
                      (json_int_t)reservation_slot_remaining(s->capacity, s->booked));
 }
 
+/* One slot as a resource: {centerId, date, capacity, booked, remaining, _links}. */
+static json_t *slot_resource(hc_req_t *req, int64_t center_id, const reservation_slot_t *s)
+{
+    char path[80], date[11];
+    json_t *o = slot_json(s);
+    hc_date_format(s->day, date, sizeof date);
+    json_object_set_new(o, "centerId", json_integer(center_id));
+    snprintf(path, sizeof path, "/centers/%lld/slots/%s", (long long)center_id, date);
+    hc_hal_self(req, o, "slot", path);
+    return o;
+}
+
 /* ---- query parameters ---- */
 
 /* Reads an optional positive id from the query into *out (0 when absent or
@@ -527,7 +539,7 @@ static void list_slots(hc_req_t *req, void *ud)
     }
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, slot_json(&slots[i]));
+        json_array_append_new(items, slot_resource(req, ce.id, &slots[i]));
     json_t *page = hc_hal_page(req, "slots", items, 0, (int64_t)n, (int64_t)n);
     char from[11], to[11];
     hc_date_format(from_day, from, sizeof from);
@@ -538,18 +550,6 @@ static void list_slots(hc_req_t *req, void *ud)
     hc_reply_json(req, 200, page);
 out:
     hc_db_release(svc->db, c);
-}
-
-/* One slot as a resource: {centerId, date, capacity, booked, remaining, _links}. */
-static json_t *slot_resource(hc_req_t *req, int64_t center_id, const reservation_slot_t *s)
-{
-    char path[80], date[11];
-    json_t *o = slot_json(s);
-    hc_date_format(s->day, date, sizeof date);
-    json_object_set_new(o, "centerId", json_integer(center_id));
-    snprintf(path, sizeof path, "/centers/%lld/slots/%s", (long long)center_id, date);
-    hc_hal_self(req, o, "slot", path);
-    return o;
 }
 
 /* Parses path parameter 1 as a date; on failure answers 400 and returns nonzero. */

@@ -105,7 +105,17 @@ def slot(c, center, date):
     assert r.status == 200, r
     items = r.json["_embedded"]["slots"]
     assert len(items) == 1 and items[0]["date"] == date, items
-    return items[0]
+    return slot_fields(items[0], center)
+
+
+def slot_fields(item, center):
+    """A listed slot's {date, capacity, booked, remaining}, after checking that
+    it is a resource of its own (centerId, _links.self to the single-day URL)."""
+    item = dict(item)
+    assert item.pop("centerId") == center, item
+    links = item.pop("_links")
+    assert links["self"]["href"].endswith("/centers/%d/slots/%s" % (center, item["date"])), links
+    return item
 
 
 def wait_slot(c, center, date, booked):
@@ -298,6 +308,7 @@ def test_slot_capacity_override_and_availability(system):
     slots = r.json["_embedded"]["slots"]
     assert [s["date"] for s in slots] == [d1, d2, d3]
     for s in slots:
+        s = slot_fields(s, 1)
         assert s == {"date": s["date"], "capacity": 1000, "booked": 0, "remaining": 1000}, s
 
     r = g.put("/centers/1/slots/%s" % d2, {"capacity": 3})
