@@ -134,6 +134,7 @@ static void commit_offset(hc_consumer_t *k, int64_t offset)
 
 static void *consumer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "hc-consumer");
     hc_consumer_t *k = arg;
     hc_bus_msg_t msgs[MAX_BATCH];
     /* Offsets are committed at most every OFFSET_COMMIT_MS under load and at

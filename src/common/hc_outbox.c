@@ -118,6 +118,7 @@ struct hc_relay {
 
 static void *relay_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "hc-relay");
     hc_relay_t *r = arg;
     int backoff_ms = 0;
     int64_t last_prune = hc_now_ms();

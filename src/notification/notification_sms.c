@@ -265,6 +265,7 @@ static void sender_wait(notification_sender_t *s, int ms)
 
 static void *sender_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "hc-sms-sender");
     notification_sender_t *s = arg;
     while (!atomic_load(&s->stop)) {
         int n = notification_sender_run_once(s->db, &s->opts, &s->stop);

@@ -32,7 +32,10 @@ const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS] = {
         " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, next_attempt_at INTEGER,"
         " trace_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
         " UNIQUE (order_id, order_status));"
-        "CREATE INDEX IF NOT EXISTS notifications_due ON notifications(next_attempt_at);"},
+        /* Only rows with something left to try, in id order: the sender's
+         * pass reads these and never walks the SENT history. */
+        "CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(id)"
+        " WHERE next_attempt_at IS NOT NULL;"},
 };
 
 #define MYPAGE_COLS                                                                       \
@@ -358,7 +361,8 @@ int notification_store_due(hc_conn_t *c, int64_t now_ms, size_t limit, notificat
     int rc = hc_conn_query(c,
                            "SELECT " MSG_COLS ", m.phone FROM notifications n"
                            " JOIN mypage m ON m.order_id = n.order_id"
-                           " WHERE n.next_attempt_at <= ? AND n.delivery_status <> 'SENT'"
+                           " WHERE n.next_attempt_at IS NOT NULL AND n.next_attempt_at <= ?"
+                           " AND n.delivery_status <> 'SENT'"
                            " AND m.phone IS NOT NULL ORDER BY n.id LIMIT ?",
                            HC_PARAMS(HC_I64(now_ms), HC_I64((int64_t)limit)), &r);
     if (rc)

@@ -30,6 +30,7 @@ static order_state_t order_state;
 static void *recovery_main(void *arg)
 {
     hc_service_t *svc = arg;
+    pthread_setname_np(pthread_self(), "hc-recovery");
     order_state_t *st = svc->state;
     int period_ms = hc_cfg.pending_recovery_ms / 4 < 1000 ? hc_cfg.pending_recovery_ms / 4 : 1000;
     for (;;) {
