@@ -164,6 +164,23 @@ def verify_every_booking_processed_once(system, paid, others=(), timeout=40):
         assert sorted(x["orderStatus"] for x in n) == ["PAID", "REQUESTED"], (o, n)
 
 
+def verify_answered_bookings_survived(services, answered, timeout=40):
+    """After kills that may have cut requests: waits until no order is PENDING
+    (the recovery fails those), then checks that every booking answered 201
+    ({orderId: json}) still exists and is processed exactly once, and that
+    the FAILED ones hold no charge and no capacity."""
+    def settled():
+        orders = {o["id"]: o for o in services.order.items("/orders?size=1000", "orders")}
+        return orders if all(o["status"] != "PENDING" for o in orders.values()) else None
+    orders = wait_until(settled, timeout=timeout, what="no PENDING order left after the kill")
+    missing = set(answered) - set(orders)
+    assert not missing, "orders answered 201 but lost by the kill: %s" % missing
+    paid = {o: j for o, j in orders.items() if j["status"] != "FAILED"}
+    failed = set(orders) - set(paid)
+    assert set(answered) <= set(paid), "answered 201 but then FAILED: %s" % (set(answered) - set(paid))
+    verify_every_booking_processed_once(services, paid, others=failed)
+
+
 def assert_all_paid(burst):
     bad = [(i, r) for i, r in enumerate(burst.results) if r is None or r[0] != 201]
     assert not bad, "bookings not accepted (%d of %d): %s" % (len(bad), burst.n, bad[:5])
@@ -244,14 +261,4 @@ def test_kill9_order_mid_burst_loses_no_paid_booking(make_system):
     burst.join()
     answered = burst.paid()
     assert len(answered) >= N // 3
-
-    def settled():
-        orders = {o["id"]: o for o in services.order.items("/orders?size=1000", "orders")}
-        return orders if all(o["status"] != "PENDING" for o in orders.values()) else None
-    orders = wait_until(settled, timeout=30, what="no PENDING order left after the kill")
-    missing = set(answered) - set(orders)
-    assert not missing, "orders answered 201 but lost by the kill: %s" % missing
-    paid = {o: j for o, j in orders.items() if j["status"] != "FAILED"}
-    failed = set(orders) - set(paid)
-    assert set(answered) <= set(paid), "answered 201 but then FAILED: %s" % (set(answered) - set(paid))
-    verify_every_booking_processed_once(services, paid, others=failed)
+    verify_answered_bookings_survived(services, answered)
