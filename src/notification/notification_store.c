@@ -352,18 +352,21 @@ int notification_store_list_msgs(hc_conn_t *c, int64_t order_id, int64_t page, i
     return rc;
 }
 
+/* Reads the notifications_pending index, never the SENT history. */
+const char notification_due_sql[] =
+    "SELECT " MSG_COLS ", m.phone FROM notifications n"
+    " JOIN mypage m ON m.order_id = n.order_id"
+    " WHERE n.next_attempt_at IS NOT NULL AND n.next_attempt_at <= ?"
+    " AND n.delivery_status <> 'SENT'"
+    " AND m.phone IS NOT NULL ORDER BY n.id LIMIT ?";
+
 int notification_store_due(hc_conn_t *c, int64_t now_ms, size_t limit, notification_due_t **items,
                            size_t *n)
 {
     *items = NULL;
     *n = 0;
     hc_rows_t *r = NULL;
-    int rc = hc_conn_query(c,
-                           "SELECT " MSG_COLS ", m.phone FROM notifications n"
-                           " JOIN mypage m ON m.order_id = n.order_id"
-                           " WHERE n.next_attempt_at IS NOT NULL AND n.next_attempt_at <= ?"
-                           " AND n.delivery_status <> 'SENT'"
-                           " AND m.phone IS NOT NULL ORDER BY n.id LIMIT ?",
+    int rc = hc_conn_query(c, notification_due_sql,
                            HC_PARAMS(HC_I64(now_ms), HC_I64((int64_t)limit)), &r);
     if (rc)
         return rc;

@@ -114,6 +114,10 @@ int notification_store_get_msg(hc_conn_t *c, int64_t id, notification_msg_t *out
 int notification_store_list_msgs(hc_conn_t *c, int64_t order_id, int64_t page, int64_t size,
                                  notification_msg_t **items, size_t *n, int64_t *total);
 
+/* The SQL of notification_store_due (parameters: now ms, limit), exposed so a
+ * test can check that its plan stays on the pending-rows index. */
+extern const char notification_due_sql[];
+
 /* Lists up to limit rows due at now_ms (QUEUED or retryable FAILED, whose
  * phone is known), oldest first. *items (caller frees) holds *n rows. */
 int notification_store_due(hc_conn_t *c, int64_t now_ms, size_t limit, notification_due_t **items,
