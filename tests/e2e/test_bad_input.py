@@ -34,6 +34,7 @@ def assert_error(r, status, code=None, codes=None):
         assert r.json.get("error") in codes, r
     assert isinstance(r.json.get("error"), str) and r.json["error"], r
     assert isinstance(r.json.get("message"), str) and r.json["message"], r
+    assert isinstance(r.json.get("fields"), list), "no fields list (the contract's error shape): %r" % r
     return r.json
 
 
