@@ -7,7 +7,7 @@
 
 #define HC_INBOX_SCHEMA                                                                   \
     "CREATE TABLE IF NOT EXISTS inbox (event_id TEXT PRIMARY KEY,"                      \
-    " event_type TEXT NOT NULL, consumed_at INTEGER NOT NULL);"
+    " event_type TEXT NOT NULL, consumed_at INTEGER NOT NULL) WITHOUT ROWID;"
 
 /* Records event_id inside c's open transaction. Returns 1 when the event is new
  * (apply it), 0 when it was applied before (skip it), or a negative hc_err. */

@@ -13,7 +13,7 @@
 
 /* The outbox table, for a service's migration list. */
 #define HC_OUTBOX_SCHEMA                                                                  \
-    "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT,"          \
+    "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY,"                        \
     " msg_key TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL,"       \
     " sent_at INTEGER);"                                                                \
     "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(sent_at, id);"

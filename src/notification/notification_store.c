@@ -23,7 +23,7 @@ const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS] = {
         /* Each status an order reached, once. */
         "CREATE TABLE IF NOT EXISTS mypage_history (order_id INTEGER NOT NULL,"
         " status TEXT NOT NULL, status_rank INTEGER NOT NULL, at TEXT NOT NULL,"
-        " UNIQUE (order_id, status));"
+        " PRIMARY KEY (order_id, status)) WITHOUT ROWID;"
         /* One SMS per (order, announced status). next_attempt_at (ms) is NULL
          * once nothing more is to be tried (SENT, or FAILED for good). */
         "CREATE TABLE IF NOT EXISTS notifications (id INTEGER PRIMARY KEY AUTOINCREMENT,"

@@ -20,7 +20,9 @@ const hc_migration_t order_migrations[ORDER_N_MIGRATIONS] = {
         " cancel_requested INTEGER NOT NULL DEFAULT 0, trace_id TEXT,"
         " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, created_ms INTEGER NOT NULL);"
         "CREATE INDEX orders_phone ON orders(phone, id);"
-        "CREATE INDEX orders_status ON orders(status, created_ms);"
+        /* Only PENDING orders are ever looked up by status (recovery), so
+         * later status changes do not rewrite this index. */
+        "CREATE INDEX orders_pending ON orders(id) WHERE status = 'PENDING';"
         "CREATE TABLE idempotency (scope TEXT NOT NULL, idem_key TEXT NOT NULL,"
         " order_id INTEGER, status INTEGER NOT NULL DEFAULT 0, body TEXT,"
         " created_ms INTEGER NOT NULL, PRIMARY KEY (scope, idem_key));"},
