@@ -13,6 +13,12 @@
 #define MAX_RESPONSE (4 * 1024 * 1024)
 
 static _Thread_local CURL *tl_curl;
+/* The last call on this thread's handle succeeded, so its connection may be
+ * cached for reuse. libcurl silently retries a request on a fresh connection
+ * when a reused one dies before any answer byte, even a POST the remote may
+ * already have acted on; if that fresh connect is refused, "could not
+ * connect" is then not proof that nothing was sent. */
+static _Thread_local int tl_may_reuse;
 
 void hc_client_global_init(void)
 {
@@ -78,8 +84,13 @@ int hc_client_call(const hc_call_t *call, int *status, json_t **resp)
     int rc = 0;
     if (cc == CURLE_OPERATION_TIMEDOUT) {
         rc = HC_ETIMEDOUT;
-    } else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) {
+    } else if ((cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) && !tl_may_reuse) {
         rc = HC_EUNAVAIL;
+    } else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) {
+        /* A kept-alive connection may have carried the request first. */
+        hc_warn("call %s %s failed: %s after a kept-alive connection; outcome unknown",
+                call->method, call->url, curl_easy_strerror(cc));
+        rc = HC_ETIMEDOUT;
     } else if (cc != CURLE_OK) {
         /* The request may have been sent (e.g. connection reset after send):
          * treat the outcome as unknown. */
@@ -92,6 +103,7 @@ int hc_client_call(const hc_call_t *call, int *status, json_t **resp)
         if (resp && out.len)
             *resp = json_loadb(out.data, out.len, 0, NULL);
     }
+    tl_may_reuse = cc == CURLE_OK;
     hc_buf_cleanup(&out);
     curl_slist_free_all(hdrs);
     free(body);

@@ -17,9 +17,11 @@ typedef struct hc_call {
 } hc_call_t;
 
 /* Performs the call. Returns 0 when an HTTP answer arrived (*status set and
- * *resp the parsed JSON body or NULL; caller decrefs), HC_ETIMEDOUT when it
- * timed out (the remote may have acted), HC_EUNAVAIL when it could not
- * connect (the remote did not act). */
+ * *resp the parsed JSON body or NULL; caller decrefs), HC_EUNAVAIL when it
+ * could not connect and no earlier attempt of this call can have reached the
+ * remote (the remote did not act), HC_ETIMEDOUT otherwise: timeout, reset,
+ * or a refused connect after libcurl's retry of a kept-alive connection (the
+ * remote may have acted). */
 int hc_client_call(const hc_call_t *call, int *status, json_t **resp);
 
 /* Process-wide libcurl set-up/tear-down; call from main. */

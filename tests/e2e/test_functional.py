@@ -11,6 +11,7 @@ import http.server
 import json
 import os
 import re
+import socket
 import sqlite3
 import threading
 import urllib.parse
@@ -493,6 +494,107 @@ def test_payment_unreachable_is_503_and_nothing_charged(make_system):
     r = book(s.order, headers={"Idempotency-Key": "b-503"})
     assert r.status == 201 and r.json["id"] != oid, r
     wait_order(s.order, r.json["id"], "REQUESTED")
+
+
+class DyingKeepAliveProxy:
+    """A keep-alive HTTP proxy to payment on a free port. The first request
+    that arrives on an already used connection is forwarded (so payment
+    charges), and then the proxy stops listening and drops that connection
+    without an answer: libcurl retries the request on a fresh connection,
+    which is refused."""
+
+    def __init__(self, target):
+        self.target = target
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.died = threading.Event()
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        f = conn.makefile("rb")
+        served = 0
+        try:
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                method, path, _ = line.decode().split(" ", 2)
+                headers = {}
+                while True:
+                    h = f.readline().decode()
+                    if h in ("\r\n", ""):
+                        break
+                    k, v = h.split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+                body = f.read(int(headers.get("content-length") or 0))
+                st, payload, ct = forward(self.target, method, path, headers, body)
+                if served and not self.died.is_set():
+                    self.died.set()
+                    self._stop_listening()
+                    conn.close()
+                    return
+                served += 1
+                conn.sendall(b"HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+                             % (st, ct.encode(), len(payload)) + payload)
+        except OSError:
+            return
+
+    def _stop_listening(self):
+        # shutdown() makes Linux refuse new connections at once, even while
+        # the accept thread is blocked on the socket (close() alone would not).
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+
+    def close(self):
+        self._stop_listening()
+        for c in self.conns:
+            c.close()
+
+
+def test_refused_retry_after_a_kept_alive_charge_is_compensated(make_system):
+    """Regression: payment charged on a kept-alive connection that then died;
+    libcurl retried on a fresh connection, was refused, and order took the
+    refusal as "payment never acted": the order FAILED with no compensation,
+    so the charge and the reserved place stayed. Now that outcome counts as
+    unknown: refunded and released."""
+    s = make_system(HC_HTTP_THREADS="1")  # one order thread, so one reused connection
+    proxy = DyingKeepAliveProxy("http://127.0.0.1:%d" % s.ports["payment"])
+    try:
+        s.env["HC_PAYMENT_URL"] = proxy.url
+        s.start_services()
+        d = day(22)
+        first = book(s.order, checkupDate=d)
+        assert first.status == 201, first
+        r = book(s.order, checkupDate=d)
+        assert proxy.died.is_set(), "the second charge did not go over the kept-alive connection"
+        error(r, 503, "payment_unavailable")
+        oid = [o for o in s.order.items("/orders", "orders") if o["id"] != first.json["id"]][0]["id"]
+        assert get_json(s.order, "/orders/%d" % oid)["status"] == "FAILED"
+        # Payment did charge it; the compensation refunds it and frees the place.
+        wait_until(lambda: [p["status"] for p in payments_of(s.payment, oid)] == ["CANCELED"],
+                   what="the charge of order %d refunded" % oid)
+        s.wait_idle()
+        res = reservation_of(s.reservation, oid)
+        assert res is None or res["status"] == "CANCELED", res
+        assert slot(s.reservation, 1, d)["booked"] == 1
+        wait_mypage(s.notification, oid, "FAILED")
+    finally:
+        proxy.close()
 
 
 def test_payment_too_slow_is_503_and_the_late_charge_is_refused(make_system, fake_servers):
