@@ -19,6 +19,8 @@
 #include "hc_event.h"
 #include "hc_log.h"
 
+#define RECHECK_MS 5 /* after a wake-up that found no committed append yet */
+
 typedef struct log_bus {
     hc_bus_t base;
     hc_db_t *db;      /* events.db: the messages */
@@ -157,20 +159,30 @@ static int drain_is_append(int fd)
     return hit;
 }
 
-/* Sleeps until an append is seen or timeout_ms passed. */
-static void wait_for_append(int fd, int timeout_ms)
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps until an append is seen (returns 1) or timeout_ms passed (0). */
+static int wait_for_append(int fd, int timeout_ms)
 {
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     int left = timeout_ms;
     while (left > 0) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, left) <= 0 || drain_is_append(fd))
-            return;
+        if (poll(&pfd, 1, left) <= 0)
+            return 0;
+        if (drain_is_append(fd))
+            return 1;
         clock_gettime(CLOCK_MONOTONIC, &now);
         left = timeout_ms - (int)((now.tv_sec - start.tv_sec) * 1000 +
                                   (now.tv_nsec - start.tv_nsec) / 1000000);
     }
+    return 0;
 }
 
 static int log_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t *n, int timeout_ms)
@@ -179,12 +191,23 @@ static int log_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
     int rc = log_read(c, msgs, max, n);
     if (rc || *n || timeout_ms <= 0)
         return rc;
-    if (c->ino_fd >= 0) {
-        wait_for_append(c->ino_fd, timeout_ms);
-    } else {
-        usleep((useconds_t)(timeout_ms < 20 ? timeout_ms : 20) * 1000);
+    /* A wake-up comes with the appender's writes to the WAL; its commit
+     * becomes visible a moment later (the shared-memory index, which inotify
+     * does not see, is updated last). After a wake that found nothing, look
+     * again every few ms, so that an empty answer means the timeout passed. */
+    int64_t deadline = mono_ms() + timeout_ms;
+    int woke = 0;
+    for (int64_t left = timeout_ms; left > 0; left = deadline - mono_ms()) {
+        int64_t step = woke && left > RECHECK_MS ? RECHECK_MS : left;
+        if (c->ino_fd >= 0)
+            woke = wait_for_append(c->ino_fd, (int)step) || woke;
+        else
+            usleep((useconds_t)(step < 20 ? step : 20) * 1000);
+        rc = log_read(c, msgs, max, n);
+        if (rc || *n)
+            return rc;
     }
-    return log_read(c, msgs, max, n);
+    return 0;
 }
 
 static int log_commit(hc_bus_consumer_t *c, int64_t offset)
