@@ -496,6 +496,18 @@ def test_payment_unreachable_is_503_and_nothing_charged(make_system):
     wait_order(s.order, r.json["id"], "REQUESTED")
 
 
+def book_failing_with_503(s, d):
+    """Books day d on a fresh system whose payment link fails: expects 503
+    payment_unavailable with Retry-After and returns the id of the one order,
+    FAILED."""
+    r = book(s.order, checkupDate=d)
+    error(r, 503, "payment_unavailable")
+    assert r.headers.get("Retry-After"), r.headers
+    orders = s.order.items("/orders", "orders")
+    assert len(orders) == 1 and orders[0]["status"] == "FAILED", orders
+    return orders[0]["id"]
+
+
 class DyingKeepAliveProxy:
     """A keep-alive HTTP proxy to payment on a free port. The first request
     that arrives on an already used connection is forwarded (so payment
@@ -617,11 +629,7 @@ def test_payment_too_slow_is_503_and_the_late_charge_is_refused(make_system, fak
     s.env["HC_PAYMENT_URL"] = fake.url
     s.start_services()
     d = day(20)
-    r = book(s.order, checkupDate=d)
-    error(r, 503, "payment_unavailable")
-    assert r.headers.get("Retry-After"), r.headers
-    oid = s.order.items("/orders", "orders")[0]["id"]
-    assert get_json(s.order, "/orders/%d" % oid)["status"] == "FAILED"
+    oid = book_failing_with_503(s, d)
     # OrderFailed voided the orderId at payment before the charge arrives.
     wait_until(lambda: [p["status"] for p in payments_of(s.payment, oid)] == ["CANCELED"],
                what="payment voided for order %d" % oid)
@@ -652,12 +660,8 @@ def test_payment_unknown_outcome_is_compensated(make_system, fake_servers):
     s.env["HC_PAYMENT_URL"] = fake.url
     s.start_services()
     d = day(21)
-    r = book(s.order, checkupDate=d)
-    error(r, 503, "payment_unavailable")
-    assert r.headers.get("Retry-After"), r.headers
+    oid = book_failing_with_503(s, d)
     assert done.is_set()
-    oid = s.order.items("/orders", "orders")[0]["id"]
-    assert get_json(s.order, "/orders/%d" % oid)["status"] == "FAILED"
     wait_until(lambda: [p["status"] for p in payments_of(s.payment, oid)] == ["CANCELED"],
                what="the approved charge refunded")
     s.wait_idle()
