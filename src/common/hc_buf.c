@@ -70,6 +70,20 @@ size_t hc_strlcpy(char *dst, const char *src, size_t size)
     return n;
 }
 
+size_t hc_utf8_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= size) {
+        n = size - 1;
+        /* Never split a multi-byte sequence: back off to a lead byte. */
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return n;
+}
+
 int hc_parse_i64(const char *s, long long *out)
 {
     if (!s || !*s)

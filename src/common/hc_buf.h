@@ -37,6 +37,9 @@ void *hc_xcalloc(size_t n, size_t size);
 void *hc_xrealloc(void *p, size_t n);
 char *hc_xstrdup(const char *s);
 
+/* Copies src into dst (size >= 1 bytes), truncating at a UTF-8 character
+ * boundary so the result stays valid UTF-8. Returns the bytes copied. */
+size_t hc_utf8_copy(char *dst, size_t size, const char *src);
 /* Bounded copy that always terminates; returns strlen(src). */
 size_t hc_strlcpy(char *dst, const char *src, size_t size);
 /* Parses a whole decimal int64; returns 0 or HC_EINVAL. */

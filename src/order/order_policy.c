@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hc_buf.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_outbox.h"
@@ -42,17 +43,14 @@ int order_policy_apply(hc_conn_t *c, const hc_event_t *ev, void *ud)
          * the payment was refunded directly at payment: the booking is no
          * longer paid, so it is canceled and its place released. */
         char reason[256];
-        const char *why = json_string_value(json_object_get(ev->root, "reason"));
         if (o.cancel_requested) {
             snprintf(reason, sizeof reason, "canceled by customer");
         } else {
-            /* Keep at most 200 bytes of the refund's reason, cut at a
-             * character boundary. */
-            int n = why ? (int)strnlen(why, 200) : 0;
-            while (n > 0 && ((unsigned char)why[n] & 0xC0) == 0x80)
-                n--;
-            snprintf(reason, sizeof reason, "payment refunded%s%.*s", n ? ": " : "", n,
-                     n ? why : "");
+            /* At most 200 bytes of the refund's reason, whole characters. */
+            const char *why = json_string_value(json_object_get(ev->root, "reason"));
+            char detail[201];
+            hc_utf8_copy(detail, sizeof detail, why ? why : "");
+            snprintf(reason, sizeof reason, "payment refunded%s%s", detail[0] ? ": " : "", detail);
         }
         int moved = 0;
         rc = order_store_move(c, o.id, "CANCELED", reason, 0, &o, &moved);

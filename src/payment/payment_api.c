@@ -216,7 +216,7 @@ static int read_reason(json_t *body, char *out, size_t size, hc_fields_t *f)
         hc_fields_add(f, "reason", "must be at most %d bytes", PAYMENT_REASON_INPUT_MAX);
         return HC_EINVAL;
     }
-    payment_utf8_copy(out, size, has > 0 && *s ? s : DEFAULT_REFUND_REASON);
+    hc_utf8_copy(out, size, has > 0 && *s ? s : DEFAULT_REFUND_REASON);
     return 0;
 }
 

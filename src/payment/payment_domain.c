@@ -2,6 +2,8 @@
  * the PaymentApproved / PaymentCanceled events. Pure: no storage, no network. */
 #include "payment_domain.h"
 
+#include "hc_buf.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -227,9 +229,9 @@ void payment_from_request(const payment_request_t *in, const char *now, payment_
     out->center_id = in->center_id;
     memcpy(out->checkup_date, in->checkup_date, sizeof out->checkup_date);
     if (in->declined)
-        payment_utf8_copy(out->reason, sizeof out->reason, "card declined by the provider");
-    payment_utf8_copy(out->created_at, sizeof out->created_at, now);
-    payment_utf8_copy(out->updated_at, sizeof out->updated_at, now);
+        hc_utf8_copy(out->reason, sizeof out->reason, "card declined by the provider");
+    hc_utf8_copy(out->created_at, sizeof out->created_at, now);
+    hc_utf8_copy(out->updated_at, sizeof out->updated_at, now);
 }
 
 void payment_void_record(int64_t order_id, int64_t amount, payment_method_t method,
@@ -244,10 +246,10 @@ void payment_void_record(int64_t order_id, int64_t amount, payment_method_t meth
     out->center_id = center_id > 0 ? center_id : 0;
     int64_t day;
     if (checkup_date && hc_date_parse(checkup_date, &day) == 0)
-        payment_utf8_copy(out->checkup_date, sizeof out->checkup_date, checkup_date);
-    payment_utf8_copy(out->reason, sizeof out->reason, PAYMENT_VOID_REASON);
-    payment_utf8_copy(out->created_at, sizeof out->created_at, now);
-    payment_utf8_copy(out->updated_at, sizeof out->updated_at, now);
+        hc_utf8_copy(out->checkup_date, sizeof out->checkup_date, checkup_date);
+    hc_utf8_copy(out->reason, sizeof out->reason, PAYMENT_VOID_REASON);
+    hc_utf8_copy(out->created_at, sizeof out->created_at, now);
+    hc_utf8_copy(out->updated_at, sizeof out->updated_at, now);
 }
 
 void payment_charge_answer(const payment_t *p, int created, payment_answer_t *out)
@@ -293,33 +295,19 @@ int payment_cancel(payment_t *p, const char *reason, const char *now)
     if (p->status != PAYMENT_APPROVED)
         return HC_ECONFLICT;
     p->status = PAYMENT_CANCELED;
-    payment_utf8_copy(p->reason, sizeof p->reason, reason ? reason : "");
-    payment_utf8_copy(p->updated_at, sizeof p->updated_at, now);
+    hc_utf8_copy(p->reason, sizeof p->reason, reason ? reason : "");
+    hc_utf8_copy(p->updated_at, sizeof p->updated_at, now);
     return 0;
-}
-
-size_t payment_utf8_copy(char *dst, size_t size, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= size) {
-        n = size - 1;
-        /* Never split a multi-byte sequence: back off to a lead byte. */
-        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-            n--;
-    }
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-    return n;
 }
 
 void payment_reason_format(char *dst, size_t size, const char *prefix, const char *detail)
 {
-    size_t n = payment_utf8_copy(dst, size, prefix);
+    size_t n = hc_utf8_copy(dst, size, prefix);
     if (!detail || !*detail || n + 3 >= size)
         return;
     memcpy(dst + n, ": ", 3);
     n += 2;
-    payment_utf8_copy(dst + n, size - n, detail);
+    hc_utf8_copy(dst + n, size - n, detail);
 }
 
 json_t *payment_to_json(const payment_t *p)

@@ -125,9 +125,6 @@ int payment_cancel(payment_t *p, const char *reason, const char *now);
  * dst (size bytes), cut at a UTF-8 character boundary when too long. */
 void payment_reason_format(char *dst, size_t size, const char *prefix, const char *detail);
 
-/* Copies src into dst (size >= 1 bytes), truncating at a UTF-8 character
- * boundary so the result stays valid UTF-8. Returns the bytes copied. */
-size_t payment_utf8_copy(char *dst, size_t size, const char *src);
 
 /* The resource fields of p (without _links): id, orderId, amount, payMethod,
  * cardNo (masked, null when none), status, reason (when set), centerId,

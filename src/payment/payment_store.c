@@ -35,7 +35,7 @@ const hc_migration_t payment_migrations[PAYMENT_N_MIGRATIONS] = {
 static void text_col(const hc_rows_t *r, size_t row, size_t col, char *dst, size_t size)
 {
     const char *s = hc_rows_text(r, row, col);
-    payment_utf8_copy(dst, size, s ? s : "");
+    hc_utf8_copy(dst, size, s ? s : "");
 }
 
 /* Fills out from row of r (selected with COLUMNS). */

@@ -142,6 +142,22 @@ static void test_reset_and_cleanup_reuse(void **state)
     hc_buf_cleanup(&b);
 }
 
+/* hc_utf8_copy never splits a multi-byte character, so the result stays valid
+ * UTF-8 ("홍" is 3 bytes). */
+static void test_utf8_copy(void **state)
+{
+    (void)state;
+    char dst[8];
+    assert_int_equal(hc_utf8_copy(dst, sizeof dst, "abc"), 3);
+    assert_string_equal(dst, "abc");
+    assert_int_equal(hc_utf8_copy(dst, sizeof dst, "홍길동"), 6); /* 9 bytes: the third is cut */
+    assert_string_equal(dst, "홍길");
+    assert_int_equal(hc_utf8_copy(dst, sizeof dst, "a홍길동"), 7);
+    assert_string_equal(dst, "a홍길");
+    assert_int_equal(hc_utf8_copy(dst, 1, "abc"), 0);
+    assert_string_equal(dst, "");
+}
+
 static void test_strlcpy(void **state)
 {
     (void)state;
@@ -210,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_large_growth),
         cmocka_unit_test(test_take),
         cmocka_unit_test(test_reset_and_cleanup_reuse),
+        cmocka_unit_test(test_utf8_copy),
         cmocka_unit_test(test_strlcpy),
         cmocka_unit_test(test_parse_i64),
         cmocka_unit_test(test_xalloc),
