@@ -169,18 +169,13 @@ static int64_t mono_ms(void)
 /* Sleeps until an append is seen (returns 1) or timeout_ms passed (0). */
 static int wait_for_append(int fd, int timeout_ms)
 {
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    int left = timeout_ms;
-    while (left > 0) {
+    int64_t deadline = mono_ms() + timeout_ms;
+    for (int64_t left = timeout_ms; left > 0; left = deadline - mono_ms()) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, left) <= 0)
+        if (poll(&pfd, 1, (int)left) <= 0)
             return 0;
         if (drain_is_append(fd))
             return 1;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        left = timeout_ms - (int)((now.tv_sec - start.tv_sec) * 1000 +
-                                  (now.tv_nsec - start.tv_nsec) / 1000000);
     }
     return 0;
 }
