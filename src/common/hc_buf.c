@@ -86,8 +86,17 @@ size_t hc_utf8_copy(char *dst, size_t size, const char *src)
 
 int hc_parse_i64(const char *s, long long *out)
 {
-    if (!s || !*s)
+    /* Canonical decimal only: an optional '-', then "0" or digits without a
+     * leading zero. strtoll alone would also take " 1", "+1" and "01", so
+     * that /orders/01 would name order 1. */
+    if (!s)
         return HC_EINVAL;
+    const char *d = s[0] == '-' ? s + 1 : s;
+    if (*d < '0' || *d > '9' || (d[0] == '0' && d[1] != '\0') || (s[0] == '-' && d[0] == '0'))
+        return HC_EINVAL;
+    for (const char *p = d; *p; p++)
+        if (*p < '0' || *p > '9')
+            return HC_EINVAL;
     char *end = NULL;
     errno = 0;
     long long v = strtoll(s, &end, 10);

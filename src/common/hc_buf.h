@@ -42,7 +42,8 @@ char *hc_xstrdup(const char *s);
 size_t hc_utf8_copy(char *dst, size_t size, const char *src);
 /* Bounded copy that always terminates; returns strlen(src). */
 size_t hc_strlcpy(char *dst, const char *src, size_t size);
-/* Parses a whole decimal int64; returns 0 or HC_EINVAL. */
+/* Parses a whole canonical decimal int64 (optional '-', no '+', spaces or
+ * leading zeros, no "-0"); returns 0 or HC_EINVAL. */
 int hc_parse_i64(const char *s, long long *out);
 
 #endif

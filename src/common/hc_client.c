@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hc_auth.h"
 #include "hc_buf.h"
 #include "hc_err.h"
+#include "hc_event.h"
 #include "hc_log.h"
 
 #define MAX_RESPONSE (4 * 1024 * 1024)
@@ -63,6 +65,20 @@ int hc_client_call(const hc_call_t *call, int *status, json_t **resp)
     }
     if (call->extra_header)
         hdrs = curl_slist_append(hdrs, call->extra_header);
+    if (call->caller) {
+        /* The signed path is the URL's path without its query. */
+        const char *p = strstr(call->url, "://");
+        p = p ? strchr(p + 3, '/') : NULL;
+        char path[512];
+        hc_strlcpy(path, p ? p : "/", sizeof path);
+        path[strcspn(path, "?#")] = '\0';
+        hc_auth_headers_t sig;
+        hc_auth_sign(call->caller, call->method, path, body, body ? strlen(body) : 0,
+                     hc_now_ms() / 1000, &sig);
+        hdrs = curl_slist_append(hdrs, sig.service);
+        hdrs = curl_slist_append(hdrs, sig.timestamp);
+        hdrs = curl_slist_append(hdrs, sig.signature);
+    }
 
     hc_buf_t out;
     hc_buf_init(&out, MAX_RESPONSE);

@@ -14,6 +14,7 @@ typedef struct hc_call {
     int timeout_ms;          /* whole-call limit */
     const hc_trace_t *trace; /* parent context, may be NULL */
     const char *extra_header; /* one "Name: value" header, may be NULL */
+    const char *caller;      /* sign the call as this service (hc_auth); NULL: unsigned */
 } hc_call_t;
 
 /* Performs the call. Returns 0 when an HTTP answer arrived (*status set and

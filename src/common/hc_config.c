@@ -37,6 +37,10 @@ static const cfg_var_t vars[] = {
     {"HC_PAYMENT_PORT", "8083", I(payment_port, 1, 65535), "payment service port"},
     {"HC_NOTIFICATION_PORT", "8084", I(notification_port, 1, 65535), "notification (mypage, SMS) service port"},
     {"HC_PAYMENT_URL", NULL, S(payment_url), "base URL order calls for payments (default: http://127.0.0.1:$HC_PAYMENT_PORT)"},
+    {"HC_ORDER_URL", NULL, S(order_url), "base URL reservation and payment call to ask order for a booking's status change (default: http://127.0.0.1:$HC_ORDER_PORT)"},
+    {"HC_PUBLIC_URL", NULL, S(public_url), "base of every link and `Location` the services answer (default: http://localhost:$HC_GATEWAY_PORT, or http://$HC_BIND_ADDR:$HC_GATEWAY_PORT when that is not a loopback or wildcard address); never taken from the request"},
+    {"HC_SERVICE_SECRET", "", S(service_secret), "shared secret (32+ characters) that signs calls between services; empty: a random key kept in $HC_DATA_DIR/service.key"},
+    {"HC_ORDER_TIMEOUT_MS", "3000", I(order_timeout_ms, 10, 600000), "reservation/payment->order call timeout, ms"},
     {"HC_HTTP_THREADS", "4", I(http_threads, 1, 256), "HTTP worker threads per service"},
     {"HC_MAX_BODY_BYTES", "65536", Z(max_body_bytes, 256, 64 * 1024 * 1024), "largest accepted request body, bytes (413 above)"},
     {"HC_DB_SYNC", "FULL", S(db_sync), "SQLite synchronous mode: FULL (durable commits) or NORMAL"},
@@ -176,6 +180,26 @@ const hc_package_t *hc_config_package(const hc_config_t *cfg, const char *code)
     return NULL;
 }
 
+/* Checks (and trims a trailing '/' from) a public base URL: http:// or
+ * https://, a host, then only characters that are safe in a link. Returns 0
+ * or HC_EINVAL. */
+static int public_url_check(char *url)
+{
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        url[--n] = '\0';
+    const char *host = strncmp(url, "http://", 7) == 0    ? url + 7
+                       : strncmp(url, "https://", 8) == 0 ? url + 8
+                                                          : NULL;
+    if (!host || !*host || *host == '/' || *host == ':')
+        return HC_EINVAL;
+    for (const char *p = host; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr(".-_~:/[]%", *p)))
+            return HC_EINVAL;
+    return 0;
+}
+
 int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -204,6 +228,21 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
     if (!cfg->payment_url[0])
         snprintf(cfg->payment_url, sizeof cfg->payment_url, "http://127.0.0.1:%d",
                  cfg->payment_port);
+    if (!cfg->order_url[0])
+        snprintf(cfg->order_url, sizeof cfg->order_url, "http://127.0.0.1:%d", cfg->order_port);
+    if (cfg->public_url[0] == '\0') {
+        int loopback = strcmp(cfg->bind_addr, "127.0.0.1") == 0 || strcmp(cfg->bind_addr, "0.0.0.0") == 0;
+        snprintf(cfg->public_url, sizeof cfg->public_url, "http://%s:%d",
+                 loopback ? "localhost" : cfg->bind_addr, cfg->gateway_port);
+    } else if (public_url_check(cfg->public_url)) {
+        snprintf(err, errlen, "HC_PUBLIC_URL: expected http(s)://host[:port][/path] without query,"
+                              " spaces or quotes, got \"%s\"", cfg->public_url);
+        return HC_EINVAL;
+    }
+    if (cfg->service_secret[0] && strlen(cfg->service_secret) < 32) {
+        snprintf(err, errlen, "HC_SERVICE_SECRET: must be at least 32 characters (or empty)");
+        return HC_EINVAL;
+    }
     if (strcmp(cfg->db_sync, "FULL") != 0 && strcmp(cfg->db_sync, "NORMAL") != 0) {
         snprintf(err, errlen, "HC_DB_SYNC: expected FULL or NORMAL, got \"%s\"", cfg->db_sync);
         return HC_EINVAL;

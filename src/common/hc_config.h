@@ -33,6 +33,10 @@ typedef struct hc_config {
     int payment_port;
     int notification_port;
     char payment_url[256];      /* base URL order uses to reach payment */
+    char order_url[256];        /* base URL reservation and payment use to reach order */
+    char public_url[256];       /* base of links and Location (no trailing '/') */
+    char service_secret[256];   /* signs service calls; "" = data_dir/service.key */
+    int order_timeout_ms;       /* reservation/payment -> order call timeout */
     int http_threads;           /* libmicrohttpd pool threads per service */
     size_t max_body_bytes;      /* request body limit, bytes */
     char db_sync[16];           /* SQLite synchronous: FULL or NORMAL */

@@ -12,8 +12,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "hc_auth.h"
 #include "hc_buf.h"
 #include "hc_err.h"
+#include "hc_event.h"
 #include "hc_log.h"
 #include "hc_metrics.h"
 
@@ -47,6 +49,7 @@ struct hc_http {
     size_t n_routes;
     int (*ready)(void *ud);
     void *ready_ud;
+    char public_url[300]; /* base of links; see hc_http_set_public_url */
 };
 
 struct hc_req {
@@ -62,7 +65,8 @@ struct hc_req {
     hc_trace_t trace;
     char *params[MAX_PARAMS];
     size_t n_params;
-    char base_url[300];
+    char caller[40]; /* verified calling service, "" if none */
+    int caller_checked;
     char *hdr_names[MAX_RESP_HEADERS];
     char *hdr_values[MAX_RESP_HEADERS];
     size_t n_hdrs;
@@ -81,7 +85,13 @@ hc_http_t *hc_http_create(const char *service, const char *addr, int port, int t
     h->port = port;
     h->threads = threads;
     h->max_body = max_body;
+    snprintf(h->public_url, sizeof h->public_url, "http://%s:%d", h->addr, port);
     return h;
+}
+
+void hc_http_set_public_url(hc_http_t *h, const char *url)
+{
+    hc_strlcpy(h->public_url, url, sizeof h->public_url);
 }
 
 void hc_http_route(hc_http_t *h, const char *method, const char *pattern, hc_handler_cb cb,
@@ -147,35 +157,24 @@ const char *hc_req_body(const hc_req_t *r, size_t *len)
 
 const hc_trace_t *hc_req_trace(const hc_req_t *r) { return &r->trace; }
 
-/* Accepts a host[:port] value only if it has no characters that could break
- * out of a URL (the value is echoed into links). */
-static int safe_host(const char *h)
-{
-    if (!h || !*h || strlen(h) > 200)
-        return 0;
-    for (const char *p = h; *p; p++)
-        if (!(((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) ||
-              *p == '.' || *p == '-' || *p == ':' || *p == '[' || *p == ']'))
-            return 0;
-    return 1;
-}
-
 const char *hc_req_base_url(const hc_req_t *r)
 {
-    hc_req_t *m = (hc_req_t *)r;
-    if (m->base_url[0])
-        return m->base_url;
-    const char *host = hc_req_header(r, "X-Forwarded-Host");
-    if (!safe_host(host))
-        host = hc_req_header(r, "Host");
-    const char *proto = hc_req_header(r, "X-Forwarded-Proto");
-    if (!proto || strcmp(proto, "https") != 0)
-        proto = "http";
-    if (safe_host(host))
-        snprintf(m->base_url, sizeof m->base_url, "%s://%s", proto, host);
-    else
-        snprintf(m->base_url, sizeof m->base_url, "http://%s:%d", r->http->addr, r->http->port);
-    return m->base_url;
+    return r->http->public_url;
+}
+
+const char *hc_req_caller(hc_req_t *r)
+{
+    if (!r->caller_checked) {
+        r->caller_checked = 1;
+        const char *who = hc_req_header(r, HC_AUTH_HDR_SERVICE);
+        if (hc_auth_verify(who, hc_req_header(r, HC_AUTH_HDR_TIME),
+                           hc_req_header(r, HC_AUTH_HDR_SIGNATURE), r->method, r->url,
+                           r->body.data, r->body.len, hc_now_ms() / 1000) == 0)
+            hc_strlcpy(r->caller, who, sizeof r->caller);
+        else if (who)
+            hc_warn("a call claiming to come from service \"%.32s\" has no valid signature", who);
+    }
+    return r->caller[0] ? r->caller : NULL;
 }
 
 /* ---- replies ---- */
@@ -268,21 +267,41 @@ int hc_req_json(hc_req_t *r, json_t **out)
     return 0;
 }
 
+/* Reads a page size: a run of decimal digits, of any length; anything above
+ * HC_PAGE_SIZE_MAX (however many digits) is capped. Returns 0 with *out set,
+ * or HC_EINVAL for anything else (a sign, a fraction, 0). */
+static int parse_size(const char *s, long long *out)
+{
+    if (!*s)
+        return HC_EINVAL;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return HC_EINVAL;
+    while (s[0] == '0' && s[1])
+        s++;
+    long long v = HC_PAGE_SIZE_MAX;
+    if (strlen(s) < 8 && hc_parse_i64(s, &v) == 0 && v > HC_PAGE_SIZE_MAX)
+        v = HC_PAGE_SIZE_MAX;
+    *out = v;
+    return v >= 1 ? 0 : HC_EINVAL;
+}
+
 int hc_req_paging(hc_req_t *r, int64_t *page, int64_t *size)
 {
-    long long p = 0, s = 20;
+    long long p = 0, s = HC_PAGE_SIZE_DEFAULT;
     const char *ps = hc_req_query(r, "page"), *ss = hc_req_query(r, "size");
-    int bad_page = ps && (hc_parse_i64(ps, &p) || p < 0 || p > 1000000000);
-    int bad_size = ss && (hc_parse_i64(ss, &s) || s < 1);
+    int bad_page = ps && (hc_parse_i64(ps, &p) || p < 0 || p > HC_PAGE_MAX);
+    int bad_size = ss && parse_size(ss, &s);
     if (bad_page || bad_size) {
-        hc_reply_error(r, 400, "validation_failed", "page must be 0 to 1000000000 and size >= 1",
+        hc_reply_error(r, 400, "validation_failed",
+                       "page must be an integer from 0 to 1000000000 and size an integer >= 1",
                        json_pack("[{s:s, s:s}]", "field", bad_page ? "page" : "size", "message",
                                  bad_page ? "must be an integer from 0 to 1000000000"
-                                          : "must be an integer >= 1"));
+                                          : "must be an integer >= 1 (above 1000 it is capped at 1000)"));
         return HC_EINVAL;
     }
     *page = p;
-    *size = s > 1000 ? 1000 : s;
+    *size = s;
     return 0;
 }
 
@@ -512,4 +531,16 @@ void hc_http_destroy(hc_http_t *h)
             free(h->routes[i].segs[k]);
     }
     free(h);
+}
+
+void hc_reply_storage_error(hc_req_t *req, int rc)
+{
+    if (rc == HC_EBUSY) {
+        hc_reply_header(req, "Retry-After", "1");
+        hc_reply_error(req, 503, "storage_unavailable",
+                       "storage is busy; nothing was changed, please retry in a moment", NULL);
+        return;
+    }
+    hc_error("storage failed: %s", hc_strerror(rc));
+    hc_reply_error(req, 500, "internal", "the request could not be completed; nothing was changed", NULL);
 }

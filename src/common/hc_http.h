@@ -27,6 +27,10 @@ hc_http_t *hc_http_create(const char *service, const char *addr, int port, int t
 void hc_http_route(hc_http_t *h, const char *method, const char *pattern, hc_handler_cb cb,
                    void *ud);
 
+/* Sets the base of every link and Location (HC_PUBLIC_URL, no trailing '/').
+ * Default: http://addr:port of this server. */
+void hc_http_set_public_url(hc_http_t *h, const char *url);
+
 /* Sets the readiness check behind /health/ready (returns 1 when ready). */
 void hc_http_set_ready(hc_http_t *h, int (*ready)(void *ud), void *ud);
 
@@ -49,17 +53,25 @@ int64_t hc_req_param_id(const hc_req_t *r, size_t i);
 const char *hc_req_body(const hc_req_t *r, size_t *len);
 /* The request's trace context (accepted or generated). */
 const hc_trace_t *hc_req_trace(const hc_req_t *r);
-/* "http://host[:port]" as the client addressed us (X-Forwarded-* aware),
- * for _links and Location. */
+/* The configured public base URL (see hc_http_set_public_url), for _links and
+ * Location; never derived from the request's Host or X-Forwarded-* headers. */
 const char *hc_req_base_url(const hc_req_t *r);
+
+/* The service that signed this request (see hc_auth), or NULL when it carries
+ * no valid signature. Verified once per request. */
+const char *hc_req_caller(hc_req_t *r);
 
 /* Parses the body as a JSON object into *out (caller decrefs). On failure it
  * has already answered 400 (malformed, not an object) or 415 (not JSON) and
  * returns HC_EINVAL. */
 int hc_req_json(hc_req_t *r, json_t **out);
 
-/* Reads ?page=&size= (defaults 0 and 20, size capped at 1000). On bad values
- * answers 400 and returns HC_EINVAL. */
+#define HC_PAGE_SIZE_DEFAULT 20
+#define HC_PAGE_SIZE_MAX 1000
+#define HC_PAGE_MAX 1000000000
+
+/* Reads ?page=&size= (defaults 0 and 20; any size above 1000 is capped at
+ * 1000). On bad values answers 400 and returns HC_EINVAL. */
 int hc_req_paging(hc_req_t *r, int64_t *page, int64_t *size);
 
 /* Adds a response header (copied); call before hc_reply_*. */
@@ -68,6 +80,9 @@ void hc_reply_header(hc_req_t *r, const char *name, const char *value);
 void hc_reply_json(hc_req_t *r, int status, json_t *body);
 /* Answers {"error":code,"message":msg,"fields":fields}; fields taken, may be NULL. */
 void hc_reply_error(hc_req_t *r, int status, const char *code, const char *msg, json_t *fields);
+/* Answers a storage failure rc: 503 storage_unavailable with Retry-After when
+ * it should pass by itself (busy, disk full), else 500 internal. */
+void hc_reply_storage_error(hc_req_t *req, int rc);
 /* Answers text with a content type (for /metrics). */
 void hc_reply_text(hc_req_t *r, int status, const char *ctype, const char *text);
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "hc_auth.h"
 #include "hc_buf.h"
 #include "hc_config.h"
 #include "hc_err.h"
@@ -82,6 +83,10 @@ int hc_service_run(const hc_service_def_t *def)
         hc_error("cannot create data directory %s: %s", hc_cfg.data_dir, strerror(errno));
         return 1;
     }
+    if ((rc = hc_auth_init(hc_cfg.service_secret, hc_cfg.data_dir))) {
+        hc_error("cannot load the service key: %s", hc_strerror(rc));
+        return 1;
+    }
     char path[700];
     snprintf(path, sizeof path, "%s/%s.db", hc_cfg.data_dir, def->name);
     if ((rc = hc_db_open(path, hc_cfg.db_sync, def->migrations, def->n_migrations, &svc.db))) {
@@ -99,6 +104,7 @@ int hc_service_run(const hc_service_def_t *def)
     if (!svc.http)
         goto out;
     hc_http_set_ready(svc.http, service_ready, &svc);
+    hc_http_set_public_url(svc.http, hc_cfg.public_url);
     if (def->init && (rc = def->init(&svc))) {
         hc_error("initialisation failed: %s", hc_strerror(rc));
         goto out;

@@ -50,6 +50,90 @@ void hc_card_mask(const char *last4, char *out, size_t outlen)
     snprintf(out, outlen, "************%s", n >= 4 ? last4 + n - 4 : "****");
 }
 
+/* Decodes the UTF-8 character at p into *cp; returns its length in bytes (1
+ * for a stray byte, decoded as itself). */
+static size_t utf8_next(const unsigned char *p, unsigned *cp)
+{
+    size_t len = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC0 ? 2 : 1;
+    unsigned v = len == 1 ? *p : *p & (0x3Fu >> (len - 1));
+    for (size_t k = 1; k < len; k++) {
+        if ((p[k] & 0xC0) != 0x80) {
+            *cp = *p;
+            return 1;
+        }
+        v = (v << 6) | (p[k] & 0x3Fu);
+    }
+    *cp = v;
+    return len;
+}
+
+/* Spaces trimmed from the ends of a text (controls such as tab or newline
+ * are refused wherever they are, not trimmed). */
+static int text_space(unsigned cp)
+{
+    return cp == ' ' || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F ||
+           cp == 0x205F || cp == 0x3000;
+}
+
+/* Characters no name or reason may hold: controls, separators that break a
+ * line, and marks that are invisible or reorder text. */
+static int text_forbidden(unsigned cp)
+{
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x200B && cp <= 0x200F) ||
+           cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
+hc_text_verdict_t hc_text_clean(const char *in, size_t max_chars, char *out, size_t outlen)
+{
+    const unsigned char *p = (const unsigned char *)(in ? in : "");
+    const unsigned char *start = NULL, *end = NULL;
+    size_t chars = 0, chars_at_end = 0;
+    unsigned cp;
+    hc_text_verdict_t v = HC_TEXT_OK;
+    if (outlen)
+        out[0] = '\0';
+    while (*p) {
+        size_t len = utf8_next(p, &cp);
+        if (!text_space(cp)) {
+            if (text_forbidden(cp))
+                v = HC_TEXT_CONTROL;
+            if (!start)
+                start = p;
+            end = p + len;
+        }
+        if (start)
+            chars++;
+        if (start && end == p + len)
+            chars_at_end = chars;
+        p += len;
+    }
+    if (v != HC_TEXT_OK)
+        return v;
+    if (!start)
+        return HC_TEXT_EMPTY;
+    size_t n = (size_t)(end - start);
+    if (chars_at_end > max_chars || n + 1 > outlen)
+        return HC_TEXT_TOO_LONG;
+    memcpy(out, start, n);
+    out[n] = '\0';
+    return HC_TEXT_OK;
+}
+
+const char *hc_text_message(hc_text_verdict_t v, size_t max_chars)
+{
+    static _Thread_local char msg[96];
+    switch (v) {
+    case HC_TEXT_EMPTY:
+        return "must not be empty or only white space";
+    case HC_TEXT_CONTROL:
+        return "must not contain control or invisible formatting characters";
+    default:
+        snprintf(msg, sizeof msg, "must be 1-%zu characters", max_chars);
+        return msg;
+    }
+}
+
 int hc_phone_normalize(const char *in, char *out, size_t outlen)
 {
     int n = in ? digits_only(in, out, outlen, 11) : -1;

@@ -35,6 +35,27 @@ void hc_date_format(int64_t day, char *out, size_t outlen);
  * with HC_CLOCK_OFFSET_SECONDS applied. */
 int64_t hc_today(void);
 
+/* What hc_text_clean found wrong with a free-text field. */
+typedef enum hc_text_verdict {
+    HC_TEXT_OK = 0,
+    HC_TEXT_EMPTY,    /* nothing but white space */
+    HC_TEXT_TOO_LONG, /* more than max_chars characters */
+    HC_TEXT_CONTROL,  /* a control or invisible formatting character */
+} hc_text_verdict_t;
+
+/* Checks a free-text field a person types (a name, a reason) that ends up in
+ * SMS texts, logs and pages: trims spaces at both ends (the ASCII space and
+ * Unicode's space characters), then requires 1..max_chars characters (code points) and no
+ * control characters (C0, DEL, C1, line/paragraph separators) nor invisible
+ * formatting ones (zero-width and bidirectional marks). in must be valid
+ * UTF-8 (jansson guarantees it for JSON strings). On HC_TEXT_OK the trimmed
+ * text is in out (outlen bytes; too small a buffer reads as too long). */
+hc_text_verdict_t hc_text_clean(const char *in, size_t max_chars, char *out, size_t outlen);
+
+/* The field error message for a verdict other than HC_TEXT_OK, mentioning
+ * max_chars where it matters (static or thread-local storage). */
+const char *hc_text_message(hc_text_verdict_t v, size_t max_chars);
+
 /* Collects field-level errors for a 400 answer. */
 typedef struct hc_fields {
     json_t *list; /* array of {"field","message"} */

@@ -46,6 +46,7 @@ static json_t *mypage_json(hc_req_t *req, const notification_mypage_t *m)
     set_id(o, "paymentId", m->payment_id);
     set_id(o, "reservationId", m->reservation_id);
     json_object_set_new(o, "refunded", json_boolean(m->refunded));
+    json_object_set_new(o, "version", json_integer((json_int_t)m->version));
     json_t *hist = json_array();
     for (size_t i = 0; i < m->n_history; i++)
         json_array_append_new(hist, json_pack("{s:s, s:s}", "status", m->history[i].status, "at",
@@ -78,12 +79,6 @@ static json_t *msg_json(hc_req_t *req, const notification_msg_t *m)
     snprintf(path, sizeof path, "/notifications/%lld", (long long)m->id);
     hc_hal_self(req, o, "notification", path);
     return o;
-}
-
-/* Answers a storage failure. */
-static void reply_storage_error(hc_req_t *req, int rc)
-{
-    hc_reply_error(req, 500, "internal", hc_strerror(rc), NULL);
 }
 
 /* Reads query argument name as a positive id into *out (0 when absent).
@@ -119,11 +114,13 @@ static void reply_mypage(hc_req_t *req, hc_db_t *db, int64_t order_id)
         hc_conn_t *c = hc_db_acquire(db);
         rc = notification_store_get(c, order_id, &m);
         hc_db_release(db, c);
+        if (!rc && m.version == 0)
+            rc = HC_ENOTFOUND; /* only a refund seen yet: nothing to show */
     }
     if (rc == HC_ENOTFOUND)
         hc_reply_error(req, 404, "not_found", "no mypage for this order", NULL);
     else if (rc)
-        reply_storage_error(req, rc);
+        hc_reply_storage_error(req, rc);
     else
         hc_reply_json(req, 200, mypage_json(req, &m));
 }
@@ -152,7 +149,7 @@ static void api_list_mypages(hc_req_t *req, void *ud)
     int rc = notification_store_list(c, phone_in ? phone : NULL, page, size, &items, &n, &total);
     hc_db_release(db, c);
     if (rc) {
-        reply_storage_error(req, rc);
+        hc_reply_storage_error(req, rc);
         return;
     }
     json_t *arr = json_array();
@@ -190,7 +187,7 @@ static void api_list_notifications(hc_req_t *req, void *ud)
     int rc = notification_store_list_msgs(c, order_id, page, size, &items, &n, &total);
     hc_db_release(db, c);
     if (rc) {
-        reply_storage_error(req, rc);
+        hc_reply_storage_error(req, rc);
         return;
     }
     json_t *arr = json_array();
@@ -215,7 +212,7 @@ static void api_get_notification(hc_req_t *req, void *ud)
     if (rc == HC_ENOTFOUND)
         hc_reply_error(req, 404, "not_found", "no such notification", NULL);
     else if (rc)
-        reply_storage_error(req, rc);
+        hc_reply_storage_error(req, rc);
     else
         hc_reply_json(req, 200, msg_json(req, &m));
 }

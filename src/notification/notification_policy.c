@@ -1,6 +1,9 @@
-/* notification_policy: applies booking events to the mypage view and queues
- * the SMS of each status, in the consumer's transaction. Events of one order
- * may arrive in any order across producers; see notification_decide. */
+/* notification_policy: the mypage view follows order, the booking's owner:
+ * each of order's status events carries the booking's version and whole
+ * history, and applies only when newer than what the view shows, so a late,
+ * repeated or replayed event never moves mypage back nor announces a status
+ * twice. Each new history entry queues one SMS, in the consumer's
+ * transaction. PaymentCanceled marks the refund. */
 #include "notification_policy.h"
 
 #include <stdlib.h>
@@ -9,123 +12,122 @@
 #include "hc_buf.h"
 #include "hc_config.h"
 #include "hc_err.h"
+#include "hc_events.h"
 #include "hc_log.h"
 #include "hc_valid.h"
 #include "notification_domain.h"
 #include "notification_store.h"
 
 const char *const notification_consume_types[] = {
-    "Ordered",
-    "OrderFailed",
-    "OrderCanceled",
-    "PaymentApproved",
-    "PaymentCanceled",
-    "ReservationAccepted",
-    "ReservationConfirmed",
-    "ReservationRejected",
-    "ReservationCanceled",
-    NULL,
+    HC_EV_ORDERED,         HC_EV_ORDER_REQUESTED, HC_EV_ORDER_CONFIRMED, HC_EV_ORDER_REJECTED,
+    HC_EV_ORDER_CANCELED,  HC_EV_ORDER_FAILED,    HC_EV_PAYMENT_CANCELED, NULL,
 };
 
-/* Copies string field key of ev into dst when present, a string and short
- * enough to keep whole (a cut could split a UTF-8 sequence); else leaves dst. */
-static void take_string(const hc_event_t *ev, const char *key, char *dst, size_t size)
+/* Copies string field key of ev into dst when it is a string that fits;
+ * returns 1 then, else 0. */
+static int take_string(const hc_event_t *ev, const char *key, char *dst, size_t size)
 {
     const char *s = json_string_value(json_object_get(ev->root, key));
-    if (s && *s && strlen(s) < size)
-        hc_strlcpy(dst, s, size);
+    if (!s || strlen(s) >= size)
+        return 0;
+    hc_strlcpy(dst, s, size);
+    return 1;
 }
 
-/* A positive integer field of ev (an integer, or a string of digits), else 0. */
+/* A positive integer field of ev, else 0. */
 static int64_t take_id(const hc_event_t *ev, const char *key)
 {
     json_t *v = json_object_get(ev->root, key);
-    long long n = 0;
-    if (json_is_integer(v))
-        n = json_integer_value(v);
-    else if (!json_is_string(v) || hc_parse_i64(json_string_value(v), &n))
-        return 0;
-    return n > 0 ? n : 0;
+    return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
 }
 
-/* Fills f with whatever mypage fields ev carries (the payload differs by type:
- * see docs/contract.md); fields it does not carry, or carries malformed, stay
- * unknown so they never overwrite a good value. */
-static void fields_from_event(const hc_event_t *ev, notification_mypage_t *f)
+/* Reads the booking an order event describes into m. Returns 0, or HC_EINVAL
+ * naming the first missing or malformed field in *bad: such an event is never
+ * half applied (it is parked for an operator instead). */
+static int booking_from_event(const hc_event_t *ev, notification_mypage_t *m, const char **bad)
 {
-    memset(f, 0, sizeof *f);
-    f->order_id = ev->order_id;
-    take_string(ev, "name", f->name, sizeof f->name);
-    take_string(ev, "orderType", f->order_type, sizeof f->order_type);
-    const char *phone = json_string_value(json_object_get(ev->root, "phone"));
-    if (phone && hc_phone_normalize(phone, f->phone, sizeof f->phone) != 0) {
-        hc_warn("%s %s carries an invalid phone number; ignored", ev->type, ev->event_id);
-        f->phone[0] = '\0';
-    }
     int64_t day;
-    take_string(ev, "checkupDate", f->checkup_date, sizeof f->checkup_date);
-    if (f->checkup_date[0] && hc_date_parse(f->checkup_date, &day) != 0)
-        f->checkup_date[0] = '\0';
-    f->center_id = take_id(ev, "centerId");
-    f->amount = take_id(ev, "amount");
-    f->payment_id = take_id(ev, "paymentId");
-    f->reservation_id = take_id(ev, "reservationId");
-}
-
-/* Renders the SMS text announcing status from what the mypage knows now.
- * Returns a string the caller frees (NULL for a status without template). */
-static char *render_for(const notification_mypage_t *m, const char *status)
-{
-    const hc_package_t *pkg = m->order_type[0] ? hc_config_package(&hc_cfg, m->order_type) : NULL;
-    return notification_render(status, m->name, m->checkup_date, pkg ? pkg->name : NULL,
-                               m->order_type);
-}
-
-/* Brings destination and text of the order's unsent SMS up to date with the
- * mypage: a notification queued before Ordered arrived (first event from
- * payment or reservation) lacked the phone, name or package. */
-static int refresh_unsent(hc_conn_t *c, const notification_mypage_t *m, const char *now)
-{
-    notification_msg_t *list = NULL;
-    size_t n = 0;
-    char to[20] = "";
-    if (m->phone[0])
-        hc_phone_mask(m->phone, to, sizeof to);
-    int rc = notification_store_unsent(c, m->order_id, &list, &n);
-    for (size_t i = 0; !rc && i < n; i++) {
-        char *text = render_for(m, list[i].order_status);
-        if (text && (strcmp(text, list[i].text) != 0 || strcmp(to, list[i].to) != 0))
-            rc = notification_store_set_text(c, list[i].id, to, text, now);
-        free(text);
-    }
-    free(list);
-    return rc;
+    char phone[32];
+    memset(m, 0, sizeof *m);
+    m->order_id = ev->order_id;
+    m->version = take_id(ev, "version");
+    json_t *history = json_object_get(ev->root, "history");
+    char *htext = json_is_array(history) ? json_dumps(history, JSON_COMPACT) : NULL;
+    int hrc = notification_history_parse(htext, m);
+    free(htext);
+    *bad = !m->version                                                         ? "version"
+           : !take_string(ev, "status", m->status, sizeof m->status) ||
+                   !notification_status_valid(m->status)                       ? "status"
+           : hrc || (int64_t)m->n_history != m->version ||
+                   strcmp(m->history[m->n_history - 1].status, m->status) != 0 ? "history"
+           : !take_string(ev, "name", m->name, sizeof m->name) || !m->name[0]  ? "name"
+           : !take_string(ev, "phone", phone, sizeof phone) ||
+                   hc_phone_normalize(phone, m->phone, sizeof m->phone)        ? "phone"
+           : !take_string(ev, "orderType", m->order_type, sizeof m->order_type) ? "orderType"
+           : !take_string(ev, "checkupDate", m->checkup_date, sizeof m->checkup_date) ||
+                   hc_date_parse(m->checkup_date, &day)                        ? "checkupDate"
+           : !(m->center_id = take_id(ev, "centerId"))                          ? "centerId"
+           : !(m->amount = take_id(ev, "amount"))                               ? "amount"
+                                                                                : NULL;
+    m->payment_id = take_id(ev, "paymentId");
+    m->reservation_id = take_id(ev, "reservationId");
+    return *bad ? HC_EINVAL : 0;
 }
 
 /* Queues the SMS announcing status for mypage m (at most one per status). */
 static int queue_sms(hc_conn_t *c, const hc_event_t *ev, const notification_mypage_t *m,
                      const char *status, int64_t now_ms, const char *now)
 {
-    char to[20] = "";
-    if (m->phone[0])
-        hc_phone_mask(m->phone, to, sizeof to);
-    char *text = render_for(m, status);
+    char to[20];
+    hc_phone_mask(m->phone, to, sizeof to);
+    const hc_package_t *pkg = hc_config_package(&hc_cfg, m->order_type);
+    char *text = notification_render(status, m->name, m->checkup_date, pkg ? pkg->name : NULL,
+                                     m->order_type);
     if (!text)
         return 0;
     int queued = 0;
     int rc = notification_store_queue(c, m->order_id, status, to, text, hc_cfg.sms_provider,
                                       ev->trace.trace_id, now_ms, now, &queued);
     if (!rc && queued)
-        hc_info("SMS for %s queued%s", status, to[0] ? "" : " (waiting for the phone number)");
+        hc_info("SMS for %s queued", status);
     free(text);
+    return rc;
+}
+
+/* An order status event: the view takes the booking as the event shows it,
+ * if it is newer, and each history entry it had not shown yet is announced. */
+static int on_order_status(hc_conn_t *c, const hc_event_t *ev, const char *now, int64_t now_ms)
+{
+    notification_mypage_t cur, next;
+    const char *bad = NULL;
+    if (booking_from_event(ev, &next, &bad)) {
+        hc_warn("%s %s has no valid %s; not applied", ev->type, ev->event_id, bad);
+        return HC_EINVAL;
+    }
+    int rc = notification_store_get(c, ev->order_id, &cur);
+    if (rc == HC_ENOTFOUND) {
+        memset(&cur, 0, sizeof cur);
+        rc = 0;
+    }
+    if (rc)
+        return rc;
+    if (next.version <= cur.version) {
+        hc_info("mypage stays at version %lld (%s): %s version %lld is not newer",
+                (long long)cur.version, cur.status, ev->type, (long long)next.version);
+        return 0;
+    }
+    if ((rc = notification_store_put(c, &next, now)))
+        return rc;
+    hc_info("mypage %s -> %s (version %lld)", cur.version ? cur.status : "(none)", next.status,
+            (long long)next.version);
+    for (size_t i = (size_t)cur.version; !rc && i < next.n_history; i++)
+        rc = queue_sms(c, ev, &next, next.history[i].status, now_ms, now);
     return rc;
 }
 
 int notification_policy_apply(hc_conn_t *c, const hc_event_t *ev, void *ud)
 {
     (void)ud;
-    if (!notification_event_known(ev->type))
-        return 0;
     if (ev->order_id <= 0) {
         hc_warn("%s %s has no usable orderId", ev->type, ev->event_id);
         return HC_EINVAL;
@@ -133,55 +135,10 @@ int notification_policy_apply(hc_conn_t *c, const hc_event_t *ev, void *ud)
     hc_log_ctx_order(ev->order_id);
     char now[32];
     hc_now_rfc3339(now);
-    int64_t now_ms = hc_now_ms();
-    /* The history's time is when the status was reached at its producer. */
-    const char *at = ev->occurred_at && strlen(ev->occurred_at) < 32 ? ev->occurred_at : now;
-
-    notification_mypage_t fill, m;
-    fields_from_event(ev, &fill);
-    int rc = notification_store_fill(c, &fill, now);
-    if (!rc)
-        rc = notification_store_get(c, ev->order_id, &m);
-    if (rc)
-        goto out;
-
-    const char *reached = notification_status_for_event(ev->type);
-    if (!reached) {
-        /* PaymentCanceled: the refund after REJECTED/CANCELED/FAILED; it has
-         * no status or SMS of its own. */
-        rc = notification_store_set_refunded(c, ev->order_id);
-        goto refresh;
-    }
-    notification_step_t step;
-    notification_decide(m.status, reached, &step);
-    if (step.changed) {
-        rc = notification_store_set_status(c, ev->order_id, step.status);
-        if (rc)
-            goto out;
-        hc_info("mypage status %s -> %s (%s)", m.status, step.status, ev->type);
-        hc_strlcpy(m.status, step.status, sizeof m.status);
-    } else if (!step.add_history) {
-        hc_info("mypage stays %s: %s (%s) came after a final status", m.status, reached, ev->type);
-    } else if (strcmp(m.status, reached) != 0) {
-        hc_info("mypage stays %s: %s (%s) arrived late; history only, no SMS", m.status, reached,
-                ev->type);
-    }
-    if (step.add_history) {
-        rc = notification_store_add_history(c, ev->order_id, reached,
-                                            notification_status_rank(reached), at);
-        if (rc)
-            goto out;
-    }
-    if (step.announce) {
-        rc = queue_sms(c, ev, &m, reached, now_ms, now);
-        if (rc)
-            goto out;
-    }
-refresh:
-    if (!rc)
-        rc = refresh_unsent(c, &m, now);
-out:
-    if (rc)
+    int rc = strcmp(ev->type, HC_EV_PAYMENT_CANCELED) == 0
+                 ? notification_store_set_refunded(c, ev->order_id, now)
+                 : on_order_status(c, ev, now, hc_now_ms());
+    if (rc && rc != HC_EINVAL)
         hc_warn("applying %s %s failed: %s", ev->type, ev->event_id, hc_strerror(rc));
     return rc;
 }

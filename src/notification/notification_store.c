@@ -36,11 +36,23 @@ const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS] = {
          * pass reads these and never walks the SENT history. */
         "CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(id)"
         " WHERE next_attempt_at IS NOT NULL;"},
+    /* The view follows order, the booking's owner: its version (0 for a row
+     * only a refund has created: not shown) and its whole history, as order's
+     * latest event gave them. Rows from before versions keep their history
+     * and take version 1, as order's own migration gives their bookings. */
+    {2, "ALTER TABLE mypage ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE mypage ADD COLUMN history TEXT NOT NULL DEFAULT '[]';"
+        "UPDATE mypage SET history = COALESCE((SELECT json_group_array(json_object("
+        "'status', h.status, 'at', h.at)) FROM (SELECT status, at FROM mypage_history h2"
+        " WHERE h2.order_id = mypage.order_id ORDER BY status_rank, at) h), '[]');"
+        "UPDATE mypage SET version = 1 WHERE status <> 'PENDING';"
+        "DROP TABLE mypage_history;"
+        "CREATE INDEX IF NOT EXISTS mypage_visible ON mypage(order_id) WHERE version > 0;"},
 };
 
 #define MYPAGE_COLS                                                                       \
     "order_id, name, phone, order_type, checkup_date, center_id, amount, status,"        \
-    " payment_id, reservation_id, refunded, created_at, updated_at"
+    " payment_id, reservation_id, refunded, created_at, updated_at, version, history"
 
 #define MSG_COLS                                                                          \
     "n.id, n.order_id, n.order_status, n.to_masked, n.sms_text, n.provider,"             \
@@ -83,6 +95,45 @@ static void mypage_from_row(const hc_rows_t *r, size_t i, notification_mypage_t 
     m->refunded = hc_rows_i64(r, i, 10) != 0;
     copy_cell(m->created_at, sizeof m->created_at, r, i, 11);
     copy_cell(m->updated_at, sizeof m->updated_at, r, i, 12);
+    m->version = hc_rows_i64(r, i, 13);
+    notification_history_parse(hc_rows_text(r, i, 14), m);
+}
+
+int notification_history_parse(const char *text, notification_mypage_t *m)
+{
+    json_t *arr = json_loads(text ? text : "", 0, NULL);
+    size_t n = json_array_size(arr);
+    int rc = json_is_array(arr) && n <= NOTIFICATION_MAX_HISTORY ? 0 : HC_EINVAL;
+    m->n_history = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        const char *st = json_string_value(json_object_get(e, "status"));
+        const char *at = json_string_value(json_object_get(e, "at"));
+        if (!st || !at || strlen(st) >= sizeof m->history[0].status ||
+            strlen(at) >= sizeof m->history[0].at) {
+            rc = HC_EINVAL;
+            break;
+        }
+        hc_strlcpy(m->history[i].status, st, sizeof m->history[i].status);
+        hc_strlcpy(m->history[i].at, at, sizeof m->history[i].at);
+        m->n_history = i + 1;
+    }
+    if (rc)
+        m->n_history = 0;
+    json_decref(arr);
+    return rc;
+}
+
+/* The history of m as JSON text (caller frees). */
+static char *history_text(const notification_mypage_t *m)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < m->n_history; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "status", m->history[i].status, "at",
+                                             m->history[i].at));
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return text;
 }
 
 /* Decodes row i of a MSG_COLS result into m. */
@@ -104,87 +155,50 @@ static void msg_from_row(const hc_rows_t *r, size_t i, notification_msg_t *m)
     copy_cell(m->updated_at, sizeof m->updated_at, r, i, 12);
 }
 
-/* Appends history row i (status, at) to m, ignoring overflow. */
-static void history_add(notification_mypage_t *m, const hc_rows_t *r, size_t i, size_t col)
+int notification_store_put(hc_conn_t *c, const notification_mypage_t *m, const char *now)
 {
-    if (m->n_history >= NOTIFICATION_MAX_HISTORY)
-        return;
-    notification_history_t *h = &m->history[m->n_history++];
-    copy_cell(h->status, sizeof h->status, r, i, col);
-    copy_cell(h->at, sizeof h->at, r, i, col + 1);
-}
-
-int notification_store_fill(hc_conn_t *c, const notification_mypage_t *f, const char *now)
-{
-    return hc_conn_exec(
+    char *history = history_text(m);
+    int rc = hc_conn_exec(
         c,
         "INSERT INTO mypage (order_id, name, phone, order_type, checkup_date, center_id, amount,"
-        " status, payment_id, reservation_id, refunded, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, 0, ?, ?)"
-        " ON CONFLICT (order_id) DO UPDATE SET"
-        " name = COALESCE(mypage.name, excluded.name),"
-        " phone = COALESCE(mypage.phone, excluded.phone),"
-        " order_type = COALESCE(mypage.order_type, excluded.order_type),"
-        " checkup_date = COALESCE(mypage.checkup_date, excluded.checkup_date),"
-        " center_id = COALESCE(mypage.center_id, excluded.center_id),"
-        " amount = COALESCE(mypage.amount, excluded.amount),"
-        " payment_id = COALESCE(mypage.payment_id, excluded.payment_id),"
-        " reservation_id = COALESCE(mypage.reservation_id, excluded.reservation_id),"
-        " updated_at = excluded.updated_at",
-        HC_PARAMS(HC_I64(f->order_id), text_or_null(f->name), text_or_null(f->phone),
-                  text_or_null(f->order_type), text_or_null(f->checkup_date),
-                  i64_or_null(f->center_id), i64_or_null(f->amount), i64_or_null(f->payment_id),
-                  i64_or_null(f->reservation_id), HC_TEXT(now), HC_TEXT(now)),
+        " status, payment_id, reservation_id, refunded, created_at, updated_at, version, history)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)"
+        " ON CONFLICT (order_id) DO UPDATE SET name = excluded.name, phone = excluded.phone,"
+        " order_type = excluded.order_type, checkup_date = excluded.checkup_date,"
+        " center_id = excluded.center_id, amount = excluded.amount, status = excluded.status,"
+        " payment_id = excluded.payment_id, reservation_id = excluded.reservation_id,"
+        " updated_at = excluded.updated_at, version = excluded.version,"
+        " history = excluded.history",
+        HC_PARAMS(HC_I64(m->order_id), text_or_null(m->name), text_or_null(m->phone),
+                  text_or_null(m->order_type), text_or_null(m->checkup_date),
+                  i64_or_null(m->center_id), i64_or_null(m->amount), HC_TEXT(m->status),
+                  i64_or_null(m->payment_id), i64_or_null(m->reservation_id), HC_TEXT(now),
+                  HC_TEXT(now), HC_I64(m->version), HC_TEXT(history)),
         NULL);
+    free(history);
+    return rc;
 }
 
 int notification_store_get(hc_conn_t *c, int64_t order_id, notification_mypage_t *out)
 {
-    hc_rows_t *r = NULL, *h = NULL;
+    hc_rows_t *r = NULL;
     int rc = hc_conn_query(c, "SELECT " MYPAGE_COLS " FROM mypage WHERE order_id = ?",
                            HC_PARAMS(HC_I64(order_id)), &r);
-    if (rc)
-        goto out;
-    if (hc_rows_count(r) == 0) {
+    if (!rc && hc_rows_count(r) == 0)
         rc = HC_ENOTFOUND;
-        goto out;
-    }
-    mypage_from_row(r, 0, out);
-    rc = hc_conn_query(c,
-                       "SELECT status, at FROM mypage_history WHERE order_id = ?"
-                       " ORDER BY status_rank, at",
-                       HC_PARAMS(HC_I64(order_id)), &h);
-    if (rc)
-        goto out;
-    for (size_t i = 0; i < hc_rows_count(h); i++)
-        history_add(out, h, i, 0);
-out:
+    if (!rc)
+        mypage_from_row(r, 0, out);
     hc_rows_free(r);
-    hc_rows_free(h);
     return rc;
 }
 
-int notification_store_set_status(hc_conn_t *c, int64_t order_id, const char *status)
-{
-    return hc_conn_exec(c, "UPDATE mypage SET status = ? WHERE order_id = ?",
-                        HC_PARAMS(HC_TEXT(status), HC_I64(order_id)), NULL);
-}
-
-int notification_store_set_refunded(hc_conn_t *c, int64_t order_id)
-{
-    return hc_conn_exec(c, "UPDATE mypage SET refunded = 1 WHERE order_id = ?",
-                        HC_PARAMS(HC_I64(order_id)), NULL);
-}
-
-int notification_store_add_history(hc_conn_t *c, int64_t order_id, const char *status, int rank,
-                                   const char *at)
+int notification_store_set_refunded(hc_conn_t *c, int64_t order_id, const char *now)
 {
     return hc_conn_exec(c,
-                        "INSERT INTO mypage_history (order_id, status, status_rank, at)"
-                        " VALUES (?, ?, ?, ?) ON CONFLICT (order_id, status) DO UPDATE"
-                        " SET at = excluded.at WHERE excluded.at < mypage_history.at",
-                        HC_PARAMS(HC_I64(order_id), HC_TEXT(status), HC_I64(rank), HC_TEXT(at)),
-                        NULL);
+                        "INSERT INTO mypage (order_id, status, refunded, created_at, updated_at)"
+                        " VALUES (?, 'PENDING', 1, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
+                        " refunded = 1, updated_at = excluded.updated_at",
+                        HC_PARAMS(HC_I64(order_id), HC_TEXT(now), HC_TEXT(now)), NULL);
 }
 
 int notification_store_list(hc_conn_t *c, const char *phone, int64_t page, int64_t size,
@@ -193,62 +207,38 @@ int notification_store_list(hc_conn_t *c, const char *phone, int64_t page, int64
     *items = NULL;
     *n = 0;
     *total = 0;
-    hc_rows_t *r = NULL, *h = NULL;
-    notification_mypage_t *list = NULL;
+    hc_rows_t *r = NULL;
     int64_t offset = page * size;
     int rc;
-    /* Separate statements per filter: PostgreSQL cannot type "? IS NULL". */
+    /* Separate statements per filter: PostgreSQL cannot type "? IS NULL".
+     * Rows without a version (only a refund seen) are not shown. */
     if (phone) {
-        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM mypage WHERE phone = ?",
+        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM mypage WHERE phone = ? AND version > 0",
                                HC_PARAMS(HC_TEXT(phone)), total);
         if (!rc)
             rc = hc_conn_query(c,
-                               "SELECT " MYPAGE_COLS " FROM mypage WHERE phone = ?"
+                               "SELECT " MYPAGE_COLS " FROM mypage WHERE phone = ? AND version > 0"
                                " ORDER BY order_id LIMIT ? OFFSET ?",
                                HC_PARAMS(HC_TEXT(phone), HC_I64(size), HC_I64(offset)), &r);
-        if (!rc)
-            rc = hc_conn_query(c,
-                               "SELECT order_id, status, at FROM mypage_history WHERE order_id IN"
-                               " (SELECT order_id FROM mypage WHERE phone = ?"
-                               " ORDER BY order_id LIMIT ? OFFSET ?)"
-                               " ORDER BY order_id, status_rank, at",
-                               HC_PARAMS(HC_TEXT(phone), HC_I64(size), HC_I64(offset)), &h);
     } else {
-        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM mypage", HC_NOPARAMS, total);
+        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM mypage WHERE version > 0", HC_NOPARAMS,
+                               total);
         if (!rc)
             rc = hc_conn_query(c,
-                               "SELECT " MYPAGE_COLS " FROM mypage"
+                               "SELECT " MYPAGE_COLS " FROM mypage WHERE version > 0"
                                " ORDER BY order_id LIMIT ? OFFSET ?",
                                HC_PARAMS(HC_I64(size), HC_I64(offset)), &r);
-        if (!rc)
-            rc = hc_conn_query(c,
-                               "SELECT order_id, status, at FROM mypage_history WHERE order_id IN"
-                               " (SELECT order_id FROM mypage ORDER BY order_id LIMIT ? OFFSET ?)"
-                               " ORDER BY order_id, status_rank, at",
-                               HC_PARAMS(HC_I64(size), HC_I64(offset)), &h);
     }
     if (rc)
         goto out;
     size_t count = hc_rows_count(r);
-    list = hc_xcalloc(count ? count : 1, sizeof *list);
+    notification_mypage_t *list = hc_xcalloc(count ? count : 1, sizeof *list);
     for (size_t i = 0; i < count; i++)
         mypage_from_row(r, i, &list[i]);
-    /* Both results are ordered by order_id: merge the histories in. */
-    size_t k = 0;
-    for (size_t j = 0; j < hc_rows_count(h); j++) {
-        int64_t oid = hc_rows_i64(h, j, 0);
-        while (k < count && list[k].order_id < oid)
-            k++;
-        if (k < count && list[k].order_id == oid)
-            history_add(&list[k], h, j, 1);
-    }
     *items = list;
     *n = count;
-    list = NULL;
 out:
-    free(list);
     hc_rows_free(r);
-    hc_rows_free(h);
     return rc;
 }
 
@@ -290,25 +280,6 @@ static int query_msgs(hc_conn_t *c, const char *sql, const hc_val_t *params, siz
     *items = list;
     *n = count;
     return 0;
-}
-
-int notification_store_unsent(hc_conn_t *c, int64_t order_id, notification_msg_t **items,
-                              size_t *n)
-{
-    return query_msgs(c,
-                      "SELECT " MSG_COLS " FROM notifications n WHERE n.order_id = ?"
-                      " AND n.delivery_status <> 'SENT' ORDER BY n.id",
-                      HC_PARAMS(HC_I64(order_id)), items, n);
-}
-
-int notification_store_set_text(hc_conn_t *c, int64_t id, const char *to, const char *text,
-                                const char *now)
-{
-    return hc_conn_exec(c,
-                        "UPDATE notifications SET to_masked = ?, sms_text = ?, updated_at = ?"
-                        " WHERE id = ? AND delivery_status <> 'SENT'",
-                        HC_PARAMS(text_or_null(to), HC_TEXT(text), HC_TEXT(now), HC_I64(id)),
-                        NULL);
 }
 
 int notification_store_get_msg(hc_conn_t *c, int64_t id, notification_msg_t *out)

@@ -8,11 +8,11 @@
 
 #include "hc_db.h"
 
-#define NOTIFICATION_MAX_HISTORY 8 /* one entry per status; there are 7 */
+#define NOTIFICATION_MAX_HISTORY 8 /* order's history: at most 4 statuses */
 
 typedef struct notification_history {
     char status[16];
-    char at[32]; /* RFC 3339 UTC ms: the occurredAt of the event that reached it */
+    char at[32]; /* RFC 3339 UTC ms: when order reached it */
 } notification_history_t;
 
 /* One mypage row. Text fields are "" and numbers 0 while unknown. */
@@ -30,7 +30,8 @@ typedef struct notification_mypage {
     int refunded; /* 1 once PaymentCanceled (the refund) was seen */
     char created_at[32];
     char updated_at[32]; /* when the view last changed (apply time) */
-    notification_history_t history[NOTIFICATION_MAX_HISTORY]; /* by rank, then time */
+    int64_t version;     /* order's version shown; 0: nothing to show yet */
+    notification_history_t history[NOTIFICATION_MAX_HISTORY]; /* in version order */
     size_t n_history;
 } notification_mypage_t;
 
@@ -61,31 +62,27 @@ typedef struct notification_due {
 
 /* The schema steps, for the service definition (a constant count, so the
  * definition can be a static initializer). */
-#define NOTIFICATION_N_MIGRATIONS 1
+#define NOTIFICATION_N_MIGRATIONS 2
 extern const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS];
 
-/* Creates the mypage row of fill->order_id (status PENDING) if missing, and
- * fills every field that is still unknown with fill's known values (existing
- * values win); sets updated_at to now. Returns 0 or an hc_err. */
-int notification_store_fill(hc_conn_t *c, const notification_mypage_t *fill, const char *now);
+/* Writes mypage m (every field but refunded and created_at, which a new row
+ * gets as now), creating the row if needed. Returns 0 or an hc_err. */
+int notification_store_put(hc_conn_t *c, const notification_mypage_t *m, const char *now);
 
-/* Reads the mypage of order_id with its history into *out. Returns 0,
- * HC_ENOTFOUND or another hc_err. */
+/* Reads the mypage of order_id into *out, also a row with version 0 (not
+ * shown to anyone). Returns 0, HC_ENOTFOUND or another hc_err. */
 int notification_store_get(hc_conn_t *c, int64_t order_id, notification_mypage_t *out);
 
-/* Sets the mypage status. Returns 0 or an hc_err. */
-int notification_store_set_status(hc_conn_t *c, int64_t order_id, const char *status);
+/* Records that the payment was refunded, creating a row with version 0 when
+ * no order event came yet. Returns 0 or an hc_err. */
+int notification_store_set_refunded(hc_conn_t *c, int64_t order_id, const char *now);
 
-/* Records that the payment was refunded. Returns 0 or an hc_err. */
-int notification_store_set_refunded(hc_conn_t *c, int64_t order_id);
+/* Reads a history as stored (a JSON array of {status, at}) into m. Returns
+ * 0, or HC_EINVAL (m->n_history 0) when text is not such an array. */
+int notification_history_parse(const char *text, notification_mypage_t *m);
 
-/* Appends status (rank for ordering) to the history unless it is there; a
- * repeat keeps the earliest at. Returns 0 or an hc_err. */
-int notification_store_add_history(hc_conn_t *c, int64_t order_id, const char *status, int rank,
-                                   const char *at);
-
-/* Lists mypages ordered by orderId, optionally only those of phone (digits),
- * with their histories. *items (caller frees) holds *n rows of page `page` of
+/* Lists the shown mypages (version > 0) ordered by orderId, optionally only
+ * those of phone (digits), with their histories. *items (caller frees) holds *n rows of page `page` of
  * `size`; *total counts all matches. Returns 0 or an hc_err. */
 int notification_store_list(hc_conn_t *c, const char *phone, int64_t page, int64_t size,
                             notification_mypage_t **items, size_t *n, int64_t *total);
@@ -96,15 +93,6 @@ int notification_store_list(hc_conn_t *c, const char *phone, int64_t page, int64
 int notification_store_queue(hc_conn_t *c, int64_t order_id, const char *status, const char *to,
                              const char *text, const char *provider, const char *trace_id,
                              int64_t now_ms, const char *now, int *queued);
-
-/* Lists the order's notifications that are not SENT yet (to re-render them).
- * *items (caller frees) holds *n rows. Returns 0 or an hc_err. */
-int notification_store_unsent(hc_conn_t *c, int64_t order_id, notification_msg_t **items,
-                              size_t *n);
-
-/* Replaces destination and text of a not yet SENT notification. */
-int notification_store_set_text(hc_conn_t *c, int64_t id, const char *to, const char *text,
-                                const char *now);
 
 /* Reads notification id. Returns 0, HC_ENOTFOUND or another hc_err. */
 int notification_store_get_msg(hc_conn_t *c, int64_t id, notification_msg_t *out);

@@ -8,6 +8,7 @@
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_inbox.h"
+#include "hc_log.h"
 #include "hc_outbox.h"
 #include "order_domain.h"
 
@@ -26,11 +27,24 @@ const hc_migration_t order_migrations[ORDER_N_MIGRATIONS] = {
         "CREATE TABLE idempotency (scope TEXT NOT NULL, idem_key TEXT NOT NULL,"
         " order_id INTEGER, status INTEGER NOT NULL DEFAULT 0, body TEXT,"
         " created_ms INTEGER NOT NULL, PRIMARY KEY (scope, idem_key));"},
+    /* Order owns the booking's status: its versioned history lives with it
+     * (a JSON array of {status, at}; version = its length), with what
+     * reservation reported while the order was still PENDING. Idempotency
+     * keys remember a digest of the request they answered. */
+    {2, "ALTER TABLE orders ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE orders ADD COLUMN history TEXT NOT NULL DEFAULT '[]';"
+        "ALTER TABLE orders ADD COLUMN reservation_id INTEGER;"
+        "ALTER TABLE orders ADD COLUMN reservation_fact INTEGER NOT NULL DEFAULT 0;"
+        /* A booking from before versions gets its current status as history. */
+        "UPDATE orders SET version = 1, history = json_array(json_object('status', status,"
+        " 'at', updated_at)) WHERE status <> 'PENDING';"
+        "ALTER TABLE idempotency ADD COLUMN digest TEXT;"},
 };
 
 #define ORDER_COLS                                                                        \
     "id, name, phone, order_type, checkup_date, center_id, pay_method, card_last4, amount," \
-    " payment_id, status, reason, cancel_requested, trace_id, created_at, updated_at, created_ms"
+    " payment_id, status, reason, cancel_requested, trace_id, created_at, updated_at,"     \
+    " created_ms, version, history, reservation_id, reservation_fact"
 
 static void copy_text(char *dst, size_t n, const hc_rows_t *r, size_t row, size_t col)
 {
@@ -51,13 +65,29 @@ static void row_to_order(const hc_rows_t *r, size_t i, order_t *o)
     copy_text(o->card_last4, sizeof o->card_last4, r, i, 7);
     o->amount = hc_rows_i64(r, i, 8);
     o->payment_id = hc_rows_i64(r, i, 9);
-    copy_text(o->status, sizeof o->status, r, i, 10);
+    if (order_status_parse(hc_rows_text(r, i, 10), &o->status) != 0)
+        o->status = ORDER_FAILED; /* unreadable: never act on it as live */
     copy_text(o->reason, sizeof o->reason, r, i, 11);
     o->cancel_requested = (int)hc_rows_i64(r, i, 12);
     copy_text(o->trace_id, sizeof o->trace_id, r, i, 13);
     copy_text(o->created_at, sizeof o->created_at, r, i, 14);
     copy_text(o->updated_at, sizeof o->updated_at, r, i, 15);
     o->created_ms = hc_rows_i64(r, i, 16);
+    order_history_parse(hc_rows_text(r, i, 18), o);
+    if (o->version != hc_rows_i64(r, i, 17))
+        hc_warn("order %lld: stored version %lld and history length %lld differ", (long long)o->id,
+                (long long)hc_rows_i64(r, i, 17), (long long)o->version);
+    o->reservation_id = hc_rows_i64(r, i, 19);
+    o->reservation_fact = (order_reservation_fact_t)hc_rows_i64(r, i, 20);
+}
+
+/* The history column's text for o (caller frees). */
+static char *history_text(const order_t *o)
+{
+    json_t *h = order_history_json(o, o->version);
+    char *text = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    return text;
 }
 
 int order_store_insert(hc_conn_t *c, order_t *o)
@@ -65,19 +95,23 @@ int order_store_insert(hc_conn_t *c, order_t *o)
     hc_now_rfc3339(o->created_at);
     memcpy(o->updated_at, o->created_at, sizeof o->updated_at);
     o->created_ms = hc_now_ms();
-    return hc_conn_query_i64(
+    char *history = history_text(o);
+    int rc = hc_conn_query_i64(
         c,
         "INSERT INTO orders(name, phone, order_type, checkup_date, center_id, pay_method,"
         " card_last4, amount, payment_id, status, reason, trace_id, created_at, updated_at,"
-        " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " created_ms, version, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " RETURNING id",
         HC_PARAMS(HC_TEXT(o->name), HC_TEXT(o->phone), HC_TEXT(o->order_type),
                   HC_TEXT(o->checkup_date), HC_I64(o->center_id), HC_TEXT(o->pay_method),
                   o->card_last4[0] ? HC_TEXT(o->card_last4) : HC_NULLV,
                   HC_I64(o->amount), o->payment_id ? HC_I64(o->payment_id) : HC_NULLV,
-                  HC_TEXT(o->status), o->reason[0] ? HC_TEXT(o->reason) : HC_NULLV,
+                  HC_TEXT(order_status_name(o->status)), o->reason[0] ? HC_TEXT(o->reason) : HC_NULLV,
                   HC_TEXT(o->trace_id), HC_TEXT(o->created_at), HC_TEXT(o->updated_at),
-                  HC_I64(o->created_ms)),
+                  HC_I64(o->created_ms), HC_I64(o->version), HC_TEXT(history)),
         &o->id);
+    free(history);
+    return rc;
 }
 
 int order_store_get(hc_conn_t *c, int64_t id, order_t *out)
@@ -93,36 +127,29 @@ int order_store_get(hc_conn_t *c, int64_t id, order_t *out)
     return rc;
 }
 
-int order_store_move(hc_conn_t *c, int64_t id, const char *status, const char *reason,
-                     int64_t payment_id, order_t *o, int *moved)
+int order_store_update(hc_conn_t *c, const order_t *o, int64_t expected_version)
 {
-    if (moved)
-        *moved = 0;
-    int rc = order_store_get(c, id, o);
-    if (rc)
-        return rc;
-    int can = order_status_can_move(o->status, status);
-    if (!can && payment_id == 0)
-        return 0;
     char now[32];
     hc_now_rfc3339(now);
-    rc = hc_conn_exec(c,
-                      "UPDATE orders SET status = ?, reason = COALESCE(?, reason),"
-                      " payment_id = COALESCE(?, payment_id), updated_at = ? WHERE id = ?",
-                      HC_PARAMS(HC_TEXT(can ? status : o->status), HC_TEXT(can ? reason : NULL),
-                                payment_id ? HC_I64(payment_id) : HC_NULLV, HC_TEXT(now), HC_I64(id)),
-                      NULL);
-    if (rc)
-        return rc;
-    if (moved)
-        *moved = can;
-    return order_store_get(c, id, o);
-}
-
-int order_store_mark_cancel_requested(hc_conn_t *c, int64_t id)
-{
-    return hc_conn_exec(c, "UPDATE orders SET cancel_requested = 1 WHERE id = ?",
-                        HC_PARAMS(HC_I64(id)), NULL);
+    char *history = history_text(o);
+    int64_t changed = 0;
+    int rc = hc_conn_exec(
+        c,
+        "UPDATE orders SET status = ?, version = ?, history = ?, reason = ?, payment_id = ?,"
+        " reservation_id = ?, reservation_fact = ?, cancel_requested = ?, updated_at = ?"
+        " WHERE id = ? AND version = ?",
+        HC_PARAMS(HC_TEXT(order_status_name(o->status)), HC_I64(o->version), HC_TEXT(history),
+                  o->reason[0] ? HC_TEXT(o->reason) : HC_NULLV,
+                  o->payment_id ? HC_I64(o->payment_id) : HC_NULLV,
+                  o->reservation_id ? HC_I64(o->reservation_id) : HC_NULLV,
+                  HC_I64(o->reservation_fact), HC_I64(o->cancel_requested),
+                  HC_TEXT(o->version > expected_version ? o->updated_at : now), HC_I64(o->id),
+                  HC_I64(expected_version)),
+        &changed);
+    free(history);
+    if (!rc && changed == 0)
+        rc = HC_ECONFLICT;
+    return rc;
 }
 
 int order_store_list(hc_conn_t *c, const char *phone, int64_t page, int64_t size, order_t **items,
@@ -172,7 +199,8 @@ int order_idem_get(hc_conn_t *c, const char *scope, const char *key, order_idem_
 {
     hc_rows_t *r = NULL;
     memset(out, 0, sizeof *out);
-    int rc = hc_conn_query(c, "SELECT order_id, status, body FROM idempotency WHERE scope = ? AND idem_key = ?",
+    int rc = hc_conn_query(c, "SELECT order_id, status, body, digest FROM idempotency"
+                              " WHERE scope = ? AND idem_key = ?",
                            HC_PARAMS(HC_TEXT(scope), HC_TEXT(key)), &r);
     if (!rc && hc_rows_count(r) == 0)
         rc = HC_ENOTFOUND;
@@ -181,15 +209,19 @@ int order_idem_get(hc_conn_t *c, const char *scope, const char *key, order_idem_
         out->status = (int)hc_rows_i64(r, 0, 1);
         const char *b = hc_rows_text(r, 0, 2);
         out->body = b ? hc_xstrdup(b) : NULL;
+        copy_text(out->digest, sizeof out->digest, r, 0, 3);
     }
     hc_rows_free(r);
     return rc;
 }
 
-int order_idem_claim(hc_conn_t *c, const char *scope, const char *key, int64_t order_id)
+int order_idem_claim(hc_conn_t *c, const char *scope, const char *key, const char *digest,
+                     int64_t order_id)
 {
-    return hc_conn_exec(c, "INSERT INTO idempotency(scope, idem_key, order_id, created_ms) VALUES (?, ?, ?, ?)",
-                        HC_PARAMS(HC_TEXT(scope), HC_TEXT(key), HC_I64(order_id), HC_I64(hc_now_ms())),
+    return hc_conn_exec(c, "INSERT INTO idempotency(scope, idem_key, digest, order_id, created_ms)"
+                           " VALUES (?, ?, ?, ?, ?)",
+                        HC_PARAMS(HC_TEXT(scope), HC_TEXT(key), HC_TEXT(digest), HC_I64(order_id),
+                                  HC_I64(hc_now_ms())),
                         NULL);
 }
 

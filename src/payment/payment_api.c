@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "hc_buf.h"
+#include "hc_client.h"
 #include "hc_config.h"
 #include "hc_err.h"
 #include "hc_event.h"
@@ -40,6 +41,15 @@ static void reply_store_error(hc_req_t *req, int rc)
     }
     hc_error("payment storage failed: %s", hc_strerror(rc));
     hc_reply_error(req, 500, "internal", "payment storage failed", NULL);
+}
+
+/* Answers a refund of a declined payment: 409, nothing was charged. */
+static void reply_declined_refund(hc_req_t *req, const payment_t *p)
+{
+    json_t *body = json_pack("{s:s, s:s, s:[]}", "error", "invalid_state", "message",
+                             "this payment was declined; there is nothing to refund", "fields");
+    json_object_set_new(body, "payment", payment_resource(req, p));
+    hc_reply_json(req, 409, body);
 }
 
 /* Answers a charge request whose record is p (created: stored by this request). */
@@ -129,6 +139,15 @@ static void api_create(hc_req_t *req, void *ud)
     hc_fields_t f;
     int created = 0, rc;
     hc_fields_init(&f);
+    const char *caller = hc_req_caller(req);
+    if (!caller || strcmp(caller, "order") != 0) {
+        /* A charge is part of a booking: only order makes it, for an order
+         * it stored, at that order's price. */
+        hc_reply_error(req, 403, "forbidden",
+                       "payments are made by booking: POST /orders charges the order's price",
+                       NULL);
+        goto out;
+    }
     if (hc_req_json(req, &body))
         goto out; /* answered */
     if (payment_request_parse(body, hc_cfg.decline_cards, &in, &f)) {
@@ -220,8 +239,9 @@ static int read_reason(json_t *body, char *out, size_t size, hc_fields_t *f)
     return 0;
 }
 
-/* Refunds the payment with id for reason and answers: 200 with the record
- * (also when it was already canceled), 404, or 409 for a declined one. */
+/* Refunds the payment with id for reason (a call from order: the booking's
+ * rules were applied there) and answers: 200 with the record (also when it
+ * was already canceled), 404, or 409 for a declined one. */
 static void refund(hc_service_t *svc, hc_req_t *req, int64_t id, const char *reason)
 {
     payment_t p;
@@ -255,14 +275,10 @@ static void refund(hc_service_t *svc, hc_req_t *req, int64_t id, const char *rea
         hc_info("payment %lld already canceled; refund request answered as is", (long long)p.id);
         hc_reply_json(req, 200, payment_resource(req, &p));
         break;
-    default: {
+    default:
         hc_conn_rollback(c);
-        json_t *body = json_pack("{s:s, s:s, s:[]}", "error", "invalid_state", "message",
-                                 "this payment was declined; there is nothing to refund", "fields");
-        json_object_set_new(body, "payment", payment_resource(req, &p));
-        hc_reply_json(req, 409, body);
+        reply_declined_refund(req, &p);
         break;
-    }
     }
     goto out;
 fail:
@@ -270,6 +286,83 @@ fail:
     reply_store_error(req, rc);
 out:
     hc_db_release(svc->db, c);
+}
+
+/* A refund asked by anyone but order: a refund of a booking follows the
+ * booking's rules (state, cancel deadline), so it is a cancel of the order,
+ * asked of order, which then refunds through refund() above. Answers the
+ * refunded record, or order's refusal as it gave it. */
+static void refund_through_order(hc_service_t *svc, hc_req_t *req, int64_t id)
+{
+    payment_t p;
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    int rc = payment_store_find(c, id, &p);
+    hc_db_release(svc->db, c);
+    if (rc == HC_ENOTFOUND) {
+        hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
+        return;
+    }
+    if (rc) {
+        reply_store_error(req, rc);
+        return;
+    }
+    hc_log_ctx_order(p.order_id);
+    if (p.status == PAYMENT_CANCELED) {
+        hc_reply_json(req, 200, payment_resource(req, &p));
+        return;
+    }
+    if (p.status == PAYMENT_DECLINED) {
+        reply_declined_refund(req, &p);
+        return;
+    }
+    char url[400], idem[260];
+    const char *key = hc_req_header(req, "Idempotency-Key");
+    snprintf(url, sizeof url, "%s/orders/%lld", hc_cfg.order_url, (long long)p.order_id);
+    if (key && strlen(key) <= 200)
+        snprintf(idem, sizeof idem, "Idempotency-Key: %s", key);
+    hc_call_t call = {.method = "DELETE", .url = url, .trace = hc_req_trace(req),
+                      .timeout_ms = hc_cfg.order_timeout_ms, .caller = svc->def->name,
+                      .extra_header = key && strlen(key) <= 200 ? idem : NULL};
+    int status = 0;
+    json_t *resp = NULL;
+    int crc = hc_client_call(&call, &status, &resp);
+    if (crc || status == 0 || status >= 500) {
+        hc_warn("refund of payment %lld: order could not cancel the booking (%s, status %d)",
+                (long long)id, hc_strerror(crc), status);
+        hc_reply_header(req, "Retry-After", "2");
+        hc_reply_error(req, 503, "order_unavailable",
+                       "the booking's cancel could not be made right now; nothing was refunded by"
+                       " this request. Please try again a little later.",
+                       NULL);
+    } else if (status == 200) {
+        c = hc_db_acquire(svc->db);
+        rc = payment_store_find(c, id, &p);
+        hc_db_release(svc->db, c);
+        if (rc)
+            reply_store_error(req, rc);
+        else
+            hc_reply_json(req, 200, payment_resource(req, &p));
+    } else {
+        /* Order refused (e.g. 409 cancel_deadline_passed): its words. */
+        const char *code = json_string_value(json_object_get(resp, "error"));
+        const char *msg = json_string_value(json_object_get(resp, "message"));
+        char text[400];
+        snprintf(text, sizeof text, "the booking (order %lld) refuses the refund: %s",
+                 (long long)p.order_id, msg ? msg : "refused");
+        hc_reply_error(req, status == 404 ? 409 : status,
+                       status == 404 ? "invalid_state" : code ? code : "invalid_state", text, NULL);
+    }
+    json_decref(resp);
+}
+
+/* Refunds payment id: directly for order, through order for anyone else. */
+static void refund_request(hc_service_t *svc, hc_req_t *req, int64_t id, const char *reason)
+{
+    const char *caller = hc_req_caller(req);
+    if (caller && strcmp(caller, "order") == 0)
+        refund(svc, req, id, reason);
+    else
+        refund_through_order(svc, req, id);
 }
 
 /* POST /paymentHistories/{id}/cancel with an optional {"reason": ...} body. */
@@ -294,7 +387,7 @@ static void api_cancel(hc_req_t *req, void *ud)
                        hc_fields_take(&f));
         goto out;
     }
-    refund(svc, req, id, reason);
+    refund_request(svc, req, id, reason);
 out:
     json_decref(body);
     hc_fields_cleanup(&f);
@@ -328,7 +421,7 @@ static void api_patch(hc_req_t *req, void *ud)
                        hc_fields_take(&f));
         goto out;
     }
-    refund(svc, req, id, reason);
+    refund_request(svc, req, id, reason);
 out:
     json_decref(body);
     hc_fields_cleanup(&f);

@@ -1,16 +1,17 @@
-/* payment_policy: refunds when a reservation is rejected, refunds or voids
+/* payment_policy: refunds when a booking is rejected, refunds or voids
  * when an order fails, so a booking that does not go ahead is never charged. */
 #include "payment_policy.h"
 
 #include <string.h>
 
 #include "hc_err.h"
+#include "hc_events.h"
 #include "hc_event.h"
 #include "hc_log.h"
 #include "payment_domain.h"
 #include "payment_store.h"
 
-const char *const payment_policy_types[] = {"ReservationRejected", "OrderFailed", NULL};
+const char *const payment_policy_types[] = {HC_EV_ORDER_REJECTED, HC_EV_ORDER_FAILED, NULL};
 
 /* Returns ev's string field name, or NULL when absent or not a string. */
 static const char *ev_string(const hc_event_t *ev, const char *name)
@@ -37,8 +38,9 @@ static int refund(hc_conn_t *c, const hc_event_t *ev, payment_t *p, const char *
     return rc;
 }
 
-/* ReservationRejected: the center cannot take the booking; refund it. */
-static int on_reservation_rejected(hc_conn_t *c, const hc_event_t *ev)
+/* OrderRejected: order decided that the center does not take the booking
+ * (full, or its admin said no); refund it. */
+static int on_order_rejected(hc_conn_t *c, const hc_event_t *ev)
 {
     payment_t p;
     int rc = payment_store_find_by_order(c, ev->order_id, &p);
@@ -53,7 +55,7 @@ static int on_reservation_rejected(hc_conn_t *c, const hc_event_t *ev)
                 payment_status_name(p.status));
         return 0;
     }
-    return refund(c, ev, &p, "reservation rejected");
+    return refund(c, ev, &p, "booking rejected");
 }
 
 /* OrderFailed: order gave up on the booking. Refund an approved charge, or
@@ -96,9 +98,9 @@ int payment_policy_apply(hc_conn_t *c, const hc_event_t *ev, void *ud)
     if (ev->order_id <= 0)
         return HC_EINVAL;
     hc_log_ctx_order(ev->order_id);
-    if (strcmp(ev->type, "ReservationRejected") == 0)
-        return on_reservation_rejected(c, ev);
-    if (strcmp(ev->type, "OrderFailed") == 0)
+    if (strcmp(ev->type, HC_EV_ORDER_REJECTED) == 0)
+        return on_order_rejected(c, ev);
+    if (strcmp(ev->type, HC_EV_ORDER_FAILED) == 0)
         return on_order_failed(c, ev);
     return 0;
 }

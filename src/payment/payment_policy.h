@@ -1,5 +1,5 @@
 /* payment_policy: how payment reacts to other services' events (the seed's
- * PolicyHandler): ReservationRejected refunds, OrderFailed refunds or voids. */
+ * PolicyHandler): OrderRejected refunds, OrderFailed refunds or voids. */
 #ifndef PAYMENT_POLICY_H
 #define PAYMENT_POLICY_H
 

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "hc_buf.h"
+#include "hc_client.h"
+#include "hc_config.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_valid.h"
@@ -205,23 +207,70 @@ static void get_reservation(hc_req_t *req, void *ud)
         hc_reply_json(req, 200, reservation_json(req, &r));
 }
 
+/* Asks order, the booking's owner, to decide status `to` for r's booking.
+ * Returns 0 with the status and version order reached in *status (size
+ * bytes) and *version, or answers the refusal or failure itself and returns
+ * nonzero. */
+static int ask_order(hc_req_t *req, hc_service_t *svc, const reservation_t *r,
+                     reservation_status_t to, const char *reason, char *status, size_t size,
+                     int64_t *version)
+{
+    char url[400];
+    int http = 0;
+    json_t *resp = NULL;
+    snprintf(url, sizeof url, "%s/orders/%lld/status", hc_cfg.order_url, (long long)r->order_id);
+    json_t *body = json_pack("{s:s, s:I}", "status", reservation_status_name(to), "reservationId",
+                             (json_int_t)r->id);
+    if (reason)
+        json_object_set_new(body, "reason", json_string(reason));
+    hc_call_t call = {.method = "POST", .url = url, .body = body, .trace = hc_req_trace(req),
+                      .timeout_ms = hc_cfg.order_timeout_ms, .caller = svc->def->name};
+    int crc = hc_client_call(&call, &http, &resp);
+    json_decref(body);
+    const char *st = json_string_value(json_object_get(resp, "status"));
+    json_t *v = json_object_get(resp, "version");
+    int rc = -1;
+    if (!crc && http == 200 && st && json_is_integer(v)) {
+        hc_strlcpy(status, st, size);
+        *version = json_integer_value(v);
+        rc = 0;
+    } else if (!crc && (http == 409 || http == 404)) {
+        const char *msg = json_string_value(json_object_get(resp, "message"));
+        char text[400];
+        snprintf(text, sizeof text, "reservation %lld cannot become %s: %s", (long long)r->id,
+                 reservation_status_name(to),
+                 http == 404 ? "the booking is unknown to order" : msg ? msg : "refused by order");
+        hc_reply_error(req, 409, "invalid_state", text, NULL);
+    } else {
+        hc_warn("order could not decide on reservation %lld (%s, status %d)", (long long)r->id,
+                hc_strerror(crc), http);
+        hc_reply_header(req, "Retry-After", "2");
+        hc_reply_error(req, 503, "order_unavailable",
+                       "the booking's owner (order) cannot be reached; nothing was changed."
+                       " Please try again in a moment.",
+                       NULL);
+    }
+    json_decref(resp);
+    return rc;
+}
+
 /* Applies an admin status change to the reservation with id (or, when id is
- * 0, to the one of order_id) in one transaction and answers: 200 with the
- * reservation (changed, or unchanged for an idempotent repeat), 404, or 409
- * naming the current status. reason is used for REJECTED only. */
+ * 0, to the one of order_id) and answers: 200 with the reservation (changed,
+ * or unchanged for an idempotent repeat), 404, 409 naming why, or 503. Order
+ * owns the booking's status, so it decides first; the reservation then
+ * follows that decision (as it would from order's event) in one
+ * transaction. reason is used for REJECTED only. */
 static void admin_change(hc_req_t *req, hc_service_t *svc, int64_t id, int64_t order_id,
                          reservation_status_t to, const char *reason)
 {
     reservation_t r;
+    char status[16];
+    int64_t version = 0;
+    int applied = 0;
     hc_conn_t *c = hc_db_acquire(svc->db);
-    int rc = hc_conn_begin(c);
-    if (rc) {
-        reply_internal(req, "starting a transaction", rc);
-        goto out;
-    }
-    rc = id ? reservation_store_get(c, id, &r) : reservation_store_get_by_order(c, order_id, &r);
+    int rc = id ? reservation_store_get(c, id, &r) : reservation_store_get_by_order(c, order_id, &r);
+    hc_db_release(svc->db, c);
     if (rc == HC_ENOTFOUND) {
-        hc_conn_rollback(c);
         if (id) {
             reply_not_found(req, "reservation", id);
         } else {
@@ -229,42 +278,50 @@ static void admin_change(hc_req_t *req, hc_service_t *svc, int64_t id, int64_t o
             snprintf(msg, sizeof msg, "order %lld has no reservation", (long long)order_id);
             hc_reply_error(req, 404, "not_found", msg, NULL);
         }
-        goto out;
+        return;
     }
     if (rc) {
-        hc_conn_rollback(c);
-        reply_internal(req, "reading a reservation", rc);
-        goto out;
+        hc_reply_storage_error(req, rc);
+        return;
     }
     hc_log_ctx_order(r.order_id);
     reservation_transition_t t = reservation_admin_transition(r.status, to);
     if (t.move == RESERVATION_MOVE_INVALID) {
         char msg[160];
-        hc_conn_rollback(c);
         snprintf(msg, sizeof msg, "reservation %lld is %s and cannot become %s", (long long)r.id,
                  reservation_status_name(r.status), reservation_status_name(to));
         hc_reply_error(req, 409, "invalid_state", msg, NULL);
-        goto out;
+        return;
     }
     if (t.move == RESERVATION_MOVE_NOOP) {
-        hc_conn_rollback(c);
         hc_reply_json(req, 200, reservation_json(req, &r));
-        goto out;
+        return;
     }
-    rc = reservation_change_status(c, &r, to, to == RESERVATION_REJECTED ? reason : NULL, &t,
-                                   hc_req_trace(req));
-    if (rc) {
+    if (ask_order(req, svc, &r, to, to == RESERVATION_REJECTED ? reason : NULL, status,
+                  sizeof status, &version))
+        return; /* answered */
+    c = hc_db_acquire(svc->db);
+    rc = hc_conn_begin(c);
+    if (!rc)
+        rc = reservation_store_get(c, r.id, &r);
+    if (!rc)
+        rc = reservation_follow(c, &r, status, version, reason, hc_req_trace(req), &applied);
+    if (rc)
         hc_conn_rollback(c);
-        reply_internal(req, "changing a reservation", rc);
-        goto out;
-    }
-    if ((rc = hc_service_commit(svc, c))) {
-        reply_internal(req, "committing a reservation change", rc);
-        goto out;
-    }
-    hc_reply_json(req, 200, reservation_json(req, &r));
-out:
+    else
+        rc = hc_service_commit(svc, c);
     hc_db_release(svc->db, c);
+    if (rc) {
+        /* Order decided; its event brings this reservation along. */
+        hc_reply_storage_error(req, rc);
+    } else if (r.status != to) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "reservation %lld became %s meanwhile", (long long)r.id,
+                 reservation_status_name(r.status));
+        hc_reply_error(req, 409, "invalid_state", msg, NULL);
+    } else {
+        hc_reply_json(req, 200, reservation_json(req, &r));
+    }
 }
 
 /* Reads {"status": CONFIRMED|REJECTED, "reason": ...} from body into *to and

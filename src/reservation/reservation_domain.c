@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "hc_err.h"
+#include "hc_events.h"
 #include "hc_valid.h"
 
 static const char *const status_names[RESERVATION_STATUS_COUNT] = {
@@ -43,9 +44,9 @@ int reservation_status_holds_capacity(reservation_status_t s)
 /* Shorthands for the tables below. */
 #define T_INVALID {RESERVATION_MOVE_INVALID, 0, NULL}
 #define T_NOOP {RESERVATION_MOVE_NOOP, 0, NULL}
-#define T_CONFIRM {RESERVATION_MOVE_APPLY, 0, "ReservationConfirmed"}
-#define T_REJECT {RESERVATION_MOVE_APPLY, 1, "ReservationRejected"}
-#define T_CANCEL {RESERVATION_MOVE_APPLY, 1, "ReservationCanceled"}
+#define T_CONFIRM {RESERVATION_MOVE_APPLY, 0, HC_EV_RESERVATION_CONFIRMED}
+#define T_REJECT {RESERVATION_MOVE_APPLY, 1, HC_EV_RESERVATION_REJECTED}
+#define T_CANCEL {RESERVATION_MOVE_APPLY, 1, HC_EV_RESERVATION_CANCELED}
 
 /* Admin moves, indexed [from][to]. Only CONFIRMED and REJECTED are admin
  * targets; the rows for REJECTED and CANCELED are final states. */
@@ -80,6 +81,30 @@ reservation_transition_t reservation_cancel_transition(reservation_status_t from
     if ((unsigned)from >= RESERVATION_STATUS_COUNT)
         return noop;
     return cancel_table[from];
+}
+
+reservation_transition_t reservation_follow_transition(reservation_status_t from,
+                                                       const char *order_status,
+                                                       reservation_status_t *to)
+{
+    const reservation_transition_t noop = T_NOOP;
+    *to = from;
+    if ((unsigned)from >= RESERVATION_STATUS_COUNT || !order_status)
+        return noop;
+    if (strcmp(order_status, "CONFIRMED") == 0)
+        *to = RESERVATION_CONFIRMED;
+    else if (strcmp(order_status, "REJECTED") == 0)
+        *to = RESERVATION_REJECTED;
+    else if (strcmp(order_status, "CANCELED") == 0 || strcmp(order_status, "FAILED") == 0)
+        *to = RESERVATION_CANCELED;
+    else
+        return noop;
+    if (*to == RESERVATION_CANCELED)
+        return cancel_table[from];
+    /* Confirm and reject follow the admin table, but a reservation the
+     * booking has left behind stays as it is. */
+    reservation_transition_t t = admin_table[from][*to];
+    return t.move == RESERVATION_MOVE_INVALID ? noop : t;
 }
 
 int reservation_slot_has_room(int64_t capacity, int64_t booked)

@@ -60,6 +60,16 @@ reservation_transition_t reservation_admin_transition(reservation_status_t from,
  * ReservationCanceled; a REJECTED or CANCELED one is left alone (NOOP). */
 reservation_transition_t reservation_cancel_transition(reservation_status_t from);
 
+/* What the reservation does when the booking, whose status order owns,
+ * reaches order_status: CONFIRMED confirms a REQUESTED reservation; REJECTED
+ * rejects one that holds capacity (REQUESTED or CONFIRMED, releasing it);
+ * CANCELED and FAILED cancel one that holds capacity (releasing it); any
+ * other status or starting point is a NOOP. *to receives the status it
+ * leads to (from itself for a NOOP). */
+reservation_transition_t reservation_follow_transition(reservation_status_t from,
+                                                       const char *order_status,
+                                                       reservation_status_t *to);
+
 /* 1 when a slot with capacity and booked (both >= 0) can take one more
  * reservation, else 0. A capacity lowered below booked takes none. */
 int reservation_slot_has_room(int64_t capacity, int64_t booked);

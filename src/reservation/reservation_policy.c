@@ -1,9 +1,11 @@
 /* reservation_policy: PaymentApproved -> allocate one unit of the (center, date)
  * capacity (ReservationAccepted) or reject as full (ReservationRejected);
- * OrderCanceled / OrderFailed -> cancel and release (ReservationCanceled), or
- * leave a tombstone when the order has no reservation yet. Events from
- * different producers may arrive in either order; every handler is
- * idempotent on top of the consumer's inbox. */
+ * the booking's status events (order owns the status) -> the reservation
+ * follows: OrderConfirmed confirms, OrderRejected rejects and OrderCanceled /
+ * OrderFailed cancel (releasing the place), or leave a tombstone when the
+ * order has no reservation yet. Order events apply only when newer than the
+ * version the reservation last followed; every handler is idempotent on top
+ * of the consumer's inbox. */
 #include "reservation_policy.h"
 
 #include <stdarg.h>
@@ -12,15 +14,18 @@
 
 #include "hc_buf.h"
 #include "hc_err.h"
+#include "hc_events.h"
 #include "hc_log.h"
 #include "hc_outbox.h"
 #include "hc_valid.h"
 
-const char *const reservation_consume_types[] = {"PaymentApproved", "OrderCanceled", "OrderFailed",
-                                                 NULL};
+const char *const reservation_consume_types[] = {
+    HC_EV_PAYMENT_APPROVED, HC_EV_ORDER_CONFIRMED, HC_EV_ORDER_REJECTED,
+    HC_EV_ORDER_CANCELED,   HC_EV_ORDER_FAILED,    NULL};
 
 #define REASON_CUSTOMER "canceled by customer"
 #define REASON_FAILED "order failed"
+#define REASON_REJECTED "booking rejected"
 
 json_t *reservation_event_new(const char *type, const reservation_t *r, const hc_trace_t *trace)
 {
@@ -28,9 +33,9 @@ json_t *reservation_event_new(const char *type, const reservation_t *r, const hc
     json_object_set_new(ev, "reservationId", json_integer(r->id));
     json_object_set_new(ev, "centerId", json_integer(r->center_id));
     json_object_set_new(ev, "checkupDate", json_string(r->checkup_date));
-    if (strcmp(type, "ReservationAccepted") == 0)
+    if (strcmp(type, HC_EV_RESERVATION_ACCEPTED) == 0)
         json_object_set_new(ev, "status", json_string(reservation_status_name(r->status)));
-    if (strcmp(type, "ReservationRejected") == 0 || strcmp(type, "ReservationCanceled") == 0)
+    if (strcmp(type, HC_EV_RESERVATION_REJECTED) == 0 || strcmp(type, HC_EV_RESERVATION_CANCELED) == 0)
         json_object_set_new(ev, "reason", json_string(r->reason));
     return ev;
 }
@@ -167,13 +172,13 @@ static int on_payment_approved(hc_conn_t *c, const hc_event_t *ev)
     if ((rc = reservation_store_insert(c, &r)))
         return rc;
     if (r.status == RESERVATION_REQUESTED) {
-        rc = emit(c, "ReservationAccepted", &r, &ev->trace);
+        rc = emit(c, HC_EV_RESERVATION_ACCEPTED, &r, &ev->trace);
         if (!rc)
             hc_info("reservation %lld of order %lld: REQUESTED at center %lld on %s",
                     (long long)r.id, (long long)r.order_id, (long long)r.center_id,
                     r.checkup_date);
     } else {
-        rc = emit(c, "ReservationRejected", &r, &ev->trace);
+        rc = emit(c, HC_EV_RESERVATION_REJECTED, &r, &ev->trace);
         if (!rc)
             hc_info("reservation %lld of order %lld: REJECTED (%s)", (long long)r.id,
                     (long long)r.order_id, r.reason);
@@ -181,61 +186,99 @@ static int on_payment_approved(hc_conn_t *c, const hc_event_t *ev)
     return rc;
 }
 
-/* OrderCanceled / OrderFailed: cancel and release, or leave a tombstone. A
- * customer's cancel of an order without a reservation is still recorded as a
- * cancellation (reservationId null) so it is listed at /cancellations. */
-static int on_order_ended(hc_conn_t *c, const hc_event_t *ev, int by_customer)
+int reservation_follow(hc_conn_t *c, reservation_t *r, const char *order_status,
+                       int64_t version, const char *reason, const hc_trace_t *trace, int *applied)
+{
+    reservation_status_t to;
+    *applied = 0;
+    if (version <= r->order_version) {
+        hc_debug("reservation %lld already follows version %lld of order %lld; %s v%lld is old",
+                 (long long)r->id, (long long)r->order_version, (long long)r->order_id,
+                 order_status, (long long)version);
+        return 0;
+    }
+    r->order_version = version;
+    reservation_transition_t t = reservation_follow_transition(r->status, order_status, &to);
+    if (t.move != RESERVATION_MOVE_APPLY)
+        return reservation_store_update_status(c, r);
+    *applied = 1;
+    if (to == RESERVATION_CANCELED && !(reason && *reason))
+        reason = strcmp(order_status, "FAILED") == 0 ? REASON_FAILED : REASON_CUSTOMER;
+    return reservation_change_status(c, r, to, to == RESERVATION_CONFIRMED ? NULL : reason, &t,
+                                     trace);
+}
+
+/* Records the cancellation of r (a customer's cancel): listed at
+ * /cancellations. */
+static int record_cancellation(hc_conn_t *c, const reservation_t *r)
+{
+    reservation_cancellation_t x;
+    memset(&x, 0, sizeof x);
+    x.order_id = r->order_id;
+    x.reservation_id = r->id;
+    x.center_id = r->center_id;
+    hc_strlcpy(x.checkup_date, r->checkup_date, sizeof x.checkup_date);
+    hc_strlcpy(x.reason, r->reason, sizeof x.reason);
+    return reservation_store_cancellation_insert(c, &x);
+}
+
+/* An order that ended (canceled, failed or rejected) before it had a
+ * reservation: a tombstone so that a late PaymentApproved does not allocate,
+ * and for a customer's cancel a cancellation record (reservationId null). */
+static int void_order(hc_conn_t *c, const hc_event_t *ev, const char *order_status,
+                      const char *reason)
+{
+    int inserted = 0, by_customer = strcmp(order_status, "CANCELED") == 0;
+    int rc = reservation_store_void_order(c, ev->order_id, reason, &inserted);
+    if (rc)
+        return rc;
+    hc_info("order %lld became %s before any reservation; recorded so a late payment does not"
+            " allocate",
+            (long long)ev->order_id, order_status);
+    if (!inserted || !by_customer)
+        return 0;
+    reservation_cancellation_t x;
+    int64_t day;
+    memset(&x, 0, sizeof x);
+    x.order_id = ev->order_id;
+    if (!event_center(ev, &x.center_id))
+        x.center_id = 0;
+    if (!event_date(ev, x.checkup_date, sizeof x.checkup_date, &day))
+        x.checkup_date[0] = '\0';
+    hc_strlcpy(x.reason, reason, sizeof x.reason);
+    return reservation_store_cancellation_insert(c, &x);
+}
+
+/* A status event of the booking: the reservation follows it. */
+static int on_order_status(hc_conn_t *c, const hc_event_t *ev)
 {
     reservation_t r;
     char reason[RESERVATION_REASON_BUF];
+    const char *status = json_string_value(json_object_get(ev->root, "status"));
+    json_t *jv = json_object_get(ev->root, "version");
+    if (!status || !json_is_integer(jv) || json_integer_value(jv) <= 0) {
+        hc_warn("%s %s has no status or version", ev->type, ev->event_id);
+        return HC_EINVAL;
+    }
     const char *given = json_string_value(json_object_get(ev->root, "reason"));
-    if (by_customer)
-        reservation_reason_clip(given && *given ? given : REASON_CUSTOMER, reason, sizeof reason);
-    else
-        hc_strlcpy(reason, REASON_FAILED, sizeof reason);
-
+    const char *fallback = strcmp(status, "FAILED") == 0     ? REASON_FAILED
+                           : strcmp(status, "REJECTED") == 0 ? REASON_REJECTED
+                                                             : REASON_CUSTOMER;
+    reservation_reason_clip(strcmp(status, "FAILED") != 0 && given && *given ? given : fallback,
+                            reason, sizeof reason);
     int rc = reservation_store_get_by_order(c, ev->order_id, &r);
-    if (rc && rc != HC_ENOTFOUND)
-        return rc;
     if (rc == HC_ENOTFOUND) {
-        int inserted = 0;
-        if ((rc = reservation_store_void_order(c, ev->order_id, reason, &inserted)))
-            return rc;
-        hc_info("order %lld %s before any reservation; recorded so a late payment does not"
-                " allocate",
-                (long long)ev->order_id, by_customer ? "was canceled" : "failed");
-        if (!inserted || !by_customer)
-            return 0;
-        reservation_cancellation_t x;
-        int64_t day;
-        memset(&x, 0, sizeof x);
-        x.order_id = ev->order_id;
-        if (!event_center(ev, &x.center_id))
-            x.center_id = 0;
-        if (!event_date(ev, x.checkup_date, sizeof x.checkup_date, &day))
-            x.checkup_date[0] = '\0';
-        hc_strlcpy(x.reason, reason, sizeof x.reason);
-        return reservation_store_cancellation_insert(c, &x);
+        if (strcmp(status, "CONFIRMED") == 0)
+            return 0; /* nothing to confirm here: no place was ever taken */
+        return void_order(c, ev, status, reason);
     }
-
-    reservation_transition_t t = reservation_cancel_transition(r.status);
-    if (t.move != RESERVATION_MOVE_APPLY) {
-        hc_info("reservation %lld of order %lld is already %s; nothing to cancel",
-                (long long)r.id, (long long)r.order_id, reservation_status_name(r.status));
-        return 0;
-    }
-    if ((rc = reservation_change_status(c, &r, RESERVATION_CANCELED, reason, &t, &ev->trace)))
+    if (rc)
         return rc;
-    if (!by_customer)
-        return 0;
-    reservation_cancellation_t x;
-    memset(&x, 0, sizeof x);
-    x.order_id = r.order_id;
-    x.reservation_id = r.id;
-    x.center_id = r.center_id;
-    hc_strlcpy(x.checkup_date, r.checkup_date, sizeof x.checkup_date);
-    hc_strlcpy(x.reason, r.reason, sizeof x.reason);
-    return reservation_store_cancellation_insert(c, &x);
+    int applied = 0;
+    rc = reservation_follow(c, &r, status, json_integer_value(jv), reason, &ev->trace, &applied);
+    if (!rc && applied && strcmp(status, "CANCELED") == 0)
+        rc = record_cancellation(c, &r);
+    return rc;
 }
 
 int reservation_policy_apply(hc_conn_t *c, const hc_event_t *ev, void *ud)
@@ -246,11 +289,7 @@ int reservation_policy_apply(hc_conn_t *c, const hc_event_t *ev, void *ud)
         hc_warn("%s %s has no valid orderId", ev->type, ev->event_id);
         return HC_EINVAL;
     }
-    if (strcmp(ev->type, "PaymentApproved") == 0)
+    if (strcmp(ev->type, HC_EV_PAYMENT_APPROVED) == 0)
         return on_payment_approved(c, ev);
-    if (strcmp(ev->type, "OrderCanceled") == 0)
-        return on_order_ended(c, ev, 1);
-    if (strcmp(ev->type, "OrderFailed") == 0)
-        return on_order_ended(c, ev, 0);
-    return 0;
+    return on_order_status(c, ev);
 }

@@ -1,6 +1,7 @@
 /* reservation_policy: the reservation service's event handlers (the seed's
- * PolicyHandler): PaymentApproved allocates capacity, OrderCanceled and
- * OrderFailed release it; plus the status change shared with the admin API. */
+ * PolicyHandler): PaymentApproved allocates capacity; the booking's status
+ * events (OrderConfirmed, OrderRejected, OrderCanceled, OrderFailed) are
+ * followed; plus the status changes shared with the admin API. */
 #ifndef RESERVATION_POLICY_H
 #define RESERVATION_POLICY_H
 
@@ -31,5 +32,14 @@ json_t *reservation_event_new(const char *type, const reservation_t *r, const hc
 int reservation_change_status(hc_conn_t *c, reservation_t *r, reservation_status_t to,
                               const char *reason, const reservation_transition_t *t,
                               const hc_trace_t *trace);
+
+/* Makes r follow the booking's status order_status at version (order's):
+ * nothing when version is not newer than r->order_version; else the
+ * transition reservation_follow_transition gives, applied with
+ * reservation_change_status (reason for REJECTED and CANCELED), and the new
+ * order_version stored. *applied is 1 when r's status changed. Returns 0 or
+ * an hc_err (the caller rolls back). */
+int reservation_follow(hc_conn_t *c, reservation_t *r, const char *order_status,
+                       int64_t version, const char *reason, const hc_trace_t *trace, int *applied);
 
 #endif

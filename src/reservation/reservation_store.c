@@ -44,9 +44,13 @@ const hc_migration_t reservation_migrations[RESERVATION_N_MIGRATIONS] = {
          * PaymentApproved for them must not allocate. */
         "CREATE TABLE IF NOT EXISTS voided_orders (order_id INTEGER PRIMARY KEY,"
         " reason TEXT, created_at TEXT NOT NULL);"},
+    /* The version of the booking (order's) the reservation last followed:
+     * an order event applies only when it is newer. */
+    {2, "ALTER TABLE reservations ADD COLUMN order_version INTEGER NOT NULL DEFAULT 0;"},
 };
 
-#define RES_COLS "id, order_id, center_id, checkup_date, status, reason, created_at, updated_at"
+#define RES_COLS                                                                          \
+    "id, order_id, center_id, checkup_date, status, reason, created_at, updated_at, order_version"
 #define CAN_COLS "id, order_id, reservation_id, center_id, checkup_date, reason, created_at"
 
 /* Copies column col of row i as text into out ("" for NULL). */
@@ -72,6 +76,7 @@ static void row_to_reservation(const hc_rows_t *r, size_t i, reservation_t *out)
     text_col(r, i, 5, out->reason, sizeof out->reason);
     text_col(r, i, 6, out->created_at, sizeof out->created_at);
     text_col(r, i, 7, out->updated_at, sizeof out->updated_at);
+    out->order_version = hc_rows_i64(r, i, 8);
 }
 
 /* Reads row i of a SELECT CAN_COLS result into *out. */
@@ -296,10 +301,11 @@ int reservation_store_get_by_order(hc_conn_t *c, int64_t order_id, reservation_t
 int reservation_store_update_status(hc_conn_t *c, reservation_t *r)
 {
     hc_now_rfc3339(r->updated_at);
-    return hc_conn_exec(c, "UPDATE reservations SET status = ?, reason = ?, updated_at = ? WHERE id = ?",
+    return hc_conn_exec(c, "UPDATE reservations SET status = ?, reason = ?, order_version = ?,"
+                           " updated_at = ? WHERE id = ?",
                         HC_PARAMS(HC_TEXT(reservation_status_name(r->status)),
                                   r->reason[0] ? HC_TEXT(r->reason) : HC_NULLV,
-                                  HC_TEXT(r->updated_at), HC_I64(r->id)),
+                                  HC_I64(r->order_version), HC_TEXT(r->updated_at), HC_I64(r->id)),
                         NULL);
 }
 

@@ -12,7 +12,7 @@
 #include "reservation_domain.h"
 
 /* The schema steps, oldest first; bump the count when adding one. */
-#define RESERVATION_N_MIGRATIONS 1
+#define RESERVATION_N_MIGRATIONS 2
 extern const hc_migration_t reservation_migrations[RESERVATION_N_MIGRATIONS];
 
 typedef struct reservation_center {
@@ -30,6 +30,7 @@ typedef struct reservation {
     char reason[RESERVATION_REASON_BUF]; /* "" when there is none */
     char created_at[32];                 /* RFC 3339 UTC ms */
     char updated_at[32];
+    int64_t order_version; /* version of the booking last followed (0: none) */
 } reservation_t;
 
 typedef struct reservation_cancellation {
@@ -98,8 +99,8 @@ int reservation_store_insert(hc_conn_t *c, reservation_t *r);
 int reservation_store_get(hc_conn_t *c, int64_t id, reservation_t *out);
 int reservation_store_get_by_order(hc_conn_t *c, int64_t order_id, reservation_t *out);
 
-/* Stores r's status and reason, setting r->updated_at to now. Returns 0 or
- * an hc_err. */
+/* Stores r's status, reason and order_version, setting r->updated_at to now.
+ * Returns 0 or an hc_err. */
 int reservation_store_update_status(hc_conn_t *c, reservation_t *r);
 
 /* Lists reservations matching f by id for one page: *out (caller frees) gets

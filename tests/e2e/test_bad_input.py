@@ -192,10 +192,14 @@ def test_wrong_method_is_405_json(system):
 
 
 def test_bad_payment_input_is_400(system):
-    """The payment service validates its own input too."""
-    r = system.payment.post("/paymentHistories", raw=b'{"orderId": ', content_type="application/json")
+    """The payment service validates its own input too, even from order."""
+    raw = b'{"orderId": '
+    r = system.payment.post("/paymentHistories", raw=raw, content_type="application/json",
+                            headers=system.signed("order", "POST", "/paymentHistories", raw))
     assert_error(r, 400, "malformed_json")
-    r = system.payment.post("/paymentHistories", {"orderId": "x", "amount": -5})
+    body = {"orderId": "x", "amount": -5}
+    r = system.payment.post("/paymentHistories", body,
+                            headers=system.signed("order", "POST", "/paymentHistories", body))
     err = assert_error(r, 400, "validation_failed")
     assert "orderId" in field_names(err), err
     assert_nothing_stored(system)

@@ -262,7 +262,8 @@ def fake_servers():
 def forward(base, method, path, headers, body, timeout=10):
     """Forwards one request to base; returns (status, body bytes, content type)."""
     hdrs = {k: v for k, v in headers.items()
-            if k in ("content-type", "traceparent", "idempotency-key")}
+            if k in ("content-type", "traceparent", "idempotency-key")
+            or k.startswith("x-hc-")}  # the caller's signature (order's, for a charge)
     r = hc.request(method, base + path, raw=body or None, headers=hdrs, timeout=timeout)
     return r.status, r.raw, r.headers.get("Content-Type") or "application/json"
 
@@ -860,6 +861,7 @@ def test_cancel_refunds_releases_and_records(system, how):
     oid = o["id"]
     res = wait_reservation(g, oid)
     wait_slot(g, 1, d, 1)
+    wait_order(g, oid, "REQUESTED")  # order knows the center has it: REQUESTED is in its history
     if how == "DELETE":
         r = g.delete("/orders/%d" % oid)
     else:
@@ -1389,7 +1391,7 @@ def test_seed_readme_requests(system):
         o = r.json
         assert o["name"] == name and o["orderType"] in ("basic", "prime") and o["status"] == "PAID"
         assert o["cardNo"] == "************1111", o
-        assert o["_links"]["self"]["href"] == base.base + "/orders/%d" % o["id"], o
+        assert o["_links"]["self"]["href"] == system.public_url + "/orders/%d" % o["id"], o
         assert o["_links"]["order"]["href"] == o["_links"]["self"]["href"]
         assert r.headers["Location"].endswith("/orders/%d" % o["id"])
         oid = o["id"]
@@ -1399,13 +1401,15 @@ def test_seed_readme_requests(system):
             assert got[k] == o[k], k
         assert got["_links"]["self"]["href"].endswith("/orders/%d" % oid)
         # http localhost:8083/paymentHistories orderId=1 price=50000 payMethod=card: the
-        # order's payment already exists, so the same record comes back.
-        pay = system.payment.post("/paymentHistories", {"orderId": str(oid), "price": str(o["amount"]),
-                                                        "payMethod": "card", "cardNo": hc.GOOD_CARD})
-        assert pay.status == 200, pay
-        assert pay.json["id"] == o["paymentId"] and pay.json["orderId"] == oid
-        assert pay.json["cardNo"] == "************1111" and pay.json["status"] == "APPROVED"
-        assert pay.json["_links"]["self"]["href"].endswith("/paymentHistories/%d" % o["paymentId"])
+        # booking already paid (POST /orders charges); a charge made directly is refused,
+        # and the payment is there to read.
+        direct = {"orderId": str(oid), "price": str(o["amount"]), "payMethod": "card",
+                  "cardNo": hc.GOOD_CARD}
+        error(system.payment.post("/paymentHistories", direct), 403, "forbidden")
+        pay = get_json(system.payment, "/paymentHistories/%d" % o["paymentId"])
+        assert pay["id"] == o["paymentId"] and pay["orderId"] == oid
+        assert pay["cardNo"] == "************1111" and pay["status"] == "APPROVED"
+        assert pay["_links"]["self"]["href"].endswith("/paymentHistories/%d" % o["paymentId"])
         assert len(payments_of(system.payment, oid)) == 1
         # http localhost:8082/reservations orderId=1 status="confirmed"
         wait_reservation(system.gateway, oid)
@@ -1414,7 +1418,7 @@ def test_seed_readme_requests(system):
         # http localhost:8084/mypages/1
         m = wait_status(system.notification, "/mypages/%d" % oid, "CONFIRMED")
         assert m["name"] == name and m["orderId"] == oid and m["reservationId"] == c.json["id"]
-        assert m["_links"]["self"]["href"] == system.notification.base + "/mypages/%d" % oid
+        assert m["_links"]["self"]["href"] == system.public_url + "/mypages/%d" % oid
         assert m["_links"]["mypage"]["href"] == m["_links"]["self"]["href"]
         assert wait_order(base, oid, "CONFIRMED")["name"] == name
 
@@ -1432,12 +1436,11 @@ def test_seed_readme_requests(system):
     assert field_names(err) == {"cardNo"}, err
     wait_order(system.order, r.json["id"], "REQUESTED")
 
-    # A cash payment for an order id of its own (the README's 'payMethod=cash').
-    cash = system.payment.post("/paymentHistories", {"orderId": "777", "price": "50000",
-                                                     "payMethod": "cash"})
-    assert cash.status == 201 and cash.json["status"] == "APPROVED", cash
-    assert cash.json["payMethod"] == "cash" and cash.json["cardNo"] is None
-    assert cash.headers.get("Location", "").endswith("/paymentHistories/%d" % cash.json["id"])
+    # The README's 'payMethod=cash' charge for an order id of its own: payments are
+    # made by booking, so it is refused and nothing is stored for order 777.
+    error(system.payment.post("/paymentHistories", {"orderId": "777", "price": "50000",
+                                                    "payMethod": "cash"}), 403, "forbidden")
+    assert payments_of(system.payment, 777) == []
 
     # Collections in the Spring Data REST shape.
     for c, path, coll in ((system.order, "/orders", "orders"),
@@ -1447,7 +1450,7 @@ def test_seed_readme_requests(system):
         assert isinstance(page["_embedded"][coll], list) and page["_links"]["self"]["href"], page
         assert set(page["page"]) == {"size", "totalElements", "totalPages", "number"}
         for item in page["_embedded"][coll]:
-            assert item["_links"]["self"]["href"].startswith(c.base), item
+            assert item["_links"]["self"]["href"].startswith(system.public_url + "/"), item
     mps = [m for m in get_json(system.notification, "/mypages")["_embedded"]["mypages"]
            if m["orderId"] != 777]
     assert len(mps) >= 3, mps

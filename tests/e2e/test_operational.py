@@ -93,9 +93,10 @@ def test_gateway_routes_each_prefix(system, prefix, service, collection):
     assert direct.status == 200, direct
     assert strip_links(via.json["_embedded"]) == strip_links(direct.json["_embedded"])
     assert via.json.get("page") == direct.json.get("page")
-    # Links are built from the address the client used: the gateway's.
-    assert via.json["_links"]["self"]["href"].startswith(system.base("gateway")), via.json["_links"]
-    assert direct.json["_links"]["self"]["href"].startswith(system.base(service)), direct.json
+    # Links are built from the configured public URL (the gateway's address
+    # by default), however the service was reached.
+    assert via.json["_links"]["self"]["href"].startswith(system.public_url + "/"), via.json["_links"]
+    assert direct.json["_links"]["self"]["href"].startswith(system.public_url + "/"), direct.json
 
 
 def test_gateway_routes_catalog_and_centers(system):

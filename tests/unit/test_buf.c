@@ -196,6 +196,19 @@ static void test_parse_i64(void **state)
     assert_int_equal(hc_parse_i64("99999999999999999999999", &v), HC_EINVAL);
 }
 
+/* Regression: /orders/01 and /orders/+1 answered order 1 because strtoll
+ * takes a sign, leading zeros and leading spaces. */
+static void test_parse_i64_is_canonical_only(void **state)
+{
+    (void)state;
+    long long v = -1;
+    const char *bad[] = {"01", "+1", " 1", "1 ", "-0", "00", "-01", "0x10", "1e3", "\t7", NULL};
+    for (int i = 0; bad[i]; i++)
+        assert_int_equal(hc_parse_i64(bad[i], &v), HC_EINVAL);
+    assert_int_equal(v, -1);
+    assert_int_equal(hc_parse_i64(NULL, &v), HC_EINVAL);
+}
+
 static void test_xalloc(void **state)
 {
     (void)state;
@@ -229,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_utf8_copy),
         cmocka_unit_test(test_strlcpy),
         cmocka_unit_test(test_parse_i64),
+        cmocka_unit_test(test_parse_i64_is_canonical_only),
         cmocka_unit_test(test_xalloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,13 +51,34 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The status an order event announces, NULL for other events. */
+static const char *order_status_of(const char *type)
+{
+    static const char *const map[][2] = {{"OrderConfirmed", "CONFIRMED"},
+                                         {"OrderRejected", "REJECTED"},
+                                         {"OrderCanceled", "CANCELED"},
+                                         {"OrderFailed", "FAILED"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i][0], type) == 0)
+            return map[i][1];
+    return NULL;
+}
+
+/* Versions given to order events: always newer than any before. */
+static int64_t next_version = 1;
+
 /* Applies one event of type for order (centerId, checkupDate and reason in
- * the payload; center <= 0 or NULL leaves a field out) inside its own
- * transaction on db, as the consumer would. Returns apply's result. */
-static int apply_on(hc_db_t *db, const char *type, int64_t order, int64_t center, const char *date,
-                    const char *reason)
+ * the payload; center <= 0 or NULL leaves a field out; an order event gets
+ * its status and version, 0 meaning the next one) inside its own transaction
+ * on db, as the consumer would. Returns apply's result. */
+static int apply_version(hc_db_t *db, const char *type, int64_t order, int64_t center,
+                         const char *date, const char *reason, int64_t version)
 {
     json_t *ev = hc_event_new(type, order, NULL);
+    if (order_status_of(type)) {
+        json_object_set_new(ev, "status", json_string(order_status_of(type)));
+        json_object_set_new(ev, "version", json_integer(version ? version : next_version++));
+    }
     if (center > 0)
         json_object_set_new(ev, "centerId", json_integer(center));
     if (date)
@@ -80,6 +101,12 @@ static int apply_on(hc_db_t *db, const char *type, int64_t order, int64_t center
     hc_db_release(db, c);
     json_decref(parsed.root);
     return rc;
+}
+
+static int apply_on(hc_db_t *db, const char *type, int64_t order, int64_t center, const char *date,
+                    const char *reason)
+{
+    return apply_version(db, type, order, center, date, reason, 0);
 }
 
 static int apply(fixture_t *f, const char *type, int64_t order, int64_t center, const char *date,
@@ -254,6 +281,51 @@ static void test_order_failed_releases_or_voids(void **state)
     assert_int_equal(count(f, "SELECT COUNT(*) FROM cancellations", NULL), 0);
 }
 
+/* The reservation follows the booking's decisions (order owns them), and
+ * only newer versions: a late confirm never follows a cancel. */
+static void test_follows_order_decisions_by_version(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(apply(f, "PaymentApproved", 1, 1, f->date, NULL), 0);
+    assert_int_equal(apply(f, "PaymentApproved", 2, 1, f->date, NULL), 0);
+    assert_int_equal(apply_version(f->db, "OrderConfirmed", 1, 0, NULL, NULL, 3), 0);
+    reservation_t r = get_res(f, 1);
+    assert_int_equal(r.status, RESERVATION_CONFIRMED);
+    assert_int_equal(r.order_version, 3);
+    assert_int_equal(events_of(f, "ReservationConfirmed"), 1);
+    /* A repeat of the same version changes nothing. */
+    assert_int_equal(apply_version(f->db, "OrderConfirmed", 1, 0, NULL, NULL, 3), 0);
+    assert_int_equal(events_of(f, "ReservationConfirmed"), 1);
+    assert_int_equal(apply_version(f->db, "OrderCanceled", 1, 1, f->date, NULL, 4), 0);
+    assert_int_equal(get_res(f, 1).status, RESERVATION_CANCELED);
+    assert_int_equal(booked(f, 1, f->date), 1);
+    /* Regression: a confirm arriving after the cancel (replayed, or parked
+     * and retried) never brings the reservation back. */
+    assert_int_equal(apply_version(f->db, "OrderConfirmed", 1, 0, NULL, NULL, 3), 0);
+    assert_int_equal(get_res(f, 1).status, RESERVATION_CANCELED);
+    assert_int_equal(booked(f, 1, f->date), 1);
+    /* A rejection decided by order releases the place. */
+    assert_int_equal(apply_version(f->db, "OrderRejected", 2, 0, NULL, "장비 점검", 3), 0);
+    r = get_res(f, 2);
+    assert_int_equal(r.status, RESERVATION_REJECTED);
+    assert_string_equal(r.reason, "장비 점검");
+    assert_int_equal(booked(f, 1, f->date), 0);
+    assert_int_equal(events_of(f, "ReservationRejected"), 1);
+    /* An order event without status or version cannot be applied. */
+    json_t *bad = hc_event_new("OrderCanceled", 2, NULL);
+    char *text = json_dumps(bad, JSON_COMPACT);
+    hc_event_t parsed;
+    assert_int_equal(hc_event_parse(text, strlen(text), &parsed), 0);
+    hc_conn_t *c = hc_db_acquire(f->db);
+    assert_int_equal(hc_conn_begin(c), 0);
+    assert_int_equal(reservation_policy_apply(c, &parsed, NULL), HC_EINVAL);
+    hc_conn_rollback(c);
+    hc_db_release(f->db, c);
+    json_decref(parsed.root);
+    json_decref(bad);
+    free(text);
+}
+
 static void test_approval_without_booking_data_is_ignored(void **state)
 {
     fixture_t *f = *state;
@@ -343,6 +415,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_of_rejected_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_before_payment_leaves_tombstone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_failed_releases_or_voids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_follows_order_decisions_by_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_approval_without_booking_data_is_ignored, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unknown_center_and_past_date_are_rejected, setup,
