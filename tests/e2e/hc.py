@@ -352,6 +352,41 @@ def _pdeathsig():
         pass
 
 
+class _Spawner:
+    """Starts every child process from one long-lived thread. The children
+    ask the kernel to SIGKILL them when their parent dies (PR_SET_PDEATHSIG),
+    and the kernel means the parent *thread*: a child started from a test's
+    worker thread would be killed the moment that thread ends."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._jobs = None
+
+    def popen(self, *args, **kw):
+        import queue
+        with self._lock:
+            if self._jobs is None:
+                self._jobs = queue.Queue()
+                threading.Thread(target=self._run, name="hc-spawner", daemon=True).start()
+        done = queue.Queue(1)
+        self._jobs.put((args, kw, done))
+        ok, value = done.get()
+        if not ok:
+            raise value
+        return value
+
+    def _run(self):
+        while True:
+            args, kw, done = self._jobs.get()
+            try:
+                done.put((True, subprocess.Popen(*args, **kw)))
+            except Exception as e:  # noqa: BLE001 - handed to the caller
+                done.put((False, e))
+
+
+_spawner = _Spawner()
+
+
 def _pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -562,9 +597,9 @@ class System:
         n = sum(1 for p in self.all_procs if p.name == name)
         log_path = os.path.join(self.log_dir, "%s.log" % name if n == 0 else "%s.%d.log" % (name, n))
         logf = open(log_path, "ab")
-        popen = subprocess.Popen([self.bin] + args, stdin=subprocess.DEVNULL, stdout=logf,
-                                 stderr=subprocess.STDOUT, env=self.env, cwd=self.data_dir,
-                                 start_new_session=True, preexec_fn=_pdeathsig)
+        popen = _spawner.popen([self.bin] + args, stdin=subprocess.DEVNULL, stdout=logf,
+                               stderr=subprocess.STDOUT, env=dict(self.env), cwd=self.data_dir,
+                               start_new_session=True, preexec_fn=_pdeathsig)
         proc = Proc(name, popen, log_path, logf)
         with self._lock:
             self.procs[name] = proc
