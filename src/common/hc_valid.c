@@ -88,12 +88,14 @@ hc_text_verdict_t hc_text_clean(const char *in, size_t max_chars, char *out, siz
 {
     const unsigned char *p = (const unsigned char *)(in ? in : "");
     const unsigned char *start = NULL, *end = NULL;
-    size_t chars = 0, chars_at_end = 0;
+    size_t chars = 0;
     unsigned cp;
     hc_text_verdict_t v = HC_TEXT_OK;
     if (outlen)
         out[0] = '\0';
-    while (*p) {
+    /* Characters are counted as sent, spaces at the ends included, as JSON
+     * Schema's maxLength counts them. */
+    for (; *p; chars++) {
         size_t len = utf8_next(p, &cp);
         if (!text_space(cp)) {
             if (text_forbidden(cp))
@@ -102,18 +104,14 @@ hc_text_verdict_t hc_text_clean(const char *in, size_t max_chars, char *out, siz
                 start = p;
             end = p + len;
         }
-        if (start)
-            chars++;
-        if (start && end == p + len)
-            chars_at_end = chars;
         p += len;
     }
     if (v != HC_TEXT_OK)
         return v;
     if (!start)
-        return HC_TEXT_EMPTY;
+        return chars > max_chars ? HC_TEXT_TOO_LONG : HC_TEXT_EMPTY;
     size_t n = (size_t)(end - start);
-    if (chars_at_end > max_chars || n + 1 > outlen)
+    if (chars > max_chars || n + 1 > outlen)
         return HC_TEXT_TOO_LONG;
     memcpy(out, start, n);
     out[n] = '\0';
@@ -264,6 +262,20 @@ int hc_get_string(json_t *obj, const char *key, const char **out, hc_fields_t *f
     }
     *out = json_string_value(v);
     return 1;
+}
+
+int hc_get_text(json_t *obj, const char *key, size_t max_chars, char *out, size_t outlen,
+                hc_fields_t *f)
+{
+    const char *s = NULL;
+    int has = hc_get_string(obj, key, &s, f);
+    if (has <= 0)
+        return has;
+    hc_text_verdict_t v = hc_text_clean(s, max_chars, out, outlen);
+    if (v == HC_TEXT_OK)
+        return 1;
+    hc_fields_add(f, key, "%s", hc_text_message(v, max_chars));
+    return -1;
 }
 
 int hc_get_int(json_t *obj, const char *key, int64_t *out, hc_fields_t *f)

@@ -44,17 +44,22 @@ typedef enum hc_text_verdict {
 } hc_text_verdict_t;
 
 /* Checks a free-text field a person types (a name, a reason) that ends up in
- * SMS texts, logs and pages: trims spaces at both ends (the ASCII space and
- * Unicode's space characters), then requires 1..max_chars characters (code points) and no
- * control characters (C0, DEL, C1, line/paragraph separators) nor invisible
- * formatting ones (zero-width and bidirectional marks). in must be valid
- * UTF-8 (jansson guarantees it for JSON strings). On HC_TEXT_OK the trimmed
- * text is in out (outlen bytes; too small a buffer reads as too long). */
+ * SMS texts, logs and pages: at most max_chars characters (code points, as
+ * sent: JSON Schema's maxLength), something besides spaces (the ASCII space
+ * and Unicode's space characters), and no control characters (C0, DEL, C1,
+ * line/paragraph separators) nor invisible formatting ones (zero-width and
+ * bidirectional marks). in must be valid UTF-8 (jansson guarantees it for
+ * JSON strings). On HC_TEXT_OK the text, trimmed of spaces at both ends, is
+ * in out (outlen bytes; too small a buffer reads as too long). */
 hc_text_verdict_t hc_text_clean(const char *in, size_t max_chars, char *out, size_t outlen);
 
 /* The field error message for a verdict other than HC_TEXT_OK, mentioning
  * max_chars where it matters (static or thread-local storage). */
 const char *hc_text_message(hc_text_verdict_t v, size_t max_chars);
+
+/* The longest reason (a rejection's, a refund's) a client may give. */
+#define HC_REASON_MAX_CHARS 200
+#define HC_REASON_BUF (HC_REASON_MAX_CHARS * 4 + 1) /* bytes, for any UTF-8 */
 
 /* Collects field-level errors for a 400 answer. */
 typedef struct hc_fields {
@@ -75,6 +80,11 @@ void hc_fields_cleanup(hc_fields_t *f);
  * with the right type (value in *out), 0 when absent or null, and -1 when
  * present with a wrong type (an error is added to f under key). */
 int hc_get_string(json_t *obj, const char *key, const char **out, hc_fields_t *f);
+/* A free-text field checked by hc_text_clean (max_chars characters, trimmed
+ * into out of outlen bytes). Returns 1 when present and valid, 0 when absent
+ * or null, -1 when present but wrong (an error is added to f under key). */
+int hc_get_text(json_t *obj, const char *key, size_t max_chars, char *out, size_t outlen,
+                hc_fields_t *f);
 /* Integers; a string of digits is accepted too ("1"), as form tools send it. */
 int hc_get_int(json_t *obj, const char *key, int64_t *out, hc_fields_t *f);
 

@@ -351,10 +351,10 @@ static void api_status(hc_req_t *req, void *ud)
     json_t *body = NULL;
     hc_fields_t f;
     hc_fields_init(&f);
-    const char *status = NULL, *reason = NULL;
+    const char *status = NULL;
     int64_t rid = 0;
     order_status_t to = ORDER_CONFIRMED;
-    char clean[ORDER_REASON_MAX];
+    char reason[HC_REASON_BUF];
     const char *caller = hc_req_caller(req);
     if (!caller || strcmp(caller, "reservation") != 0) {
         hc_reply_error(req, 403, "forbidden",
@@ -375,14 +375,9 @@ static void api_status(hc_req_t *req, void *ud)
         hc_fields_add(&f, "status", "is required");
     else if (has > 0 && (order_status_parse(status, &to) || (to != ORDER_CONFIRMED && to != ORDER_REJECTED)))
         hc_fields_add(&f, "status", "must be CONFIRMED or REJECTED");
-    has = hc_get_string(body, "reason", &reason, &f);
-    if (has > 0) {
-        hc_text_verdict_t v = hc_text_clean(reason, 200, clean, sizeof clean);
-        if (v != HC_TEXT_OK)
-            hc_fields_add(&f, "reason", "%s", hc_text_message(v, 200));
-    } else if (has == 0 && to == ORDER_REJECTED) {
+    int has_reason = hc_get_text(body, "reason", HC_REASON_MAX_CHARS, reason, sizeof reason, &f);
+    if (has_reason == 0 && to == ORDER_REJECTED)
         hc_fields_add(&f, "reason", "is required to reject");
-    }
     if (hc_get_int(body, "reservationId", &rid, &f) > 0 && rid <= 0)
         hc_fields_add(&f, "reservationId", "must be a positive integer");
     if (hc_fields_count(&f)) {
@@ -391,7 +386,7 @@ static void api_status(hc_req_t *req, void *ud)
     }
     order_request_t rq = {.svc = ud, .trace = hc_req_trace(req)};
     order_result_t *res = hc_xcalloc(1, sizeof *res);
-    order_decide(&rq, id, to, reason ? clean : NULL, rid, res);
+    order_decide(&rq, id, to, has_reason > 0 ? reason : NULL, rid, res);
     reply_result(req, res);
     free(res);
 out:

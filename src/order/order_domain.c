@@ -166,17 +166,8 @@ int order_cancel_in_time(int64_t today, int64_t checkup_day, int cutoff_days)
 
 static void parse_name(json_t *body, order_t *o, hc_fields_t *f)
 {
-    const char *name = NULL;
-    int has = hc_get_string(body, "name", &name, f);
-    if (has == 0) {
+    if (hc_get_text(body, "name", ORDER_NAME_MAX_CHARS, o->name, sizeof o->name, f) == 0)
         hc_fields_add(f, "name", "is required");
-        return;
-    }
-    if (has < 0)
-        return;
-    hc_text_verdict_t v = hc_text_clean(name, ORDER_NAME_MAX_CHARS, o->name, sizeof o->name);
-    if (v != HC_TEXT_OK)
-        hc_fields_add(f, "name", "%s", hc_text_message(v, ORDER_NAME_MAX_CHARS));
 }
 
 static void parse_package(json_t *body, const hc_config_t *cfg, order_t *o, hc_fields_t *f)

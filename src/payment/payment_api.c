@@ -227,15 +227,11 @@ static void api_list(hc_req_t *req, void *ud)
  * or HC_EINVAL with an error added to f. */
 static int read_reason(json_t *body, char *out, size_t size, hc_fields_t *f)
 {
-    const char *s = NULL;
-    int has = hc_get_string(body, "reason", &s, f);
+    char text[HC_REASON_BUF];
+    int has = hc_get_text(body, "reason", HC_REASON_MAX_CHARS, text, sizeof text, f);
     if (has < 0)
         return HC_EINVAL;
-    if (has > 0 && strlen(s) > PAYMENT_REASON_INPUT_MAX) {
-        hc_fields_add(f, "reason", "must be at most %d bytes", PAYMENT_REASON_INPUT_MAX);
-        return HC_EINVAL;
-    }
-    hc_utf8_copy(out, size, has > 0 && *s ? s : DEFAULT_REFUND_REASON);
+    hc_utf8_copy(out, size, has > 0 ? text : DEFAULT_REFUND_REASON);
     return 0;
 }
 

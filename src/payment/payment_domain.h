@@ -12,7 +12,6 @@
 #include "hc_valid.h"
 
 #define PAYMENT_REASON_MAX 256             /* bytes kept of a reason, with the NUL */
-#define PAYMENT_REASON_INPUT_MAX 200       /* longest reason a client may send, bytes */
 #define PAYMENT_AMOUNT_MAX 1000000000000LL /* largest amount accepted, KRW */
 #define PAYMENT_VOID_REASON "voided: order failed"
 

@@ -311,27 +311,22 @@ static void admin_change(hc_req_t *req, hc_service_t *svc, int64_t id, int64_t o
     else
         rc = hc_service_commit(svc, c);
     hc_db_release(svc->db, c);
-    if (rc) {
+    if (rc)
         /* Order decided; its event brings this reservation along. */
         hc_reply_storage_error(req, rc);
-    } else if (r.status != to) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "reservation %lld became %s meanwhile", (long long)r.id,
-                 reservation_status_name(r.status));
-        hc_reply_error(req, 409, "invalid_state", msg, NULL);
-    } else {
+    else
+        /* The booking took the decision. A later one (the customer canceled
+         * meanwhile) may already show: the answer is the reservation now. */
         hc_reply_json(req, 200, reservation_json(req, &r));
-    }
 }
 
 /* Reads {"status": CONFIRMED|REJECTED, "reason": ...} from body into *to and
- * *reason (borrowed from body); adds field errors to f. */
-static void read_status_body(json_t *body, reservation_status_t *to, const char **reason,
-                             hc_fields_t *f)
+ * reason (RESERVATION_REASON_BUF bytes, "" when none); adds field errors to f. */
+static void read_status_body(json_t *body, reservation_status_t *to, char *reason, hc_fields_t *f)
 {
     const char *status = NULL;
     int status_ok = 0;
-    *reason = NULL;
+    reason[0] = '\0';
     int have = hc_get_string(body, "status", &status, f);
     if (have == 0)
         hc_fields_add(f, "status", "is required (CONFIRMED or REJECTED)");
@@ -340,13 +335,10 @@ static void read_status_body(json_t *body, reservation_status_t *to, const char 
         hc_fields_add(f, "status", "must be CONFIRMED or REJECTED");
     else if (have > 0)
         status_ok = 1;
-    int have_reason = hc_get_string(body, "reason", reason, f);
-    if (status_ok && have_reason >= 0 && *to == RESERVATION_REJECTED) {
-        if (have_reason == 0)
-            hc_fields_add(f, "reason", "is required to reject a reservation");
-        else if (!reservation_reason_valid(*reason))
-            hc_fields_add(f, "reason", "must be 1 to %d characters", RESERVATION_REASON_MAX_CHARS);
-    }
+    int have_reason = hc_get_text(body, "reason", RESERVATION_REASON_MAX_CHARS, reason,
+                                  RESERVATION_REASON_BUF, f);
+    if (status_ok && have_reason == 0 && *to == RESERVATION_REJECTED)
+        hc_fields_add(f, "reason", "is required to reject a reservation");
 }
 
 /* PATCH /reservations/{id} with {"status": "CONFIRMED"} or
@@ -357,7 +349,7 @@ static void patch_reservation(hc_req_t *req, void *ud)
     json_t *body = NULL;
     hc_fields_t f;
     reservation_status_t to = RESERVATION_CONFIRMED;
-    const char *reason = NULL;
+    char reason[RESERVATION_REASON_BUF];
     hc_fields_init(&f);
     int64_t id = hc_req_param_id(req, 0);
     if (!id) {
@@ -366,7 +358,7 @@ static void patch_reservation(hc_req_t *req, void *ud)
     }
     if (hc_req_json(req, &body) != 0)
         goto out;
-    read_status_body(body, &to, &reason, &f);
+    read_status_body(body, &to, reason, &f);
     if (hc_fields_count(&f)) {
         reply_invalid(req, &f);
         goto out;
@@ -386,7 +378,7 @@ static void post_reservations(hc_req_t *req, void *ud)
     json_t *body = NULL;
     hc_fields_t f;
     reservation_status_t to = RESERVATION_CONFIRMED;
-    const char *reason = NULL;
+    char reason[RESERVATION_REASON_BUF];
     int64_t order_id = 0;
     hc_fields_init(&f);
     if (hc_req_json(req, &body) != 0)
@@ -396,7 +388,7 @@ static void post_reservations(hc_req_t *req, void *ud)
         hc_fields_add(&f, "orderId", "is required");
     else if (have > 0 && order_id <= 0)
         hc_fields_add(&f, "orderId", "must be a positive integer");
-    read_status_body(body, &to, &reason, &f);
+    read_status_body(body, &to, reason, &f);
     if (hc_fields_count(&f)) {
         reply_invalid(req, &f);
         goto out;
@@ -424,7 +416,7 @@ static void reject_reservation(hc_req_t *req, void *ud)
 {
     json_t *body = NULL;
     hc_fields_t f;
-    const char *reason = NULL;
+    char reason[RESERVATION_REASON_BUF];
     size_t len = 0;
     hc_fields_init(&f);
     int64_t id = hc_req_param_id(req, 0);
@@ -440,11 +432,8 @@ static void reject_reservation(hc_req_t *req, void *ud)
     }
     if (hc_req_json(req, &body) != 0)
         goto out;
-    int have = hc_get_string(body, "reason", &reason, &f);
-    if (have == 0)
+    if (hc_get_text(body, "reason", RESERVATION_REASON_MAX_CHARS, reason, sizeof reason, &f) == 0)
         hc_fields_add(&f, "reason", "is required to reject a reservation");
-    else if (have > 0 && !reservation_reason_valid(reason))
-        hc_fields_add(&f, "reason", "must be 1 to %d characters", RESERVATION_REASON_MAX_CHARS);
     if (hc_fields_count(&f)) {
         reply_invalid(req, &f);
         goto out;

@@ -161,19 +161,6 @@ size_t reservation_utf8_chars(const char *s)
     return n;
 }
 
-int reservation_reason_valid(const char *s)
-{
-    if (!s)
-        return 0;
-    size_t n = reservation_utf8_chars(s);
-    if (n < 1 || n > RESERVATION_REASON_MAX_CHARS)
-        return 0;
-    for (const char *p = s; *p; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-            return 1;
-    return 0;
-}
-
 void reservation_reason_clip(const char *in, char *out, size_t outlen)
 {
     size_t used = 0, chars = 0;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hc_valid.h"
+
 typedef enum reservation_status {
     RESERVATION_REQUESTED = 0,
     RESERVATION_CONFIRMED,
@@ -17,8 +19,8 @@ typedef enum reservation_status {
 #define RESERVATION_STATUS_COUNT 4
 
 /* Limits of the admin API and of stored texts. */
-#define RESERVATION_REASON_MAX_CHARS 200 /* characters (UTF-8 code points) */
-#define RESERVATION_REASON_BUF (RESERVATION_REASON_MAX_CHARS * 4 + 1) /* bytes */
+#define RESERVATION_REASON_MAX_CHARS HC_REASON_MAX_CHARS /* characters (code points) */
+#define RESERVATION_REASON_BUF HC_REASON_BUF                 /* bytes */
 #define RESERVATION_CAPACITY_MAX 100000   /* checkups per center and day */
 #define RESERVATION_SLOT_MAX_DAYS 92      /* longest /slots range, both ends included */
 #define RESERVATION_SLOT_DEFAULT_DAYS 14  /* default /slots range */
@@ -90,10 +92,6 @@ int reservation_slot_range(int64_t today, const char *from, const char *to, int6
 
 /* Number of UTF-8 characters in s (continuation bytes are not counted). */
 size_t reservation_utf8_chars(const char *s);
-
-/* 1 when s is an acceptable admin reason: 1..RESERVATION_REASON_MAX_CHARS
- * characters and not only white space. NULL is not acceptable. */
-int reservation_reason_valid(const char *s);
 
 /* Copies in (NULL reads as "") into out (outlen bytes, > 0), keeping at most
  * RESERVATION_REASON_MAX_CHARS characters and never cutting a UTF-8

@@ -214,30 +214,6 @@ static void repeat(char *buf, size_t size, const char *s, int n)
     }
 }
 
-static void test_reason_rules(void **state)
-{
-    (void)state;
-    char long_ascii[RESERVATION_REASON_MAX_CHARS + 2];
-    memset(long_ascii, 'x', sizeof long_ascii - 1);
-    long_ascii[sizeof long_ascii - 1] = '\0'; /* 201 chars */
-    assert_false(reservation_reason_valid(NULL));
-    assert_false(reservation_reason_valid(""));
-    assert_false(reservation_reason_valid(" \t\n"));
-    assert_true(reservation_reason_valid("x"));
-    assert_true(reservation_reason_valid("의사 부재로 취소"));
-    assert_false(reservation_reason_valid(long_ascii));
-    long_ascii[RESERVATION_REASON_MAX_CHARS] = '\0'; /* exactly 200 */
-    assert_true(reservation_reason_valid(long_ascii));
-
-    /* 200 Korean characters are 600 bytes and still valid. */
-    char korean[RESERVATION_REASON_BUF + 16] = "";
-    repeat(korean, sizeof korean, "검", RESERVATION_REASON_MAX_CHARS);
-    assert_int_equal(reservation_utf8_chars(korean), 200);
-    assert_true(reservation_reason_valid(korean));
-    repeat(korean, sizeof korean, "진", 1);
-    assert_false(reservation_reason_valid(korean));
-}
-
 static void test_reason_clip_keeps_whole_characters(void **state)
 {
     (void)state;
@@ -272,7 +248,6 @@ int main(void)
         cmocka_unit_test(test_sequential_allocation_stops_at_capacity),
         cmocka_unit_test(test_slot_range_defaults),
         cmocka_unit_test(test_slot_range_errors),
-        cmocka_unit_test(test_reason_rules),
         cmocka_unit_test(test_reason_clip_keeps_whole_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

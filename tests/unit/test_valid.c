@@ -231,6 +231,67 @@ static void test_get_string(void **state)
     json_decref(o);
 }
 
+/* The rule of every free-text field (names, reasons). */
+static void test_text_clean(void **state)
+{
+    (void)state;
+    char out[HC_REASON_BUF], text[HC_REASON_BUF + 16];
+    assert_int_equal(hc_text_clean(NULL, 200, out, sizeof out), HC_TEXT_EMPTY);
+    assert_int_equal(hc_text_clean("", 200, out, sizeof out), HC_TEXT_EMPTY);
+    assert_int_equal(hc_text_clean("   \u3000 ", 200, out, sizeof out), HC_TEXT_EMPTY);
+    assert_int_equal(hc_text_clean("  의사 부재로 취소  ", 200, out, sizeof out), HC_TEXT_OK);
+    assert_string_equal(out, "의사 부재로 취소");
+    assert_int_equal(hc_text_clean("x", 200, out, sizeof out), HC_TEXT_OK);
+    assert_string_equal(out, "x");
+    /* Controls anywhere, including white-space controls at the ends. */
+    const char *bad[] = {" \t\n", "a\tb", "a\nb", "ab\r", "\x07", "\x1b[2J", "\x7f",
+                         "\xc2\x85", "a\xe2\x80\xa8" "b", "a\xe2\x80\xae" "b", "\xe2\x80\x8b",
+                         "\xef\xbb\xbfx", NULL};
+    for (int i = 0; bad[i]; i++)
+        assert_int_equal(hc_text_clean(bad[i], 200, out, sizeof out), HC_TEXT_CONTROL);
+    /* 200 characters, counted as characters: ASCII and 3-byte Korean. */
+    memset(text, 'x', 201);
+    text[201] = '\0';
+    assert_int_equal(hc_text_clean(text, 200, out, sizeof out), HC_TEXT_TOO_LONG);
+    text[200] = '\0';
+    assert_int_equal(hc_text_clean(text, 200, out, sizeof out), HC_TEXT_OK);
+    text[0] = '\0';
+    for (int i = 0; i < 200; i++)
+        strcat(text, "검");
+    assert_int_equal(hc_text_clean(text, 200, out, sizeof out), HC_TEXT_OK);
+    assert_int_equal(strlen(out), 600);
+    /* Spaces count as sent (JSON Schema's maxLength); a buffer too small
+     * reads as too long. */
+    strcat(text, " ");
+    assert_int_equal(hc_text_clean(text, 200, out, sizeof out), HC_TEXT_TOO_LONG);
+    assert_int_equal(hc_text_clean("  ab  ", 6, out, sizeof out), HC_TEXT_OK);
+    assert_string_equal(out, "ab");
+    assert_int_equal(hc_text_clean("  ab  ", 5, out, sizeof out), HC_TEXT_TOO_LONG);
+    assert_int_equal(hc_text_clean("abcdef", 10, out, 4), HC_TEXT_TOO_LONG);
+    assert_string_equal(hc_text_message(HC_TEXT_TOO_LONG, 50), "must be 1-50 characters");
+    assert_non_null(strstr(hc_text_message(HC_TEXT_CONTROL, 50), "control"));
+}
+
+static void test_get_text(void **state)
+{
+    (void)state;
+    hc_fields_t f;
+    char out[64];
+    hc_fields_init(&f);
+    json_t *o = json_pack("{s:s, s:s, s:i, s:n}", "ok", " 홍길동 ", "bad", "a\x07", "num", 7,
+                          "nul");
+    assert_int_equal(hc_get_text(o, "ok", 50, out, sizeof out, &f), 1);
+    assert_string_equal(out, "홍길동");
+    assert_int_equal(hc_get_text(o, "missing", 50, out, sizeof out, &f), 0);
+    assert_int_equal(hc_get_text(o, "nul", 50, out, sizeof out, &f), 0);
+    assert_int_equal(hc_fields_count(&f), 0);
+    assert_int_equal(hc_get_text(o, "bad", 50, out, sizeof out, &f), -1);
+    assert_int_equal(hc_get_text(o, "num", 50, out, sizeof out, &f), -1);
+    assert_int_equal(hc_fields_count(&f), 2);
+    json_decref(o);
+    hc_fields_cleanup(&f);
+}
+
 static void test_get_int(void **state)
 {
     (void)state;
@@ -268,6 +329,8 @@ int main(void)
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_get_string),
         cmocka_unit_test(test_get_int),
+        cmocka_unit_test(test_text_clean),
+        cmocka_unit_test(test_get_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
