@@ -377,6 +377,8 @@ static void dispatch(hc_req_t *r)
         segs[n++] = s;
     }
     int path_matched = 0;
+    const char *allowed[MAX_ROUTES]; /* methods registered for this path, for a 405's Allow */
+    size_t n_allowed = 0;
     for (size_t i = 0; i < h->n_routes; i++) {
         route_t *rt = &h->routes[i];
         if (rt->n_segs != n)
@@ -388,8 +390,10 @@ static void dispatch(hc_req_t *r)
         if (k != n)
             continue;
         path_matched = 1;
-        if (strcmp(rt->method, "*") != 0 && strcmp(rt->method, r->method) != 0)
+        if (strcmp(rt->method, "*") != 0 && strcmp(rt->method, r->method) != 0) {
+            allowed[n_allowed++] = rt->method;
             continue;
+        }
         for (k = 0; k < n && r->n_params < MAX_PARAMS; k++)
             if (rt->segs[k][0] == '{')
                 r->params[r->n_params++] = hc_xstrdup(segs[k]);
@@ -401,9 +405,22 @@ static void dispatch(hc_req_t *r)
         }
         return;
     }
-    if (path_matched)
+    if (path_matched) {
+        /* A 405 names the methods the path does have (RFC 9110 15.5.6), each
+         * once, in registration order. Methods are at most 7 characters. */
+        char allow[MAX_ROUTES * 9] = "";
+        size_t len = 0;
+        for (size_t i = 0; i < n_allowed; i++) {
+            size_t j = 0;
+            while (j < i && strcmp(allowed[j], allowed[i]) != 0)
+                j++;
+            if (j == i)
+                len += (size_t)snprintf(allow + len, sizeof allow - len, "%s%s", len ? ", " : "",
+                                        allowed[i]);
+        }
+        hc_reply_header(r, "Allow", allow);
         hc_reply_error(r, 405, "method_not_allowed", "this method is not allowed on this resource", NULL);
-    else
+    } else
         hc_reply_error(r, 404, "not_found", "no such resource", NULL);
 }
 
