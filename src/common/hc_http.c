@@ -32,6 +32,7 @@
 typedef struct route {
     char method[8];
     char *pattern;        /* as registered, used as the metrics label */
+    char *query;          /* the query parameters it takes: "a,b" or "" */
     char *segs[MAX_SEGS]; /* split pattern; "{x}" = wildcard */
     size_t n_segs;
     hc_handler_cb cb;
@@ -94,14 +95,15 @@ void hc_http_set_public_url(hc_http_t *h, const char *url)
     hc_strlcpy(h->public_url, url, sizeof h->public_url);
 }
 
-void hc_http_route(hc_http_t *h, const char *method, const char *pattern, hc_handler_cb cb,
-                   void *ud)
+void hc_http_route(hc_http_t *h, const char *method, const char *pattern, const char *query,
+                   hc_handler_cb cb, void *ud)
 {
     if (h->n_routes >= MAX_ROUTES)
         hc_fatal("too many routes");
     route_t *r = &h->routes[h->n_routes++];
     hc_strlcpy(r->method, method, sizeof r->method);
     r->pattern = hc_xstrdup(pattern);
+    r->query = hc_xstrdup(query ? query : "");
     r->cb = cb;
     r->ud = ud;
     char *copy = hc_xstrdup(pattern), *save = NULL;
@@ -343,11 +345,66 @@ static void builtin_metrics(hc_req_t *r)
     reply_raw(r, 200, "text/plain; version=0.0.4", hc_buf_take(&b), b.len);
 }
 
+/* 1 when name is in list, a comma-separated list of names. */
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return 1;
+        p += len + (end ? 1 : 0);
+    }
+    return 0;
+}
+
+typedef struct query_check {
+    const char *allowed;
+    const char *unknown; /* the first parameter not allowed */
+} query_check_t;
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    (void)value;
+    query_check_t *q = cls;
+    if (in_list(q->allowed, key))
+        return MHD_YES;
+    q->unknown = key;
+    return MHD_NO;
+}
+
+/* Checks that the request's query names only the parameters in allowed (a
+ * comma list, "" for none): a misspelt filter must not silently list
+ * everything. Answers 400 and returns 0 otherwise. */
+static int query_allowed(hc_req_t *r, const char *allowed)
+{
+    query_check_t q = {.allowed = allowed, .unknown = NULL};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+    if (!q.unknown)
+        return 1;
+    char name[64], msg[160];
+    hc_utf8_copy(name, sizeof name, q.unknown);
+    if (*allowed)
+        snprintf(msg, sizeof msg, "is not a query parameter of this resource (it takes: %s)", allowed);
+    else
+        snprintf(msg, sizeof msg, "is not a query parameter: this resource takes none");
+    hc_reply_error(r, 400, "validation_failed", "the request has an unknown query parameter",
+                   json_pack("[{s:s, s:s}]", "field", name, "message", msg));
+    return 0;
+}
+
 /* Splits the path into segments (in place in buf) and finds the route. */
 static void dispatch(hc_req_t *r)
 {
     hc_http_t *h = r->http;
     const char *path = r->url;
+    int builtin = strcmp(path, "/health/live") == 0 || strcmp(path, "/health/ready") == 0 ||
+                  strcmp(path, "/actuator/health") == 0 || strcmp(path, "/metrics") == 0;
+    if (builtin && !query_allowed(r, ""))
+        return;
     if (strcmp(path, "/health/live") == 0) {
         r->route_label = "/health/live";
         builtin_health(r, 0);
@@ -398,6 +455,8 @@ static void dispatch(hc_req_t *r)
             if (rt->segs[k][0] == '{')
                 r->params[r->n_params++] = hc_xstrdup(segs[k]);
         r->route_label = rt->pattern;
+        if (!query_allowed(r, rt->query))
+            return;
         rt->cb(r, rt->ud);
         if (!r->responded) {
             hc_error("handler for %s %s gave no answer", r->method, rt->pattern);
@@ -544,6 +603,7 @@ void hc_http_destroy(hc_http_t *h)
         MHD_stop_daemon(h->d);
     for (size_t i = 0; i < h->n_routes; i++) {
         free(h->routes[i].pattern);
+        free(h->routes[i].query);
         for (size_t k = 0; k < h->routes[i].n_segs; k++)
             free(h->routes[i].segs[k]);
     }

@@ -23,9 +23,12 @@ hc_http_t *hc_http_create(const char *service, const char *addr, int port, int t
                           size_t max_body);
 
 /* Adds a route before hc_http_start. pattern segments "{x}" match one path
- * segment, read back with hc_req_param. Method "*" matches any. */
-void hc_http_route(hc_http_t *h, const char *method, const char *pattern, hc_handler_cb cb,
-                   void *ud);
+ * segment, read back with hc_req_param. Method "*" matches any. query lists
+ * the query parameters the route takes, comma-separated ("page,size,phone";
+ * NULL or "" for none): a request naming any other is answered 400 before
+ * the handler runs. */
+void hc_http_route(hc_http_t *h, const char *method, const char *pattern, const char *query,
+                   hc_handler_cb cb, void *ud);
 
 /* Sets the base of every link and Location (HC_PUBLIC_URL, no trailing '/').
  * Default: http://addr:port of this server. */

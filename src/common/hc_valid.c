@@ -186,7 +186,7 @@ int hc_date_parse(const char *s, int64_t *day)
     int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
     int m = (s[5] - '0') * 10 + (s[6] - '0');
     int d = (s[8] - '0') * 10 + (s[9] - '0');
-    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > 31)
+    if (y < 1 || m < 1 || m > 12 || d < 1 || d > 31)
         return HC_EINVAL;
     int64_t z = days_from_civil(y, (unsigned)m, (unsigned)d);
     int yy, mm, dd;
@@ -262,6 +262,26 @@ int hc_get_string(json_t *obj, const char *key, const char **out, hc_fields_t *f
     }
     *out = json_string_value(v);
     return 1;
+}
+
+size_t hc_fields_unknown(json_t *obj, const char *const *known, hc_fields_t *f)
+{
+    const char *key;
+    json_t *v;
+    size_t n = 0;
+    json_object_foreach(obj, key, v) {
+        const char *const *k = known;
+        while (*k && strcmp(*k, key) != 0)
+            k++;
+        if (*k)
+            continue;
+        char name[64];
+        hc_utf8_copy(name, sizeof name, key);
+        hc_fields_add(f, name, "is not a field of this request");
+        n++;
+    }
+    (void)v;
+    return n;
 }
 
 int hc_get_text(json_t *obj, const char *key, size_t max_chars, char *out, size_t outlen,

@@ -24,8 +24,10 @@ int hc_phone_normalize(const char *in, char *out, size_t outlen);
 /* Writes the masked form "010-****-5678" of normalised digits (out >= 16). */
 void hc_phone_mask(const char *digits, char *out, size_t outlen);
 
-/* Parses a strict YYYY-MM-DD calendar date into a day number (days since
- * 1970-01-01). Returns 0 or HC_EINVAL (wrong shape or no such date). */
+/* Parses a strict YYYY-MM-DD calendar date (years 0001-9999, proleptic
+ * Gregorian, as RFC 3339's full-date) into a day number (days since
+ * 1970-01-01, negative before). Returns 0 or HC_EINVAL (wrong shape or no
+ * such date). */
 int hc_date_parse(const char *s, int64_t *day);
 
 /* Formats a day number as YYYY-MM-DD (out >= 11 bytes). */
@@ -75,6 +77,11 @@ size_t hc_fields_count(const hc_fields_t *f);
 /* Hands the array to the caller (e.g. to hc_reply_error); f becomes empty. */
 json_t *hc_fields_take(hc_fields_t *f);
 void hc_fields_cleanup(hc_fields_t *f);
+
+/* Adds an error to f for each key of obj that is not in known (a
+ * NULL-terminated list): a misspelt field ("cardno") must not be silently
+ * ignored. Returns how many there were. */
+size_t hc_fields_unknown(json_t *obj, const char *const *known, hc_fields_t *f);
 
 /* Typed getters for request objects. Each returns 1 when the key is present
  * with the right type (value in *out), 0 when absent or null, and -1 when

@@ -219,9 +219,9 @@ static void api_get_notification(hc_req_t *req, void *ud)
 
 void notification_api_register(hc_http_t *h, hc_db_t *db)
 {
-    hc_http_route(h, "GET", "/mypages", api_list_mypages, db);
-    hc_http_route(h, "GET", "/mypages/search/findByOrderId", api_find_by_order_id, db);
-    hc_http_route(h, "GET", "/mypages/{id}", api_get_mypage, db);
-    hc_http_route(h, "GET", "/notifications", api_list_notifications, db);
-    hc_http_route(h, "GET", "/notifications/{id}", api_get_notification, db);
+    hc_http_route(h, "GET", "/mypages", "phone,page,size", api_list_mypages, db);
+    hc_http_route(h, "GET", "/mypages/search/findByOrderId", "orderId", api_find_by_order_id, db);
+    hc_http_route(h, "GET", "/mypages/{id}", NULL, api_get_mypage, db);
+    hc_http_route(h, "GET", "/notifications", "orderId,page,size", api_list_notifications, db);
+    hc_http_route(h, "GET", "/notifications/{id}", NULL, api_get_notification, db);
 }

@@ -329,17 +329,23 @@ static void api_patch(hc_req_t *req, void *ud)
         hc_reply_error(req, 404, "not_found", "no such order", NULL);
         return;
     }
+    static const char *const known[] = {"status", NULL};
+    hc_fields_t f;
+    hc_fields_init(&f);
     if (hc_req_json(req, &body))
-        return;
+        goto out;
     const char *status = json_string_value(json_object_get(body, "status"));
+    hc_fields_unknown(body, known, &f);
     if (!status || (strcmp(status, "CANCELED") != 0 && strcmp(status, "canceled") != 0 &&
-                    strcmp(status, "CANCELLED") != 0)) {
-        hc_reply_error(req, 400, "validation_failed", "a customer can only set status CANCELED",
-                       json_pack("[{s:s, s:s}]", "field", "status", "message", "must be \"CANCELED\""));
-    } else {
+                    strcmp(status, "CANCELLED") != 0))
+        hc_fields_add(&f, "status", "must be \"CANCELED\" (a customer can only cancel)");
+    if (hc_fields_count(&f))
+        hc_reply_error(req, 400, "validation_failed", "the update has invalid fields", hc_fields_take(&f));
+    else
         cancel(req, ud);
-    }
+out:
     json_decref(body);
+    hc_fields_cleanup(&f);
 }
 
 /* ---- decisions reservation asks for ---- */
@@ -370,6 +376,8 @@ static void api_status(hc_req_t *req, void *ud)
     }
     if (hc_req_json(req, &body))
         goto out;
+    static const char *const known[] = {"status", "reason", "reservationId", NULL};
+    hc_fields_unknown(body, known, &f);
     int has = hc_get_string(body, "status", &status, &f);
     if (has == 0)
         hc_fields_add(&f, "status", "is required");
@@ -396,12 +404,12 @@ out:
 
 void order_api_register(hc_service_t *svc)
 {
-    hc_http_route(svc->http, "POST", "/orders", api_create, svc);
-    hc_http_route(svc->http, "GET", "/orders", api_list, svc);
-    hc_http_route(svc->http, "GET", "/orders/{id}", api_get, svc);
-    hc_http_route(svc->http, "DELETE", "/orders/{id}", api_delete, svc);
-    hc_http_route(svc->http, "PATCH", "/orders/{id}", api_patch, svc);
-    hc_http_route(svc->http, "POST", "/orders/{id}/status", api_status, svc);
-    hc_http_route(svc->http, "GET", "/packages", api_packages, svc);
-    hc_http_route(svc->http, "GET", "/packages/{code}", api_package, svc);
+    hc_http_route(svc->http, "POST", "/orders", NULL, api_create, svc);
+    hc_http_route(svc->http, "GET", "/orders", "phone,page,size", api_list, svc);
+    hc_http_route(svc->http, "GET", "/orders/{id}", NULL, api_get, svc);
+    hc_http_route(svc->http, "DELETE", "/orders/{id}", NULL, api_delete, svc);
+    hc_http_route(svc->http, "PATCH", "/orders/{id}", NULL, api_patch, svc);
+    hc_http_route(svc->http, "POST", "/orders/{id}/status", NULL, api_status, svc);
+    hc_http_route(svc->http, "GET", "/packages", NULL, api_packages, svc);
+    hc_http_route(svc->http, "GET", "/packages/{code}", NULL, api_package, svc);
 }

@@ -263,9 +263,12 @@ static void parse_payment(json_t *body, order_t *o, char *card, size_t cardlen, 
 int order_booking_parse(json_t *body, const hc_config_t *cfg, int64_t today, order_t *o,
                         char *card, size_t cardlen, hc_fields_t *f)
 {
+    static const char *const known[] = {"name",     "phone",     "orderType", "checkupDate",
+                                        "centerId", "payMethod", "cardNo",    NULL};
     size_t before = hc_fields_count(f);
     const char *phone = NULL;
     card[0] = '\0';
+    hc_fields_unknown(body, known, f);
     parse_name(body, o, f);
     int has = hc_get_string(body, "phone", &phone, f);
     if (has == 0)

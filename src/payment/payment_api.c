@@ -375,10 +375,11 @@ static void api_cancel(hc_req_t *req, void *ud)
         hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
         goto out;
     }
+    static const char *const known[] = {"reason", NULL};
     hc_req_body(req, &len);
     if (len > 0 && hc_req_json(req, &body))
         goto out; /* answered */
-    if (read_reason(body, reason, sizeof reason, &f)) {
+    if (read_reason(body, reason, sizeof reason, &f) || hc_fields_unknown(body, known, &f)) {
         hc_reply_error(req, 400, "validation_failed", "the refund request has invalid fields",
                        hc_fields_take(&f));
         goto out;
@@ -404,8 +405,10 @@ static void api_patch(hc_req_t *req, void *ud)
         hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
         goto out;
     }
+    static const char *const known[] = {"status", "reason", NULL};
     if (hc_req_json(req, &body))
         goto out; /* answered */
+    hc_fields_unknown(body, known, &f);
     int has = hc_get_string(body, "status", &status, &f);
     if (has == 0)
         hc_fields_add(&f, "status", "is required; only CANCELED can be set");
@@ -425,10 +428,10 @@ out:
 
 int payment_api_register(hc_service_t *svc)
 {
-    hc_http_route(svc->http, "POST", "/paymentHistories", api_create, svc);
-    hc_http_route(svc->http, "GET", "/paymentHistories", api_list, svc);
-    hc_http_route(svc->http, "GET", "/paymentHistories/{id}", api_get, svc);
-    hc_http_route(svc->http, "PATCH", "/paymentHistories/{id}", api_patch, svc);
-    hc_http_route(svc->http, "POST", "/paymentHistories/{id}/cancel", api_cancel, svc);
+    hc_http_route(svc->http, "POST", "/paymentHistories", NULL, api_create, svc);
+    hc_http_route(svc->http, "GET", "/paymentHistories", "orderId,page,size", api_list, svc);
+    hc_http_route(svc->http, "GET", "/paymentHistories/{id}", NULL, api_get, svc);
+    hc_http_route(svc->http, "PATCH", "/paymentHistories/{id}", NULL, api_patch, svc);
+    hc_http_route(svc->http, "POST", "/paymentHistories/{id}/cancel", NULL, api_cancel, svc);
     return 0;
 }

@@ -174,8 +174,11 @@ out:
 int payment_request_parse(json_t *body, const char *decline_list, payment_request_t *out,
                           hc_fields_t *f)
 {
+    static const char *const known[] = {"orderId",  "amount",   "price",       "payMethod",
+                                        "cardNo",   "centerId", "checkupDate", NULL};
     memset(out, 0, sizeof *out);
     size_t before = hc_fields_count(f);
+    hc_fields_unknown(body, known, f);
 
     int64_t v = 0;
     int has = hc_get_int(body, "orderId", &v, f);

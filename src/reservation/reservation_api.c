@@ -117,14 +117,14 @@ static json_t *slot_resource(hc_req_t *req, int64_t center_id, const reservation
 
 /* ---- query parameters ---- */
 
-/* Reads an optional positive id from the query into *out (0 when absent or
- * empty); adds a field error for anything else. */
+/* Reads an optional positive id from the query into *out (0 when absent);
+ * adds a field error for anything else, an empty value included. */
 static void query_id(hc_req_t *req, const char *name, int64_t *out, hc_fields_t *f)
 {
     const char *s = hc_req_query(req, name);
     long long v = 0;
     *out = 0;
-    if (!s || !*s)
+    if (!s)
         return;
     if (hc_parse_i64(s, &v) != 0 || v <= 0) {
         hc_fields_add(f, name, "must be a positive integer");
@@ -152,14 +152,14 @@ static void list_reservations(hc_req_t *req, void *ud)
     query_id(req, "centerId", &filter.center_id, &f);
     const char *status = hc_req_query(req, "status");
     reservation_status_t st;
-    if (status && *status) {
+    if (status) {
         if (reservation_status_parse(status, &st) != 0)
             hc_fields_add(&f, "status", "must be one of REQUESTED, CONFIRMED, REJECTED, CANCELED");
         else
             filter.status = (int)st;
     }
     const char *date = hc_req_query(req, "date");
-    if (date && *date) {
+    if (date) {
         if (hc_date_parse(date, &day) != 0)
             hc_fields_add(&f, "date", "must be a date YYYY-MM-DD");
         else
@@ -358,6 +358,8 @@ static void patch_reservation(hc_req_t *req, void *ud)
     }
     if (hc_req_json(req, &body) != 0)
         goto out;
+    static const char *const known[] = {"status", "reason", NULL};
+    hc_fields_unknown(body, known, &f);
     read_status_body(body, &to, reason, &f);
     if (hc_fields_count(&f)) {
         reply_invalid(req, &f);
@@ -383,6 +385,8 @@ static void post_reservations(hc_req_t *req, void *ud)
     hc_fields_init(&f);
     if (hc_req_json(req, &body) != 0)
         goto out;
+    static const char *const known[] = {"orderId", "status", "reason", NULL};
+    hc_fields_unknown(body, known, &f);
     int have = hc_get_int(body, "orderId", &order_id, &f);
     if (have == 0)
         hc_fields_add(&f, "orderId", "is required");
@@ -432,6 +436,8 @@ static void reject_reservation(hc_req_t *req, void *ud)
     }
     if (hc_req_json(req, &body) != 0)
         goto out;
+    static const char *const known[] = {"reason", NULL};
+    hc_fields_unknown(body, known, &f);
     if (hc_get_text(body, "reason", RESERVATION_REASON_MAX_CHARS, reason, sizeof reason, &f) == 0)
         hc_fields_add(&f, "reason", "is required to reject a reservation");
     if (hc_fields_count(&f)) {
@@ -648,6 +654,8 @@ static void put_slot(hc_req_t *req, void *ud)
         goto out;
     if (hc_req_json(req, &body) != 0)
         goto out;
+    static const char *const known[] = {"capacity", NULL};
+    hc_fields_unknown(body, known, &f);
     int have = hc_get_int(body, "capacity", &capacity, &f);
     if (have == 0)
         hc_fields_add(&f, "capacity", "is required");
@@ -687,18 +695,18 @@ out:
 int reservation_api_init(hc_service_t *svc)
 {
     hc_http_t *h = svc->http;
-    hc_http_route(h, "GET", "/reservations", list_reservations, svc);
-    hc_http_route(h, "POST", "/reservations", post_reservations, svc);
-    hc_http_route(h, "GET", "/reservations/{id}", get_reservation, svc);
-    hc_http_route(h, "PATCH", "/reservations/{id}", patch_reservation, svc);
-    hc_http_route(h, "POST", "/reservations/{id}/confirm", confirm_reservation, svc);
-    hc_http_route(h, "POST", "/reservations/{id}/reject", reject_reservation, svc);
-    hc_http_route(h, "GET", "/cancellations", list_cancellations, svc);
-    hc_http_route(h, "GET", "/cancellations/{id}", get_cancellation, svc);
-    hc_http_route(h, "GET", "/centers", list_centers, svc);
-    hc_http_route(h, "GET", "/centers/{id}", get_center, svc);
-    hc_http_route(h, "GET", "/centers/{id}/slots", list_slots, svc);
-    hc_http_route(h, "GET", "/centers/{id}/slots/{date}", get_slot, svc);
-    hc_http_route(h, "PUT", "/centers/{id}/slots/{date}", put_slot, svc);
+    hc_http_route(h, "GET", "/reservations", "orderId,status,centerId,date,page,size", list_reservations, svc);
+    hc_http_route(h, "POST", "/reservations", NULL, post_reservations, svc);
+    hc_http_route(h, "GET", "/reservations/{id}", NULL, get_reservation, svc);
+    hc_http_route(h, "PATCH", "/reservations/{id}", NULL, patch_reservation, svc);
+    hc_http_route(h, "POST", "/reservations/{id}/confirm", NULL, confirm_reservation, svc);
+    hc_http_route(h, "POST", "/reservations/{id}/reject", NULL, reject_reservation, svc);
+    hc_http_route(h, "GET", "/cancellations", "orderId,page,size", list_cancellations, svc);
+    hc_http_route(h, "GET", "/cancellations/{id}", NULL, get_cancellation, svc);
+    hc_http_route(h, "GET", "/centers", "page,size", list_centers, svc);
+    hc_http_route(h, "GET", "/centers/{id}", NULL, get_center, svc);
+    hc_http_route(h, "GET", "/centers/{id}/slots", "from,to", list_slots, svc);
+    hc_http_route(h, "GET", "/centers/{id}/slots/{date}", NULL, get_slot, svc);
+    hc_http_route(h, "PUT", "/centers/{id}/slots/{date}", NULL, put_slot, svc);
     return 0;
 }

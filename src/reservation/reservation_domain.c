@@ -137,16 +137,12 @@ int reservation_slot_range(int64_t today, const char *from, const char *to, int6
         *msg = "must be a date YYYY-MM-DD";
         return HC_EINVAL;
     }
-    if (t < f) {
-        *field = "to";
-        *msg = "must not be before from";
-        return HC_EINVAL;
-    }
-    if (t - f + 1 > RESERVATION_SLOT_MAX_DAYS) {
-        *field = "to";
-        *msg = "the range may span at most 92 days";
-        return HC_EINVAL;
-    }
+    /* A range ending before it starts has no days; a longer one than the
+     * maximum is cut at it, as page sizes are. */
+    if (t < f)
+        t = f - 1;
+    if (t - f + 1 > RESERVATION_SLOT_MAX_DAYS)
+        t = f + RESERVATION_SLOT_MAX_DAYS - 1;
     *from_day = f;
     *to_day = t;
     return 0;

@@ -85,7 +85,9 @@ int reservation_capacity_valid(int64_t capacity);
 
 /* Resolves the /slots query: from (NULL = tomorrow, i.e. today + 1) and to
  * (NULL = from + 13 days), both YYYY-MM-DD. On success returns 0 with the
- * day numbers in *from_day and *to_day. On failure returns HC_EINVAL and sets
+ * day numbers in *from_day and *to_day: to before from gives an empty range
+ * (*to_day = *from_day - 1), and a range longer than
+ * RESERVATION_SLOT_MAX_DAYS is cut to that many days. On failure returns HC_EINVAL and sets
  * *field ("from" or "to") and *msg (static text) for the 400 answer. */
 int reservation_slot_range(int64_t today, const char *from, const char *to, int64_t *from_day,
                            int64_t *to_day, const char **field, const char **msg);

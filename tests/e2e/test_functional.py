@@ -353,11 +353,14 @@ def test_slot_capacity_override_and_availability(system):
     error(g.put("/centers/99/slots/%s" % d2, {"capacity": 1}), 404, "not_found")
     assert slot(g, 1, d2) == {"date": d2, "capacity": 5, "booked": 0, "remaining": 5}
 
-    # Bad ranges.
-    for q, f in (("from=x", "from"), ("to=2026-99-01", "to"), ("from=%s&to=%s" % (d3, d1), "to"),
-                 ("from=%s&to=%s" % (d1, day(200)), "to")):
+    # Bad dates are 400; a range ending before it starts has no days, and one
+    # longer than 92 days is cut at 92 (as page sizes are capped).
+    for q, f in (("from=x", "from"), ("to=2026-99-01", "to"), ("from=", "from")):
         err = error(g.get("/centers/1/slots?" + q), 400, "validation_failed")
         assert f in field_names(err), (q, err)
+    assert get_json(g, "/centers/1/slots?from=%s&to=%s" % (d3, d1))["_embedded"]["slots"] == []
+    long = get_json(g, "/centers/1/slots?from=%s&to=%s" % (d1, day(200)))
+    assert len(long["_embedded"]["slots"]) == 92 and long["from"] == d1, long["to"]
     # The default range starts tomorrow.
     default = get_json(g, "/centers/1/slots")["_embedded"]["slots"]
     assert default[0]["date"] == day(1) and len(default) >= 7, default

@@ -211,3 +211,26 @@ def test_page_size_above_the_maximum_is_capped(system):
             r = system.gateway.get("%s?size=%s" % (path, size))
             assert r.status == 200 and r.json["page"]["size"] == 1000, (path, size, r)
         assert system.gateway.get("%s?size=0" % path).status == 400
+
+
+def test_misspelt_query_parameters_and_fields_are_refused(system):
+    """A filter or field the API does not know is a 400 naming it, not silently
+    ignored (`?phon=` listed every order; `cardno` was dropped, so the
+    booking failed for a missing cardNo instead)."""
+    g = system.gateway
+    booked(g)
+    for path, name in (("/orders?phon=010-1234-5678", "phon"), ("/mypages?orderid=1", "orderid"),
+                       ("/reservations?state=REQUESTED", "state"), ("/orders/1?x=1", "x"),
+                       ("/packages?page=0", "page"), ("/centers/1/slots?days=3", "days")):
+        err = error(g.get(path), 400, "validation_failed")
+        assert field_names(err) == {name}, (path, err)
+    for name in hc.SERVICES:
+        err = error(system.client(name).get("/health/ready?verbose=1"), 400, "validation_failed")
+        assert field_names(err) == {"verbose"}
+    body = hc.booking(cardNo=..., cardno=hc.GOOD_CARD)
+    err = error(g.post("/orders", body), 400, "validation_failed")
+    assert field_names(err) == {"cardno", "cardNo"}, err
+    err = error(g.put("/centers/1/slots/%s" % day(5), {"capacity": 3, "note": "x"}), 400,
+                "validation_failed")
+    assert field_names(err) == {"note"}, err
+    assert count_orders(g) == 1
