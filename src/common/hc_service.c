@@ -10,6 +10,7 @@
 
 #include "hc_buf.h"
 #include "hc_config.h"
+#include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_log.h"
@@ -25,6 +26,12 @@ static int64_t gauge_lag(void *ud)
 {
     hc_service_t *svc = ud;
     return svc->consumer ? hc_consumer_lag(svc->consumer) : 0;
+}
+
+static int64_t gauge_dead_letters(void *ud)
+{
+    hc_service_t *svc = ud;
+    return hc_deadletter_count(svc->db);
 }
 
 /* The configured port of a service by name (def->port 0 means "from config"). */
@@ -153,6 +160,10 @@ int hc_service_run(const hc_service_def_t *def)
     hc_metrics_gauge("hc_outbox_backlog", "Outbox events not yet published.", gauge_backlog, &svc);
     hc_metrics_gauge("hc_consumer_lag", "Events on the bus not yet applied by this service.",
                      gauge_lag, &svc);
+    if (svc.consumer)
+        hc_metrics_gauge("hc_dead_letters",
+                         "Events parked in dead_letters (healthcenter dead-letters list).",
+                         gauge_dead_letters, &svc);
     if ((rc = hc_http_start(svc.http)))
         goto out;
     hc_info("%s service %s (version %s)", def->name,

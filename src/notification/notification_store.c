@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hc_buf.h"
+#include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_inbox.h"
 #include "hc_outbox.h"
@@ -36,6 +37,7 @@ const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS] = {
          * pass reads these and never walks the SENT history. */
         "CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(id)"
         " WHERE next_attempt_at IS NOT NULL;"},
+    {2, HC_DEADLETTER_SCHEMA},
 };
 
 #define MYPAGE_COLS                                                                       \

@@ -61,7 +61,7 @@ typedef struct notification_due {
 
 /* The schema steps, for the service definition (a constant count, so the
  * definition can be a static initializer). */
-#define NOTIFICATION_N_MIGRATIONS 1
+#define NOTIFICATION_N_MIGRATIONS 2
 extern const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS];
 
 /* Creates the mypage row of fill->order_id (status PENDING) if missing, and

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hc_buf.h"
+#include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_inbox.h"
@@ -26,6 +27,7 @@ const hc_migration_t order_migrations[ORDER_N_MIGRATIONS] = {
         "CREATE TABLE idempotency (scope TEXT NOT NULL, idem_key TEXT NOT NULL,"
         " order_id INTEGER, status INTEGER NOT NULL DEFAULT 0, body TEXT,"
         " created_ms INTEGER NOT NULL, PRIMARY KEY (scope, idem_key));"},
+    {2, HC_DEADLETTER_SCHEMA},
 };
 
 #define ORDER_COLS                                                                        \

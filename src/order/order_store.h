@@ -27,7 +27,7 @@ typedef struct order {
     int64_t created_ms;
 } order_t;
 
-#define ORDER_N_MIGRATIONS 1
+#define ORDER_N_MIGRATIONS 2
 extern const hc_migration_t order_migrations[ORDER_N_MIGRATIONS];
 
 /* Inserts o (status as set by the caller) and fills id and timestamps. */

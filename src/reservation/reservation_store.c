@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hc_buf.h"
+#include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_inbox.h"
@@ -44,6 +45,7 @@ const hc_migration_t reservation_migrations[RESERVATION_N_MIGRATIONS] = {
          * PaymentApproved for them must not allocate. */
         "CREATE TABLE IF NOT EXISTS voided_orders (order_id INTEGER PRIMARY KEY,"
         " reason TEXT, created_at TEXT NOT NULL);"},
+    {2, HC_DEADLETTER_SCHEMA},
 };
 
 #define RES_COLS "id, order_id, center_id, checkup_date, status, reason, created_at, updated_at"
