@@ -1,6 +1,7 @@
 /* hc_consumer: poll -> apply (with inbox, in one transaction) -> commit offset.
  * Events that cannot be applied are parked in dead_letters in that same
- * transaction. See docs/outbox-inbox.md. */
+ * transaction; a corrupt record or an impossible offset stalls the consumer
+ * (never a silent skip). See docs/outbox-inbox.md. */
 #include "hc_consumer.h"
 
 #include <pthread.h>
@@ -22,11 +23,14 @@
 #define MAX_BATCH 512
 #define OFFSET_COMMIT_MS 50
 #define LINGER_MS 3 /* added to event latency to gather a batch */
+#define STALL_RECHECK_MS 3000 /* a stalled consumer looks again this often */
 #define RETRY_SCAN_MS 1000    /* how often rows marked for retry are looked for */
 #define RETRY_BATCH 64        /* marked rows taken per scan */
 
 #define REFUSED                                                                           \
     "the service's policy refused the event (HC_EINVAL: invalid for its payload or state)"
+
+static const char *const STALL_REASONS[] = {HC_BUS_CORRUPT_RECORD, HC_BUS_OFFSET_BEYOND_END};
 
 struct hc_consumer {
     hc_db_t *db;
@@ -35,6 +39,9 @@ struct hc_consumer {
     hc_consumer_opts_t opts;
     pthread_t thread;
     atomic_int stop;
+    pthread_mutex_t mu; /* guards stalled and fault (read by readiness) */
+    int stalled;
+    hc_bus_fault_t fault;
 };
 
 static int wanted(const hc_consumer_opts_t *o, const char *type)
@@ -276,6 +283,45 @@ static void commit_offset(hc_consumer_t *k, int64_t offset)
         hc_info("consumer %s: offset committed after %d failed attempts", k->opts.group, failures);
 }
 
+/* Publishes k's stall state on /metrics: one hc_consumer_stalled series per
+ * reason (1 for the current one) and the offset it is stopped at. */
+static void stall_metrics(const hc_bus_fault_t *f)
+{
+    for (size_t i = 0; i < sizeof STALL_REASONS / sizeof STALL_REASONS[0]; i++)
+        hc_metrics_set("hc_consumer_stalled",
+                       "1 while the consumer is stopped, by reason (see /health/ready).", "reason",
+                       STALL_REASONS[i], f && strcmp(f->reason, STALL_REASONS[i]) == 0);
+    hc_metrics_set("hc_consumer_stalled_offset",
+                   "The log offset the consumer is stopped at (0 when it is not).", NULL, NULL,
+                   f ? f->offset : 0);
+}
+
+/* Records that k is stopped by f (NULL: running again). Logs a stop once,
+ * when it begins or its cause changes, not on every re-check. */
+static void set_stall(hc_consumer_t *k, const hc_bus_fault_t *f)
+{
+    pthread_mutex_lock(&k->mu);
+    int was = k->stalled;
+    int changed = f && (!was || strcmp(k->fault.reason, f->reason) != 0 ||
+                        k->fault.offset != f->offset);
+    hc_bus_fault_t old = k->fault;
+    k->stalled = f != NULL;
+    if (f)
+        k->fault = *f;
+    pthread_mutex_unlock(&k->mu);
+    if (changed) {
+        hc_error("consumer %s stalled (%s) at offset %lld: %s; it does not move past it, "
+                 "reports not ready, and looks again every %d s",
+                 k->opts.group, f->reason, (long long)f->offset, f->detail,
+                 STALL_RECHECK_MS / 1000);
+        stall_metrics(f);
+    } else if (was && !f) {
+        hc_info("consumer %s resumed (%s at offset %lld is gone)", k->opts.group, old.reason,
+                (long long)old.offset);
+        stall_metrics(NULL);
+    }
+}
+
 /* Runs the dead-letter retry pass when one is due. */
 static void maybe_retry(hc_consumer_t *k, int64_t *last)
 {
@@ -299,11 +345,29 @@ static void *consumer_main(void *arg)
         maybe_retry(k, &last_retry);
         size_t n = 0;
         int rc = k->bus->ops->poll(k->bc, msgs, k->opts.batch, &n, pending >= 0 ? 20 : 200);
+        hc_bus_fault_t fault;
+        if (rc && k->bus->ops->fault && k->bus->ops->fault(k->bc, &fault)) {
+            /* Stopped before a bad record or at an impossible offset: what
+             * was applied before it is committed; nothing after it is read. */
+            if (pending >= 0) {
+                commit_offset(k, pending);
+                pending = -1;
+                last_commit = hc_now_ms();
+            }
+            set_stall(k, &fault);
+            for (int slept = 0; slept < STALL_RECHECK_MS && !atomic_load(&k->stop); slept += 100) {
+                sleep_ms(100);
+                maybe_retry(k, &last_retry);
+            }
+            continue;
+        }
         if (rc) {
             hc_warn("consumer %s: poll failed: %s", k->opts.group, hc_strerror(rc));
             sleep_ms(100);
             continue;
         }
+        if (k->stalled)
+            set_stall(k, NULL);
         if (n == 0) {
             if (pending >= 0) {
                 commit_offset(k, pending);
@@ -374,13 +438,17 @@ int hc_consumer_start(hc_db_t *db, hc_bus_t *bus, const hc_consumer_opts_t *opts
         k->opts.batch = DEFAULT_BATCH;
     if (k->opts.batch > MAX_BATCH)
         k->opts.batch = MAX_BATCH;
+    pthread_mutex_init(&k->mu, NULL);
     rc = bus->ops->consumer_open(bus, opts->group, &k->bc);
     if (rc) {
+        pthread_mutex_destroy(&k->mu);
         free(k);
         return rc;
     }
+    stall_metrics(NULL);
     if (pthread_create(&k->thread, NULL, consumer_main, k) != 0) {
         bus->ops->consumer_close(k->bc);
+        pthread_mutex_destroy(&k->mu);
         free(k);
         return HC_EIO;
     }
@@ -393,6 +461,19 @@ int64_t hc_consumer_lag(hc_consumer_t *c)
     return c ? c->bus->ops->lag(c->bc) : -1;
 }
 
+int hc_consumer_stalled(hc_consumer_t *c, char *why, size_t n)
+{
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    int stalled = c->stalled;
+    if (stalled)
+        snprintf(why, n, "consumer %s stalled (%s) at offset %lld: %s", c->opts.group,
+                 c->fault.reason, (long long)c->fault.offset, c->fault.detail);
+    pthread_mutex_unlock(&c->mu);
+    return stalled;
+}
+
 void hc_consumer_stop(hc_consumer_t *c)
 {
     if (!c)
@@ -400,5 +481,6 @@ void hc_consumer_stop(hc_consumer_t *c)
     atomic_store(&c->stop, 1);
     pthread_join(c->thread, NULL);
     c->bus->ops->consumer_close(c->bc);
+    pthread_mutex_destroy(&c->mu);
     free(c);
 }

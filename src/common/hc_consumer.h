@@ -1,7 +1,8 @@
 /* hc_consumer: the event-applying loop of a service (the seed's PolicyHandler).
  * It polls the bus, applies each wanted event inside one transaction together
  * with its inbox record, commits, and only then commits the bus offset. What
- * it cannot apply is parked in dead_letters (hc_deadletter.h). */
+ * it cannot apply is parked in dead_letters (hc_deadletter.h); a corrupt
+ * record or an impossible offset stops it until the cause is gone. */
 #ifndef HC_CONSUMER_H
 #define HC_CONSUMER_H
 
@@ -50,6 +51,11 @@ int hc_consumer_retry_dead_letters(hc_db_t *db, const hc_consumer_opts_t *opts, 
 
 /* Events published but not yet committed by this consumer; -1 if unknown. */
 int64_t hc_consumer_lag(hc_consumer_t *c);
+
+/* Returns 1 while the consumer is stopped by a corrupt record or an
+ * impossible offset, with one line saying why in why (n bytes); else 0.
+ * Accepts NULL. Thread-safe. */
+int hc_consumer_stalled(hc_consumer_t *c, char *why, size_t n);
 
 /* Stops the loop and joins the thread. Accepts NULL. */
 void hc_consumer_stop(hc_consumer_t *c);

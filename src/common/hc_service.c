@@ -50,8 +50,9 @@ static int service_port(const hc_service_def_t *def)
     return 0;
 }
 
-/* Readiness: storage open, not corrupt and taking writes. Liveness does not
- * look at any of this: a not-ready service stays up to say why. */
+/* Readiness: storage open, not corrupt and taking writes (the service's
+ * database and the bus), and the consumer not stalled. Liveness does not look
+ * at any of this: a not-ready service stays up to say why. */
 static int service_ready(void *ud, char *why, size_t n)
 {
     hc_service_t *svc = ud;
@@ -59,7 +60,9 @@ static int service_ready(void *ud, char *why, size_t n)
         snprintf(why, n, "starting: storage not open yet");
         return 0;
     }
-    if (hc_db_health(svc->db, why, n))
+    if (hc_db_health(svc->db, why, n) || hc_bus_health(svc->bus, why, n))
+        return 0;
+    if (hc_consumer_stalled(svc->consumer, why, n))
         return 0;
     return 1;
 }

@@ -1,6 +1,7 @@
 /* Checks hc_consumer: batches apply each wanted event once (inbox), skip unwanted types, park
  * what cannot be applied in dead_letters (same transaction), roll back on errors; marked dead
- * letters are retried through the same path; the loop commits offsets. */
+ * letters are retried through the same path; the loop commits offsets and stalls (never skips)
+ * at a corrupt record. */
 #include "hc_test.h"
 
 #include <jansson.h>
@@ -625,6 +626,71 @@ static void test_loop_applies_and_commits(void **state)
     batch_free(&b);
 }
 
+/* Waits up to ms for hc_consumer_stalled(k) to equal want; returns it. */
+static int wait_stalled(hc_consumer_t *k, int want, char *why, size_t n, int ms)
+{
+    int64_t t0 = hc_test_mono_ms();
+    int got;
+    while ((got = hc_consumer_stalled(k, why, n)) != want && hc_test_mono_ms() - t0 < ms) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return got;
+}
+
+/* The loop meets a record whose bytes changed: it applies what came before,
+ * commits up to there, stops (stalled, reason and offset), never applies
+ * what comes after; once the record reads right again it goes on. */
+static void test_loop_stalls_at_corrupt_record(void **state)
+{
+    fixture_t *f = *state;
+    char busdir[512], events[600];
+    hc_bus_t *bus = NULL;
+    hc_test_path(busdir, sizeof busdir, f->dir, "bus");
+    hc_test_path(events, sizeof events, busdir, "events.db");
+    assert_int_equal(hc_bus_log_open(busdir, "healthcenter", "NORMAL", &bus), 0);
+    batch_t b = {0};
+    batch_add(&b, "Wanted", 1, 1, NULL);
+    batch_add(&b, "Wanted", 2, 2, NULL);
+    batch_add(&b, "Wanted", 3, 3, NULL);
+    assert_int_equal(hc_bus_publish(bus, b.msgs, b.n), 0);
+    hc_db_t *edb = NULL;
+    assert_int_equal(hc_db_open_existing(events, 0, &edb), 0);
+    hc_conn_t *c = hc_db_acquire(edb);
+    assert_int_equal(hc_conn_exec(c, "UPDATE events SET value = replace(value, '\"seq\":2', '\"seq\":9')"
+                                     " WHERE msg_key = '2'", HC_NOPARAMS, NULL), 0);
+    int64_t bad = -1;
+    assert_int_equal(hc_conn_query_i64(c, "SELECT pos FROM events WHERE msg_key = '2'", HC_NOPARAMS, &bad), 0);
+    hc_db_release(edb, c);
+
+    hc_consumer_t *k = NULL;
+    char why[512];
+    assert_int_equal(hc_consumer_start(f->db, bus, &f->opts, &k), 0);
+    assert_int_equal(wait_stalled(k, 1, why, sizeof why, 5000), 1);
+    assert_non_null(strstr(why, HC_BUS_CORRUPT_RECORD));
+    assert_non_null(strstr(why, "checksum mismatch"));
+    char at[32];
+    snprintf(at, sizeof at, "offset %lld", (long long)bad);
+    assert_non_null(strstr(why, at));
+    assert_int_equal(wait_applied(f, 1), 1);
+    /* it stays stopped: the later event is not applied, the offset not past */
+    assert_int_equal(wait_stalled(k, 0, why, sizeof why, 500), 1);
+    assert_int_equal(applied_count(f->db), 1);
+    assert_int_equal(hc_consumer_lag(k), 2);
+
+    /* repaired: within a re-check it resumes and applies the rest */
+    c = hc_db_acquire(edb);
+    assert_int_equal(hc_conn_exec(c, "UPDATE events SET value = ? WHERE pos = ?",
+                                  HC_PARAMS(HC_TEXT(b.msgs[1].value), HC_I64(bad)), NULL), 0);
+    hc_db_release(edb, c);
+    assert_int_equal(wait_stalled(k, 0, why, sizeof why, 8000), 0);
+    assert_int_equal(wait_applied(f, 3), 3);
+    hc_consumer_stop(k);
+    hc_db_destroy(edb);
+    hc_bus_destroy(bus);
+    batch_free(&b);
+}
+
 /* Waits up to ms for db to hold want dead letters; returns the count. */
 static int64_t wait_dead_letters(hc_db_t *db, int64_t want, int ms)
 {
@@ -661,6 +727,8 @@ static void test_loop_retries_marked_dead_letters(void **state)
     assert_int_equal(wait_dead_letters(f->db, 0, 5000), 0);
     assert_true(hc_test_mono_ms() - t0 < 3000);
     assert_int_equal(wait_applied(f, 1), 1);
+    char why[256];
+    assert_int_equal(hc_consumer_stalled(k, why, sizeof why), 0);
     hc_consumer_stop(k);
     hc_bus_destroy(bus);
     batch_free(&b);
@@ -686,6 +754,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_never_applies_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_of_unwanted_event_resolves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_needs_dead_letters_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loop_stalls_at_corrupt_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_retries_marked_dead_letters, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
