@@ -16,6 +16,7 @@ typedef struct hc_bus_msg {
 
 typedef struct hc_bus hc_bus_t;
 typedef struct hc_bus_consumer hc_bus_consumer_t;
+struct hc_check;
 
 /* Why a consumer is stopped (poll answers HC_ECORRUPT): it does not move past
  * the point named here until the cause is gone. */
@@ -85,6 +86,11 @@ static inline int hc_bus_health(hc_bus_t *b, char *why, size_t n)
 /* The embedded log's record checksum: CRC-32 (zlib) of the key, one NUL byte
  * and the value. Written with every append, verified with every read. */
 uint32_t hc_bus_log_crc(const char *key, size_t key_len, const char *value, size_t value_len);
+
+/* For `healthcenter check`: verifies the embedded log at dir read-only
+ * (integrity_check of events.db and offsets.db, every record's checksum,
+ * every group's committed offset within its topic) and reports each item to k. */
+void hc_bus_log_verify(const char *dir, struct hc_check *k);
 
 /* Frees the key/value strings of n polled messages. */
 void hc_bus_msgs_free(hc_bus_msg_t *msgs, size_t n);

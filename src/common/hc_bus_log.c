@@ -19,6 +19,7 @@
 
 #include "hc_buf.h"
 #include "hc_bus.h"
+#include "hc_check.h"
 #include "hc_db.h"
 #include "hc_err.h"
 #include "hc_event.h"
@@ -26,6 +27,7 @@
 
 #define RECHECK_MS 5 /* after a wake-up that found no committed append yet */
 #define END_CHECK_MS 3000 /* while idle, how often the group's offset is checked */
+#define VERIFY_PAGE 1000  /* records per query when `check` verifies the log */
 
 typedef struct log_bus {
     hc_bus_t base;
@@ -520,4 +522,128 @@ void hc_bus_msgs_free(hc_bus_msg_t *msgs, size_t n)
         free(msgs[i].value);
         msgs[i].key = msgs[i].value = NULL;
     }
+}
+
+/* ---- `healthcenter check` ---- */
+
+#define MAX_BAD_LINES 20 /* bad records listed one by one; the rest are counted */
+
+/* Verifies the checksum of every record of events.db (db) page by page. */
+static void verify_records(hc_db_t *db, const char *path, hc_check_t *k)
+{
+    int64_t after = 0, total = 0, unverified = 0, bad = 0;
+    char why[160];
+    for (;;) {
+        hc_conn_t *conn = hc_db_acquire(db);
+        hc_rows_t *r = NULL;
+        int rc = hc_conn_query(conn,
+                               "SELECT pos, msg_key, value, crc, topic FROM events WHERE pos > ?"
+                               " ORDER BY pos LIMIT ?",
+                               HC_PARAMS(HC_I64(after), HC_I64(VERIFY_PAGE)), &r);
+        hc_db_release(db, conn);
+        if (rc) {
+            hc_check_report(k, 0, "%s: records after offset %lld cannot be read: %s", path,
+                            (long long)after, hc_strerror(rc));
+            return;
+        }
+        size_t n = hc_rows_count(r);
+        for (size_t i = 0; i < n; i++) {
+            total++;
+            unverified += hc_rows_is_null(r, i, 3);
+            if (row_ok(r, i, why, sizeof why))
+                continue;
+            if (++bad <= MAX_BAD_LINES)
+                hc_check_report(k, 0, "%s: record at offset %lld (topic %s, key %s): %s", path,
+                                (long long)hc_rows_i64(r, i, 0),
+                                hc_rows_text(r, i, 4) ? hc_rows_text(r, i, 4) : "?",
+                                hc_rows_text(r, i, 1) ? hc_rows_text(r, i, 1) : "?", why);
+        }
+        if (n)
+            after = hc_rows_i64(r, n - 1, 0);
+        hc_rows_free(r);
+        if (n < VERIFY_PAGE)
+            break;
+    }
+    if (bad > MAX_BAD_LINES)
+        hc_check_report(k, 0, "%s: %lld more bad records not listed", path,
+                        (long long)(bad - MAX_BAD_LINES));
+    if (!bad)
+        hc_check_report(k, 1, "%s: %lld records, every checksum matches (%lld from before "
+                              "checksums, unverified)",
+                        path, (long long)total, (long long)unverified);
+}
+
+/* Checks every group's committed offset against the end of its topic. */
+static void verify_offsets(hc_db_t *offsets, hc_db_t *events, const char *path, hc_check_t *k)
+{
+    hc_conn_t *conn = hc_db_acquire(offsets);
+    hc_rows_t *r = NULL;
+    int rc = hc_conn_query(conn,
+                           "SELECT grp, topic, committed FROM consumer_offsets ORDER BY grp, topic",
+                           HC_NOPARAMS, &r);
+    hc_db_release(offsets, conn);
+    if (rc) {
+        hc_check_report(k, 0, "%s: committed offsets cannot be read: %s", path, hc_strerror(rc));
+        return;
+    }
+    for (size_t i = 0; i < hc_rows_count(r); i++) {
+        const char *grp = hc_rows_text(r, i, 0), *topic = hc_rows_text(r, i, 1);
+        int64_t committed = hc_rows_i64(r, i, 2), end = -1;
+        if (events) {
+            conn = hc_db_acquire(events);
+            if (hc_conn_query_i64(conn, "SELECT COALESCE(MAX(pos), 0) FROM events WHERE topic = ?",
+                                  HC_PARAMS(HC_TEXT(topic)), &end))
+                end = -1;
+            hc_db_release(events, conn);
+        }
+        if (end < 0)
+            hc_check_report(k, 0, "%s: group %s (topic %s) at offset %lld: the end of the log "
+                                  "is unknown",
+                            path, grp ? grp : "?", topic ? topic : "?", (long long)committed);
+        else if (committed > end)
+            hc_check_report(k, 0, "%s: group %s (topic %s) committed offset %lld is beyond the "
+                                  "end of the log (last record %lld)",
+                            path, grp ? grp : "?", topic ? topic : "?", (long long)committed,
+                            (long long)end);
+        else
+            hc_check_report(k, 1, "%s: group %s (topic %s) at offset %lld of %lld", path,
+                            grp ? grp : "?", topic ? topic : "?", (long long)committed,
+                            (long long)end);
+    }
+    hc_rows_free(r);
+}
+
+/* Opens path read-only and runs integrity_check; returns the pool or NULL
+ * (reported). */
+static hc_db_t *verify_open(const char *path, hc_check_t *k)
+{
+    hc_db_t *db = NULL;
+    char why[512];
+    int rc = hc_db_open_existing(path, 1, &db);
+    if (rc) {
+        hc_check_report(k, 0, "%s: cannot open: %s", path,
+                        rc == HC_ENOTFOUND ? "no such file" : hc_strerror(rc));
+        return NULL;
+    }
+    rc = hc_db_check(db, 1, why, sizeof why);
+    if (rc)
+        hc_check_report(k, 0, "%s: integrity_check: %s", path, why);
+    else
+        hc_check_report(k, 1, "%s: integrity_check ok", path);
+    return db;
+}
+
+void hc_bus_log_verify(const char *dir, hc_check_t *k)
+{
+    char path[600], opath[600];
+    snprintf(path, sizeof path, "%s/events.db", dir);
+    snprintf(opath, sizeof opath, "%s/offsets.db", dir);
+    hc_db_t *events = verify_open(path, k);
+    if (events)
+        verify_records(events, path, k);
+    hc_db_t *offsets = verify_open(opath, k);
+    if (offsets)
+        verify_offsets(offsets, events, opath, k);
+    hc_db_destroy(offsets);
+    hc_db_destroy(events);
 }

@@ -1,5 +1,8 @@
-/* hc_deadletter: the dead_letters table: park, count, mark, retry records. */
+/* hc_deadletter: the dead_letters table: park, count, mark, retry records, and
+ * the `healthcenter dead-letters` commands. */
 #include "hc_deadletter.h"
+
+#include <string.h>
 
 #include "hc_err.h"
 #include "hc_event.h"
@@ -72,4 +75,128 @@ int hc_deadletter_retry_failed(hc_conn_t *c, int64_t id, const char *error)
                         "UPDATE dead_letters SET retries = retries + 1, error = ?,"
                         " retry_requested = 0, updated_at = ? WHERE id = ?",
                         HC_PARAMS(HC_TEXT(error), HC_I64(hc_now_ms()), HC_I64(id)), NULL);
+}
+
+/* ---- the commands ---- */
+
+/* Opens service's database under data_dir (read-only or not). Returns 0, or
+ * a message on err and an hc_err; HC_ENOTFOUND also when it has no
+ * dead_letters table (a database from before the table existed). */
+static int open_service_db(const char *data_dir, const char *service, int readonly, hc_db_t **out,
+                           FILE *err)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.db", data_dir, service);
+    int rc = hc_db_open_existing(path, readonly, out);
+    if (rc) {
+        fprintf(err, "%s: cannot open %s: %s\n", service, path,
+                rc == HC_ENOTFOUND ? "no such file (has the service ever run?)" : hc_strerror(rc));
+        return rc;
+    }
+    hc_conn_t *c = hc_db_acquire(*out);
+    int64_t has = 0;
+    rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+                              " AND name = 'dead_letters'",
+                           HC_NOPARAMS, &has);
+    hc_db_release(*out, c);
+    if (!rc && !has)
+        rc = HC_ENOTFOUND;
+    if (rc) {
+        fprintf(err, "%s: %s has no dead_letters table%s\n", service, path,
+                rc == HC_ENOTFOUND ? " (start the service once to migrate it)" : "");
+        hc_db_destroy(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* Prints text (may be NULL) as one JSON-ish quoted field, control characters
+ * escaped and long text cut, so that one row stays on one line. */
+static void print_quoted(FILE *out, const char *text, size_t max)
+{
+    fputc('"', out);
+    size_t i = 0;
+    const unsigned char *p = (const unsigned char *)(text ? text : "");
+    for (; *p && i < max; p++, i++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputs(text && strlen(text) > max ? "...\"" : "\"", out);
+}
+
+int hc_deadletter_cmd_list(const char *data_dir, const char *const *services, size_t n, FILE *out,
+                           FILE *err)
+{
+    int code = 0;
+    int64_t total = 0;
+    for (size_t s = 0; s < n; s++) {
+        hc_db_t *db = NULL;
+        if (open_service_db(data_dir, services[s], 1, &db, err)) {
+            code = 1;
+            continue;
+        }
+        hc_conn_t *c = hc_db_acquire(db);
+        hc_rows_t *r = NULL;
+        int rc = hc_conn_query(c,
+                               "SELECT id, bus_offset, event_type, order_id, event_id, retries,"
+                               " retry_requested, created_at, error, payload FROM dead_letters"
+                               " ORDER BY id",
+                               HC_NOPARAMS, &r);
+        hc_db_release(db, c);
+        if (rc) {
+            fprintf(err, "%s: cannot read dead_letters: %s\n", services[s], hc_strerror(rc));
+            code = 1;
+        }
+        for (size_t i = 0; i < hc_rows_count(r); i++) {
+            char oid[24] = "-";
+            if (!hc_rows_is_null(r, i, 3))
+                snprintf(oid, sizeof oid, "%lld", (long long)hc_rows_i64(r, i, 3));
+            fprintf(out, "%s id=%lld offset=%lld type=%s orderId=%s eventId=%s retries=%lld%s"
+                         " createdAt=%lld error=",
+                    services[s], (long long)hc_rows_i64(r, i, 0), (long long)hc_rows_i64(r, i, 1),
+                    hc_rows_text(r, i, 2) ? hc_rows_text(r, i, 2) : "-", oid,
+                    hc_rows_text(r, i, 4) ? hc_rows_text(r, i, 4) : "-",
+                    (long long)hc_rows_i64(r, i, 5), hc_rows_i64(r, i, 6) ? " retry=requested" : "",
+                    (long long)hc_rows_i64(r, i, 7));
+            print_quoted(out, hc_rows_text(r, i, 8), 300);
+            fputs(" payload=", out);
+            print_quoted(out, hc_rows_text(r, i, 9), 500);
+            fputc('\n', out);
+            total++;
+        }
+        hc_rows_free(r);
+        hc_db_destroy(db);
+    }
+    fprintf(out, "%lld dead letter(s)\n", (long long)total);
+    return code;
+}
+
+int hc_deadletter_cmd_retry(const char *data_dir, const char *service, int64_t id, FILE *out,
+                            FILE *err)
+{
+    hc_db_t *db = NULL;
+    if (open_service_db(data_dir, service, 0, &db, err))
+        return 1;
+    int64_t marked = 0;
+    int rc = hc_deadletter_mark(db, id, &marked);
+    hc_db_destroy(db);
+    if (rc) {
+        fprintf(err, "%s: cannot mark dead letters for retry: %s\n", service, hc_strerror(rc));
+        return 1;
+    }
+    if (marked == 0) {
+        if (id)
+            fprintf(err, "%s: no dead letter with id %lld\n", service, (long long)id);
+        else
+            fprintf(out, "%s: no dead letters to retry\n", service);
+        return id ? 1 : 0;
+    }
+    fprintf(out, "%s: %lld dead letter(s) marked for retry; the running %s service applies them "
+                 "within a second (or when it next starts)\n",
+            service, (long long)marked, service);
+    return 0;
 }

@@ -1,12 +1,13 @@
 /* hc_deadletter: events a consumer cannot apply (not an event at all, or
  * refused by the service's policy) are parked in the service's own
  * dead_letters table, in the transaction that would have applied them, with
- * what was wrong. Rows marked for retry are applied again by the running
- * consumer. */
+ * what was wrong. An operator marks them for retry (`healthcenter
+ * dead-letters retry`) and the running consumer applies them again. */
 #ifndef HC_DEADLETTER_H
 #define HC_DEADLETTER_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hc_bus.h"
 #include "hc_db.h"
@@ -52,5 +53,19 @@ int hc_deadletter_resolve(hc_conn_t *c, int64_t id);
 /* Records a failed retry of row id inside c's open transaction: retries + 1,
  * error replaced, no longer marked (an operator marks it again). */
 int hc_deadletter_retry_failed(hc_conn_t *c, int64_t id, const char *error);
+
+/* `healthcenter dead-letters list`: prints the parked events of each of the
+ * n services under data_dir to out, one line each, and a total. Opens the
+ * databases read-only. Returns a process exit code (0, or 1 when a database
+ * could not be read; the reason goes to err). */
+int hc_deadletter_cmd_list(const char *data_dir, const char *const *services, size_t n, FILE *out,
+                           FILE *err);
+
+/* `healthcenter dead-letters retry`: marks row id (0: all) of service's
+ * database under data_dir for retry and says so on out. Returns a process
+ * exit code (0; 1 when nothing matched or the database could not be written,
+ * with the reason on err). */
+int hc_deadletter_cmd_retry(const char *data_dir, const char *service, int64_t id, FILE *out,
+                            FILE *err);
 
 #endif

@@ -1,4 +1,5 @@
-/* Checks hc_deadletter: parking (once per message), counting, marking for retry. */
+/* Checks hc_deadletter: parking (once per message), counting, marking for retry, and the
+ * `healthcenter dead-letters list|retry` commands on real databases. */
 #include "hc_test.h"
 
 #include "hc_db.h"
@@ -138,6 +139,113 @@ static void test_mark_one_or_all(void **state)
     assert_int_equal(hc_deadletter_count(f->db), 1);
 }
 
+/* Runs fn into two memory streams and returns what was written to out. */
+static char *capture(int (*fn)(fixture_t *, FILE *, FILE *), fixture_t *f, int *code, char **err)
+{
+    char *obuf = NULL, *ebuf = NULL;
+    size_t olen = 0, elen = 0;
+    FILE *out = open_memstream(&obuf, &olen), *errf = open_memstream(&ebuf, &elen);
+    assert_non_null(out);
+    assert_non_null(errf);
+    *code = fn(f, out, errf);
+    fclose(out);
+    fclose(errf);
+    *err = ebuf;
+    return obuf;
+}
+
+static int list_svc(fixture_t *f, FILE *out, FILE *err)
+{
+    static const char *const names[] = {"svc"};
+    return hc_deadletter_cmd_list(f->dir, names, 1, out, err);
+}
+
+static int list_missing(fixture_t *f, FILE *out, FILE *err)
+{
+    static const char *const names[] = {"svc", "nothere"};
+    return hc_deadletter_cmd_list(f->dir, names, 2, out, err);
+}
+
+static int retry_2(fixture_t *f, FILE *out, FILE *err)
+{
+    return hc_deadletter_cmd_retry(f->dir, "svc", 2, out, err);
+}
+
+static int retry_77(fixture_t *f, FILE *out, FILE *err)
+{
+    return hc_deadletter_cmd_retry(f->dir, "svc", 77, out, err);
+}
+
+static int retry_all(fixture_t *f, FILE *out, FILE *err)
+{
+    return hc_deadletter_cmd_retry(f->dir, "svc", 0, out, err);
+}
+
+static void test_commands(void **state)
+{
+    fixture_t *f = *state;
+    park(f->db, 3, "{\"broken\": \"line\nbreak\"", "not JSON: something");
+    park(f->db, 4, "[]", "not a JSON object");
+    int code = -1;
+    char *err = NULL;
+    char *out = capture(list_svc, f, &code, &err);
+    assert_int_equal(code, 0);
+    assert_non_null(strstr(out, "svc id=1 offset=3 type=- orderId=- eventId=- retries=0"));
+    assert_non_null(strstr(out, "error=\"not JSON: something\""));
+    assert_non_null(strstr(out, "line\\u000abreak")); /* one row, one line */
+    assert_non_null(strstr(out, "svc id=2 offset=4"));
+    assert_non_null(strstr(out, "2 dead letter(s)"));
+    free(out);
+    free(err);
+
+    out = capture(list_missing, f, &code, &err);
+    assert_int_equal(code, 1);
+    assert_non_null(strstr(err, "nothere"));
+    assert_non_null(strstr(out, "2 dead letter(s)"));
+    free(out);
+    free(err);
+
+    out = capture(retry_2, f, &code, &err);
+    assert_int_equal(code, 0);
+    assert_non_null(strstr(out, "1 dead letter(s) marked for retry"));
+    assert_int_equal(q(f->db, "SELECT id FROM dead_letters WHERE retry_requested = 1"), 2);
+    free(out);
+    free(err);
+
+    out = capture(retry_77, f, &code, &err);
+    assert_int_equal(code, 1);
+    assert_non_null(strstr(err, "no dead letter with id 77"));
+    free(out);
+    free(err);
+
+    out = capture(retry_all, f, &code, &err);
+    assert_int_equal(code, 0);
+    assert_non_null(strstr(out, "2 dead letter(s) marked"));
+    assert_int_equal(q(f->db, "SELECT COUNT(*) FROM dead_letters WHERE retry_requested = 1"), 2);
+    free(out);
+    free(err);
+}
+
+static void test_retry_without_table(void **state)
+{
+    fixture_t *f = *state;
+    char path[512];
+    hc_db_t *db = NULL;
+    static const hc_migration_t none[] = {{1, "CREATE TABLE t (x INTEGER);"}};
+    hc_test_path(path, sizeof path, f->dir, "old.db");
+    assert_int_equal(hc_db_open(path, "NORMAL", none, 1, &db), 0);
+    hc_db_destroy(db);
+    char *obuf = NULL, *ebuf = NULL;
+    size_t olen = 0, elen = 0;
+    FILE *out = open_memstream(&obuf, &olen), *err = open_memstream(&ebuf, &elen);
+    assert_int_equal(hc_deadletter_cmd_retry(f->dir, "old", 0, out, err), 1);
+    fclose(out);
+    fclose(err);
+    assert_non_null(strstr(ebuf, "no dead_letters table"));
+    free(obuf);
+    free(ebuf);
+}
+
 int main(void)
 {
     hc_log_init("test_deadletter", "error");
@@ -145,6 +253,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_park_once_per_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_park_records_the_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mark_one_or_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_without_table, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
