@@ -1,13 +1,16 @@
 /* healthcenter: the one executable. `up` runs the whole system under a
- * supervisor; `order|payment|reservation|notification` runs one service. */
+ * supervisor; `order|payment|reservation|notification` runs one service;
+ * `check` and `dead-letters` are the operator's integrity tools. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "hc_buf.h"
+#include "hc_check.h"
 #include "hc_client.h"
 #include "hc_config.h"
+#include "hc_deadletter.h"
 #include "hc_log.h"
 #include "hc_supervisor.h"
 #include "services.h"
@@ -29,6 +32,7 @@ static const struct {
     {"notification", &notification_service_def,
      "notification service: the mypage read model and SMS"},
 };
+#define N_SERVICES (sizeof services / sizeof services[0])
 
 /* Prints the variable table of hc_config plus the one variable only `up`
  * reads (HC_GATEWAY_TEMPLATE, looked up by hc_supervisor_load_template). */
@@ -57,6 +61,13 @@ static void usage(FILE *out)
     for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
         fprintf(out, "  %-22s run the %s\n", services[i].name, services[i].what);
     fprintf(out,
+            "  check                  verify every database, every log record's checksum and\n"
+            "                         every group's offset (read-only; exit 1 on a problem)\n"
+            "  dead-letters list [SERVICE]\n"
+            "                         list the events parked because they could not be applied\n"
+            "  dead-letters retry SERVICE (ID|--all)\n"
+            "                         mark parked events for retry; the running service applies\n"
+            "                         them again within a second\n"
             "  config [--markdown]    print the environment variable table (--markdown: the\n"
             "                         README's form)\n"
             "  version                print the version\n"
@@ -78,6 +89,69 @@ static int load_config(const char *service)
     hc_log_init(service, hc_cfg.log_level);
     hc_client_global_init();
     return 0;
+}
+
+/* The names of all services, for the tools that go over each. */
+static void service_names(const char *names[N_SERVICES])
+{
+    for (size_t i = 0; i < N_SERVICES; i++)
+        names[i] = services[i].name;
+}
+
+/* Returns 1 when name is a service. */
+static int is_service(const char *name)
+{
+    for (size_t i = 0; i < N_SERVICES; i++)
+        if (strcmp(name, services[i].name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Runs `check`: exit 0 when every item is ok, 1 otherwise. */
+static int cmd_check(void)
+{
+    int rc = load_config("check");
+    if (rc)
+        return rc;
+    const char *names[N_SERVICES];
+    service_names(names);
+    rc = hc_check_run(hc_cfg.data_dir, names, N_SERVICES, stdout) ? 1 : 0;
+    hc_client_global_cleanup();
+    return rc;
+}
+
+/* Runs `dead-letters list [SERVICE]` or `dead-letters retry SERVICE (ID|--all)`. */
+static int cmd_dead_letters(int argc, char **argv)
+{
+    static const char *const usage_line =
+        "usage: healthcenter dead-letters list [SERVICE] | retry SERVICE (ID|--all)\n";
+    const char *names[N_SERVICES];
+    service_names(names);
+    int list = argc >= 3 && strcmp(argv[2], "list") == 0 && argc <= 4;
+    int retry = argc == 5 && strcmp(argv[2], "retry") == 0;
+    const char *svc = argc >= 4 ? argv[3] : NULL;
+    if ((!list && !retry) || (svc && !is_service(svc))) {
+        if (svc && !is_service(svc))
+            fprintf(stderr, "healthcenter dead-letters: unknown service \"%s\"\n", svc);
+        fputs(usage_line, stderr);
+        return 2;
+    }
+    long long id = 0;
+    if (retry && strcmp(argv[4], "--all") != 0 && (hc_parse_i64(argv[4], &id) || id <= 0)) {
+        fprintf(stderr, "healthcenter dead-letters retry: \"%s\" is neither an id nor --all\n",
+                argv[4]);
+        return 2;
+    }
+    int rc = load_config("dead-letters");
+    if (rc)
+        return rc;
+    if (list)
+        rc = hc_deadletter_cmd_list(hc_cfg.data_dir, svc ? &svc : names, svc ? 1 : N_SERVICES,
+                                    stdout, stderr);
+    else
+        rc = hc_deadletter_cmd_retry(hc_cfg.data_dir, svc, id, stdout, stderr);
+    hc_client_global_cleanup();
+    return rc;
 }
 
 /* Runs `up`: the supervisor re-executes this very binary for each service. */
@@ -132,6 +206,8 @@ int main(int argc, char **argv)
         print_table(stdout, markdown);
         return 0;
     }
+    if (strcmp(cmd, "dead-letters") == 0)
+        return cmd_dead_letters(argc, argv);
     if (argc > 2) {
         fprintf(stderr, "healthcenter %s: unexpected argument \"%s\" (settings come from "
                         "environment variables: see healthcenter --help)\n", cmd, argv[2]);
@@ -139,7 +215,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "up") == 0)
         return cmd_up();
-    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check();
+    for (size_t i = 0; i < N_SERVICES; i++)
         if (strcmp(cmd, services[i].name) == 0)
             return cmd_service(services[i].def);
     fprintf(stderr, "healthcenter: unknown command \"%s\" (try healthcenter --help)\n", cmd);

@@ -23,6 +23,8 @@ const char *hc_strerror(int err)
     case HC_ECONFLICT: return "conflict";
     case HC_EPROTO: return "protocol error";
     case HC_ECLOSED: return "closed";
+    case HC_ENOSPC: return "storage full";
+    case HC_ECORRUPT: return "corrupt data";
     default: return "unknown error";
     }
 }

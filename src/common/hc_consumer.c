@@ -1,14 +1,18 @@
 /* hc_consumer: poll -> apply (with inbox, in one transaction) -> commit offset.
- * See docs/outbox-inbox.md. */
+ * Events that cannot be applied are parked in dead_letters in that same
+ * transaction; a corrupt record or an impossible offset stalls the consumer
+ * (never a silent skip). See docs/outbox-inbox.md. */
 #include "hc_consumer.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "hc_buf.h"
+#include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_inbox.h"
@@ -19,6 +23,14 @@
 #define MAX_BATCH 512
 #define OFFSET_COMMIT_MS 50
 #define LINGER_MS 3 /* added to event latency to gather a batch */
+#define STALL_RECHECK_MS 3000 /* a stalled consumer looks again this often */
+#define RETRY_SCAN_MS 1000    /* how often rows marked for retry are looked for */
+#define RETRY_BATCH 64        /* marked rows taken per scan */
+
+#define REFUSED                                                                           \
+    "the service's policy refused the event (HC_EINVAL: invalid for its payload or state)"
+
+static const char *const STALL_REASONS[] = {HC_BUS_CORRUPT_RECORD, HC_BUS_OFFSET_BEYOND_END};
 
 struct hc_consumer {
     hc_db_t *db;
@@ -27,6 +39,9 @@ struct hc_consumer {
     hc_consumer_opts_t opts;
     pthread_t thread;
     atomic_int stop;
+    pthread_mutex_t mu; /* guards stalled and fault (read by readiness) */
+    int stalled;
+    hc_bus_fault_t fault;
 };
 
 static int wanted(const hc_consumer_opts_t *o, const char *type)
@@ -37,23 +52,39 @@ static int wanted(const hc_consumer_opts_t *o, const char *type)
     return 0;
 }
 
-/* Parses message m into *ev. Returns 1 when it is an event this consumer
- * wants (then the caller releases ev->root), 0 when it is to be skipped. */
-static int parse_wanted(const hc_consumer_opts_t *o, const hc_bus_msg_t *m, hc_event_t *ev)
+/* One message of a batch that needs the transaction: a wanted event
+ * (ev.root set) or a message that is not an event at all (parked). */
+typedef struct work {
+    const hc_bus_msg_t *m;
+    hc_event_t ev;
+    char *why;  /* why it cannot be applied, once known (owned; rare) */
+    int parked; /* a dead_letters row was added for it */
+} work_t;
+
+/* Sorts message m: returns 1 when it needs the transaction (filled into w),
+ * 0 when it is an event this consumer does not apply. */
+static int classify(const hc_consumer_opts_t *o, const hc_bus_msg_t *m, work_t *w)
 {
-    if (hc_event_parse(m->value, m->value_len, ev)) {
-        hc_error("consumer %s: dropping malformed message at offset %lld", o->group,
-                 (long long)m->offset);
-        return 0;
-    }
-    if (wanted(o, ev->type))
+    memset(w, 0, sizeof *w);
+    w->m = m;
+    if (hc_event_parse(m->value, m->value_len, &w->ev)) {
+        char why[200];
+        hc_event_explain(m->value, m->value_len, why, sizeof why);
+        w->why = hc_xstrdup(why);
         return 1;
-    json_decref(ev->root);
+    }
+    if (wanted(o, w->ev.type))
+        return 1;
+    json_decref(w->ev.root);
+    w->ev.root = NULL;
     return 0;
 }
 
-/* Applies one wanted event under a savepoint so a poison event can be dropped
- * without losing the rest of the batch. */
+/* Applies one wanted event: records it in the inbox and runs the handler
+ * under a savepoint. Returns 0 when applied (or applied before: skipped),
+ * HC_EINVAL when the handler refused it (its writes are undone; the inbox
+ * record stays, so a redelivery does not run it again), or another hc_err,
+ * after which the caller rolls the whole transaction back. */
 static int apply_one(hc_conn_t *c, const hc_consumer_opts_t *o, const hc_event_t *ev)
 {
     hc_log_ctx_set(ev->trace.trace_id[0] ? ev->trace.trace_id : NULL, ev->order_id);
@@ -69,44 +100,70 @@ static int apply_one(hc_conn_t *c, const hc_consumer_opts_t *o, const hc_event_t
         goto out;
     rc = o->apply(c, ev, o->ud);
     if (rc == HC_EINVAL) {
-        hc_error("consumer %s: dropping %s %s that cannot be applied", o->group, ev->type,
-                 ev->event_id);
         rc = hc_conn_exec_script(c, "ROLLBACK TO hc_event; RELEASE hc_event");
+        if (!rc)
+            rc = HC_EINVAL;
     } else if (rc == 0) {
         rc = hc_conn_exec_script(c, "RELEASE hc_event");
-        hc_metrics_count("hc_events_applied_total", ev->type, 1);
+        if (!rc)
+            hc_metrics_count("hc_events_applied_total", ev->type, 1);
     }
 out:
     hc_log_ctx_clear();
     return rc;
 }
 
+/* After the commit that parked w: the warning and the counter. */
+static void report_parked(const hc_consumer_opts_t *o, const work_t *w)
+{
+    hc_log_ctx_set(w->ev.root && w->ev.trace.trace_id[0] ? w->ev.trace.trace_id : NULL,
+                   w->ev.root ? w->ev.order_id : 0);
+    hc_warn("consumer %s: parked %s %s (offset %lld) in dead_letters: %s", o->group,
+            w->ev.root ? w->ev.type : "message", w->ev.root ? w->ev.event_id : "without eventId",
+            (long long)w->m->offset, w->why);
+    hc_log_ctx_clear();
+    hc_metrics_count("hc_dead_letters_parked_total", w->ev.root ? w->ev.type : "not_an_event", 1);
+}
+
 int hc_consumer_apply_batch(hc_db_t *db, const hc_consumer_opts_t *opts, const hc_bus_msg_t *msgs,
                             size_t n)
 {
     /* Most events on the shared topic are for other services: a batch with
-     * nothing wanted costs no transaction at all. */
-    hc_event_t *evs = hc_xcalloc(n ? n : 1, sizeof *evs);
+     * nothing wanted (and nothing to park) costs no transaction at all. */
+    work_t *w = hc_xcalloc(n ? n : 1, sizeof *w);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (parse_wanted(opts, &msgs[i], &evs[k]))
+        if (classify(opts, &msgs[i], &w[k]))
             k++;
     if (k == 0) {
-        free(evs);
+        free(w);
         return 0;
     }
     hc_conn_t *c = hc_db_acquire(db);
     int rc = hc_conn_begin(c);
-    for (size_t i = 0; !rc && i < k; i++)
-        rc = apply_one(c, opts, &evs[i]);
+    for (size_t i = 0; !rc && i < k; i++) {
+        if (w[i].ev.root) {
+            rc = apply_one(c, opts, &w[i].ev);
+            if (rc != HC_EINVAL)
+                continue;
+            w[i].why = hc_xstrdup(REFUSED);
+        }
+        /* Not an event, or refused: parked in this same transaction. */
+        rc = hc_deadletter_park(c, w[i].m, w[i].ev.root ? &w[i].ev : NULL, w[i].why,
+                                &w[i].parked);
+    }
     if (rc)
         hc_conn_rollback(c);
     else
         rc = hc_conn_commit(c);
     hc_db_release(db, c);
-    for (size_t i = 0; i < k; i++)
-        json_decref(evs[i].root);
-    free(evs);
+    for (size_t i = 0; i < k; i++) {
+        if (!rc && w[i].parked)
+            report_parked(opts, &w[i]);
+        json_decref(w[i].ev.root);
+        free(w[i].why);
+    }
+    free(w);
     if (!rc) {
         if (opts->relay)
             hc_relay_notify(opts->relay);
@@ -116,20 +173,163 @@ int hc_consumer_apply_batch(hc_db_t *db, const hc_consumer_opts_t *opts, const h
     return rc;
 }
 
+/* Retries one marked dead letter (row i of r) in its own transaction. */
+static int retry_one(hc_db_t *db, const hc_consumer_opts_t *o, const hc_rows_t *r, size_t i)
+{
+    int64_t id = hc_rows_i64(r, i, 0);
+    const char *parked_id = hc_rows_text(r, i, 3), *payload = hc_rows_text(r, i, 4);
+    char why[200] = "";
+    hc_event_t ev;
+    int parsed = payload && hc_event_parse(payload, strlen(payload), &ev) == 0;
+    hc_conn_t *c = hc_db_acquire(db);
+    int rc = hc_conn_begin(c);
+    if (rc)
+        goto out;
+    if (!parsed) {
+        hc_event_explain(payload ? payload : "", payload ? strlen(payload) : 0, why, sizeof why);
+        rc = HC_EINVAL;
+    } else if (wanted(o, ev.type)) {
+        /* A refused event left its inbox record (see apply_one); only that
+         * record, of this very event, is removed so it can apply again. An
+         * event fixed by hand into one applied before stays skipped. */
+        if (parked_id && strcmp(parked_id, ev.event_id) == 0)
+            rc = hc_inbox_forget(c, ev.event_id);
+        if (!rc)
+            rc = apply_one(c, o, &ev);
+        if (rc == HC_EINVAL)
+            hc_strlcpy(why, REFUSED, sizeof why);
+    }
+    if (rc == 0)
+        rc = hc_deadletter_resolve(c, id);
+    if (rc == HC_EINVAL) {
+        rc = hc_deadletter_retry_failed(c, id, why);
+        if (!rc)
+            rc = HC_EINVAL;
+    }
+    if (rc && rc != HC_EINVAL) {
+        /* A storage error: nothing of the attempt is kept but the count. */
+        hc_conn_rollback(c);
+        snprintf(why, sizeof why, "retry failed: %s", hc_strerror(rc));
+        if (hc_conn_begin(c) == 0) {
+            if (hc_deadletter_retry_failed(c, id, why))
+                hc_conn_rollback(c);
+            else
+                hc_conn_commit(c);
+        }
+        goto out;
+    }
+    int crc = hc_conn_commit(c);
+    if (crc)
+        rc = crc;
+out:
+    hc_db_release(db, c);
+    if (rc == 0) {
+        hc_info("consumer %s: dead letter %lld applied on retry", o->group, (long long)id);
+        if (o->relay)
+            hc_relay_notify(o->relay);
+        if (o->after_commit)
+            o->after_commit(o->ud);
+    } else {
+        hc_warn("consumer %s: retry of dead letter %lld failed: %s", o->group, (long long)id,
+                why[0] ? why : hc_strerror(rc));
+    }
+    if (parsed)
+        json_decref(ev.root);
+    return rc;
+}
+
+int hc_consumer_retry_dead_letters(hc_db_t *db, const hc_consumer_opts_t *opts, size_t *applied,
+                                   size_t *failed)
+{
+    size_t ok = 0, bad = 0;
+    hc_conn_t *c = hc_db_acquire(db);
+    hc_rows_t *r = NULL;
+    int rc = hc_deadletter_marked(c, RETRY_BATCH, &r);
+    hc_db_release(db, c);
+    for (size_t i = 0; !rc && i < hc_rows_count(r); i++) {
+        if (retry_one(db, opts, r, i) == 0)
+            ok++;
+        else
+            bad++;
+    }
+    hc_rows_free(r);
+    if (applied)
+        *applied = ok;
+    if (failed)
+        *failed = bad;
+    return rc;
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-/* Commits offset for k, retrying until it succeeds or the consumer stops. */
+/* Commits offset for k, retrying with backoff (50 ms to 2 s) until it
+ * succeeds or the consumer stops. One warning per episode, not per attempt:
+ * on a full disk the log would only grow. */
 static void commit_offset(hc_consumer_t *k, int64_t offset)
 {
-    int rc;
+    int rc, delay = 50, failures = 0;
     while ((rc = k->bus->ops->commit(k->bc, offset)) != 0 && !atomic_load(&k->stop)) {
-        hc_warn("consumer %s: offset commit failed: %s", k->opts.group, hc_strerror(rc));
-        sleep_ms(50);
+        if (failures++ == 0)
+            hc_warn("consumer %s: offset commit failed (%s); retrying with backoff", k->opts.group,
+                    hc_strerror(rc));
+        sleep_ms(delay);
+        delay = delay * 2 > 2000 ? 2000 : delay * 2;
     }
+    if (failures && rc == 0)
+        hc_info("consumer %s: offset committed after %d failed attempts", k->opts.group, failures);
+}
+
+/* Publishes k's stall state on /metrics: one hc_consumer_stalled series per
+ * reason (1 for the current one) and the offset it is stopped at. */
+static void stall_metrics(const hc_bus_fault_t *f)
+{
+    for (size_t i = 0; i < sizeof STALL_REASONS / sizeof STALL_REASONS[0]; i++)
+        hc_metrics_set("hc_consumer_stalled",
+                       "1 while the consumer is stopped, by reason (see /health/ready).", "reason",
+                       STALL_REASONS[i], f && strcmp(f->reason, STALL_REASONS[i]) == 0);
+    hc_metrics_set("hc_consumer_stalled_offset",
+                   "The log offset the consumer is stopped at (0 when it is not).", NULL, NULL,
+                   f ? f->offset : 0);
+}
+
+/* Records that k is stopped by f (NULL: running again). Logs a stop once,
+ * when it begins or its cause changes, not on every re-check. */
+static void set_stall(hc_consumer_t *k, const hc_bus_fault_t *f)
+{
+    pthread_mutex_lock(&k->mu);
+    int was = k->stalled;
+    int changed = f && (!was || strcmp(k->fault.reason, f->reason) != 0 ||
+                        k->fault.offset != f->offset);
+    hc_bus_fault_t old = k->fault;
+    k->stalled = f != NULL;
+    if (f)
+        k->fault = *f;
+    pthread_mutex_unlock(&k->mu);
+    if (changed) {
+        hc_error("consumer %s stalled (%s) at offset %lld: %s; it does not move past it, "
+                 "reports not ready, and looks again every %d s",
+                 k->opts.group, f->reason, (long long)f->offset, f->detail,
+                 STALL_RECHECK_MS / 1000);
+        stall_metrics(f);
+    } else if (was && !f) {
+        hc_info("consumer %s resumed (%s at offset %lld is gone)", k->opts.group, old.reason,
+                (long long)old.offset);
+        stall_metrics(NULL);
+    }
+}
+
+/* Runs the dead-letter retry pass when one is due. */
+static void maybe_retry(hc_consumer_t *k, int64_t *last)
+{
+    int64_t now = hc_now_ms();
+    if (now - *last < RETRY_SCAN_MS && now >= *last)
+        return;
+    *last = now;
+    hc_consumer_retry_dead_letters(k->db, &k->opts, NULL, NULL);
 }
 
 static void *consumer_main(void *arg)
@@ -140,15 +340,34 @@ static void *consumer_main(void *arg)
     /* Offsets are committed at most every OFFSET_COMMIT_MS under load and at
      * once when the log goes quiet: a crash redelivers at most that much,
      * which the inbox drops, and a busy consumer does not write per batch. */
-    int64_t pending = -1, last_commit = 0;
+    int64_t pending = -1, last_commit = 0, last_retry = 0;
     while (!atomic_load(&k->stop)) {
+        maybe_retry(k, &last_retry);
         size_t n = 0;
         int rc = k->bus->ops->poll(k->bc, msgs, k->opts.batch, &n, pending >= 0 ? 20 : 200);
+        hc_bus_fault_t fault;
+        if (rc && k->bus->ops->fault && k->bus->ops->fault(k->bc, &fault)) {
+            /* Stopped before a bad record or at an impossible offset: what
+             * was applied before it is committed; nothing after it is read. */
+            if (pending >= 0) {
+                commit_offset(k, pending);
+                pending = -1;
+                last_commit = hc_now_ms();
+            }
+            set_stall(k, &fault);
+            for (int slept = 0; slept < STALL_RECHECK_MS && !atomic_load(&k->stop); slept += 100) {
+                sleep_ms(100);
+                maybe_retry(k, &last_retry);
+            }
+            continue;
+        }
         if (rc) {
             hc_warn("consumer %s: poll failed: %s", k->opts.group, hc_strerror(rc));
             sleep_ms(100);
             continue;
         }
+        if (k->stalled)
+            set_stall(k, NULL);
         if (n == 0) {
             if (pending >= 0) {
                 commit_offset(k, pending);
@@ -159,7 +378,8 @@ static void *consumer_main(void *arg)
         }
         if (n < k->opts.batch) {
             /* Linger a moment so that events arriving together share one
-             * transaction (one fsync) instead of one each. */
+             * transaction (one fsync) instead of one each. A stop found by
+             * this second look is met by the next poll. */
             size_t more = 0;
             sleep_ms(LINGER_MS);
             if (k->bus->ops->poll(k->bc, msgs + n, k->opts.batch - n, &more, 0) == 0)
@@ -194,6 +414,22 @@ int hc_consumer_start(hc_db_t *db, hc_bus_t *bus, const hc_consumer_opts_t *opts
                       hc_consumer_t **out)
 {
     *out = NULL;
+    /* Parking needs the table: a service whose migrations lack it fails
+     * here, at start, not at its first bad event. */
+    hc_conn_t *c = hc_db_acquire(db);
+    int64_t has = 0;
+    int rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+                                  " AND name = 'dead_letters'",
+                               HC_NOPARAMS, &has);
+    hc_db_release(db, c);
+    if (rc)
+        return rc;
+    if (!has) {
+        hc_error("consumer %s: the database has no dead_letters table; add HC_DEADLETTER_SCHEMA "
+                 "(hc_deadletter.h) to the service's migrations",
+                 opts->group);
+        return HC_EINVAL;
+    }
     hc_consumer_t *k = hc_xcalloc(1, sizeof *k);
     k->db = db;
     k->bus = bus;
@@ -202,13 +438,17 @@ int hc_consumer_start(hc_db_t *db, hc_bus_t *bus, const hc_consumer_opts_t *opts
         k->opts.batch = DEFAULT_BATCH;
     if (k->opts.batch > MAX_BATCH)
         k->opts.batch = MAX_BATCH;
-    int rc = bus->ops->consumer_open(bus, opts->group, &k->bc);
+    pthread_mutex_init(&k->mu, NULL);
+    rc = bus->ops->consumer_open(bus, opts->group, &k->bc);
     if (rc) {
+        pthread_mutex_destroy(&k->mu);
         free(k);
         return rc;
     }
+    stall_metrics(NULL);
     if (pthread_create(&k->thread, NULL, consumer_main, k) != 0) {
         bus->ops->consumer_close(k->bc);
+        pthread_mutex_destroy(&k->mu);
         free(k);
         return HC_EIO;
     }
@@ -221,6 +461,19 @@ int64_t hc_consumer_lag(hc_consumer_t *c)
     return c ? c->bus->ops->lag(c->bc) : -1;
 }
 
+int hc_consumer_stalled(hc_consumer_t *c, char *why, size_t n)
+{
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    int stalled = c->stalled;
+    if (stalled)
+        snprintf(why, n, "consumer %s stalled (%s) at offset %lld: %s", c->opts.group,
+                 c->fault.reason, (long long)c->fault.offset, c->fault.detail);
+    pthread_mutex_unlock(&c->mu);
+    return stalled;
+}
+
 void hc_consumer_stop(hc_consumer_t *c)
 {
     if (!c)
@@ -228,5 +481,6 @@ void hc_consumer_stop(hc_consumer_t *c)
     atomic_store(&c->stop, 1);
     pthread_join(c->thread, NULL);
     c->bus->ops->consumer_close(c->bc);
+    pthread_mutex_destroy(&c->mu);
     free(c);
 }

@@ -54,6 +54,12 @@ typedef struct hc_migration {
 int hc_db_open(const char *path, const char *sync, const hc_migration_t *migs, size_t n_migs,
                hc_db_t **out);
 
+/* Opens the existing database at path as it is: no file is created and no
+ * migration runs (for tools such as `healthcenter check`). readonly=1 opens
+ * it for reading only, which is safe while services use it. Returns 0,
+ * HC_ENOTFOUND when there is no such file, or HC_EIO. */
+int hc_db_open_existing(const char *path, int readonly, hc_db_t **out);
+
 /* Closes every connection. Accepts NULL. No connection may be in use. */
 void hc_db_destroy(hc_db_t *db);
 
@@ -93,6 +99,41 @@ int hc_conn_query_i64(hc_conn_t *c, const char *sql, const hc_val_t *params, siz
 
 /* Runs one or more statements without parameters (schema, pragmas). */
 int hc_conn_exec_script(hc_conn_t *c, const char *sql);
+
+/* Errors of every call above: HC_ENOSPC when the disk (or quota) is full,
+ * HC_ECORRUPT when SQLite finds the file corrupt, HC_EIO for other storage
+ * or SQL failures. */
+
+/* ---- the pool's health (readiness) ---- */
+
+/* The file the pool opened (owned by db). */
+const char *hc_db_path(const hc_db_t *db);
+
+/* Returns 1 while writes succeed. A storage failure of a write or commit
+ * (HC_ENOSPC, HC_EIO) marks the pool as failing writes; the next commit that
+ * changes rows clears the mark. While marked, this call performs a tiny probe
+ * write (table hc_probe, not waiting for the disk) at most once a second, so
+ * that the pool recovers by itself when space returns without traffic.
+ * Returns 0 while marked and the probe fails too. Thread-safe. */
+int hc_db_writable(hc_db_t *db);
+
+/* The error that marked the pool as failing writes (HC_ENOSPC or HC_EIO), 0
+ * when not marked. Never probes. */
+int hc_db_write_error(hc_db_t *db);
+
+/* Returns 1 once SQLite reported the database corrupt (SQLITE_CORRUPT,
+ * SQLITE_NOTADB) or hc_db_check found a problem; it stays set for the life of
+ * the pool (a corrupt file does not heal; restart after repairing it). */
+int hc_db_corrupt(hc_db_t *db);
+
+/* Returns 0 when db is healthy (not corrupt, writable; may probe), else
+ * HC_ECORRUPT, HC_ENOSPC or HC_EIO with one line saying why in why (n bytes). */
+int hc_db_health(hc_db_t *db, char *why, size_t n);
+
+/* Runs PRAGMA quick_check (full=0: cheap, for start-up) or integrity_check
+ * (full=1). Returns 0 when it answers ok; HC_ECORRUPT with the first problems
+ * in why (and marks the pool corrupt); another hc_err when it cannot run. */
+int hc_db_check(hc_db_t *db, int full, char *why, size_t n);
 
 size_t hc_rows_count(const hc_rows_t *r);
 size_t hc_rows_cols(const hc_rows_t *r);

@@ -1,11 +1,14 @@
 /* hc_db_sqlite: the SQLite implementation of the storage interface: a pool of
- * WAL-mode connections, in-process serialised writers, cached statements and
- * versioned migrations. */
+ * WAL-mode connections, in-process serialised writers, cached statements,
+ * versioned migrations, and the pool's health (writes failing, corruption). */
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "hc_buf.h"
@@ -15,6 +18,7 @@
 
 #define STMT_CACHE 64
 #define BUSY_LIMIT_MS 30000
+#define PROBE_INTERVAL_MS 1000 /* while writes fail, at most one probe write per second */
 
 typedef struct cached_stmt {
     const char *sql_ptr; /* the caller's pointer, checked first */
@@ -29,6 +33,9 @@ struct hc_conn {
     struct hc_conn *next_free;
     int in_tx; /* holds the pool's write lock */
     int lazy;  /* this transaction commits without fsync (hc_conn_begin_lazy) */
+    int quiet; /* errors are expected (the write probe): do not log them */
+    int changes_at_begin; /* sqlite3_total_changes when the transaction began */
+    char last_err[256];   /* SQLite's message for the last failed call */
     cached_stmt_t cache[STMT_CACHE];
     size_t n_cache, next_evict;
 };
@@ -36,6 +43,13 @@ struct hc_conn {
 struct hc_db {
     char *path;
     char sync[16];
+    int readonly; /* opened by hc_db_open_existing for reading only */
+    int create;   /* the file may be created (hc_db_open) */
+    /* 0 while writes succeed; else the hc_err of the last failed write
+     * (HC_ENOSPC or HC_EIO), until a commit that changed rows succeeds. */
+    atomic_int write_err;
+    _Atomic int64_t probe_at; /* monotonic ms of the last write probe */
+    atomic_int corrupt;       /* SQLite reported corruption, or a check failed */
     pthread_mutex_t mu;       /* guards free list */
     pthread_mutex_t write_mu; /* one writer at a time in this process */
     hc_conn_t *free;
@@ -66,8 +80,28 @@ static int busy_cb(void *ud, int count)
     return 1;
 }
 
-static int map_rc(sqlite3 *db, int rc, const char *sql)
+static int64_t mono_ms(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Marks the pool corrupt (once logged): readiness reports it until restart. */
+static void mark_corrupt(hc_db_t *pool, const char *why)
+{
+    if (atomic_exchange(&pool->corrupt, 1) == 0)
+        hc_error("database %s is corrupt: %s", pool->path, why);
+}
+
+/* Maps an SQLite result to an hc_err. writing says the call was part of a
+ * write (a statement that changes data, or anything inside a transaction):
+ * a storage failure there (full disk, I/O error) marks the pool as failing
+ * writes until a later commit succeeds. SQL errors (syntax, no such table)
+ * are programming errors, not storage failures, and mark nothing. */
+static int map_rc(hc_conn_t *c, int rc, const char *sql, int writing)
+{
+    int err;
     switch (rc & 0xff) {
     case SQLITE_OK:
     case SQLITE_DONE:
@@ -77,20 +111,51 @@ static int map_rc(sqlite3 *db, int rc, const char *sql)
         return HC_ECONFLICT;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        hc_warn("sqlite busy: %s", sql);
+        if (!c->quiet)
+            hc_warn("sqlite busy: %s", sql);
         return HC_EBUSY;
+    case SQLITE_FULL:
+        err = HC_ENOSPC;
+        break;
+    case SQLITE_IOERR: {
+        /* A write past a full disk or quota often surfaces as an I/O error;
+         * the OS error tells them apart. */
+        int e = sqlite3_system_errno(c->db);
+        err = e == ENOSPC || e == EDQUOT ? HC_ENOSPC : HC_EIO;
+        break;
+    }
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+        err = HC_EIO;
+        break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        err = HC_ECORRUPT;
+        break;
     default:
-        hc_error("sqlite error %d (%s) in: %.200s", rc, sqlite3_errmsg(db), sql);
+        snprintf(c->last_err, sizeof c->last_err, "%s", sqlite3_errmsg(c->db));
+        hc_error("sqlite error %d (%s) in: %.200s", rc, c->last_err, sql);
         return HC_EIO;
     }
+    snprintf(c->last_err, sizeof c->last_err, "%s", sqlite3_errmsg(c->db));
+    if (!c->quiet)
+        hc_error("sqlite error %d (%s) in: %.200s", rc, c->last_err, sql);
+    if (err == HC_ECORRUPT)
+        mark_corrupt(c->pool, c->last_err);
+    else if (writing && !c->pool->readonly && atomic_exchange(&c->pool->write_err, err) == 0)
+        hc_error("writes to %s are failing (%s): the service reports not ready until one "
+                 "succeeds again", c->pool->path, hc_strerror(err));
+    return err;
 }
 
 static hc_conn_t *conn_open(hc_db_t *pool)
 {
     hc_conn_t *c = hc_xcalloc(1, sizeof *c);
     c->pool = pool;
-    int rc = sqlite3_open_v2(pool->path, &c->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (pool->readonly ? SQLITE_OPEN_READONLY
+                                : SQLITE_OPEN_READWRITE | (pool->create ? SQLITE_OPEN_CREATE : 0));
+    int rc = sqlite3_open_v2(pool->path, &c->db, flags, NULL);
     if (rc != SQLITE_OK) {
         hc_error("cannot open %s: %s", pool->path, c->db ? sqlite3_errmsg(c->db) : "?");
         sqlite3_close(c->db);
@@ -99,10 +164,13 @@ static hc_conn_t *conn_open(hc_db_t *pool)
     }
     sqlite3_busy_handler(c->db, busy_cb, NULL);
     char pragmas[256];
-    snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;"
-             " PRAGMA temp_store=MEMORY;",
-             pool->sync);
+    if (pool->readonly)
+        snprintf(pragmas, sizeof pragmas, "PRAGMA query_only=1; PRAGMA temp_store=MEMORY;");
+    else
+        snprintf(pragmas, sizeof pragmas,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;"
+                 " PRAGMA temp_store=MEMORY;",
+                 pool->sync);
     /* Switching to WAL needs a moment of exclusive access; processes starting
      * together may collide here, so retry briefly. */
     int prc = SQLITE_BUSY;
@@ -171,7 +239,7 @@ static sqlite3_stmt *stmt_get(hc_conn_t *c, const char *sql)
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
     if (rc != SQLITE_OK) {
-        map_rc(c->db, rc, sql);
+        map_rc(c, rc, sql, 0);
         return NULL;
     }
     cached_stmt_t *e;
@@ -201,7 +269,7 @@ static int bind_all(hc_conn_t *c, sqlite3_stmt *st, const hc_val_t *p, size_t n)
         default: rc = sqlite3_bind_null(st, idx); break;
         }
         if (rc != SQLITE_OK)
-            return map_rc(c->db, rc, sqlite3_sql(st));
+            return map_rc(c, rc, sqlite3_sql(st), 0);
     }
     return 0;
 }
@@ -239,16 +307,37 @@ static int run_migrations(hc_conn_t *c, const hc_migration_t *migs, size_t n)
     return 0;
 }
 
+/* A new pool for path (no connection yet). */
+static hc_db_t *pool_new(const char *path, const char *sync, int readonly, int create)
+{
+    hc_db_t *db = hc_xcalloc(1, sizeof *db);
+    db->path = hc_xstrdup(path);
+    hc_strlcpy(db->sync, sync && strcmp(sync, "NORMAL") == 0 ? "NORMAL" : "FULL", sizeof db->sync);
+    db->readonly = readonly;
+    db->create = create;
+    pthread_mutex_init(&db->mu, NULL);
+    pthread_mutex_init(&db->write_mu, NULL);
+    return db;
+}
+
+/* Opens the pool's first connection and hands it out (so that a file SQLite
+ * cannot open is an error here, not a fatal one in hc_db_acquire). */
+static hc_conn_t *pool_first(hc_db_t *db)
+{
+    hc_conn_t *c = conn_open(db);
+    if (!c)
+        return NULL;
+    db->all = hc_xrealloc(db->all, sizeof *db->all);
+    db->all[db->n_all++] = c;
+    return c;
+}
+
 int hc_db_open(const char *path, const char *sync, const hc_migration_t *migs, size_t n_migs,
                hc_db_t **out)
 {
     *out = NULL;
-    hc_db_t *db = hc_xcalloc(1, sizeof *db);
-    db->path = hc_xstrdup(path);
-    hc_strlcpy(db->sync, sync && strcmp(sync, "NORMAL") == 0 ? "NORMAL" : "FULL", sizeof db->sync);
-    pthread_mutex_init(&db->mu, NULL);
-    pthread_mutex_init(&db->write_mu, NULL);
-    hc_conn_t *c = hc_db_acquire(db);
+    hc_db_t *db = pool_new(path, sync, 0, 1);
+    hc_conn_t *c = pool_first(db);
     if (!c) {
         hc_db_destroy(db);
         return HC_EIO;
@@ -326,9 +415,10 @@ int hc_conn_begin(hc_conn_t *c)
     if (rc != SQLITE_OK) {
         pthread_mutex_unlock(&c->pool->write_mu);
         end_lazy(c);
-        return map_rc(c->db, rc, "BEGIN IMMEDIATE");
+        return map_rc(c, rc, "BEGIN IMMEDIATE", 1);
     }
     c->in_tx = 1;
+    c->changes_at_begin = sqlite3_total_changes(c->db);
     return 0;
 }
 
@@ -348,8 +438,14 @@ int hc_conn_commit(hc_conn_t *c)
     int rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     int err = 0;
     if (rc != SQLITE_OK) {
-        err = map_rc(c->db, rc, "COMMIT");
+        err = map_rc(c, rc, "COMMIT", 1);
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    } else if (atomic_load(&c->pool->write_err) &&
+               sqlite3_total_changes(c->db) != c->changes_at_begin) {
+        /* Rows reached the file: writes work again. (A transaction that
+         * changed nothing proves nothing.) */
+        if (atomic_exchange(&c->pool->write_err, 0) != 0)
+            hc_info("writes to %s succeed again", c->pool->path);
     }
     if (c->in_tx) {
         c->in_tx = 0;
@@ -382,7 +478,7 @@ int hc_conn_exec(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW)
         ;
-    rc = map_rc(c->db, s, sql);
+    rc = map_rc(c, s, sql, c->in_tx || !sqlite3_stmt_readonly(st));
     if (changes)
         *changes = rc ? 0 : sqlite3_changes(c->db);
     sqlite3_reset(st);
@@ -418,7 +514,7 @@ int hc_conn_query(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t 
         }
         r->rows++;
     }
-    rc = map_rc(c->db, s, sql);
+    rc = map_rc(c, s, sql, c->in_tx || !sqlite3_stmt_readonly(st));
     sqlite3_reset(st);
     if (rc) {
         hc_rows_free(r);
@@ -448,9 +544,10 @@ int hc_conn_exec_script(hc_conn_t *c, const char *sql)
     char *msg = NULL;
     int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        hc_error("sqlite script failed: %s", msg ? msg : "?");
+        if (!c->quiet)
+            hc_error("sqlite script failed: %s", msg ? msg : "?");
         sqlite3_free(msg);
-        return map_rc(c->db, rc, sql);
+        return map_rc(c, rc, sql, 1);
     }
     return 0;
 }
@@ -498,4 +595,118 @@ void hc_rows_free(hc_rows_t *r)
         free(r->cells[i].s);
     free(r->cells);
     free(r);
+}
+
+/* ---- the pool's health ---- */
+
+int hc_db_open_existing(const char *path, int readonly, hc_db_t **out)
+{
+    *out = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? HC_ENOTFOUND : HC_EIO;
+    hc_db_t *db = pool_new(path, "FULL", readonly, 0);
+    hc_conn_t *c = pool_first(db);
+    if (!c) {
+        hc_db_destroy(db);
+        return HC_EIO;
+    }
+    hc_db_release(db, c);
+    *out = db;
+    return 0;
+}
+
+const char *hc_db_path(const hc_db_t *db)
+{
+    return db->path;
+}
+
+int hc_db_corrupt(hc_db_t *db)
+{
+    return atomic_load(&db->corrupt);
+}
+
+int hc_db_write_error(hc_db_t *db)
+{
+    return atomic_load(&db->write_err);
+}
+
+int hc_db_writable(hc_db_t *db)
+{
+    if (!atomic_load(&db->write_err))
+        return 1;
+    /* One caller probes at a time, at most once per PROBE_INTERVAL_MS; the
+     * others report the state of the last probe. */
+    int64_t now = mono_ms(), last = atomic_load(&db->probe_at);
+    if (now - last < PROBE_INTERVAL_MS ||
+        !atomic_compare_exchange_strong(&db->probe_at, &last, now))
+        return !atomic_load(&db->write_err);
+    /* A tiny write that needs fresh space in the WAL like any other: its
+     * commit clears the flag (hc_conn_commit) once space is back. A lost
+     * probe row means nothing, so it does not wait for the disk. */
+    hc_conn_t *c = hc_db_acquire(db);
+    c->quiet = 1;
+    int rc = hc_conn_begin_lazy(c);
+    if (!rc)
+        rc = hc_conn_exec_script(c, "CREATE TABLE IF NOT EXISTS hc_probe (id INTEGER PRIMARY KEY,"
+                                    " at INTEGER NOT NULL)");
+    if (!rc)
+        rc = hc_conn_exec(c, "INSERT INTO hc_probe(id, at) VALUES (1, ?)"
+                             " ON CONFLICT(id) DO UPDATE SET at = excluded.at",
+                          HC_PARAMS(HC_I64(now)), NULL);
+    if (rc)
+        hc_conn_rollback(c);
+    else
+        hc_conn_commit(c);
+    c->quiet = 0;
+    hc_db_release(db, c);
+    return !atomic_load(&db->write_err);
+}
+
+int hc_db_health(hc_db_t *db, char *why, size_t n)
+{
+    if (hc_db_corrupt(db)) {
+        snprintf(why, n, "database %s is corrupt (run `healthcenter check`)", db->path);
+        return HC_ECORRUPT;
+    }
+    if (!hc_db_writable(db)) {
+        int err = hc_db_write_error(db);
+        snprintf(why, n, "writes to %s are failing: %s", db->path,
+                 err == HC_ENOSPC ? "storage is full" : hc_strerror(err));
+        return err ? err : HC_EIO;
+    }
+    if (n)
+        why[0] = '\0';
+    return 0;
+}
+
+int hc_db_check(hc_db_t *db, int full, char *why, size_t n)
+{
+    hc_conn_t *c = hc_db_acquire(db);
+    hc_rows_t *r = NULL;
+    if (n)
+        why[0] = '\0';
+    /* Up to 10 problems are listed; one is enough to know. */
+    int rc = hc_conn_query(c, full ? "PRAGMA integrity_check(10)" : "PRAGMA quick_check(10)",
+                           HC_NOPARAMS, &r);
+    if (rc == HC_ECORRUPT) {
+        snprintf(why, n, "%s", c->last_err);
+    } else if (!rc) {
+        const char *first = hc_rows_text(r, 0, 0);
+        if (!first || strcmp(first, "ok") != 0) {
+            size_t used = 0;
+            for (size_t i = 0; i < hc_rows_count(r) && used + 1 < n; i++) {
+                int k = snprintf(why + used, n - used, "%s%s", i ? "; " : "",
+                                 hc_rows_text(r, i, 0) ? hc_rows_text(r, i, 0) : "?");
+                used += k > 0 ? (size_t)k : 0;
+            }
+            rc = HC_ECORRUPT;
+            mark_corrupt(db, why);
+        }
+    } else {
+        snprintf(why, n, "%s", c->last_err[0] ? c->last_err : hc_strerror(rc));
+    }
+    hc_rows_free(r);
+    hc_db_release(db, c);
+    return rc;
 }

@@ -15,6 +15,8 @@ enum {
     HC_ECONFLICT = -8, /* the change conflicts with the current state */
     HC_EPROTO = -9,    /* a remote answered something we cannot use */
     HC_ECLOSED = -10,  /* the object was shut down */
+    HC_ENOSPC = -11,   /* storage is full (disk or quota): nothing was written */
+    HC_ECORRUPT = -12, /* stored data failed an integrity check (checksum, SQLite) */
 };
 
 /* Returns a static, human-readable name for an hc_err code. Never NULL. */

@@ -67,3 +67,26 @@ bad:
     memset(ev, 0, sizeof *ev);
     return HC_EINVAL;
 }
+
+void hc_event_explain(const char *text, size_t len, char *why, size_t n)
+{
+    json_error_t err;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (!root) {
+        snprintf(why, n, "not JSON: %s (line %d column %d)", err.text, err.line, err.column);
+        return;
+    }
+    if (!json_is_object(root)) {
+        snprintf(why, n, "not a JSON object");
+    } else {
+        int id = json_is_string(json_object_get(root, "eventId"));
+        int type = json_is_string(json_object_get(root, "eventType"));
+        int oid = json_is_integer(json_object_get(root, "orderId"));
+        snprintf(why, n, "envelope field%s missing or invalid:%s%s%s",
+                 id + type + oid == 2 ? "" : "s", id ? "" : " eventId (string)",
+                 type ? "" : " eventType (string)", oid ? "" : " orderId (integer)");
+        if (id && type && oid)
+            snprintf(why, n, "not an event");
+    }
+    json_decref(root);
+}

@@ -29,6 +29,11 @@ typedef struct hc_event {
  * releases ev->root with json_decref. */
 int hc_event_parse(const char *text, size_t len, hc_event_t *ev);
 
+/* Says in why (n bytes) why text is not an event for hc_event_parse: not
+ * JSON (with the parser's message), not an object, or which envelope fields
+ * are missing or of the wrong type. */
+void hc_event_explain(const char *text, size_t len, char *why, size_t n);
+
 /* The "source" written into new events (the service name); set once at start. */
 extern const char *hc_event_source;
 

@@ -48,9 +48,11 @@ struct hc_http {
     struct MHD_Daemon *d;
     route_t routes[MAX_ROUTES];
     size_t n_routes;
-    int (*ready)(void *ud);
+    int (*ready)(void *ud, char *why, size_t n);
     void *ready_ud;
     char public_url[300]; /* base of links; see hc_http_set_public_url */
+    int (*write_gate)(void *ud);
+    void *write_gate_ud;
 };
 
 struct hc_req {
@@ -115,10 +117,16 @@ void hc_http_route(hc_http_t *h, const char *method, const char *pattern, const 
     free(copy);
 }
 
-void hc_http_set_ready(hc_http_t *h, int (*ready)(void *ud), void *ud)
+void hc_http_set_ready(hc_http_t *h, int (*ready)(void *ud, char *why, size_t n), void *ud)
 {
     h->ready = ready;
     h->ready_ud = ud;
+}
+
+void hc_http_set_write_gate(hc_http_t *h, int (*gate)(void *ud), void *ud)
+{
+    h->write_gate = gate;
+    h->write_gate_ud = ud;
 }
 
 /* ---- request accessors ---- */
@@ -333,8 +341,21 @@ void hc_hal_self(hc_req_t *r, json_t *obj, const char *rel, const char *path)
 
 static void builtin_health(hc_req_t *r, int ready_check)
 {
-    int ok = !ready_check || !r->http->ready || r->http->ready(r->http->ready_ud);
-    hc_reply_json(r, ok ? 200 : 503, json_pack("{s:s}", "status", ok ? "UP" : "DOWN"));
+    char why[512] = "";
+    int ok = !ready_check || !r->http->ready || r->http->ready(r->http->ready_ud, why, sizeof why);
+    if (ok) {
+        hc_reply_json(r, 200, json_pack("{s:s}", "status", "UP"));
+        return;
+    }
+    hc_reply_json(r, 503, json_pack("{s:s, s:s}", "status", "DOWN", "reason",
+                                    why[0] ? why : "not ready"));
+}
+
+/* Methods that change state pass the write gate first. */
+static int is_write_method(const char *m)
+{
+    return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0 ||
+           strcmp(m, "DELETE") == 0;
 }
 
 static void builtin_metrics(hc_req_t *r)
@@ -455,6 +476,16 @@ static void dispatch(hc_req_t *r)
             if (rt->segs[k][0] == '{')
                 r->params[r->n_params++] = hc_xstrdup(segs[k]);
         r->route_label = rt->pattern;
+        int gate =
+            h->write_gate && is_write_method(r->method) ? h->write_gate(h->write_gate_ud) : 0;
+        if (gate) {
+            /* Readiness and the request metrics say so; one line per refused
+             * request would only fill a full disk further. */
+            hc_debug("%s %s refused: storage cannot take writes now (%s)", r->method, rt->pattern,
+                     hc_strerror(gate));
+            hc_reply_storage_error(r, gate);
+            return;
+        }
         if (!query_allowed(r, rt->query))
             return;
         rt->cb(r, rt->ud);
@@ -610,14 +641,21 @@ void hc_http_destroy(hc_http_t *h)
     free(h);
 }
 
+/* ---- shared error replies ---- */
+
 void hc_reply_storage_error(hc_req_t *req, int rc)
 {
-    if (rc == HC_EBUSY) {
+    if (rc == HC_ENOSPC) {
+        hc_reply_header(req, "Retry-After", "5");
+        hc_reply_error(req, 503, "storage_unavailable",
+                       "storage is full or unavailable; nothing was changed; retry later", NULL);
+    } else if (rc == HC_EBUSY) {
         hc_reply_header(req, "Retry-After", "1");
         hc_reply_error(req, 503, "storage_unavailable",
-                       "storage is busy; nothing was changed, please retry in a moment", NULL);
-        return;
+                       "storage is busy; nothing was changed; retry in a moment", NULL);
+    } else {
+        hc_error("storage failed: %s", hc_strerror(rc));
+        hc_reply_error(req, 500, "internal", "the request could not be completed; nothing was changed",
+                       NULL);
     }
-    hc_error("storage failed: %s", hc_strerror(rc));
-    hc_reply_error(req, 500, "internal", "the request could not be completed; nothing was changed", NULL);
 }

@@ -34,8 +34,16 @@ void hc_http_route(hc_http_t *h, const char *method, const char *pattern, const 
  * Default: http://addr:port of this server. */
 void hc_http_set_public_url(hc_http_t *h, const char *url);
 
-/* Sets the readiness check behind /health/ready (returns 1 when ready). */
-void hc_http_set_ready(hc_http_t *h, int (*ready)(void *ud), void *ud);
+/* Sets the readiness check behind /health/ready and /actuator/health: it
+ * returns 1 when ready, else 0 with one line saying why in why (n bytes),
+ * answered as {"status":"DOWN","reason":why} with 503. */
+void hc_http_set_ready(hc_http_t *h, int (*ready)(void *ud, char *why, size_t n), void *ud);
+
+/* Sets a gate asked before every POST, PUT, PATCH or DELETE on a route: 0
+ * lets the request through; an hc_err refuses it at once with
+ * hc_reply_storage_error (the service knows its storage cannot take writes
+ * now, so the handler would fail after doing part of its work). */
+void hc_http_set_write_gate(hc_http_t *h, int (*gate)(void *ud), void *ud);
 
 /* Starts listening. Returns 0 or an hc_err (port in use: HC_EUNAVAIL). */
 int hc_http_start(hc_http_t *h);
@@ -83,11 +91,14 @@ void hc_reply_header(hc_req_t *r, const char *name, const char *value);
 void hc_reply_json(hc_req_t *r, int status, json_t *body);
 /* Answers {"error":code,"message":msg,"fields":fields}; fields taken, may be NULL. */
 void hc_reply_error(hc_req_t *r, int status, const char *code, const char *msg, json_t *fields);
-/* Answers a storage failure rc: 503 storage_unavailable with Retry-After when
- * it should pass by itself (busy, disk full), else 500 internal. */
-void hc_reply_storage_error(hc_req_t *req, int rc);
 /* Answers text with a content type (for /metrics). */
 void hc_reply_text(hc_req_t *r, int status, const char *ctype, const char *text);
+
+/* Answers a storage failure rc: HC_ENOSPC -> 503 "storage_unavailable" with
+ * Retry-After: 5 (storage full or unavailable, nothing was changed);
+ * HC_EBUSY -> 503 "storage_unavailable" with Retry-After: 1 (busy, nothing
+ * was changed); anything else -> 500 "internal". Call after rolling back. */
+void hc_reply_storage_error(hc_req_t *req, int rc);
 
 /* Builds a Spring Data REST collection page:
  * {"_embedded":{name:items},"_links":{"self":{"href":base+path}},

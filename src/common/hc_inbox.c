@@ -15,3 +15,9 @@ int hc_inbox_claim(hc_conn_t *c, const char *event_id, const char *event_type)
         return rc;
     return changed == 1 ? 1 : 0;
 }
+
+int hc_inbox_forget(hc_conn_t *c, const char *event_id)
+{
+    return hc_conn_exec(c, "DELETE FROM inbox WHERE event_id = ?", HC_PARAMS(HC_TEXT(event_id)),
+                        NULL);
+}

@@ -13,4 +13,9 @@
  * (apply it), 0 when it was applied before (skip it), or a negative hc_err. */
 int hc_inbox_claim(hc_conn_t *c, const char *event_id, const char *event_type);
 
+/* Removes event_id's record inside c's open transaction, so that the event
+ * can be applied again: only for a dead letter whose refused attempt left the
+ * record (hc_consumer's retry). Returns 0 or an hc_err. */
+int hc_inbox_forget(hc_conn_t *c, const char *event_id);
+
 #endif

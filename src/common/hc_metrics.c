@@ -8,6 +8,7 @@
 #define MAX_SERIES 256
 #define MAX_GAUGES 16
 #define MAX_COUNTERS 64
+#define MAX_SET_GAUGES 32
 #define N_BUCKETS 13
 
 static const double buckets[N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -38,6 +39,13 @@ typedef struct counter {
     int64_t value;
 } counter_t;
 
+/* A gauge series set by hc_metrics_set (not sampled). */
+typedef struct set_gauge {
+    const char *name, *help, *label; /* static; label may be NULL */
+    char label_value[48];
+    int64_t value;
+} set_gauge_t;
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static req_series_t reqs[MAX_SERIES];
 static size_t n_reqs;
@@ -47,6 +55,8 @@ static gauge_t gauges[MAX_GAUGES];
 static size_t n_gauges;
 static counter_t counters[MAX_COUNTERS];
 static size_t n_counters;
+static set_gauge_t sets[MAX_SET_GAUGES];
+static size_t n_sets;
 
 /* The request's method string belongs to the connection and is gone after the
  * request; series keep a static copy of the known methods instead. */
@@ -91,6 +101,25 @@ void hc_metrics_gauge(const char *name, const char *help, int64_t (*fn)(void *ud
     pthread_mutex_lock(&mu);
     if (n_gauges < MAX_GAUGES)
         gauges[n_gauges++] = (gauge_t){name, help, fn, ud};
+    pthread_mutex_unlock(&mu);
+}
+
+void hc_metrics_set(const char *name, const char *help, const char *label, const char *label_value,
+                    int64_t value)
+{
+    const char *lv = label_value ? label_value : "";
+    pthread_mutex_lock(&mu);
+    size_t i;
+    for (i = 0; i < n_sets; i++)
+        if (strcmp(sets[i].name, name) == 0 && strcmp(sets[i].label_value, lv) == 0)
+            break;
+    if (i == n_sets && n_sets < MAX_SET_GAUGES) {
+        sets[i] = (set_gauge_t){.name = name, .help = help, .label = label};
+        snprintf(sets[i].label_value, sizeof sets[i].label_value, "%s", lv);
+        n_sets++;
+    }
+    if (i < n_sets)
+        sets[i].value = value;
     pthread_mutex_unlock(&mu);
 }
 
@@ -149,6 +178,25 @@ void hc_metrics_render(hc_buf_t *out, const char *service)
             if (strcmp(counters[j].name, counters[i].name) == 0)
                 hc_buf_printf(out, "%s{service=\"%s\",type=\"%s\"} %lld\n", counters[j].name,
                               service, counters[j].label, (long long)counters[j].value);
+    }
+    for (size_t i = 0; i < n_sets; i++) {
+        size_t first = 0;
+        while (strcmp(sets[first].name, sets[i].name) != 0)
+            first++;
+        if (first != i)
+            continue; /* printed with the first series of its name */
+        hc_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", sets[i].name, sets[i].help,
+                      sets[i].name);
+        for (size_t j = i; j < n_sets; j++) {
+            if (strcmp(sets[j].name, sets[i].name) != 0)
+                continue;
+            if (sets[j].label)
+                hc_buf_printf(out, "%s{service=\"%s\",%s=\"%s\"} %lld\n", sets[j].name, service,
+                              sets[j].label, sets[j].label_value, (long long)sets[j].value);
+            else
+                hc_buf_printf(out, "%s{service=\"%s\"} %lld\n", sets[j].name, service,
+                              (long long)sets[j].value);
+        }
     }
     ng = n_gauges;
     memcpy(g, gauges, sizeof g);

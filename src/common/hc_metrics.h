@@ -14,6 +14,13 @@ void hc_metrics_request(const char *route, const char *method, int status, doubl
 /* Registers a gauge sampled at scrape time. name/help are static strings. */
 void hc_metrics_gauge(const char *name, const char *help, int64_t (*fn)(void *ud), void *ud);
 
+/* Sets a gauge series to value: name and help are static strings; label and
+ * label_value (copied) name one series, e.g. ("reason", "corrupt_record"); a
+ * NULL label gives a series with the service label only. Rendered as
+ * name{service="...",label="label_value"} value. */
+void hc_metrics_set(const char *name, const char *help, const char *label, const char *label_value,
+                    int64_t value);
+
 /* Counts an occurrence of a named counter (static name), e.g. events applied. */
 void hc_metrics_count(const char *name, const char *label_value, int64_t n);
 

@@ -11,6 +11,7 @@
 #include "hc_auth.h"
 #include "hc_buf.h"
 #include "hc_config.h"
+#include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_log.h"
@@ -26,6 +27,12 @@ static int64_t gauge_lag(void *ud)
 {
     hc_service_t *svc = ud;
     return svc->consumer ? hc_consumer_lag(svc->consumer) : 0;
+}
+
+static int64_t gauge_dead_letters(void *ud)
+{
+    hc_service_t *svc = ud;
+    return hc_deadletter_count(svc->db);
 }
 
 /* The configured port of a service by name (def->port 0 means "from config"). */
@@ -44,10 +51,33 @@ static int service_port(const hc_service_def_t *def)
     return 0;
 }
 
-static int service_ready(void *ud)
+/* Readiness: storage open, not corrupt and taking writes (the service's
+ * database and the bus), and the consumer not stalled. Liveness does not look
+ * at any of this: a not-ready service stays up to say why. */
+static int service_ready(void *ud, char *why, size_t n)
 {
     hc_service_t *svc = ud;
-    return svc->db && svc->bus;
+    if (!svc->db || !svc->bus) {
+        snprintf(why, n, "starting: storage not open yet");
+        return 0;
+    }
+    if (hc_db_health(svc->db, why, n) || hc_bus_health(svc->bus, why, n))
+        return 0;
+    if (hc_consumer_stalled(svc->consumer, why, n))
+        return 0;
+    return 1;
+}
+
+/* The write gate of the HTTP server: while the database does not take
+ * writes, mutating requests are refused at once (503 storage_unavailable
+ * for a full disk) instead of failing half-way through a handler. */
+static int service_write_gate(void *ud)
+{
+    hc_service_t *svc = ud;
+    if (hc_db_writable(svc->db))
+        return 0;
+    int err = hc_db_write_error(svc->db);
+    return err ? err : HC_EIO;
 }
 
 int hc_service_commit(hc_service_t *svc, hc_conn_t *c)
@@ -93,6 +123,14 @@ int hc_service_run(const hc_service_def_t *def)
         hc_error("cannot open database %s: %s", path, hc_strerror(rc));
         goto out;
     }
+    /* A corrupt database keeps the service up but not ready, with the reason
+     * on /health/ready; events are not applied to it. */
+    char why[512];
+    int corrupt = hc_db_check(svc.db, 0, why, sizeof why) == HC_ECORRUPT;
+    if (corrupt)
+        hc_error("database %s fails quick_check: %s; the service reports not ready and applies "
+                 "no events (run `healthcenter check`)",
+                 path, why);
     if ((rc = hc_bus_open(hc_cfg.bus, hc_cfg.data_dir, hc_cfg.topic, hc_cfg.db_sync, &svc.bus))) {
         hc_error("cannot open the event bus (%s): %s", hc_cfg.bus, hc_strerror(rc));
         goto out;
@@ -105,11 +143,12 @@ int hc_service_run(const hc_service_def_t *def)
         goto out;
     hc_http_set_ready(svc.http, service_ready, &svc);
     hc_http_set_public_url(svc.http, hc_cfg.public_url);
+    hc_http_set_write_gate(svc.http, service_write_gate, &svc);
     if (def->init && (rc = def->init(&svc))) {
         hc_error("initialisation failed: %s", hc_strerror(rc));
         goto out;
     }
-    if (def->consume_types) {
+    if (def->consume_types && !corrupt) {
         hc_consumer_opts_t opts = {
             .group = def->name,
             .types = def->consume_types,
@@ -130,9 +169,14 @@ int hc_service_run(const hc_service_def_t *def)
     hc_metrics_gauge("hc_outbox_backlog", "Outbox events not yet published.", gauge_backlog, &svc);
     hc_metrics_gauge("hc_consumer_lag", "Events on the bus not yet applied by this service.",
                      gauge_lag, &svc);
+    if (svc.consumer)
+        hc_metrics_gauge("hc_dead_letters",
+                         "Events parked in dead_letters (healthcenter dead-letters list).",
+                         gauge_dead_letters, &svc);
     if ((rc = hc_http_start(svc.http)))
         goto out;
-    hc_info("%s service ready (version %s)", def->name, HC_VERSION);
+    hc_info("%s service %s (version %s)", def->name,
+            corrupt ? "up but not ready: its database is corrupt" : "ready", HC_VERSION);
 
     int sig = 0;
     sigwait(&stop_set, &sig);

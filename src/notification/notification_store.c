@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hc_buf.h"
+#include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_inbox.h"
 #include "hc_outbox.h"
@@ -48,6 +49,8 @@ const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS] = {
         "UPDATE mypage SET version = 1 WHERE status <> 'PENDING';"
         "DROP TABLE mypage_history;"
         "CREATE INDEX IF NOT EXISTS mypage_visible ON mypage(order_id) WHERE version > 0;"},
+    /* Events this service cannot apply are parked, never dropped. */
+    {3, HC_DEADLETTER_SCHEMA},
 };
 
 #define MYPAGE_COLS                                                                       \

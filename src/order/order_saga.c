@@ -40,14 +40,21 @@ static void set_error(order_result_t *res, int http, const char *code, const cha
         res->retry_after = RETRY_AFTER_S;
 }
 
-/* A storage failure: 503 when it should pass (busy, disk full), else 500. */
+/* A storage failure: 503 when it should pass (busy, disk full), else 500;
+ * the same answers as hc_reply_storage_error. */
 static void set_store_error(order_result_t *res, int rc, const char *what)
 {
     hc_error("%s failed: %s", what, hc_strerror(rc));
-    if (rc == HC_EBUSY)
-        set_error(res, 503, "storage_unavailable", "the order store is busy; nothing was changed, please retry");
-    else
+    if (rc == HC_ENOSPC) {
+        res->retry_after = 5;
+        set_error(res, 503, "storage_unavailable",
+                  "storage is full or unavailable; nothing was changed; retry later");
+    } else if (rc == HC_EBUSY) {
+        res->retry_after = 1;
+        set_error(res, 503, "storage_unavailable", "storage is busy; nothing was changed; retry in a moment");
+    } else {
         set_error(res, 500, "internal", "%s failed; nothing was changed", what);
+    }
 }
 
 static void set_order(order_result_t *res, int http, const order_t *o)

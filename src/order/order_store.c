@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hc_buf.h"
+#include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_inbox.h"
@@ -39,6 +40,8 @@ const hc_migration_t order_migrations[ORDER_N_MIGRATIONS] = {
         "UPDATE orders SET version = 1, history = json_array(json_object('status', status,"
         " 'at', updated_at)) WHERE status <> 'PENDING';"
         "ALTER TABLE idempotency ADD COLUMN digest TEXT;"},
+    /* Events this service cannot apply are parked, never dropped. */
+    {3, HC_DEADLETTER_SCHEMA},
 };
 
 #define ORDER_COLS                                                                        \

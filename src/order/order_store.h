@@ -9,7 +9,7 @@
 #include "hc_db.h"
 #include "order_domain.h"
 
-#define ORDER_N_MIGRATIONS 2
+#define ORDER_N_MIGRATIONS 3
 extern const hc_migration_t order_migrations[ORDER_N_MIGRATIONS];
 
 /* Inserts o (status and version as set by the caller) and fills id and

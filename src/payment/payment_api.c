@@ -29,20 +29,6 @@ static json_t *payment_resource(hc_req_t *req, const payment_t *p)
     return o;
 }
 
-/* Answers a storage failure: 503 with Retry-After when the database stayed
- * locked (try again shortly), 500 otherwise. */
-static void reply_store_error(hc_req_t *req, int rc)
-{
-    if (rc == HC_EBUSY) {
-        hc_reply_header(req, "Retry-After", "1");
-        hc_reply_error(req, 503, "payment_unavailable",
-                       "payment storage is busy; please pay again in a moment", NULL);
-        return;
-    }
-    hc_error("payment storage failed: %s", hc_strerror(rc));
-    hc_reply_error(req, 500, "internal", "payment storage failed", NULL);
-}
-
 /* Answers a refund of a declined payment: 409, nothing was charged. */
 static void reply_declined_refund(hc_req_t *req, const payment_t *p)
 {
@@ -159,7 +145,7 @@ static void api_create(hc_req_t *req, void *ud)
     c = hc_db_acquire(svc->db);
     rc = charge(svc, c, hc_req_trace(req), &in, &p, &created);
     if (rc) {
-        reply_store_error(req, rc);
+        hc_reply_storage_error(req, rc);
         goto out;
     }
     log_charge(&p, created);
@@ -187,7 +173,7 @@ static void api_get(hc_req_t *req, void *ud)
     if (rc == HC_ENOTFOUND)
         hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
     else if (rc)
-        reply_store_error(req, rc);
+        hc_reply_storage_error(req, rc);
     else
         hc_reply_json(req, 200, payment_resource(req, &p));
 }
@@ -213,7 +199,7 @@ static void api_list(hc_req_t *req, void *ud)
     int rc = payment_store_list(c, order_id, page, size, &items, &n, &total);
     hc_db_release(svc->db, c);
     if (rc) {
-        reply_store_error(req, rc);
+        hc_reply_storage_error(req, rc);
         return;
     }
     json_t *arr = json_array();
@@ -279,7 +265,7 @@ static void refund(hc_service_t *svc, hc_req_t *req, int64_t id, const char *rea
     goto out;
 fail:
     hc_conn_rollback(c);
-    reply_store_error(req, rc);
+    hc_reply_storage_error(req, rc);
 out:
     hc_db_release(svc->db, c);
 }
@@ -299,7 +285,7 @@ static void refund_through_order(hc_service_t *svc, hc_req_t *req, int64_t id)
         return;
     }
     if (rc) {
-        reply_store_error(req, rc);
+        hc_reply_storage_error(req, rc);
         return;
     }
     hc_log_ctx_order(p.order_id);
@@ -335,7 +321,7 @@ static void refund_through_order(hc_service_t *svc, hc_req_t *req, int64_t id)
         rc = payment_store_find(c, id, &p);
         hc_db_release(svc->db, c);
         if (rc)
-            reply_store_error(req, rc);
+            hc_reply_storage_error(req, rc);
         else
             hc_reply_json(req, 200, payment_resource(req, &p));
     } else {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hc_buf.h"
+#include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_inbox.h"
@@ -25,6 +26,7 @@ const hc_migration_t payment_migrations[PAYMENT_N_MIGRATIONS] = {
         " reason TEXT,"
         " created_at TEXT NOT NULL,"
         " updated_at TEXT NOT NULL);"},
+    {2, HC_DEADLETTER_SCHEMA},
 };
 
 #define COLUMNS                                                                          \

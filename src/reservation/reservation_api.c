@@ -19,13 +19,6 @@
 
 /* ---- answers ---- */
 
-/* Answers 500 for a storage failure (logged with where it happened). */
-static void reply_internal(hc_req_t *req, const char *what, int rc)
-{
-    hc_error("%s failed: %s", what, hc_strerror(rc));
-    hc_reply_error(req, 500, "internal", "the request could not be completed; try again", NULL);
-}
-
 /* Answers 404 with a message naming the missing resource. */
 static void reply_not_found(hc_req_t *req, const char *kind, int64_t id)
 {
@@ -172,7 +165,7 @@ static void list_reservations(hc_req_t *req, void *ud)
     c = hc_db_acquire(svc->db);
     int rc = reservation_store_list(c, &filter, page, size, &list, &n, &total);
     if (rc) {
-        reply_internal(req, "listing reservations", rc);
+        hc_reply_storage_error(req, rc);
         goto out;
     }
     json_t *items = json_array();
@@ -202,7 +195,7 @@ static void get_reservation(hc_req_t *req, void *ud)
     if (rc == HC_ENOTFOUND)
         reply_not_found(req, "reservation", id);
     else if (rc)
-        reply_internal(req, "reading a reservation", rc);
+        hc_reply_storage_error(req, rc);
     else
         hc_reply_json(req, 200, reservation_json(req, &r));
 }
@@ -472,7 +465,7 @@ static void list_cancellations(hc_req_t *req, void *ud)
     c = hc_db_acquire(svc->db);
     int rc = reservation_store_cancellation_list(c, order_id, page, size, &list, &n, &total);
     if (rc) {
-        reply_internal(req, "listing cancellations", rc);
+        hc_reply_storage_error(req, rc);
         goto out;
     }
     json_t *items = json_array();
@@ -502,7 +495,7 @@ static void get_cancellation(hc_req_t *req, void *ud)
     if (rc == HC_ENOTFOUND)
         reply_not_found(req, "cancellation", id);
     else if (rc)
-        reply_internal(req, "reading a cancellation", rc);
+        hc_reply_storage_error(req, rc);
     else
         hc_reply_json(req, 200, cancellation_json(req, &x));
 }
@@ -522,7 +515,7 @@ static void list_centers(hc_req_t *req, void *ud)
     int rc = reservation_store_center_list(c, page, size, &list, &n, &total);
     hc_db_release(svc->db, c);
     if (rc) {
-        reply_internal(req, "listing centers", rc);
+        hc_reply_storage_error(req, rc);
         goto out;
     }
     json_t *items = json_array();
@@ -546,7 +539,7 @@ static int load_center(hc_req_t *req, hc_conn_t *c, reservation_center_t *ce)
     if (rc == HC_ENOTFOUND)
         reply_not_found(req, "center", id);
     else if (rc)
-        reply_internal(req, "reading a center", rc);
+        hc_reply_storage_error(req, rc);
     return rc;
 }
 
@@ -586,7 +579,7 @@ static void list_slots(hc_req_t *req, void *ud)
     size_t n = (size_t)(to_day - from_day + 1);
     int rc = reservation_store_slots(c, ce.id, ce.daily_capacity, from_day, n, slots);
     if (rc) {
-        reply_internal(req, "reading slots", rc);
+        hc_reply_storage_error(req, rc);
         goto out;
     }
     json_t *items = json_array();
@@ -629,7 +622,7 @@ static void get_slot(hc_req_t *req, void *ud)
         goto out;
     int rc = reservation_store_slots(c, ce.id, ce.daily_capacity, day, 1, &s);
     if (rc)
-        reply_internal(req, "reading a slot", rc);
+        hc_reply_storage_error(req, rc);
     else
         hc_reply_json(req, 200, slot_resource(req, ce.id, &s));
 out:
@@ -666,7 +659,7 @@ static void put_slot(hc_req_t *req, void *ud)
         goto out;
     }
     if ((rc = hc_conn_begin(c))) {
-        reply_internal(req, "starting a transaction", rc);
+        hc_reply_storage_error(req, rc);
         goto out;
     }
     rc = reservation_store_set_override(c, ce.id, day, capacity);
@@ -674,11 +667,11 @@ static void put_slot(hc_req_t *req, void *ud)
         rc = reservation_store_slots(c, ce.id, ce.daily_capacity, day, 1, &s);
     if (rc) {
         hc_conn_rollback(c);
-        reply_internal(req, "setting a slot capacity", rc);
+        hc_reply_storage_error(req, rc);
         goto out;
     }
     if ((rc = hc_service_commit(svc, c))) {
-        reply_internal(req, "committing a slot capacity", rc);
+        hc_reply_storage_error(req, rc);
         goto out;
     }
     char date[11];

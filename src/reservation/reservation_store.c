@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hc_buf.h"
+#include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_inbox.h"
@@ -47,6 +48,8 @@ const hc_migration_t reservation_migrations[RESERVATION_N_MIGRATIONS] = {
     /* The version of the booking (order's) the reservation last followed:
      * an order event applies only when it is newer. */
     {2, "ALTER TABLE reservations ADD COLUMN order_version INTEGER NOT NULL DEFAULT 0;"},
+    /* Events this service cannot apply are parked, never dropped. */
+    {3, HC_DEADLETTER_SCHEMA},
 };
 
 #define RES_COLS                                                                          \

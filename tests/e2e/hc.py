@@ -620,6 +620,20 @@ class System:
             self.wait_ready([name], timeout=timeout, proc=proc)
         return procs[0] if len(procs) == 1 else procs
 
+    def start_live(self, *names, timeout=20.0):
+        """Starts each named service and waits only until it is live (/health/live):
+        for a service expected to come up not ready. Returns the Proc(s)."""
+        procs = [self._spawn(name, [name]) for name in names]
+        for name, proc in zip(names, procs):
+            try:
+                wait_until(lambda name=name, proc=proc: not proc.alive() or self.live(name),
+                           timeout=timeout, what="%s /health/live" % name)
+            finally:
+                if not proc.alive():
+                    raise AssertionError("%s exited with %s before it was live:\n%s"
+                                         % (name, proc.popen.returncode, tail(proc.log_path, 30)))
+        return procs[0] if len(procs) == 1 else procs
+
     def start_services(self, timeout=20.0):
         """Starts the four services individually (payment first, as order calls it)."""
         return self.start("payment", "order", "reservation", "notification", timeout=timeout)

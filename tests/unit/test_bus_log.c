@@ -1,11 +1,15 @@
-/* Checks the embedded log bus: order, commit/resume, redelivery, groups, timeouts, lag, wake-up. */
+/* Checks the embedded log bus: order, commit/resume, redelivery, groups, timeouts, lag, wake-up;
+ * integrity: record checksums (a bad record stops the consumer, never skipped), rows from before
+ * checksums, impossible offsets (at open, when idle, after the log grew), storage health. */
 #include "hc_test.h"
 
 #include <pthread.h>
 #include <sys/wait.h>
 
 #include "hc_bus.h"
+#include "hc_db.h"
 #include "hc_err.h"
+#include "hc_event.h"
 #include "hc_log.h"
 
 #define TOPIC "healthcenter"
@@ -440,6 +444,266 @@ static void test_other_process_publish_wakes_poll(void **state)
     f->bus->ops->consumer_close(c);
 }
 
+/* Runs one statement on file (events.db or offsets.db) of the log at dir
+ * through a pool of its own, as another process (or an operator) would. */
+static void sql_on(const char *dir, const char *file, const char *sql, const hc_val_t *p, size_t n)
+{
+    char path[600];
+    hc_db_t *db = NULL;
+    hc_test_path(path, sizeof path, dir, file);
+    assert_int_equal(hc_db_open_existing(path, 0, &db), 0);
+    hc_conn_t *c = hc_db_acquire(db);
+    int rc = hc_conn_exec(c, sql, p, n, NULL);
+    hc_db_release(db, c);
+    hc_db_destroy(db);
+    if (rc != 0)
+        fail_msg("%s: %d (%s)", sql, rc, hc_strerror(rc));
+}
+
+/* An integer from events.db of the log at dir. */
+static int64_t events_i64(const char *dir, const char *sql, const hc_val_t *p, size_t n)
+{
+    char path[600];
+    hc_db_t *db = NULL;
+    int64_t v = -1;
+    hc_test_path(path, sizeof path, dir, "events.db");
+    assert_int_equal(hc_db_open_existing(path, 1, &db), 0);
+    hc_conn_t *c = hc_db_acquire(db);
+    int rc = hc_conn_query_i64(c, sql, p, n, &v);
+    hc_db_release(db, c);
+    hc_db_destroy(db);
+    if (rc != 0)
+        fail_msg("%s: %d (%s)", sql, rc, hc_strerror(rc));
+    return v;
+}
+
+/* Asserts the next poll stops with reason at offset, returning nothing. */
+static void poll_expect_fault(hc_bus_t *bus, hc_bus_consumer_t *c, const char *reason,
+                              int64_t offset, const char *detail_part)
+{
+    hc_bus_msg_t msgs[N_MSGS];
+    size_t n = 99;
+    int rc = bus->ops->poll(c, msgs, N_MSGS, &n, 50);
+    if (rc == 0)
+        hc_bus_msgs_free(msgs, n);
+    if (rc != HC_ECORRUPT)
+        fail_msg("poll: %d (%s) with %zu messages, expected HC_ECORRUPT", rc, hc_strerror(rc), n);
+    assert_int_equal(n, 0);
+    hc_bus_fault_t fault;
+    assert_int_equal(bus->ops->fault(c, &fault), 1);
+    assert_string_equal(fault.reason, reason);
+    assert_int_equal(fault.offset, offset);
+    if (detail_part && !strstr(fault.detail, detail_part))
+        fail_msg("fault detail \"%s\" lacks \"%s\"", fault.detail, detail_part);
+}
+
+static void test_records_carry_checksum(void **state)
+{
+    fixture_t *f = *state;
+    publish_range(f->bus, 0, N_MSGS);
+    for (size_t i = 0; i < N_MSGS; i++) {
+        int64_t crc = events_i64(f->dir, "SELECT crc FROM events WHERE msg_key = ? AND value = ?",
+                                 HC_PARAMS(HC_TEXT(KEYS[i]), HC_TEXT(VALUES[i])));
+        assert_int_equal(crc, (int64_t)hc_bus_log_crc(KEYS[i], strlen(KEYS[i]), VALUES[i],
+                                                      strlen(VALUES[i])));
+    }
+    /* key and value both count, and where one ends */
+    assert_int_not_equal(hc_bus_log_crc("1", 1, "23", 2), hc_bus_log_crc("12", 2, "3", 1));
+    hc_bus_consumer_t *c = consumer(f->bus, "g1");
+    hc_bus_fault_t fault;
+    assert_int_equal(f->bus->ops->fault(c, &fault), 0);
+    f->bus->ops->consumer_close(c);
+}
+
+static void test_checksum_mismatch_stops_without_skipping(void **state)
+{
+    fixture_t *f = *state;
+    int64_t offs[N_MSGS];
+    publish_range(f->bus, 0, N_MSGS);
+    hc_bus_consumer_t *c = consumer(f->bus, "g1");
+    poll_expect(f->bus, c, 0, 1, offs);
+    /* one byte of record 3's value changes on disk; its checksum stays */
+    hc_bus_consumer_t *probe = consumer(f->bus, "probe");
+    poll_expect(f->bus, probe, 0, N_MSGS, offs);
+    f->bus->ops->consumer_close(probe);
+    sql_on(f->dir, "events.db", "UPDATE events SET value = replace(value, '\"n\":2', '\"n\":3') WHERE pos = ?",
+           HC_PARAMS(HC_I64(offs[2])));
+
+    /* the good record before it is handed out, then the consumer stops at it,
+     * poll after poll: never past it */
+    poll_expect(f->bus, c, 1, 1, NULL);
+    for (int i = 0; i < 3; i++)
+        poll_expect_fault(f->bus, c, HC_BUS_CORRUPT_RECORD, offs[2], "checksum mismatch");
+    /* a consumer opened now stops at the same record */
+    hc_bus_consumer_t *late = consumer(f->bus, "g2");
+    poll_expect(f->bus, late, 0, 2, NULL);
+    poll_expect_fault(f->bus, late, HC_BUS_CORRUPT_RECORD, offs[2], "checksum mismatch");
+
+    /* the record reads right again: both go on from exactly there */
+    sql_on(f->dir, "events.db", "UPDATE events SET value = ? WHERE pos = ?",
+           HC_PARAMS(HC_TEXT(VALUES[2]), HC_I64(offs[2])));
+    poll_expect(f->bus, c, 2, N_MSGS - 2, NULL);
+    hc_bus_fault_t fault;
+    assert_int_equal(f->bus->ops->fault(c, &fault), 0);
+    poll_expect(f->bus, late, 2, N_MSGS - 2, NULL);
+    f->bus->ops->consumer_close(late);
+    f->bus->ops->consumer_close(c);
+}
+
+static void test_corrupt_key_detected(void **state)
+{
+    fixture_t *f = *state;
+    int64_t offs[N_MSGS];
+    publish_range(f->bus, 0, 2);
+    hc_bus_consumer_t *c = consumer(f->bus, "probe");
+    poll_expect(f->bus, c, 0, 2, offs);
+    f->bus->ops->consumer_close(c);
+    sql_on(f->dir, "events.db", "UPDATE events SET msg_key = '999' WHERE pos = ?", HC_PARAMS(HC_I64(offs[0])));
+    c = consumer(f->bus, "g1");
+    poll_expect_fault(f->bus, c, HC_BUS_CORRUPT_RECORD, offs[0], "checksum");
+    f->bus->ops->consumer_close(c);
+}
+
+/* The first schema of events.db, before records had checksums. */
+static const hc_migration_t V1[] = {
+    {1, "CREATE TABLE IF NOT EXISTS events (pos INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " topic TEXT NOT NULL, msg_key TEXT NOT NULL, value TEXT NOT NULL,"
+        " appended_at INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS events_topic_pos ON events(topic, pos);"},
+};
+
+static void test_rows_from_before_checksums_are_read(void **state)
+{
+    fixture_t *f = *state;
+    char dir[512], path[600];
+    hc_test_path(dir, sizeof dir, f->dir, "old");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    hc_test_path(path, sizeof path, dir, "events.db");
+    hc_db_t *db = NULL;
+    assert_int_equal(hc_db_open(path, "NORMAL", V1, 1, &db), 0);
+    hc_conn_t *conn = hc_db_acquire(db);
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(hc_conn_exec(conn, "INSERT INTO events(topic, msg_key, value, appended_at)"
+                                            " VALUES (?, ?, ?, ?)",
+                                      HC_PARAMS(HC_TEXT(TOPIC), HC_TEXT(KEYS[i]), HC_TEXT(VALUES[i]),
+                                                HC_I64(hc_now_ms())),
+                                      NULL),
+                         0);
+    hc_db_release(db, conn);
+    hc_db_destroy(db);
+
+    /* the upgrade adds the column; the old rows are read unverified */
+    hc_bus_t *bus = NULL;
+    assert_int_equal(hc_bus_log_open(dir, TOPIC, "NORMAL", &bus), 0);
+    assert_int_equal(events_i64(dir, "SELECT MAX(version) FROM schema_version", HC_NOPARAMS), 2);
+    assert_int_equal(events_i64(dir, "SELECT COUNT(*) FROM events WHERE crc IS NULL", HC_NOPARAMS), 2);
+    publish_range(bus, 2, 3);
+    assert_int_equal(events_i64(dir, "SELECT COUNT(*) FROM events WHERE crc IS NULL", HC_NOPARAMS), 2);
+    hc_bus_consumer_t *c = consumer(bus, "g1");
+    poll_expect(bus, c, 0, 3, NULL);
+    poll_expect_none(bus, c);
+    bus->ops->consumer_close(c);
+    hc_bus_destroy(bus);
+}
+
+static void test_offset_beyond_end_at_open(void **state)
+{
+    fixture_t *f = *state;
+    int64_t offs[N_MSGS];
+    publish_range(f->bus, 0, 3);
+    hc_bus_consumer_t *c = consumer(f->bus, "g1");
+    poll_expect(f->bus, c, 0, 3, offs);
+    /* the committed offset says 100 events were done; the log holds 3 */
+    assert_int_equal(f->bus->ops->commit(c, offs[2] + 97), 0);
+    f->bus->ops->consumer_close(c);
+    c = consumer(f->bus, "g1");
+    for (int i = 0; i < 2; i++)
+        poll_expect_fault(f->bus, c, HC_BUS_OFFSET_BEYOND_END, offs[2] + 97, "log ends at");
+    assert_int_equal(f->bus->ops->lag(c), 0);
+
+    /* an operator sets the offset back into the log: reading goes on from
+     * there, nothing after it skipped */
+    sql_on(f->dir, "offsets.db", "UPDATE consumer_offsets SET committed = ? WHERE grp = 'g1'",
+           HC_PARAMS(HC_I64(offs[0])));
+    poll_expect(f->bus, c, 1, 2, NULL);
+    poll_expect_none(f->bus, c);
+    f->bus->ops->consumer_close(c);
+}
+
+static void test_offset_beyond_end_stays_stopped_when_log_grows(void **state)
+{
+    fixture_t *f = *state;
+    int64_t offs[N_MSGS];
+    publish_range(f->bus, 0, 2);
+    hc_bus_consumer_t *c = consumer(f->bus, "g1");
+    poll_expect(f->bus, c, 0, 2, offs);
+    int64_t beyond = offs[1] + 3;
+    assert_int_equal(f->bus->ops->commit(c, beyond), 0);
+    f->bus->ops->consumer_close(c);
+    c = consumer(f->bus, "g1");
+    poll_expect_fault(f->bus, c, HC_BUS_OFFSET_BEYOND_END, beyond, NULL);
+    /* new appends reach the offset: resuming at it would skip them */
+    publish_range(f->bus, 0, N_MSGS);
+    for (int i = 0; i < 2; i++)
+        poll_expect_fault(f->bus, c, HC_BUS_OFFSET_BEYOND_END, beyond, "grown");
+    /* reset to the last good offset: everything after it comes, in order */
+    sql_on(f->dir, "offsets.db", "UPDATE consumer_offsets SET committed = ? WHERE grp = 'g1'",
+           HC_PARAMS(HC_I64(offs[1])));
+    poll_expect(f->bus, c, 0, N_MSGS, NULL);
+    f->bus->ops->consumer_close(c);
+}
+
+static void test_replaced_log_found_when_idle_and_restored(void **state)
+{
+    fixture_t *f = *state;
+    int64_t offs[N_MSGS];
+    publish_range(f->bus, 0, 3);
+    hc_bus_consumer_t *c = consumer(f->bus, "g1");
+    poll_expect(f->bus, c, 0, 3, offs);
+    assert_int_equal(f->bus->ops->commit(c, offs[2]), 0);
+    poll_expect_none(f->bus, c);
+    int64_t appended = events_i64(f->dir, "SELECT appended_at FROM events WHERE pos = ?",
+                                  HC_PARAMS(HC_I64(offs[2])));
+    /* the log's records vanish under the running consumer (events.db replaced) */
+    sql_on(f->dir, "events.db", "DELETE FROM events", HC_NOPARAMS);
+    /* found by the idle check within a few seconds */
+    int rc = 0;
+    int64_t t0 = hc_test_mono_ms();
+    while (rc == 0 && hc_test_mono_ms() - t0 < 8000) {
+        hc_bus_msg_t msgs[1];
+        size_t n = 0;
+        rc = f->bus->ops->poll(c, msgs, 1, &n, 100);
+        if (rc == 0)
+            assert_int_equal(n, 0);
+    }
+    assert_int_equal(rc, HC_ECORRUPT);
+    hc_bus_fault_t fault;
+    assert_int_equal(f->bus->ops->fault(c, &fault), 1);
+    assert_string_equal(fault.reason, HC_BUS_OFFSET_BEYOND_END);
+    assert_int_equal(fault.offset, offs[2]);
+
+    /* the old file comes back (same records, appended before the stop) */
+    for (size_t i = 0; i < 3; i++)
+        sql_on(f->dir, "events.db",
+               "INSERT INTO events(pos, topic, msg_key, value, appended_at, crc) VALUES (?, ?, ?, ?, ?, ?)",
+               HC_PARAMS(HC_I64(offs[i]), HC_TEXT(TOPIC), HC_TEXT(KEYS[i]), HC_TEXT(VALUES[i]),
+                         HC_I64(appended),
+                         HC_I64(hc_bus_log_crc(KEYS[i], strlen(KEYS[i]), VALUES[i], strlen(VALUES[i])))));
+    poll_expect_none(f->bus, c);
+    assert_int_equal(f->bus->ops->fault(c, &fault), 0);
+    publish_range(f->bus, 3, 4);
+    poll_expect(f->bus, c, 3, 1, NULL);
+    f->bus->ops->consumer_close(c);
+}
+
+static void test_health_of_a_fresh_log(void **state)
+{
+    fixture_t *f = *state;
+    char why[256] = "unset";
+    assert_int_equal(hc_bus_health(f->bus, why, sizeof why), 0);
+    assert_string_equal(why, "");
+}
+
 static void test_bus_open_by_kind(void **state)
 {
     fixture_t *f = *state;
@@ -473,6 +737,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_topics_independent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_process_publish_wakes_poll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bus_open_by_kind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records_carry_checksum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checksum_mismatch_stops_without_skipping, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_key_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rows_from_before_checksums_are_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offset_beyond_end_at_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offset_beyond_end_stays_stopped_when_log_grows, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_log_found_when_idle_and_restored, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_health_of_a_fresh_log, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,7 @@
-/* Checks hc_consumer: batches apply each wanted event once (inbox), skip unwanted types, drop poison events, roll back on errors; the loop commits offsets. */
+/* Checks hc_consumer: batches apply each wanted event once (inbox), skip unwanted types, park
+ * what cannot be applied in dead_letters (same transaction), roll back on errors; marked dead
+ * letters are retried through the same path; the loop commits offsets and stalls (never skips)
+ * at a corrupt record. */
 #include "hc_test.h"
 
 #include <jansson.h>
@@ -8,6 +11,7 @@
 #include "hc_bus.h"
 #include "hc_consumer.h"
 #include "hc_db.h"
+#include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_inbox.h"
@@ -19,6 +23,7 @@ static const hc_migration_t MIGS[] = {
         " seq INTEGER NOT NULL);"},
     {2, HC_INBOX_SCHEMA},
     {3, HC_OUTBOX_SCHEMA},
+    {4, HC_DEADLETTER_SCHEMA},
 };
 
 /* What the handler saw; written by whichever thread runs the handler and read
@@ -28,6 +33,7 @@ typedef struct handler_state {
     int poison_calls;
     int fail_calls;
     int commits; /* after_commit calls */
+    int refuse_flaky; /* "Flaky" events are refused (HC_EINVAL) while set */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 } handler_state_t;
@@ -52,6 +58,13 @@ static int handler(hc_conn_t *c, const hc_event_t *ev, void *ud)
                           NULL);
     if (rc != 0)
         return rc;
+    if (strcmp(ev->type, "Flaky") == 0) {
+        pthread_mutex_lock(&hs->mu);
+        int refuse = hs->refuse_flaky;
+        pthread_mutex_unlock(&hs->mu);
+        if (refuse)
+            return HC_EINVAL;
+    }
     if (strcmp(ev->type, "Poison") == 0) {
         pthread_mutex_lock(&hs->mu);
         hs->poison_calls++;
@@ -73,7 +86,7 @@ static void after_commit(void *ud)
     pthread_mutex_unlock(&hs->mu);
 }
 
-static const char *const TYPES[] = {"Wanted", "Poison", "Fail", NULL};
+static const char *const TYPES[] = {"Wanted", "Poison", "Fail", "Flaky", NULL};
 
 typedef struct fixture {
     char dir[256];
@@ -89,7 +102,7 @@ static int setup(void **state)
     assert_non_null(f);
     hc_test_mkdtemp(f->dir, sizeof f->dir);
     hc_test_path(path, sizeof path, f->dir, "svc.db");
-    assert_int_equal(hc_db_open(path, "NORMAL", MIGS, 3, &f->db), 0);
+    assert_int_equal(hc_db_open(path, "NORMAL", MIGS, 4, &f->db), 0);
     pthread_mutex_init(&f->hs.mu, NULL);
     pthread_cond_init(&f->hs.cv, NULL);
     f->opts.group = "testsvc";
@@ -178,6 +191,20 @@ static int64_t q(hc_db_t *db, const char *sql)
 static int64_t applied_count(hc_db_t *db)
 {
     return q(db, "SELECT COUNT(*) FROM applied");
+}
+
+/* Dead letters matching where (with one text parameter arg). */
+static int64_t dl_count(hc_db_t *db, const char *where, const char *arg)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM dead_letters WHERE %s", where);
+    hc_conn_t *c = hc_db_acquire(db);
+    int64_t v = -1;
+    int rc = hc_conn_query_i64(c, sql, HC_PARAMS(HC_TEXT(arg)), &v);
+    hc_db_release(db, c);
+    if (rc != 0)
+        fail_msg("query \"%s\": %d (%s)", sql, rc, hc_strerror(rc));
+    return v;
 }
 
 static void test_applies_each_once_in_order(void **state)
@@ -271,6 +298,14 @@ static void test_poison_dropped_others_applied(void **state)
     assert_int_equal(applied_count(f->db), 2);
     assert_int_equal(q(f->db, "SELECT COUNT(*) FROM applied WHERE seq = 2"), 0);
     assert_int_equal(q(f->db, "SELECT SUM(seq) FROM applied"), 4);
+    /* parked with what is needed to understand and retry it */
+    assert_int_equal(hc_deadletter_count(f->db), 1);
+    assert_int_equal(dl_count(f->db, "event_id = ?", b.ids[poison]), 1);
+    assert_int_equal(dl_count(f->db, "event_type = 'Poison' AND order_id = 1 AND bus_offset = 2"
+                                     " AND retries = 0 AND retry_requested = 0 AND payload = ?",
+                              b.msgs[poison].value),
+                     1);
+    assert_int_equal(dl_count(f->db, "error LIKE ? AND created_at > 0", "%refused%"), 1);
 
     /* the poison event counts as consumed: a redelivery is not retried */
     batch_t again = {0};
@@ -278,6 +313,7 @@ static void test_poison_dropped_others_applied(void **state)
     assert_int_equal(hc_consumer_apply_batch(f->db, &f->opts, again.msgs, again.n), 0);
     assert_int_equal(f->hs.poison_calls, 1);
     assert_int_equal(applied_count(f->db), 2);
+    assert_int_equal(hc_deadletter_count(f->db), 1);
     batch_free(&again);
     batch_free(&b);
 }
@@ -292,7 +328,176 @@ static void test_malformed_message_does_not_block(void **state)
     batch_add(&b, "Wanted", 1, 2, NULL);
     assert_int_equal(hc_consumer_apply_batch(f->db, &f->opts, b.msgs, b.n), 0);
     assert_int_equal(applied_count(f->db), 2);
+    /* neither is dropped: both are parked, with what was wrong */
+    assert_int_equal(hc_deadletter_count(f->db), 2);
+    assert_int_equal(dl_count(f->db, "bus_offset = 2 AND event_id IS NULL AND error LIKE ?",
+                              "not JSON%"),
+                     1);
+    assert_int_equal(dl_count(f->db, "bus_offset = 3 AND event_id IS NULL AND error LIKE ?",
+                              "%eventId%"),
+                     1);
+    assert_int_equal(dl_count(f->db, "payload = ?", "this is not an event"), 1);
+    /* delivered again (a crash before the offset commit): not parked twice */
+    assert_int_equal(hc_consumer_apply_batch(f->db, &f->opts, b.msgs, b.n), 0);
+    assert_int_equal(hc_deadletter_count(f->db), 2);
+    assert_int_equal(applied_count(f->db), 2);
     batch_free(&b);
+}
+
+static void test_batch_of_only_bad_messages_parks_them(void **state)
+{
+    fixture_t *f = *state;
+    batch_t b = {0};
+    batch_add(&b, "Ordered", 1, 1, NULL); /* not wanted here */
+    batch_add_raw(&b, "[1, 2, 3]");
+    assert_int_equal(hc_consumer_apply_batch(f->db, &f->opts, b.msgs, b.n), 0);
+    assert_int_equal(hc_deadletter_count(f->db), 1);
+    assert_int_equal(dl_count(f->db, "error = ?", "not a JSON object"), 1);
+    assert_int_equal(f->hs.commits, 1);
+    batch_free(&b);
+}
+
+static void test_park_rolls_back_with_the_batch(void **state)
+{
+    fixture_t *f = *state;
+    batch_t b = {0};
+    batch_add_raw(&b, "garbage");
+    batch_add(&b, "Poison", 1, 1, NULL);
+    batch_add(&b, "Fail", 1, 2, NULL);
+    assert_true(hc_consumer_apply_batch(f->db, &f->opts, b.msgs, b.n) < 0);
+    /* the batch is retried as a whole: nothing of it, parks included, stays */
+    assert_int_equal(hc_deadletter_count(f->db), 0);
+    assert_int_equal(q(f->db, "SELECT COUNT(*) FROM inbox"), 0);
+    batch_free(&b);
+}
+
+/* Marks every dead letter for retry and runs one retry pass. */
+static void retry_all(fixture_t *f, size_t want_applied, size_t want_failed)
+{
+    int64_t marked = 0;
+    size_t applied = 99, failed = 99;
+    assert_int_equal(hc_deadletter_mark(f->db, 0, &marked), 0);
+    assert_int_equal(hc_consumer_retry_dead_letters(f->db, &f->opts, &applied, &failed), 0);
+    assert_int_equal(applied, want_applied);
+    assert_int_equal(failed, want_failed);
+}
+
+static void test_retry_applies_once_refusal_is_gone(void **state)
+{
+    fixture_t *f = *state;
+    batch_t b = {0};
+    f->hs.refuse_flaky = 1;
+    batch_add(&b, "Flaky", 5, 7, NULL);
+    assert_int_equal(hc_consumer_apply_batch(f->db, &f->opts, b.msgs, b.n), 0);
+    assert_int_equal(applied_count(f->db), 0);
+    assert_int_equal(hc_deadletter_count(f->db), 1);
+    int commits = f->hs.commits;
+
+    /* still refused: the row stays, counted, with the mark cleared */
+    retry_all(f, 0, 1);
+    assert_int_equal(dl_count(f->db, "retries = 1 AND retry_requested = 0 AND error LIKE ?", "%refused%"), 1);
+    assert_int_equal(applied_count(f->db), 0);
+    /* not retried again until marked again */
+    size_t applied = 99, failed = 99;
+    assert_int_equal(hc_consumer_retry_dead_letters(f->db, &f->opts, &applied, &failed), 0);
+    assert_int_equal(applied + failed, 0);
+
+    /* the cause is gone: the retry applies it through the inbox, the row goes */
+    f->hs.refuse_flaky = 0;
+    retry_all(f, 1, 0);
+    assert_int_equal(hc_deadletter_count(f->db), 0);
+    assert_int_equal(applied_count(f->db), 1);
+    assert_int_equal(q(f->db, "SELECT seq FROM applied"), 7);
+    assert_int_equal(hc_outbox_backlog(f->db), 1);
+    assert_true(f->hs.commits > commits);
+    /* a later redelivery of the same event is a duplicate */
+    assert_int_equal(hc_consumer_apply_batch(f->db, &f->opts, b.msgs, b.n), 0);
+    assert_int_equal(applied_count(f->db), 1);
+    assert_int_equal(hc_deadletter_count(f->db), 0);
+    batch_free(&b);
+}
+
+static void test_retry_of_fixed_payload(void **state)
+{
+    fixture_t *f = *state;
+    batch_t b = {0}, fixed = {0};
+    batch_add_raw(&b, "{\"eventType\":\"Wanted\",\"orderId\":9,\"seq\":42}");
+    assert_int_equal(hc_consumer_apply_batch(f->db, &f->opts, b.msgs, b.n), 0);
+    assert_int_equal(hc_deadletter_count(f->db), 1);
+    retry_all(f, 0, 1); /* still not an event */
+    assert_int_equal(dl_count(f->db, "retries = 1 AND error LIKE ?", "%eventId%"), 1);
+
+    /* an operator repairs the payload; the retry applies it */
+    batch_add(&fixed, "Wanted", 9, 42, NULL);
+    hc_conn_t *c = hc_db_acquire(f->db);
+    assert_int_equal(hc_conn_exec(c, "UPDATE dead_letters SET payload = ?",
+                                  HC_PARAMS(HC_TEXT(fixed.msgs[0].value)), NULL),
+                     0);
+    hc_db_release(f->db, c);
+    retry_all(f, 1, 0);
+    assert_int_equal(hc_deadletter_count(f->db), 0);
+    assert_int_equal(q(f->db, "SELECT seq FROM applied WHERE order_id = 9"), 42);
+    batch_free(&fixed);
+    batch_free(&b);
+}
+
+static void test_retry_never_applies_twice(void **state)
+{
+    fixture_t *f = *state;
+    batch_t b = {0};
+    size_t good = batch_add(&b, "Wanted", 3, 1, NULL);
+    batch_add_raw(&b, "{broken");
+    assert_int_equal(hc_consumer_apply_batch(f->db, &f->opts, b.msgs, b.n), 0);
+    assert_int_equal(applied_count(f->db), 1);
+    /* the broken message is "fixed" into a copy of the applied event: the
+     * inbox still knows it, so the retry resolves the row without applying */
+    hc_conn_t *c = hc_db_acquire(f->db);
+    assert_int_equal(hc_conn_exec(c, "UPDATE dead_letters SET payload = ?",
+                                  HC_PARAMS(HC_TEXT(b.msgs[good].value)), NULL),
+                     0);
+    hc_db_release(f->db, c);
+    retry_all(f, 1, 0);
+    assert_int_equal(applied_count(f->db), 1);
+    assert_int_equal(f->hs.calls, 1);
+    assert_int_equal(hc_deadletter_count(f->db), 0);
+    batch_free(&b);
+}
+
+static void test_retry_of_unwanted_event_resolves(void **state)
+{
+    fixture_t *f = *state;
+    batch_t b = {0}, other = {0};
+    batch_add_raw(&b, "{}");
+    assert_int_equal(hc_consumer_apply_batch(f->db, &f->opts, b.msgs, b.n), 0);
+    batch_add(&other, "Ordered", 1, 1, NULL);
+    hc_conn_t *c = hc_db_acquire(f->db);
+    assert_int_equal(hc_conn_exec(c, "UPDATE dead_letters SET payload = ?",
+                                  HC_PARAMS(HC_TEXT(other.msgs[0].value)), NULL),
+                     0);
+    hc_db_release(f->db, c);
+    /* an event for other services: nothing to apply here, the row goes */
+    retry_all(f, 1, 0);
+    assert_int_equal(hc_deadletter_count(f->db), 0);
+    assert_int_equal(f->hs.calls, 0);
+    batch_free(&other);
+    batch_free(&b);
+}
+
+static void test_start_needs_dead_letters_table(void **state)
+{
+    fixture_t *f = *state;
+    char path[512], busdir[512];
+    hc_db_t *db = NULL;
+    hc_bus_t *bus = NULL;
+    hc_consumer_t *k = NULL;
+    hc_test_path(path, sizeof path, f->dir, "old.db");
+    hc_test_path(busdir, sizeof busdir, f->dir, "bus");
+    assert_int_equal(hc_db_open(path, "NORMAL", MIGS, 3, &db), 0);
+    assert_int_equal(hc_bus_log_open(busdir, "healthcenter", "NORMAL", &bus), 0);
+    assert_int_equal(hc_consumer_start(db, bus, &f->opts, &k), HC_EINVAL);
+    assert_null(k);
+    hc_bus_destroy(bus);
+    hc_db_destroy(db);
 }
 
 static void test_error_commits_nothing(void **state)
@@ -421,6 +626,114 @@ static void test_loop_applies_and_commits(void **state)
     batch_free(&b);
 }
 
+/* Waits up to ms for hc_consumer_stalled(k) to equal want; returns it. */
+static int wait_stalled(hc_consumer_t *k, int want, char *why, size_t n, int ms)
+{
+    int64_t t0 = hc_test_mono_ms();
+    int got;
+    while ((got = hc_consumer_stalled(k, why, n)) != want && hc_test_mono_ms() - t0 < ms) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return got;
+}
+
+/* The loop meets a record whose bytes changed: it applies what came before,
+ * commits up to there, stops (stalled, reason and offset), never applies
+ * what comes after; once the record reads right again it goes on. */
+static void test_loop_stalls_at_corrupt_record(void **state)
+{
+    fixture_t *f = *state;
+    char busdir[512], events[600];
+    hc_bus_t *bus = NULL;
+    hc_test_path(busdir, sizeof busdir, f->dir, "bus");
+    hc_test_path(events, sizeof events, busdir, "events.db");
+    assert_int_equal(hc_bus_log_open(busdir, "healthcenter", "NORMAL", &bus), 0);
+    batch_t b = {0};
+    batch_add(&b, "Wanted", 1, 1, NULL);
+    batch_add(&b, "Wanted", 2, 2, NULL);
+    batch_add(&b, "Wanted", 3, 3, NULL);
+    assert_int_equal(hc_bus_publish(bus, b.msgs, b.n), 0);
+    hc_db_t *edb = NULL;
+    assert_int_equal(hc_db_open_existing(events, 0, &edb), 0);
+    hc_conn_t *c = hc_db_acquire(edb);
+    assert_int_equal(hc_conn_exec(c, "UPDATE events SET value = replace(value, '\"seq\":2', '\"seq\":9')"
+                                     " WHERE msg_key = '2'", HC_NOPARAMS, NULL), 0);
+    int64_t bad = -1;
+    assert_int_equal(hc_conn_query_i64(c, "SELECT pos FROM events WHERE msg_key = '2'", HC_NOPARAMS, &bad), 0);
+    hc_db_release(edb, c);
+
+    hc_consumer_t *k = NULL;
+    char why[512];
+    assert_int_equal(hc_consumer_start(f->db, bus, &f->opts, &k), 0);
+    assert_int_equal(wait_stalled(k, 1, why, sizeof why, 5000), 1);
+    assert_non_null(strstr(why, HC_BUS_CORRUPT_RECORD));
+    assert_non_null(strstr(why, "checksum mismatch"));
+    char at[32];
+    snprintf(at, sizeof at, "offset %lld", (long long)bad);
+    assert_non_null(strstr(why, at));
+    assert_int_equal(wait_applied(f, 1), 1);
+    /* it stays stopped: the later event is not applied, the offset not past */
+    assert_int_equal(wait_stalled(k, 0, why, sizeof why, 500), 1);
+    assert_int_equal(applied_count(f->db), 1);
+    assert_int_equal(hc_consumer_lag(k), 2);
+
+    /* repaired: within a re-check it resumes and applies the rest */
+    c = hc_db_acquire(edb);
+    assert_int_equal(hc_conn_exec(c, "UPDATE events SET value = ? WHERE pos = ?",
+                                  HC_PARAMS(HC_TEXT(b.msgs[1].value), HC_I64(bad)), NULL), 0);
+    hc_db_release(edb, c);
+    assert_int_equal(wait_stalled(k, 0, why, sizeof why, 8000), 0);
+    assert_int_equal(wait_applied(f, 3), 3);
+    hc_consumer_stop(k);
+    hc_db_destroy(edb);
+    hc_bus_destroy(bus);
+    batch_free(&b);
+}
+
+/* Waits up to ms for db to hold want dead letters; returns the count. */
+static int64_t wait_dead_letters(hc_db_t *db, int64_t want, int ms)
+{
+    int64_t t0 = hc_test_mono_ms(), n;
+    while ((n = hc_deadletter_count(db)) != want && hc_test_mono_ms() - t0 < ms) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return n;
+}
+
+/* The running loop applies rows marked for retry within about a second. */
+static void test_loop_retries_marked_dead_letters(void **state)
+{
+    fixture_t *f = *state;
+    char busdir[512];
+    hc_bus_t *bus = NULL;
+    hc_test_path(busdir, sizeof busdir, f->dir, "bus");
+    assert_int_equal(hc_bus_log_open(busdir, "healthcenter", "NORMAL", &bus), 0);
+    pthread_mutex_lock(&f->hs.mu);
+    f->hs.refuse_flaky = 1;
+    pthread_mutex_unlock(&f->hs.mu);
+    batch_t b = {0};
+    batch_add(&b, "Flaky", 4, 4, NULL);
+    assert_int_equal(hc_bus_publish(bus, b.msgs, b.n), 0);
+    hc_consumer_t *k = NULL;
+    assert_int_equal(hc_consumer_start(f->db, bus, &f->opts, &k), 0);
+    assert_int_equal(wait_dead_letters(f->db, 1, 5000), 1);
+    pthread_mutex_lock(&f->hs.mu);
+    f->hs.refuse_flaky = 0;
+    pthread_mutex_unlock(&f->hs.mu);
+    int64_t t0 = hc_test_mono_ms();
+    assert_int_equal(hc_deadletter_mark(f->db, 0, NULL), 0);
+    assert_int_equal(wait_dead_letters(f->db, 0, 5000), 0);
+    assert_true(hc_test_mono_ms() - t0 < 3000);
+    assert_int_equal(wait_applied(f, 1), 1);
+    char why[256];
+    assert_int_equal(hc_consumer_stalled(k, why, sizeof why), 0);
+    hc_consumer_stop(k);
+    hc_bus_destroy(bus);
+    batch_free(&b);
+}
+
 int main(void)
 {
     hc_log_init("test_consumer", "error");
@@ -434,6 +747,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_error_commits_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_applies_and_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_of_only_bad_messages_parks_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_park_rolls_back_with_the_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_applies_once_refusal_is_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_of_fixed_payload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_never_applies_twice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_of_unwanted_event_resolves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_needs_dead_letters_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loop_stalls_at_corrupt_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loop_retries_marked_dead_letters, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,6 @@
-/* Checks hc_db on SQLite: migrations and schema_version, parameters (int, UTF-8 text, NULL), conflicts, rollback, RETURNING, serialised writers. */
+/* Checks hc_db on SQLite: migrations and schema_version, parameters (int, UTF-8 text, NULL),
+ * conflicts, rollback, RETURNING, serialised writers; health: a full disk (HC_ENOSPC, not
+ * writable, probe recovery), SQL errors that are not storage failures, corruption, read-only opens. */
 #include "hc_test.h"
 
 #include <pthread.h>
@@ -415,6 +417,203 @@ static void test_reused_sql_buffer_is_not_confused(void **state)
     hc_db_destroy(db);
 }
 
+/* Fills the database until SQLite reports it full: max_page_count stands in
+ * for a full disk (same SQLITE_FULL). Returns the error of the failing write. */
+static int fill_until_full(hc_db_t *db)
+{
+    hc_conn_t *c = hc_db_acquire(db);
+    int64_t pages = count(c, "PRAGMA page_count");
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA max_page_count = %lld", (long long)pages + 2);
+    assert_int_equal(hc_conn_exec_script(c, pragma), 0);
+    char big[3000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    int rc = 0;
+    for (int i = 0; i < 100 && rc == 0; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "filler-%d", i);
+        rc = hc_conn_begin(c);
+        if (rc == 0)
+            rc = hc_conn_exec(c, "INSERT INTO item (name, note) VALUES (?, ?)",
+                              HC_PARAMS(HC_TEXT(name), HC_TEXT(big)), NULL);
+        if (rc == 0)
+            rc = hc_conn_commit(c);
+        else
+            hc_conn_rollback(c);
+    }
+    hc_db_release(db, c);
+    return rc;
+}
+
+/* Lets the pool write again (the "disk" has room). */
+static void make_room(hc_db_t *db)
+{
+    hc_conn_t *c = hc_db_acquire(db);
+    assert_int_equal(hc_conn_exec_script(c, "PRAGMA max_page_count = 1000000"), 0);
+    hc_db_release(db, c);
+}
+
+static void test_full_disk_is_enospc_and_marks_not_writable(void **state)
+{
+    fixture_t *f = *state;
+    hc_db_t *db = open_db(f, MIGS, 2);
+    assert_int_equal(hc_db_writable(db), 1);
+    assert_int_equal(hc_db_write_error(db), 0);
+    char why[256];
+    assert_int_equal(hc_db_health(db, why, sizeof why), 0);
+
+    assert_int_equal(fill_until_full(db), HC_ENOSPC);
+    assert_int_equal(hc_db_write_error(db), HC_ENOSPC);
+    /* the probe (a write needing a fresh page) fails too: still not writable */
+    assert_int_equal(hc_db_writable(db), 0);
+    assert_int_equal(hc_db_health(db, why, sizeof why), HC_ENOSPC);
+    assert_non_null(strstr(why, "full"));
+    assert_non_null(strstr(why, f->path));
+    /* what was committed before is all there, nothing half-written */
+    hc_conn_t *c = hc_db_acquire(db);
+    int64_t rows = count(c, "SELECT COUNT(*) FROM item");
+    assert_true(rows >= 1);
+    hc_db_release(db, c);
+
+    /* space returns with no traffic: the probe, at most once a second,
+     * finds out by itself */
+    make_room(db);
+    int64_t t0 = hc_test_mono_ms();
+    while (!hc_db_writable(db) && hc_test_mono_ms() - t0 < 5000) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(hc_db_writable(db), 1);
+    assert_int_equal(hc_db_write_error(db), 0);
+    assert_int_equal(hc_db_health(db, why, sizeof why), 0);
+    c = hc_db_acquire(db);
+    assert_int_equal(count(c, "SELECT COUNT(*) FROM item"), rows);
+    hc_db_release(db, c);
+    hc_db_destroy(db);
+}
+
+static void test_commit_with_changes_clears_the_mark(void **state)
+{
+    fixture_t *f = *state;
+    hc_db_t *db = open_db(f, MIGS, 2);
+    assert_int_equal(fill_until_full(db), HC_ENOSPC);
+    make_room(db);
+    hc_conn_t *c = hc_db_acquire(db);
+    /* a transaction that changes nothing proves nothing */
+    assert_int_equal(hc_conn_begin(c), 0);
+    assert_int_equal(count(c, "SELECT COUNT(*) FROM item") > 0, 1);
+    assert_int_equal(hc_conn_commit(c), 0);
+    assert_int_equal(hc_db_write_error(db), HC_ENOSPC);
+    /* one that wrote rows does */
+    assert_int_equal(hc_conn_begin(c), 0);
+    assert_int_equal(hc_conn_exec(c, "UPDATE item SET qty = 7 WHERE name = 'seed'", HC_NOPARAMS, NULL), 0);
+    assert_int_equal(hc_conn_commit(c), 0);
+    assert_int_equal(hc_db_write_error(db), 0);
+    hc_db_release(db, c);
+    assert_int_equal(hc_db_writable(db), 1);
+    hc_db_destroy(db);
+}
+
+static void test_sql_errors_do_not_mark_storage(void **state)
+{
+    fixture_t *f = *state;
+    hc_db_t *db = open_db(f, MIGS, 2);
+    hc_conn_t *c = hc_db_acquire(db);
+    assert_int_equal(hc_conn_begin(c), 0);
+    assert_int_equal(hc_conn_exec(c, "INSERT INTO no_such_table VALUES (1)", HC_NOPARAMS, NULL), HC_EIO);
+    hc_conn_rollback(c);
+    hc_db_release(db, c);
+    assert_int_equal(hc_db_write_error(db), 0);
+    assert_int_equal(hc_db_writable(db), 1);
+    assert_int_equal(hc_db_corrupt(db), 0);
+    hc_db_destroy(db);
+}
+
+/* Overwrites the first bytes of the b-tree page of table (its root) in the
+ * closed database at path: a page header SQLite rejects. */
+static void corrupt_table_page(const char *path, const char *table)
+{
+    hc_db_t *db = NULL;
+    assert_int_equal(hc_db_open_existing(path, 1, &db), 0);
+    hc_conn_t *c = hc_db_acquire(db);
+    int64_t root = -1, page_size = 0;
+    assert_int_equal(hc_conn_query_i64(c, "SELECT rootpage FROM sqlite_master WHERE name = ?",
+                                       HC_PARAMS(HC_TEXT(table)), &root), 0);
+    page_size = count(c, "PRAGMA page_size");
+    hc_db_release(db, c);
+    hc_db_destroy(db); /* the last connection: the WAL is checkpointed into the file */
+    assert_true(root > 1);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, (long)((root - 1) * page_size), SEEK_SET), 0);
+    const unsigned char junk[16] = {0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x99, 0x88,
+                                    0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x00};
+    assert_int_equal(fwrite(junk, 1, sizeof junk, fp), sizeof junk);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void test_corruption_found_by_check_and_at_run_time(void **state)
+{
+    fixture_t *f = *state;
+    hc_db_t *db = open_db(f, MIGS, 2);
+    char why[512];
+    assert_int_equal(hc_db_check(db, 0, why, sizeof why), 0);
+    assert_int_equal(hc_db_check(db, 1, why, sizeof why), 0);
+    hc_db_destroy(db);
+    corrupt_table_page(f->path, "item");
+
+    /* at start: quick_check says so, and the pool reports it */
+    db = open_db(f, MIGS, 2);
+    assert_int_equal(hc_db_corrupt(db), 0);
+    assert_int_equal(hc_db_check(db, 0, why, sizeof why), HC_ECORRUPT);
+    assert_true(strlen(why) > 0);
+    assert_int_equal(hc_db_corrupt(db), 1);
+    assert_int_equal(hc_db_health(db, why, sizeof why), HC_ECORRUPT);
+    assert_non_null(strstr(why, "corrupt"));
+    hc_db_destroy(db);
+
+    /* at run time: a query that meets the bad page marks a fresh pool */
+    db = open_db(f, MIGS, 2);
+    hc_conn_t *c = hc_db_acquire(db);
+    hc_rows_t *r = NULL;
+    assert_int_equal(hc_conn_query(c, "SELECT * FROM item", HC_NOPARAMS, &r), HC_ECORRUPT);
+    hc_db_release(db, c);
+    assert_int_equal(hc_db_corrupt(db), 1);
+    /* a corrupt database is not the same as a full disk */
+    assert_int_equal(hc_db_write_error(db), 0);
+    hc_db_destroy(db);
+}
+
+static void test_open_existing(void **state)
+{
+    fixture_t *f = *state;
+    hc_db_t *db = NULL;
+    /* no such file: not created */
+    assert_int_equal(hc_db_open_existing(f->path, 1, &db), HC_ENOTFOUND);
+    assert_null(db);
+    assert_int_equal(access(f->path, F_OK), -1);
+
+    db = open_db(f, MIGS, 2);
+    hc_db_destroy(db);
+    /* read-only: reads work, writes are refused, no migration runs */
+    assert_int_equal(hc_db_open_existing(f->path, 1, &db), 0);
+    assert_string_equal(hc_db_path(db), f->path);
+    hc_conn_t *c = hc_db_acquire(db);
+    assert_int_equal(count(c, "SELECT COUNT(*) FROM item"), 1);
+    assert_true(hc_conn_exec(c, "DELETE FROM item", HC_NOPARAMS, NULL) < 0);
+    assert_int_equal(count(c, "SELECT COUNT(*) FROM item"), 1);
+    hc_db_release(db, c);
+    hc_db_destroy(db);
+    /* read-write: writes work */
+    assert_int_equal(hc_db_open_existing(f->path, 0, &db), 0);
+    c = hc_db_acquire(db);
+    assert_int_equal(hc_conn_exec(c, "DELETE FROM item", HC_NOPARAMS, NULL), 0);
+    assert_int_equal(count(c, "SELECT COUNT(*) FROM item"), 0);
+    hc_db_release(db, c);
+    hc_db_destroy(db);
+}
+
 static void test_destroy_null(void **state)
 {
     (void)state;
@@ -438,6 +637,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exec_script, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers_serialised, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reused_sql_buffer_is_not_confused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_disk_is_enospc_and_marks_not_writable, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_commit_with_changes_clears_the_mark, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sql_errors_do_not_mark_storage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corruption_found_by_check_and_at_run_time, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_open_existing, setup, teardown),
         cmocka_unit_test(test_destroy_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

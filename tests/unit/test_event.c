@@ -1,4 +1,5 @@
-/* Checks hc_event: envelope fields of hc_event_new, trace propagation, hc_event_parse round trip and rejections, time helpers. */
+/* Checks hc_event: envelope fields of hc_event_new, trace propagation, hc_event_parse round trip
+ * and rejections, hc_event_explain, time helpers. */
 #include "hc_test.h"
 
 #include <jansson.h>
@@ -197,6 +198,24 @@ static void test_parse_rejects(void **state)
     expect_rejected("{\"eventId\":\"e1\",\"eventType\":\"Ordered\",\"orderId\":null}");
 }
 
+static void expect_explained(const char *text, const char *part)
+{
+    char why[200] = "";
+    hc_event_explain(text, strlen(text), why, sizeof why);
+    if (!strstr(why, part))
+        fail_msg("explanation of %s is \"%s\", expected it to contain \"%s\"", text, why, part);
+}
+
+static void test_explain_says_what_is_wrong(void **state)
+{
+    (void)state;
+    expect_explained("{not json", "not JSON: ");
+    expect_explained("[1]", "not a JSON object");
+    expect_explained("{\"eventType\":\"Ordered\",\"orderId\":1}", "missing or invalid: eventId (string)");
+    expect_explained("{\"eventId\":\"x\",\"eventType\":\"Ordered\",\"orderId\":\"1\"}", "orderId (integer)");
+    expect_explained("{}", "eventId (string) eventType (string) orderId (integer)");
+}
+
 int main(void)
 {
     hc_log_init("test_event", "error");
@@ -210,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_parse_uses_len),
         cmocka_unit_test(test_parse_without_traceparent),
         cmocka_unit_test(test_parse_rejects),
+        cmocka_unit_test(test_explain_says_what_is_wrong),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

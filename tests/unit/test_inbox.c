@@ -1,4 +1,5 @@
-/* Checks hc_inbox_claim: a new eventId claims once, a repeat is refused, a rolled-back claim does not count. */
+/* Checks hc_inbox_claim: a new eventId claims once, a repeat is refused, a rolled-back claim does
+ * not count; hc_inbox_forget lets exactly that event be claimed again. */
 #include "hc_test.h"
 
 #include "hc_db.h"
@@ -107,6 +108,22 @@ static void test_claim_survives_reopen(void **state)
     assert_int_equal(claim_tx(f->db, id, 1), 0);
 }
 
+static void test_forget_allows_one_claim_again(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(claim_tx(f->db, "e-1", 1), 1);
+    assert_int_equal(claim_tx(f->db, "e-2", 1), 1);
+    hc_conn_t *c = hc_db_acquire(f->db);
+    assert_int_equal(hc_conn_begin(c), 0);
+    assert_int_equal(hc_inbox_forget(c, "e-1"), 0);
+    assert_int_equal(hc_inbox_forget(c, "never-seen"), 0);
+    assert_int_equal(hc_conn_commit(c), 0);
+    hc_db_release(f->db, c);
+    assert_int_equal(inbox_rows(f->db), 1);
+    assert_int_equal(claim_tx(f->db, "e-1", 1), 1);
+    assert_int_equal(claim_tx(f->db, "e-2", 1), 0);
+}
+
 int main(void)
 {
     hc_log_init("test_inbox", "error");
@@ -115,6 +132,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_repeat_in_same_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rolled_back_claim_does_not_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_claim_survives_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forget_allows_one_claim_again, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,257 @@
+/* Checks hc_http's storage conventions over real HTTP: hc_reply_storage_error (503 with
+ * Retry-After for a full disk or busy storage, 500 otherwise), readiness with its reason (liveness
+ * stays UP), and the write gate that refuses mutating requests while storage cannot take them. */
+#include "hc_test.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "hc_buf.h"
+#include "hc_err.h"
+#include "hc_http.h"
+#include "hc_log.h"
+
+typedef struct fixture {
+    hc_http_t *http;
+    int port;
+    int ready;      /* what the readiness check answers */
+    int gate;       /* what the write gate answers */
+    int handled;    /* requests that reached a handler */
+} fixture_t;
+
+/* A free TCP port on 127.0.0.1 (bound to 0, read, closed). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t len = sizeof sa;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* Answers with the storage error named by the path: /fail/enospc, /fail/busy, /fail/eio. */
+static void fail_handler(hc_req_t *req, void *ud)
+{
+    fixture_t *f = ud;
+    f->handled++;
+    const char *what = hc_req_param(req, 0);
+    int rc = strcmp(what, "enospc") == 0 ? HC_ENOSPC : strcmp(what, "busy") == 0 ? HC_EBUSY : HC_EIO;
+    hc_reply_storage_error(req, rc);
+}
+
+static void ok_handler(hc_req_t *req, void *ud)
+{
+    fixture_t *f = ud;
+    f->handled++;
+    hc_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static int ready_cb(void *ud, char *why, size_t n)
+{
+    fixture_t *f = ud;
+    if (!f->ready)
+        snprintf(why, n, "writes to x.db are failing: storage is full");
+    return f->ready;
+}
+
+static int gate_cb(void *ud)
+{
+    fixture_t *f = ud;
+    return f->gate;
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->ready = 1;
+    f->port = free_port();
+    f->http = hc_http_create("test", "127.0.0.1", f->port, 2, 65536);
+    assert_non_null(f->http);
+    hc_http_route(f->http, "*", "/fail/{what}", NULL, fail_handler, f);
+    hc_http_route(f->http, "*", "/things", NULL, ok_handler, f);
+    hc_http_set_ready(f->http, ready_cb, f);
+    hc_http_set_write_gate(f->http, gate_cb, f);
+    assert_int_equal(hc_http_start(f->http), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    hc_http_destroy(f->http);
+    free(f);
+    return 0;
+}
+
+typedef struct answer {
+    long status;
+    char retry_after[16];
+    hc_buf_t body;
+    json_t *json;
+} answer_t;
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    answer_t *a = ud;
+    hc_buf_add(&a->body, p, size * n);
+    return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    answer_t *a = ud;
+    size_t len = size * n;
+    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+        const char *v = p + 12;
+        while (*v == ' ')
+            v++;
+        size_t k = 0;
+        while (k + 1 < sizeof a->retry_after && v + k < p + len && v[k] != '\r' && v[k] != '\n')
+            k++;
+        memcpy(a->retry_after, v, k);
+        a->retry_after[k] = '\0';
+    }
+    return len;
+}
+
+/* Sends method path (with an empty JSON body for writes) and fills *a. */
+static void call(fixture_t *f, const char *method, const char *path, answer_t *a)
+{
+    memset(a, 0, sizeof *a);
+    hc_buf_init(&a->body, 1 << 20);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->port, path);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
+    curl_easy_cleanup(c);
+    a->json = json_loadb(a->body.data ? a->body.data : "", a->body.len, 0, NULL);
+}
+
+static void answer_free(answer_t *a)
+{
+    json_decref(a->json);
+    hc_buf_cleanup(&a->body);
+}
+
+static const char *field(const answer_t *a, const char *name)
+{
+    return json_string_value(json_object_get(a->json, name));
+}
+
+static void test_storage_error_replies(void **state)
+{
+    fixture_t *f = *state;
+    answer_t a;
+    call(f, "POST", "/fail/enospc", &a);
+    assert_int_equal(a.status, 503);
+    assert_string_equal(a.retry_after, "5");
+    assert_string_equal(field(&a, "error"), "storage_unavailable");
+    assert_non_null(strstr(field(&a, "message"), "full"));
+    assert_non_null(strstr(field(&a, "message"), "nothing was changed"));
+    assert_true(json_is_array(json_object_get(a.json, "fields")));
+    answer_free(&a);
+
+    call(f, "POST", "/fail/busy", &a);
+    assert_int_equal(a.status, 503);
+    assert_string_equal(a.retry_after, "1");
+    assert_string_equal(field(&a, "error"), "storage_unavailable");
+    assert_non_null(strstr(field(&a, "message"), "busy"));
+    answer_free(&a);
+
+    call(f, "POST", "/fail/eio", &a);
+    assert_int_equal(a.status, 500);
+    assert_string_equal(a.retry_after, "");
+    assert_string_equal(field(&a, "error"), "internal");
+    answer_free(&a);
+}
+
+static void test_readiness_reason_and_liveness(void **state)
+{
+    fixture_t *f = *state;
+    answer_t a;
+    call(f, "GET", "/health/ready", &a);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(field(&a, "status"), "UP");
+    assert_null(json_object_get(a.json, "reason"));
+    answer_free(&a);
+
+    f->ready = 0;
+    const char *paths[] = {"/health/ready", "/actuator/health"};
+    for (size_t i = 0; i < 2; i++) {
+        call(f, "GET", paths[i], &a);
+        assert_int_equal(a.status, 503);
+        assert_string_equal(field(&a, "status"), "DOWN");
+        assert_string_equal(field(&a, "reason"), "writes to x.db are failing: storage is full");
+        answer_free(&a);
+    }
+    call(f, "GET", "/health/live", &a);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(field(&a, "status"), "UP");
+    answer_free(&a);
+}
+
+static void test_write_gate(void **state)
+{
+    fixture_t *f = *state;
+    answer_t a;
+    f->gate = HC_ENOSPC;
+    const char *methods[] = {"POST", "PUT", "PATCH", "DELETE"};
+    for (size_t i = 0; i < 4; i++) {
+        call(f, methods[i], "/things", &a);
+        assert_int_equal(a.status, 503);
+        assert_string_equal(a.retry_after, "5");
+        assert_string_equal(field(&a, "error"), "storage_unavailable");
+        answer_free(&a);
+    }
+    assert_int_equal(f->handled, 0);
+    /* reads pass */
+    call(f, "GET", "/things", &a);
+    assert_int_equal(a.status, 200);
+    answer_free(&a);
+    assert_int_equal(f->handled, 1);
+    /* unknown routes are still 404, not refused */
+    call(f, "POST", "/nothing", &a);
+    assert_int_equal(a.status, 404);
+    answer_free(&a);
+    /* storage back: writes pass */
+    f->gate = 0;
+    call(f, "POST", "/things", &a);
+    assert_int_equal(a.status, 200);
+    answer_free(&a);
+    assert_int_equal(f->handled, 2);
+}
+
+int main(void)
+{
+    hc_log_init("test_http", "error");
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_storage_error_replies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readiness_reason_and_liveness, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_gate, setup, teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
