@@ -9,12 +9,16 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DHC_WERROR=ON
 endif
 
-.PHONY: all deps build run test test-fast unit e2e asan bench format clean
+.PHONY: all deps venv build run test test-fast unit e2e asan bench format clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+# The test tools PyPI has and Debian does not (schemathesis), pinned.
+venv: deps
+	@scripts/test-venv.sh .venv-test
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
@@ -26,11 +30,11 @@ run: build
 
 # Every test: unit + end-to-end on the normal build, then the same under
 # AddressSanitizer + UndefinedBehaviorSanitizer.
-test: build
+test: build venv
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error
 	$(MAKE) asan
 
-asan: deps
+asan: deps venv
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHC_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -39,7 +43,7 @@ asan: deps
 unit: build
 	cd $(BUILD) && ctest -L unit --output-on-failure
 
-e2e: build
+e2e: build venv
 	cd $(BUILD) && ctest -L e2e --output-on-failure
 
 bench: build

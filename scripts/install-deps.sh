@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
-      libsqlite3-dev sqlite3 libsodium-dev zlib1g-dev libcmocka-dev nginx python3 python3-pytest python3-yaml curl wrk)
+      libsqlite3-dev sqlite3 libsodium-dev zlib1g-dev libcmocka-dev nginx python3 python3-pytest python3-yaml python3-venv curl wrk)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -424,6 +424,11 @@ static void dispatch(hc_req_t *r)
     const char *path = r->url;
     int builtin = strcmp(path, "/health/live") == 0 || strcmp(path, "/health/ready") == 0 ||
                   strcmp(path, "/actuator/health") == 0 || strcmp(path, "/metrics") == 0;
+    if (builtin && strcmp(r->method, "GET") != 0) {
+        hc_reply_header(r, "Allow", "GET");
+        hc_reply_error(r, 405, "method_not_allowed", "this method is not allowed on this resource", NULL);
+        return;
+    }
     if (builtin && !query_allowed(r, ""))
         return;
     if (strcmp(path, "/health/live") == 0) {

@@ -122,6 +122,32 @@ def test_documented_routes_equal_registered_routes(spec):
     assert not wrong, "x-service does not name the serving service:\n" + "\n".join(wrong)
 
 
+ROUTE_QUERY_RE = re.compile(
+    r'\bhc_http_route\s*\(\s*[^,()]+,\s*"([A-Z*]+)"\s*,\s*"([^"]+)"\s*,\s*(NULL|"[^"]*")\s*,')
+
+
+def test_documented_query_parameters_equal_the_accepted_ones(spec):
+    """Each route names the query parameters it accepts (anything else is a
+    400): the same set the document lists for the operation."""
+    accepted = {}
+    for fn in sorted(glob.glob(os.path.join(source_dir(), "src", "*", "*_api.c"))):
+        with open(fn, encoding="utf-8") as f:
+            for method, path, q in ROUTE_QUERY_RE.findall(strip_c_comments(f.read())):
+                accepted[(method, path)] = set(q.strip('"').split(",")) - {""} if q != "NULL" else set()
+    assert len(accepted) == len(ROUTE_RE.findall("".join(
+        open(fn, encoding="utf-8").read()
+        for fn in glob.glob(os.path.join(source_dir(), "src", "*", "*_api.c"))))), \
+        "every hc_http_route call must pass its query list as a literal or NULL"
+    wrong = []
+    for (method, path), names in sorted(accepted.items()):
+        documented = {p["name"] for p in op_parameters(spec, path, method.lower()).values()
+                      if p.get("in") == "query"}
+        if documented != names:
+            wrong.append("    %-7s %s: code %s, document %s" % (method, path, sorted(names),
+                                                              sorted(documented)))
+    assert not wrong, "query parameters differ:\n" + "\n".join(wrong)
+
+
 # --------------------------------------------------------------------------- spec helpers
 
 
