@@ -116,6 +116,26 @@ static int finish_tx(const order_request_t *rq, hc_conn_t *c, int rc, order_resu
     return rc;
 }
 
+/* Begins a transaction on c and reads booking id into o. Returns 0, or an
+ * hc_err with the transaction rolled back and res set (404, or the storage
+ * failure). */
+static int begin_with_order(const order_request_t *rq, hc_conn_t *c, int64_t id, order_t *o,
+                            order_result_t *res)
+{
+    int rc = hc_conn_begin(c);
+    if (!rc)
+        rc = order_store_get(c, id, o);
+    if (rc == HC_ENOTFOUND) {
+        hc_conn_rollback(c);
+        set_error(res, 404, "not_found", "no order with id %lld", (long long)id);
+    } else if (rc) {
+        finish_tx(rq, c, rc, res, "reading the order");
+    } else {
+        hc_log_ctx_order(id);
+    }
+    return rc;
+}
+
 /* ---- the payment calls ---- */
 
 typedef enum pay_verdict {
@@ -250,13 +270,8 @@ void order_book(const order_request_t *rq, order_t *o, const char *card, order_r
 
     /* 3. The outcome, with its events, in one transaction. */
     order_t cur;
-    rc = hc_conn_begin(c);
-    if (!rc)
-        rc = order_store_get(c, o->id, &cur);
-    if (rc) {
-        finish_tx(rq, c, rc, res, "storing the payment outcome");
+    if ((rc = begin_with_order(rq, c, o->id, &cur, res)))
         goto out;
-    }
     int64_t old = cur.version;
     hc_now_rfc3339(now);
     if (v == PAY_DONE) {
@@ -365,22 +380,15 @@ void order_cancel(const order_request_t *rq, int64_t id, order_result_t *res)
 
     /* 1. Check, and remember the refund request: if its answer is lost, the
      * PaymentCanceled event still completes the cancel. */
-    int rc = hc_conn_begin(c);
-    if (!rc)
-        rc = order_store_get(c, id, &o);
-    if (rc == HC_ENOTFOUND) {
-        hc_conn_rollback(c);
-        set_error(res, 404, "not_found", "no order with id %lld", (long long)id);
+    int rc = begin_with_order(rq, c, id, &o, res);
+    if (rc)
         goto out;
-    }
-    hc_log_ctx_order(id);
-    if (!rc && !cancel_allowed(&o, res)) {
+    if (!cancel_allowed(&o, res)) {
         hc_conn_rollback(c);
         goto out;
     }
     o.cancel_requested = 1;
-    if (!rc)
-        rc = order_saga_save(c, &o, o.version, 0, NULL);
+    rc = order_saga_save(c, &o, o.version, 0, NULL);
     if (!rc && rq->idem_key)
         rc = order_idem_claim(c, rq->idem_scope, rq->idem_key, rq->idem_digest, id);
     if (rc == HC_ECONFLICT && rq->idem_key) {
@@ -395,13 +403,8 @@ void order_cancel(const order_request_t *rq, int64_t id, order_result_t *res)
     pay_verdict_t v = o.payment_id ? refund(rq, &o) : PAY_DONE;
 
     /* 3. The outcome. */
-    rc = hc_conn_begin(c);
-    if (!rc)
-        rc = order_store_get(c, id, &o);
-    if (rc) {
-        finish_tx(rq, c, rc, res, "recording the cancellation");
+    if (begin_with_order(rq, c, id, &o, res))
         goto out;
-    }
     int64_t old = o.version;
     if (v == PAY_DONE) {
         hc_now_rfc3339(now);
@@ -447,19 +450,9 @@ void order_decide(const order_request_t *rq, int64_t id, order_status_t to, cons
     char now[32];
     memset(res, 0, sizeof *res);
     hc_conn_t *c = hc_db_acquire(rq->svc->db);
-    int rc = hc_conn_begin(c);
-    if (!rc)
-        rc = order_store_get(c, id, &o);
-    if (rc == HC_ENOTFOUND) {
-        hc_conn_rollback(c);
-        set_error(res, 404, "not_found", "no order with id %lld", (long long)id);
+    int rc = begin_with_order(rq, c, id, &o, res);
+    if (rc)
         goto out;
-    }
-    if (rc) {
-        finish_tx(rq, c, rc, res, "reading the order");
-        goto out;
-    }
-    hc_log_ctx_order(id);
     int64_t old = o.version;
     hc_now_rfc3339(now);
     if (o.status == ORDER_PENDING) {
