@@ -67,8 +67,8 @@ int hc_auth_init(const char *secret, const char *data_dir)
         if (strlen(secret) < SECRET_MIN)
             return HC_EINVAL;
         /* Any length of secret becomes a key of the right size. */
-        crypto_generichash(auth_key, sizeof auth_key, (const unsigned char *)secret,
-                           strlen(secret), NULL, 0);
+        crypto_generichash(auth_key, sizeof auth_key, (const unsigned char *)secret, strlen(secret),
+                           NULL, 0);
         auth_ready = 1;
         return 0;
     }
@@ -139,8 +139,8 @@ int hc_auth_verify(const char *caller, const char *timestamp, const char *signat
 {
     long long ts;
     char want[HC_AUTH_HEX_LEN + 1];
-    if (!auth_ready || !caller || !*caller || strlen(caller) > 32 || !timestamp ||
-        !signature_hex || strlen(signature_hex) != HC_AUTH_HEX_LEN || !method || !path ||
+    if (!auth_ready || !caller || !*caller || strlen(caller) > 32 || !timestamp || !signature_hex ||
+        strlen(signature_hex) != HC_AUTH_HEX_LEN || !method || !path ||
         hc_parse_i64(timestamp, &ts) != 0)
         return HC_EINVAL;
     if (ts < now_s - HC_AUTH_MAX_SKEW_S || ts > now_s + HC_AUTH_MAX_SKEW_S)
@@ -154,6 +154,7 @@ void hc_auth_digest(const void *data, size_t len, char out[HC_AUTH_HEX_LEN + 1])
     /* Keyed BLAKE2b: a different function from the signatures' HMAC, so a
      * digest can never stand in for a signature. */
     unsigned char mac[HC_AUTH_HEX_LEN / 2];
-    crypto_generichash(mac, sizeof mac, (const unsigned char *)data, len, auth_key, sizeof auth_key);
+    crypto_generichash(mac, sizeof mac, (const unsigned char *)data, len, auth_key,
+                       sizeof auth_key);
     to_hex(mac, sizeof mac, out);
 }

@@ -27,13 +27,12 @@ static json_t *order_json(hc_req_t *req, const order_t *o)
     char phone[24], card[24], path[64];
     hc_phone_mask(o->phone, phone, sizeof phone);
     hc_card_mask(o->card_last4, card, sizeof card);
-    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:I, s:s, s:s}", "id",
-                          (json_int_t)o->id, "name", o->name, "phone", phone, "orderType",
-                          o->order_type, "checkupDate", o->checkup_date, "centerId",
-                          (json_int_t)o->center_id, "payMethod", o->pay_method, "amount",
-                          (json_int_t)o->amount, "status", order_status_name(o->status),
-                          "version", (json_int_t)o->version, "createdAt", o->created_at,
-                          "updatedAt", o->updated_at);
+    json_t *j = json_pack(
+        "{s:I, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:I, s:s, s:s}", "id", (json_int_t)o->id,
+        "name", o->name, "phone", phone, "orderType", o->order_type, "checkupDate", o->checkup_date,
+        "centerId", (json_int_t)o->center_id, "payMethod", o->pay_method, "amount",
+        (json_int_t)o->amount, "status", order_status_name(o->status), "version",
+        (json_int_t)o->version, "createdAt", o->created_at, "updatedAt", o->updated_at);
     json_object_set_new(j, "cardNo", o->card_last4[0] ? json_string(card) : json_null());
     json_object_set_new(j, "paymentId", o->payment_id ? json_integer(o->payment_id) : json_null());
     json_object_set_new(j, "reservationId",
@@ -122,8 +121,9 @@ static int idem_replay(hc_service_t *svc, hc_req_t *req, const char *scope, cons
     if (!rec.status || !rec.body) {
         free(rec.body);
         hc_reply_header(req, "Retry-After", "1");
-        hc_reply_error(req, 409, "in_progress",
-                       "a request with this Idempotency-Key is still being processed; retry shortly", NULL);
+        hc_reply_error(
+            req, 409, "in_progress",
+            "a request with this Idempotency-Key is still being processed; retry shortly", NULL);
         return 1;
     }
     json_t *body = json_loads(rec.body, 0, NULL);
@@ -144,8 +144,9 @@ static int idem_key(hc_req_t *req, const char **key)
 {
     *key = hc_req_header(req, "Idempotency-Key");
     if (*key && (!**key || strlen(*key) > MAX_IDEM_KEY)) {
-        hc_reply_error(req, 400, "validation_failed", "Idempotency-Key must be 1-200 characters",
-                       json_pack("[{s:s, s:s}]", "field", "Idempotency-Key", "message", "1-200 characters"));
+        hc_reply_error(
+            req, 400, "validation_failed", "Idempotency-Key must be 1-200 characters",
+            json_pack("[{s:s, s:s}]", "field", "Idempotency-Key", "message", "1-200 characters"));
         return HC_EINVAL;
     }
     return 0;
@@ -166,8 +167,12 @@ static void run_idempotent(hc_service_t *svc, hc_req_t *req, json_t *body, const
     request_digest(scope, body, digest);
     if (key && idem_replay(svc, req, scope, key, digest))
         return;
-    order_request_t rq = {.svc = svc, .trace = hc_req_trace(req), .idem_scope = scope,
-                          .idem_key = key, .idem_digest = digest, .render = render_answer,
+    order_request_t rq = {.svc = svc,
+                          .trace = hc_req_trace(req),
+                          .idem_scope = scope,
+                          .idem_key = key,
+                          .idem_digest = digest,
+                          .render = render_answer,
                           .render_ud = req};
     order_result_t *res = hc_xcalloc(1, sizeof *res);
     fn(&rq, arg, res);
@@ -203,7 +208,8 @@ static void api_create(hc_req_t *req, void *ud)
     if (hc_req_json(req, &body))
         goto out;
     if (order_booking_parse(body, &hc_cfg, hc_today(), &b->order, b->card, sizeof b->card, &f)) {
-        hc_reply_error(req, 400, "validation_failed", "the booking has invalid fields", hc_fields_take(&f));
+        hc_reply_error(req, 400, "validation_failed", "the booking has invalid fields",
+                       hc_fields_take(&f));
         goto out;
     }
     run_idempotent(ud, req, body, SCOPE_CREATE, book_fn, b);
@@ -245,8 +251,9 @@ static void api_list(hc_req_t *req, void *ud)
     const char *phone_q = hc_req_query(req, "phone");
     char phone[16];
     if (phone_q && hc_phone_normalize(phone_q, phone, sizeof phone)) {
-        hc_reply_error(req, 400, "validation_failed", "phone must be a Korean mobile number",
-                       json_pack("[{s:s, s:s}]", "field", "phone", "message", "such as 010-1234-5678"));
+        hc_reply_error(
+            req, 400, "validation_failed", "phone must be a Korean mobile number",
+            json_pack("[{s:s, s:s}]", "field", "phone", "message", "such as 010-1234-5678"));
         return;
     }
     order_t *items = NULL;
@@ -282,8 +289,9 @@ static void api_packages(hc_req_t *req, void *ud)
     json_t *arr = json_array();
     for (size_t i = 0; i < hc_cfg.n_packages; i++)
         json_array_append_new(arr, package_json(req, &hc_cfg.packages[i]));
-    hc_reply_json(req, 200, hc_hal_page(req, "packages", arr, 0, (int64_t)hc_cfg.n_packages,
-                                        (int64_t)hc_cfg.n_packages));
+    hc_reply_json(req, 200,
+                  hc_hal_page(req, "packages", arr, 0, (int64_t)hc_cfg.n_packages,
+                              (int64_t)hc_cfg.n_packages));
 }
 
 static void api_package(hc_req_t *req, void *ud)
@@ -340,7 +348,8 @@ static void api_patch(hc_req_t *req, void *ud)
                     strcmp(status, "CANCELLED") != 0))
         hc_fields_add(&f, "status", "must be \"CANCELED\" (a customer can only cancel)");
     if (hc_fields_count(&f))
-        hc_reply_error(req, 400, "validation_failed", "the update has invalid fields", hc_fields_take(&f));
+        hc_reply_error(req, 400, "validation_failed", "the update has invalid fields",
+                       hc_fields_take(&f));
     else
         cancel(req, ud);
 out:
@@ -381,7 +390,8 @@ static void api_status(hc_req_t *req, void *ud)
     int has = hc_get_string(body, "status", &status, &f);
     if (has == 0)
         hc_fields_add(&f, "status", "is required");
-    else if (has > 0 && (order_status_parse(status, &to) || (to != ORDER_CONFIRMED && to != ORDER_REJECTED)))
+    else if (has > 0 &&
+             (order_status_parse(status, &to) || (to != ORDER_CONFIRMED && to != ORDER_REJECTED)))
         hc_fields_add(&f, "status", "must be CONFIRMED or REJECTED");
     int has_reason = hc_get_text(body, "reason", HC_REASON_MAX_CHARS, reason, sizeof reason, &f);
     if (has_reason == 0 && to == ORDER_REJECTED)
@@ -389,7 +399,8 @@ static void api_status(hc_req_t *req, void *ud)
     if (hc_get_int(body, "reservationId", &rid, &f) > 0 && rid <= 0)
         hc_fields_add(&f, "reservationId", "must be a positive integer");
     if (hc_fields_count(&f)) {
-        hc_reply_error(req, 400, "validation_failed", "the decision has invalid fields", hc_fields_take(&f));
+        hc_reply_error(req, 400, "validation_failed", "the decision has invalid fields",
+                       hc_fields_take(&f));
         goto out;
     }
     order_request_t rq = {.svc = ud, .trace = hc_req_trace(req)};

@@ -30,15 +30,17 @@ static const char *const event_types[ORDER_STATUS_COUNT] = {
 #define N ORDER_MOVE_NOOP
 #define A ORDER_MOVE_APPLY
 /* [from][to], in enum order: PENDING PAID REQUESTED CONFIRMED REJECTED CANCELED FAILED */
+/* clang-format off */
 static const order_move_t table[ORDER_STATUS_COUNT][ORDER_STATUS_COUNT] = {
-    [ORDER_PENDING] = {N, A, I, I, I, I, A},
-    [ORDER_PAID] = {I, N, A, I, A, A, I},
+    [ORDER_PENDING]   = {N, A, I, I, I, I, A},
+    [ORDER_PAID]      = {I, N, A, I, A, A, I},
     [ORDER_REQUESTED] = {I, I, N, A, A, A, I},
     [ORDER_CONFIRMED] = {I, I, I, N, A, A, I},
-    [ORDER_REJECTED] = {I, I, I, I, N, I, I},
-    [ORDER_CANCELED] = {I, I, I, I, I, N, I},
-    [ORDER_FAILED] = {I, I, I, I, I, I, N},
+    [ORDER_REJECTED]  = {I, I, I, I, N, I, I},
+    [ORDER_CANCELED]  = {I, I, I, I, I, N, I},
+    [ORDER_FAILED]    = {I, I, I, I, I, I, N},
 };
+/* clang-format on */
 #undef I
 #undef N
 #undef A
@@ -254,14 +256,15 @@ static void parse_payment(json_t *body, order_t *o, char *card, size_t cardlen, 
     if (has == 0)
         hc_fields_add(f, "cardNo", "is required when payMethod is card");
     else if (has > 0 && hc_card_normalize(cardno, card, cardlen))
-        hc_fields_add(f, "cardNo", "is not a valid card number (12-19 digits with a valid check digit)");
+        hc_fields_add(f, "cardNo",
+                      "is not a valid card number (12-19 digits with a valid check digit)");
     else if (has > 0)
         hc_strlcpy(o->card_last4, card + strlen(card) - 4, sizeof o->card_last4);
     explicit_bzero(text, sizeof text);
 }
 
-int order_booking_parse(json_t *body, const hc_config_t *cfg, int64_t today, order_t *o,
-                        char *card, size_t cardlen, hc_fields_t *f)
+int order_booking_parse(json_t *body, const hc_config_t *cfg, int64_t today, order_t *o, char *card,
+                        size_t cardlen, hc_fields_t *f)
 {
     static const char *const known[] = {"name",     "phone",     "orderType", "checkupDate",
                                         "centerId", "payMethod", "cardNo",    NULL};

@@ -45,14 +45,14 @@ typedef struct order_history_entry {
 typedef struct order {
     int64_t id;
     char name[256];
-    char phone[16];       /* digits only; shown masked */
+    char phone[16]; /* digits only; shown masked */
     char order_type[32];
     char checkup_date[11];
     int64_t center_id;
     char pay_method[8];
-    char card_last4[5];   /* the only card digits ever stored */
-    int64_t amount;       /* KRW */
-    int64_t payment_id;   /* 0 = none yet */
+    char card_last4[5];     /* the only card digits ever stored */
+    int64_t amount;         /* KRW */
+    int64_t payment_id;     /* 0 = none yet */
     int64_t reservation_id; /* 0 = not known */
     order_reservation_fact_t reservation_fact;
     order_status_t status;
@@ -123,7 +123,7 @@ int order_cancel_in_time(int64_t today, int64_t checkup_day, int cutoff_days);
  * amount, date, center, method, last four card digits) and card (the full
  * number, for the payment call only; cardlen >= 20). Adds one error per bad
  * field to f. Returns 0 when the request is valid, else HC_EINVAL. */
-int order_booking_parse(json_t *body, const hc_config_t *cfg, int64_t today, order_t *o,
-                        char *card, size_t cardlen, hc_fields_t *f);
+int order_booking_parse(json_t *body, const hc_config_t *cfg, int64_t today, order_t *o, char *card,
+                        size_t cardlen, hc_fields_t *f);
 
 #endif

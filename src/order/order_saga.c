@@ -51,7 +51,8 @@ static void set_store_error(order_result_t *res, int rc, const char *what)
                   "storage is full or unavailable; nothing was changed; retry later");
     } else if (rc == HC_EBUSY) {
         res->retry_after = 1;
-        set_error(res, 503, "storage_unavailable", "storage is busy; nothing was changed; retry in a moment");
+        set_error(res, 503, "storage_unavailable",
+                  "storage is busy; nothing was changed; retry in a moment");
     } else {
         set_error(res, 500, "internal", "%s failed; nothing was changed", what);
     }
@@ -170,8 +171,12 @@ static pay_verdict_t charge(const order_request_t *rq, const order_t *o, const c
                              (json_int_t)o->center_id, "checkupDate", o->checkup_date);
     if (card && card[0])
         json_object_set_new(body, "cardNo", json_string(card));
-    hc_call_t call = {.method = "POST", .url = url, .body = body, .trace = rq->trace,
-                      .timeout_ms = hc_cfg.payment_timeout_ms, .caller = rq->svc->def->name};
+    hc_call_t call = {.method = "POST",
+                      .url = url,
+                      .body = body,
+                      .trace = rq->trace,
+                      .timeout_ms = hc_cfg.payment_timeout_ms,
+                      .caller = rq->svc->def->name};
     int crc = hc_client_call(&call, &status, &resp);
     json_decref(body);
 
@@ -197,8 +202,7 @@ static pay_verdict_t charge(const order_request_t *rq, const order_t *o, const c
                  status, (long long)o->id, (long long)o->amount);
         v = PAY_UNKNOWN;
         *why = "payment answered for another order or amount; compensated";
-    } else if (status == 402 &&
-               json_integer_value(json_object_get(declined, "orderId")) == o->id) {
+    } else if (status == 402 && json_integer_value(json_object_get(declined, "orderId")) == o->id) {
         v = PAY_DECLINED;
         *why = "payment declined";
     } else {
@@ -220,18 +224,23 @@ static pay_verdict_t refund(const order_request_t *rq, const order_t *o)
     snprintf(url, sizeof url, "%s/paymentHistories/%lld/cancel", hc_cfg.payment_url,
              (long long)o->payment_id);
     json_t *body = json_pack("{s:s}", "reason", REASON_CUSTOMER);
-    hc_call_t call = {.method = "POST", .url = url, .body = body, .trace = rq->trace,
-                      .timeout_ms = hc_cfg.payment_timeout_ms, .caller = rq->svc->def->name};
+    hc_call_t call = {.method = "POST",
+                      .url = url,
+                      .body = body,
+                      .trace = rq->trace,
+                      .timeout_ms = hc_cfg.payment_timeout_ms,
+                      .caller = rq->svc->def->name};
     int crc = hc_client_call(&call, &status, &resp);
     json_decref(body);
     const char *st = json_string_value(json_object_get(resp, "status"));
     pay_verdict_t v = crc == HC_EUNAVAIL ? PAY_NOT_ACTED
-                      : crc                ? PAY_UNKNOWN
-                      : status == 200 && st && strcmp(st, "CANCELED") == 0 ? PAY_DONE
-                                                                            : answered_verdict(status);
+                      : crc              ? PAY_UNKNOWN
+                      : status == 200 && st && strcmp(st, "CANCELED") == 0
+                          ? PAY_DONE
+                          : answered_verdict(status);
     if (v != PAY_DONE)
-        hc_warn("refund for order %lld failed (%s, status %d)", (long long)o->id,
-                hc_strerror(crc), status);
+        hc_warn("refund for order %lld failed (%s, status %d)", (long long)o->id, hc_strerror(crc),
+                status);
     json_decref(resp);
     return v;
 }
@@ -301,8 +310,9 @@ void order_book(const order_request_t *rq, order_t *o, const char *card, order_r
         hc_info("order %lld failed: payment declined", (long long)cur.id);
     } else {
         order_move(&cur, ORDER_FAILED, why, now);
-        set_error(res, 503, "payment_unavailable",
-                  "payment is busy or unavailable; nothing was charged. Please pay a little later.");
+        set_error(
+            res, 503, "payment_unavailable",
+            "payment is busy or unavailable; nothing was charged. Please pay a little later.");
         hc_warn("order %lld failed: %s", (long long)cur.id, why);
     }
     /* Payment that provably never acted leaves nothing to compensate or
@@ -339,7 +349,8 @@ int order_fail_pending(hc_service_t *svc, int64_t id, const char *reason)
         order_move(&o, ORDER_FAILED, reason, now);
         rc = order_saga_save(c, &o, 0, 1, tp);
         if (!rc)
-            hc_warn("order %lld was still PENDING; failed it and asked for compensation", (long long)id);
+            hc_warn("order %lld was still PENDING; failed it and asked for compensation",
+                    (long long)id);
     }
     if (rc)
         hc_conn_rollback(c);

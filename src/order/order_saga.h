@@ -33,13 +33,13 @@ typedef struct order_request {
 
 /* What to answer. */
 typedef struct order_result {
-    int http;             /* 200, 201, 402, 404, 409, 500 or 503 */
-    const char *error;    /* error code; NULL for a success */
-    char message[256];    /* for errors */
-    int retry_after;      /* seconds for a 503; 0 = none */
-    int key_taken;        /* a concurrent request claimed the key first: replay it */
-    int has_order;        /* order is set */
-    order_t order;        /* the booking as answered */
+    int http;          /* 200, 201, 402, 404, 409, 500 or 503 */
+    const char *error; /* error code; NULL for a success */
+    char message[256]; /* for errors */
+    int retry_after;   /* seconds for a 503; 0 = none */
+    int key_taken;     /* a concurrent request claimed the key first: replay it */
+    int has_order;     /* order is set */
+    order_t order;     /* the booking as answered */
 } order_result_t;
 
 /* Moves the changes made to o in memory (by order_move) into the store inside
