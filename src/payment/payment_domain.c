@@ -10,6 +10,7 @@
 
 #include "hc_err.h"
 #include "hc_event.h"
+#include "hc_events.h"
 
 #define CARD_DIGITS_MAX 19
 
@@ -337,7 +338,7 @@ json_t *payment_to_json(const payment_t *p)
 
 json_t *payment_event_approved(const payment_t *p, const hc_trace_t *trace)
 {
-    json_t *ev = hc_event_new("PaymentApproved", p->order_id, trace);
+    json_t *ev = hc_event_new(HC_EV_PAYMENT_APPROVED, p->order_id, trace);
     json_object_set_new(ev, "paymentId", json_integer(p->id));
     json_object_set_new(ev, "amount", json_integer(p->amount));
     json_object_set_new(ev, "payMethod", json_string(payment_method_name(p->method)));
@@ -349,7 +350,7 @@ json_t *payment_event_approved(const payment_t *p, const hc_trace_t *trace)
 
 json_t *payment_event_canceled(const payment_t *p, const hc_trace_t *trace)
 {
-    json_t *ev = hc_event_new("PaymentCanceled", p->order_id, trace);
+    json_t *ev = hc_event_new(HC_EV_PAYMENT_CANCELED, p->order_id, trace);
     json_object_set_new(ev, "paymentId", json_integer(p->id));
     json_object_set_new(ev, "amount", json_integer(p->amount));
     json_object_set_new(ev, "reason", json_string(p->reason));
