@@ -1,15 +1,19 @@
 # The three commands a newcomer needs: `make run`, `make test`, `make bench`.
-# Everything is built with CMake in build/ (and build-asan/ for the sanitizer run).
+# Everything is built with CMake in build/ (and build-asan/ for the sanitizer run,
+# build-fuzz/ for the libFuzzer harnesses: `make fuzz`, see docs/fuzzing.md).
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES ?= $(sort $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 ifeq ($(CI),true)
 CMAKE_FLAGS += -DHC_WERROR=ON
 endif
 
-.PHONY: all deps venv build run test test-fast unit e2e asan bench format clean
+.PHONY: all deps venv build run test test-fast unit e2e asan fuzz-build fuzz fuzz-smoke bench format clean
 
 all: build
 
@@ -29,16 +33,34 @@ run: build
 	./$(BUILD)/healthcenter up
 
 # Every test: unit + end-to-end on the normal build, then the same under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzzer for a few seconds.
 test: build venv
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error
 	$(MAKE) asan
+	$(MAKE) fuzz-smoke
 
 asan: deps venv
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHC_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure --no-tests=error
+
+# The libFuzzer harnesses of tests/fuzz, built by clang with ASan + UBSan.
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DHC_FUZZ=ON \
+		$(CMAKE_FLAGS) >/dev/null
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+
+# Runs each harness (FUZZ_HARNESSES: all) for FUZZ_SECONDS on a copy of its
+# seed corpus; fails on a crash.
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD)/fuzz-work \
+		$(addprefix $(FUZZ_BUILD)/tests/fuzz/,$(FUZZ_HARNESSES))
+
+# The short run `make test` does: every harness as a ctest entry for a few seconds.
+fuzz-smoke: fuzz-build
+	cd $(FUZZ_BUILD) && ctest -L fuzz --output-on-failure --no-tests=error
+	@cat $(FUZZ_BUILD)/fuzz-work/*/summary
 
 unit: build
 	cd $(BUILD) && ctest -L unit --output-on-failure
@@ -53,4 +75,4 @@ format:
 	clang-format -i src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

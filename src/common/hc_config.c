@@ -216,6 +216,11 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
         if (rc)
             return rc;
     }
+    /* An empty directory would put the databases in / and the run files in /run. */
+    if (!cfg->data_dir[0]) {
+        snprintf(err, errlen, "HC_DATA_DIR: must not be empty (unset it for ./data)");
+        return HC_EINVAL;
+    }
     if (!cfg->run_dir[0]) {
         if (strlen(cfg->data_dir) + sizeof "/run" > sizeof cfg->run_dir) {
             snprintf(err, errlen, "HC_DATA_DIR: path longer than %zu bytes",

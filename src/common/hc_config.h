@@ -69,10 +69,12 @@ typedef struct hc_config {
  * message in err (size errlen) naming the bad variable. */
 int hc_config_load(hc_config_t *cfg, char *err, size_t errlen);
 
-/* Parses "code:name:price,..." into cfg->packages. Returns 0 or HC_EINVAL. */
+/* Parses "code:name:price,..." into cfg->packages. Returns 0, or HC_EINVAL
+ * with no package left (n_packages 0). */
 int hc_config_parse_packages(hc_config_t *cfg, const char *spec);
 
-/* Parses "id:name:capacity,..." into cfg->centers. Returns 0 or HC_EINVAL. */
+/* Parses "id:name:capacity,..." into cfg->centers. Returns 0, or HC_EINVAL
+ * with no center left (n_centers 0). */
 int hc_config_parse_centers(hc_config_t *cfg, const char *spec);
 
 /* Looks a package up by code; NULL when unknown. */

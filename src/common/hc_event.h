@@ -24,9 +24,9 @@ typedef struct hc_event {
     hc_trace_t trace; /* zeroed trace_id when the event carried none */
 } hc_event_t;
 
-/* Parses a bus message value. Returns 0, or HC_EINVAL when it is not an event
- * (not JSON, or eventId/eventType/orderId missing). On success the caller
- * releases ev->root with json_decref. */
+/* Parses a bus message value. Returns 0, or HC_EINVAL with *ev zeroed when it
+ * is not an event (not JSON, or eventId/eventType/orderId missing). On success
+ * the caller releases ev->root with json_decref. */
 int hc_event_parse(const char *text, size_t len, hc_event_t *ev);
 
 /* Says in why (n bytes) why text is not an event for hc_event_parse: not

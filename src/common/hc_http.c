@@ -18,9 +18,10 @@
 #include "hc_event.h"
 #include "hc_log.h"
 #include "hc_metrics.h"
+#include "hc_route.h"
 
 #define MAX_ROUTES 64
-#define MAX_SEGS 8
+#define MAX_SEGS HC_ROUTE_MAX_SEGS
 #define MAX_PARAMS 4
 #define MAX_RESP_HEADERS 8
 /* An oversized body up to this size is read and dropped so the client sees the
@@ -29,15 +30,7 @@
 /* After answers or bodies this large, free memory goes back to the system. */
 #define TRIM_AFTER_BYTES (64u * 1024)
 
-typedef struct route {
-    char method[8];
-    char *pattern;        /* as registered, used as the metrics label */
-    char *query;          /* the query parameters it takes: "a,b" or "" */
-    char *segs[MAX_SEGS]; /* split pattern; "{x}" = wildcard */
-    size_t n_segs;
-    hc_handler_cb cb;
-    void *ud;
-} route_t;
+typedef hc_route_t route_t; /* see hc_route.h */
 
 struct hc_http {
     char service[32];
@@ -277,32 +270,11 @@ int hc_req_json(hc_req_t *r, json_t **out)
     return 0;
 }
 
-/* Reads a page size: a run of decimal digits, of any length; anything above
- * HC_PAGE_SIZE_MAX (however many digits) is capped. Returns 0 with *out set,
- * or HC_EINVAL for anything else (a sign, a fraction, 0). */
-static int parse_size(const char *s, long long *out)
-{
-    if (!*s)
-        return HC_EINVAL;
-    for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9')
-            return HC_EINVAL;
-    while (s[0] == '0' && s[1])
-        s++;
-    long long v = HC_PAGE_SIZE_MAX;
-    if (strlen(s) < 8 && hc_parse_i64(s, &v) == 0 && v > HC_PAGE_SIZE_MAX)
-        v = HC_PAGE_SIZE_MAX;
-    *out = v;
-    return v >= 1 ? 0 : HC_EINVAL;
-}
-
 int hc_req_paging(hc_req_t *r, int64_t *page, int64_t *size)
 {
-    long long p = 0, s = HC_PAGE_SIZE_DEFAULT;
-    const char *ps = hc_req_query(r, "page"), *ss = hc_req_query(r, "size");
-    int bad_page = ps && (hc_parse_i64(ps, &p) || p < 0 || p > HC_PAGE_MAX);
-    int bad_size = ss && parse_size(ss, &s);
-    if (bad_page || bad_size) {
+    const char *bad = NULL;
+    if (hc_paging_parse(hc_req_query(r, "page"), hc_req_query(r, "size"), page, size, &bad)) {
+        int bad_page = strcmp(bad, "page") == 0;
         hc_reply_error(r, 400, "validation_failed",
                        "page must be an integer from 0 to 1000000000 and size an integer >= 1",
                        json_pack("[{s:s, s:s}]", "field", bad_page ? "page" : "size", "message",
@@ -310,8 +282,6 @@ int hc_req_paging(hc_req_t *r, int64_t *page, int64_t *size)
                                           : "must be an integer >= 1 (above 1000 it is capped at 1000)"));
         return HC_EINVAL;
     }
-    *page = p;
-    *size = s;
     return 0;
 }
 
@@ -447,40 +417,20 @@ static void dispatch(hc_req_t *r)
         return;
     }
     char buf[1024];
-    if (hc_strlcpy(buf, path, sizeof buf) >= sizeof buf) {
-        hc_reply_error(r, 404, "not_found", "no such resource", NULL);
-        return;
-    }
     char *segs[MAX_SEGS + 1];
-    size_t n = 0;
-    char *save = NULL;
-    for (char *s = strtok_r(buf, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
-        if (n > MAX_SEGS)
-            break;
-        segs[n++] = s;
-    }
-    int path_matched = 0;
-    const char *allowed[MAX_ROUTES]; /* methods registered for this path, for a 405's Allow */
-    size_t n_allowed = 0;
-    for (size_t i = 0; i < h->n_routes; i++) {
+    char allow[MAX_ROUTES * 9] = ""; /* a 405's Allow: methods are at most 7 characters */
+    int n = hc_path_split(path, buf, sizeof buf, segs);
+    int i = n < 0 ? HC_ROUTE_NOT_FOUND
+                  : hc_route_match(h->routes, h->n_routes, r->method, segs, (size_t)n, allow,
+                                   sizeof allow);
+    if (i >= 0) {
         route_t *rt = &h->routes[i];
-        if (rt->n_segs != n)
-            continue;
-        size_t k;
-        for (k = 0; k < n; k++)
-            if (rt->segs[k][0] != '{' && strcmp(rt->segs[k], segs[k]) != 0)
-                break;
-        if (k != n)
-            continue;
-        path_matched = 1;
-        if (strcmp(rt->method, "*") != 0 && strcmp(rt->method, r->method) != 0) {
-            allowed[n_allowed++] = rt->method;
-            continue;
-        }
-        for (k = 0; k < n && r->n_params < MAX_PARAMS; k++)
+        for (int k = 0; k < n && r->n_params < MAX_PARAMS; k++)
             if (rt->segs[k][0] == '{')
                 r->params[r->n_params++] = hc_xstrdup(segs[k]);
         r->route_label = rt->pattern;
+        if (!query_allowed(r, rt->query))
+            return;
         int gate =
             h->write_gate && is_write_method(r->method) ? h->write_gate(h->write_gate_ud) : 0;
         if (gate) {
@@ -491,8 +441,6 @@ static void dispatch(hc_req_t *r)
             hc_reply_storage_error(r, gate);
             return;
         }
-        if (!query_allowed(r, rt->query))
-            return;
         rt->cb(r, rt->ud);
         if (!r->responded) {
             hc_error("handler for %s %s gave no answer", r->method, rt->pattern);
@@ -500,19 +448,8 @@ static void dispatch(hc_req_t *r)
         }
         return;
     }
-    if (path_matched) {
-        /* A 405 names the methods the path does have (RFC 9110 15.5.6), each
-         * once, in registration order. Methods are at most 7 characters. */
-        char allow[MAX_ROUTES * 9] = "";
-        size_t len = 0;
-        for (size_t i = 0; i < n_allowed; i++) {
-            size_t j = 0;
-            while (j < i && strcmp(allowed[j], allowed[i]) != 0)
-                j++;
-            if (j == i)
-                len += (size_t)snprintf(allow + len, sizeof allow - len, "%s%s", len ? ", " : "",
-                                        allowed[i]);
-        }
+    if (i == HC_ROUTE_NO_METHOD) {
+        /* A 405 names the methods the path does have (RFC 9110 15.5.6). */
         hc_reply_header(r, "Allow", allow);
         hc_reply_error(r, 405, "method_not_allowed", "this method is not allowed on this resource", NULL);
     } else

@@ -30,7 +30,9 @@ void hc_phone_mask(const char *digits, char *out, size_t outlen);
  * such date). */
 int hc_date_parse(const char *s, int64_t *day);
 
-/* Formats a day number as YYYY-MM-DD (out >= 11 bytes). */
+/* Formats a day number as YYYY-MM-DD (out >= 11 bytes). day is one that
+ * hc_date_parse can return (1970-01-01 to 9999-12-31) or near it; the output
+ * of others is unspecified. */
 void hc_date_format(int64_t day, char *out, size_t outlen);
 
 /* Today's day number in the process time zone (TZ, set from HC_TZ at start),

@@ -129,7 +129,7 @@ int order_history_parse(const char *text, order_t *o)
         if (!at || order_status_parse(st, &o->history[i].status) != 0)
             rc = HC_EINVAL;
         else
-            hc_strlcpy(o->history[i].at, at, sizeof o->history[i].at);
+            hc_utf8_copy(o->history[i].at, sizeof o->history[i].at, at);
     }
     o->version = rc ? 0 : (int64_t)n;
     json_decref(arr);

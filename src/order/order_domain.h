@@ -111,7 +111,8 @@ json_t *order_event(const order_t *o, int64_t version, const hc_trace_t *trace);
 json_t *order_history_json(const order_t *o, int64_t version);
 
 /* Reads a history array as order_history_json writes it into o (status,
- * version). Returns 0, or HC_EINVAL when text is not such an array. */
+ * version; an "at" too long for its field is cut on a UTF-8 character).
+ * Returns 0, or HC_EINVAL with o->version 0 when text is not such an array. */
 int order_history_parse(const char *text, order_t *o);
 
 /* 1 when today (day number) is still inside the cancellation window of a
@@ -122,7 +123,8 @@ int order_cancel_in_time(int64_t today, int64_t checkup_day, int cutoff_days);
  * cfg and the day number today: fills o (name trimmed, phone digits, package,
  * amount, date, center, method, last four card digits) and card (the full
  * number, for the payment call only; cardlen >= 20). Adds one error per bad
- * field to f. Returns 0 when the request is valid, else HC_EINVAL. */
+ * field to f. Returns 0 when the request is valid, else HC_EINVAL with card
+ * wiped (all cardlen bytes zero). */
 int order_booking_parse(json_t *body, const hc_config_t *cfg, int64_t today, order_t *o, char *card,
                         size_t cardlen, hc_fields_t *f);
 

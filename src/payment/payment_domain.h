@@ -91,7 +91,8 @@ int payment_method_parse(const char *s, payment_method_t *out);
 int payment_card_is_declined(const char *digits, const char *list);
 
 /* Validates a charge request body (borrowed) against the decline list. Returns 0
- * with *out filled, or HC_EINVAL with one error per bad field added to f. */
+ * with *out filled, or HC_EINVAL with one error per bad field added to f and
+ * *out zeroed. */
 int payment_request_parse(json_t *body, const char *decline_list, payment_request_t *out,
                           hc_fields_t *f);
 

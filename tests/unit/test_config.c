@@ -204,6 +204,15 @@ static void test_invalid_choices(void **state)
     load_fails_naming("HC_BUS");
 }
 
+/* Regression (found by fuzz_config): HC_DATA_DIR set but empty was taken as
+ * "", which made the run directory "/run" and the databases "/<service>.db". */
+static void test_empty_data_dir_refused(void **state)
+{
+    (void)state;
+    setenv("HC_DATA_DIR", "", 1);
+    load_fails_naming("HC_DATA_DIR");
+}
+
 static void test_parse_packages(void **state)
 {
     (void)state;
@@ -302,6 +311,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_packages, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_invalid_centers, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_invalid_choices, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_empty_data_dir_refused, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_parse_packages, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_parse_centers, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_print_table_names_variables, clear_env, clear_env),

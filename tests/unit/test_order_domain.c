@@ -118,6 +118,33 @@ static void history_json_round_trips(void **state)
     assert_int_equal(order_history_parse(NULL, &back), HC_EINVAL);
 }
 
+/* Regression (found by fuzz_event): an "at" longer than the field was cut in
+ * the middle of a UTF-8 character, so order_history_json could not encode that
+ * entry and dropped it: the history came out shorter than the version. */
+static void history_parse_cuts_a_long_at_on_a_character(void **state)
+{
+    (void)state;
+    order_t o, back;
+    memset(&o, 0, sizeof o);
+    memset(&back, 0, sizeof back);
+    /* 30 ASCII bytes, then "é" (2 bytes) across the end of the 32-byte field */
+    assert_int_equal(order_history_parse("[{\"status\":\"PAID\",\"at\":"
+                                         "\"2026-12-01T10:00:00.000Z------\u00e9-tail\"},"
+                                         "{\"status\":\"REQUESTED\",\"at\":\"x\"}]",
+                                         &o),
+                     0);
+    assert_int_equal(o.version, 2);
+    assert_string_equal(o.history[0].at, "2026-12-01T10:00:00.000Z------");
+    json_t *h = order_history_json(&o, o.version);
+    assert_int_equal(json_array_size(h), 2);
+    char *text = json_dumps(h, JSON_COMPACT);
+    assert_int_equal(order_history_parse(text, &back), 0);
+    assert_int_equal(back.version, 2);
+    assert_string_equal(back.history[0].at, o.history[0].at);
+    free(text);
+    json_decref(h);
+}
+
 static void each_version_has_its_event(void **state)
 {
     (void)state;
@@ -297,6 +324,7 @@ int main(void)
         cmocka_unit_test(final_and_cancellable),
         cmocka_unit_test(moves_append_history_with_versions_and_monotone_times),
         cmocka_unit_test(history_json_round_trips),
+        cmocka_unit_test(history_parse_cuts_a_long_at_on_a_character),
         cmocka_unit_test(each_version_has_its_event),
         cmocka_unit_test(cancel_window_ends_with_the_day_before),
         cmocka_unit_test_setup(a_valid_booking_is_filled_in, setup_cfg),
