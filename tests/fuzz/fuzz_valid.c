@@ -113,10 +113,11 @@ static int num(const char *s, int n)
     return v;
 }
 
-#define LAST_DAY 2932896 /* 9999-12-31, the last date hc_date_parse reads */
+#define FIRST_DAY (-719162) /* 0001-01-01, the first date hc_date_parse reads */
+#define LAST_DAY 2932896    /* 9999-12-31, the last */
 
-/* Dates: YYYY-MM-DD from 1970 on, a real calendar day; parse and format are
- * inverse both ways. */
+/* Dates: YYYY-MM-DD from year 1 on (RFC 3339's full-date, proleptic
+ * Gregorian), a real calendar day; parse and format are inverse both ways. */
 static void check_date(const char *s, const uint8_t *data, size_t size)
 {
     int shape = strlen(s) == 10 && s[4] == '-' && s[7] == '-';
@@ -126,21 +127,21 @@ static void check_date(const char *s, const uint8_t *data, size_t size)
     int ok = 0;
     if (shape) {
         int y = num(s, 4), m = num(s + 5, 2), d = num(s + 8, 2);
-        ok = y >= 1970 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
+        ok = y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
     }
     int64_t day = -1;
     char back[11];
     int rc = hc_date_parse(s, &day);
     FUZZ_CHECK((rc == 0) == ok);
     if (ok) {
-        FUZZ_CHECK(day >= 0 && day <= LAST_DAY);
+        FUZZ_CHECK(day >= FIRST_DAY && day <= LAST_DAY);
         hc_date_format(day, back, sizeof back);
         FUZZ_CHECK(strcmp(back, s) == 0);
     }
     /* a day number from the input bytes, within the dates hc_date_parse reads */
     uint32_t raw = 0;
     memcpy(&raw, data, size < sizeof raw ? size : sizeof raw);
-    int64_t d0 = (int64_t)(raw % (LAST_DAY + 1)), d1;
+    int64_t d0 = FIRST_DAY + (int64_t)(raw % (LAST_DAY - FIRST_DAY + 1)), d1;
     char next[11];
     hc_date_format(d0, back, sizeof back);
     FUZZ_CHECK(hc_date_parse(back, &d1) == 0 && d1 == d0);
