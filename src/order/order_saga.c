@@ -472,9 +472,10 @@ void order_decide(const order_request_t *rq, int64_t id, order_status_t to, cons
                   "the booking is still being paid; try again in a moment");
         goto out;
     }
-    /* A confirm may reach us before reservation's ReservationAccepted did:
-     * the admin saw the request, so the booking was REQUESTED first. */
-    if (to == ORDER_CONFIRMED && o.status == ORDER_PAID)
+    /* An admin's decision may reach us before reservation's
+     * ReservationAccepted did: the admin saw the request, so the booking was
+     * REQUESTED first, whichever message came first. */
+    if (o.status == ORDER_PAID)
         order_move(&o, ORDER_REQUESTED, NULL, now);
     if (order_move(&o, to, to == ORDER_REJECTED ? reason : NULL, now) == ORDER_MOVE_INVALID) {
         hc_conn_rollback(c);
