@@ -10,6 +10,7 @@
 #include "hc_err.h"
 #include "hc_inbox.h"
 #include "hc_outbox.h"
+#include "hc_store.h"
 
 const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS] = {
     {1, HC_OUTBOX_SCHEMA HC_INBOX_SCHEMA
@@ -62,42 +63,25 @@ const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS] = {
     " n.delivery_status, n.attempts, n.last_error, n.next_attempt_at, n.trace_id,"       \
     " n.created_at, n.updated_at"
 
-/* A text parameter that is NULL when s is empty (unknown). */
-static hc_val_t text_or_null(const char *s)
+/* hc_row_decode_cb: decodes row i of a MYPAGE_COLS result into the
+ * notification_mypage_t at out. */
+static void mypage_from_row(const hc_rows_t *r, size_t i, void *out)
 {
-    return s && *s ? HC_TEXT(s) : HC_NULLV;
-}
-
-/* An integer parameter that is NULL when v is 0 (unknown). */
-static hc_val_t i64_or_null(int64_t v)
-{
-    return v ? HC_I64(v) : HC_NULLV;
-}
-
-/* Copies text cell (row, col) into dst; NULL becomes "". */
-static void copy_cell(char *dst, size_t size, const hc_rows_t *r, size_t row, size_t col)
-{
-    const char *s = hc_rows_text(r, row, col);
-    hc_strlcpy(dst, s ? s : "", size);
-}
-
-/* Decodes row i of a MYPAGE_COLS result into m (history left empty). */
-static void mypage_from_row(const hc_rows_t *r, size_t i, notification_mypage_t *m)
-{
+    notification_mypage_t *m = out;
     memset(m, 0, sizeof *m);
     m->order_id = hc_rows_i64(r, i, 0);
-    copy_cell(m->name, sizeof m->name, r, i, 1);
-    copy_cell(m->phone, sizeof m->phone, r, i, 2);
-    copy_cell(m->order_type, sizeof m->order_type, r, i, 3);
-    copy_cell(m->checkup_date, sizeof m->checkup_date, r, i, 4);
+    hc_rows_copy_text(r, i, 1, m->name, sizeof m->name);
+    hc_rows_copy_text(r, i, 2, m->phone, sizeof m->phone);
+    hc_rows_copy_text(r, i, 3, m->order_type, sizeof m->order_type);
+    hc_rows_copy_text(r, i, 4, m->checkup_date, sizeof m->checkup_date);
     m->center_id = hc_rows_i64(r, i, 5);
     m->amount = hc_rows_i64(r, i, 6);
-    copy_cell(m->status, sizeof m->status, r, i, 7);
+    hc_rows_copy_text(r, i, 7, m->status, sizeof m->status);
     m->payment_id = hc_rows_i64(r, i, 8);
     m->reservation_id = hc_rows_i64(r, i, 9);
     m->refunded = hc_rows_i64(r, i, 10) != 0;
-    copy_cell(m->created_at, sizeof m->created_at, r, i, 11);
-    copy_cell(m->updated_at, sizeof m->updated_at, r, i, 12);
+    hc_rows_copy_text(r, i, 11, m->created_at, sizeof m->created_at);
+    hc_rows_copy_text(r, i, 12, m->updated_at, sizeof m->updated_at);
     m->version = hc_rows_i64(r, i, 13);
     notification_history_parse(hc_rows_text(r, i, 14), m);
 }
@@ -139,23 +123,25 @@ static char *history_text(const notification_mypage_t *m)
     return text;
 }
 
-/* Decodes row i of a MSG_COLS result into m. */
-static void msg_from_row(const hc_rows_t *r, size_t i, notification_msg_t *m)
+/* hc_row_decode_cb: decodes row i of a MSG_COLS result into the
+ * notification_msg_t at out. */
+static void msg_from_row(const hc_rows_t *r, size_t i, void *out)
 {
+    notification_msg_t *m = out;
     memset(m, 0, sizeof *m);
     m->id = hc_rows_i64(r, i, 0);
     m->order_id = hc_rows_i64(r, i, 1);
-    copy_cell(m->order_status, sizeof m->order_status, r, i, 2);
-    copy_cell(m->to, sizeof m->to, r, i, 3);
-    copy_cell(m->text, sizeof m->text, r, i, 4);
-    copy_cell(m->provider, sizeof m->provider, r, i, 5);
-    copy_cell(m->delivery_status, sizeof m->delivery_status, r, i, 6);
+    hc_rows_copy_text(r, i, 2, m->order_status, sizeof m->order_status);
+    hc_rows_copy_text(r, i, 3, m->to, sizeof m->to);
+    hc_rows_copy_text(r, i, 4, m->text, sizeof m->text);
+    hc_rows_copy_text(r, i, 5, m->provider, sizeof m->provider);
+    hc_rows_copy_text(r, i, 6, m->delivery_status, sizeof m->delivery_status);
     m->attempts = (int)hc_rows_i64(r, i, 7);
-    copy_cell(m->last_error, sizeof m->last_error, r, i, 8);
+    hc_rows_copy_text(r, i, 8, m->last_error, sizeof m->last_error);
     m->next_attempt_at = hc_rows_i64(r, i, 9);
-    copy_cell(m->trace_id, sizeof m->trace_id, r, i, 10);
-    copy_cell(m->created_at, sizeof m->created_at, r, i, 11);
-    copy_cell(m->updated_at, sizeof m->updated_at, r, i, 12);
+    hc_rows_copy_text(r, i, 10, m->trace_id, sizeof m->trace_id);
+    hc_rows_copy_text(r, i, 11, m->created_at, sizeof m->created_at);
+    hc_rows_copy_text(r, i, 12, m->updated_at, sizeof m->updated_at);
 }
 
 int notification_store_put(hc_conn_t *c, const notification_mypage_t *m, const char *now)
@@ -172,10 +158,10 @@ int notification_store_put(hc_conn_t *c, const notification_mypage_t *m, const c
         " payment_id = excluded.payment_id, reservation_id = excluded.reservation_id,"
         " updated_at = excluded.updated_at, version = excluded.version,"
         " history = excluded.history",
-        HC_PARAMS(HC_I64(m->order_id), text_or_null(m->name), text_or_null(m->phone),
-                  text_or_null(m->order_type), text_or_null(m->checkup_date),
-                  i64_or_null(m->center_id), i64_or_null(m->amount), HC_TEXT(m->status),
-                  i64_or_null(m->payment_id), i64_or_null(m->reservation_id), HC_TEXT(now),
+        HC_PARAMS(HC_I64(m->order_id), hc_val_text_opt(m->name), hc_val_text_opt(m->phone),
+                  hc_val_text_opt(m->order_type), hc_val_text_opt(m->checkup_date),
+                  hc_val_i64_opt(m->center_id), hc_val_i64_opt(m->amount), HC_TEXT(m->status),
+                  hc_val_i64_opt(m->payment_id), hc_val_i64_opt(m->reservation_id), HC_TEXT(now),
                   HC_TEXT(now), HC_I64(m->version), HC_TEXT(history)),
         NULL);
     free(history);
@@ -184,15 +170,8 @@ int notification_store_put(hc_conn_t *c, const notification_mypage_t *m, const c
 
 int notification_store_get(hc_conn_t *c, int64_t order_id, notification_mypage_t *out)
 {
-    hc_rows_t *r = NULL;
-    int rc = hc_conn_query(c, "SELECT " MYPAGE_COLS " FROM mypage WHERE order_id = ?",
-                           HC_PARAMS(HC_I64(order_id)), &r);
-    if (!rc && hc_rows_count(r) == 0)
-        rc = HC_ENOTFOUND;
-    if (!rc)
-        mypage_from_row(r, 0, out);
-    hc_rows_free(r);
-    return rc;
+    return hc_store_get_one(c, "SELECT " MYPAGE_COLS " FROM mypage WHERE order_id = ?",
+                            HC_PARAMS(HC_I64(order_id)), mypage_from_row, out);
 }
 
 int notification_store_set_refunded(hc_conn_t *c, int64_t order_id, const char *now)
@@ -207,41 +186,20 @@ int notification_store_set_refunded(hc_conn_t *c, int64_t order_id, const char *
 int notification_store_list(hc_conn_t *c, const char *phone, int64_t page, int64_t size,
                             notification_mypage_t **items, size_t *n, int64_t *total)
 {
-    *items = NULL;
-    *n = 0;
-    *total = 0;
-    hc_rows_t *r = NULL;
-    int64_t offset = page * size;
-    int rc;
     /* Separate statements per filter: PostgreSQL cannot type "? IS NULL".
      * Rows without a version (only a refund seen) are not shown. */
-    if (phone) {
-        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM mypage WHERE phone = ? AND version > 0",
-                               HC_PARAMS(HC_TEXT(phone)), total);
-        if (!rc)
-            rc = hc_conn_query(c,
-                               "SELECT " MYPAGE_COLS " FROM mypage WHERE phone = ? AND version > 0"
-                               " ORDER BY order_id LIMIT ? OFFSET ?",
-                               HC_PARAMS(HC_TEXT(phone), HC_I64(size), HC_I64(offset)), &r);
-    } else {
-        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM mypage WHERE version > 0", HC_NOPARAMS,
-                               total);
-        if (!rc)
-            rc = hc_conn_query(c,
-                               "SELECT " MYPAGE_COLS " FROM mypage WHERE version > 0"
-                               " ORDER BY order_id LIMIT ? OFFSET ?",
-                               HC_PARAMS(HC_I64(size), HC_I64(offset)), &r);
-    }
-    if (rc)
-        goto out;
-    size_t count = hc_rows_count(r);
-    notification_mypage_t *list = hc_xcalloc(count ? count : 1, sizeof *list);
-    for (size_t i = 0; i < count; i++)
-        mypage_from_row(r, i, &list[i]);
+    hc_val_t by_phone = HC_TEXT(phone);
+    hc_page_query_t q = {.cols = MYPAGE_COLS,
+                         .from = phone ? "mypage WHERE phone = ? AND version > 0"
+                                       : "mypage WHERE version > 0",
+                         .order = "order_id",
+                         .params = &by_phone,
+                         .n_params = phone != NULL,
+                         .page = page,
+                         .size = size};
+    void *list = NULL;
+    int rc = hc_store_page(c, &q, mypage_from_row, sizeof **items, &list, n, total);
     *items = list;
-    *n = count;
-out:
-    hc_rows_free(r);
     return rc;
 }
 
@@ -256,8 +214,8 @@ int notification_store_queue(hc_conn_t *c, int64_t order_id, const char *status,
         " delivery_status, attempts, next_attempt_at, trace_id, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?, ?)"
         " ON CONFLICT (order_id, order_status) DO NOTHING",
-        HC_PARAMS(HC_I64(order_id), HC_TEXT(status), text_or_null(to), HC_TEXT(text),
-                  HC_TEXT(provider), HC_I64(now_ms), text_or_null(trace_id), HC_TEXT(now),
+        HC_PARAMS(HC_I64(order_id), HC_TEXT(status), hc_val_text_opt(to), HC_TEXT(text),
+                  HC_TEXT(provider), HC_I64(now_ms), hc_val_text_opt(trace_id), HC_TEXT(now),
                   HC_TEXT(now)),
         &changes);
     if (queued)
@@ -265,64 +223,28 @@ int notification_store_queue(hc_conn_t *c, int64_t order_id, const char *status,
     return rc;
 }
 
-/* Runs a MSG_COLS query and decodes every row into a new array. */
-static int query_msgs(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t np,
-                      notification_msg_t **items, size_t *n)
-{
-    *items = NULL;
-    *n = 0;
-    hc_rows_t *r = NULL;
-    int rc = hc_conn_query(c, sql, params, np, &r);
-    if (rc)
-        return rc;
-    size_t count = hc_rows_count(r);
-    notification_msg_t *list = hc_xcalloc(count ? count : 1, sizeof *list);
-    for (size_t i = 0; i < count; i++)
-        msg_from_row(r, i, &list[i]);
-    hc_rows_free(r);
-    *items = list;
-    *n = count;
-    return 0;
-}
 
 int notification_store_get_msg(hc_conn_t *c, int64_t id, notification_msg_t *out)
 {
-    notification_msg_t *list = NULL;
-    size_t n = 0;
-    int rc = query_msgs(c, "SELECT " MSG_COLS " FROM notifications n WHERE n.id = ?",
-                        HC_PARAMS(HC_I64(id)), &list, &n);
-    if (!rc && n == 0)
-        rc = HC_ENOTFOUND;
-    if (!rc)
-        *out = list[0];
-    free(list);
-    return rc;
+    return hc_store_get_one(c, "SELECT " MSG_COLS " FROM notifications n WHERE n.id = ?",
+                            HC_PARAMS(HC_I64(id)), msg_from_row, out);
 }
 
 int notification_store_list_msgs(hc_conn_t *c, int64_t order_id, int64_t page, int64_t size,
                                  notification_msg_t **items, size_t *n, int64_t *total)
 {
-    *items = NULL;
-    *n = 0;
-    *total = 0;
-    int64_t offset = page * size;
-    int rc;
-    if (order_id > 0) {
-        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM notifications WHERE order_id = ?",
-                               HC_PARAMS(HC_I64(order_id)), total);
-        if (!rc)
-            rc = query_msgs(c,
-                            "SELECT " MSG_COLS " FROM notifications n WHERE n.order_id = ?"
-                            " ORDER BY n.id LIMIT ? OFFSET ?",
-                            HC_PARAMS(HC_I64(order_id), HC_I64(size), HC_I64(offset)), items, n);
-    } else {
-        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM notifications", HC_NOPARAMS, total);
-        if (!rc)
-            rc = query_msgs(c,
-                            "SELECT " MSG_COLS " FROM notifications n"
-                            " ORDER BY n.id LIMIT ? OFFSET ?",
-                            HC_PARAMS(HC_I64(size), HC_I64(offset)), items, n);
-    }
+    hc_val_t by_order = HC_I64(order_id);
+    hc_page_query_t q = {.cols = MSG_COLS,
+                         .from = order_id > 0 ? "notifications n WHERE n.order_id = ?"
+                                              : "notifications n",
+                         .order = "n.id",
+                         .params = &by_order,
+                         .n_params = order_id > 0,
+                         .page = page,
+                         .size = size};
+    void *list = NULL;
+    int rc = hc_store_page(c, &q, msg_from_row, sizeof **items, &list, n, total);
+    *items = list;
     return rc;
 }
 
@@ -348,7 +270,7 @@ int notification_store_due(hc_conn_t *c, int64_t now_ms, size_t limit, notificat
     notification_due_t *list = hc_xcalloc(count ? count : 1, sizeof *list);
     for (size_t i = 0; i < count; i++) {
         msg_from_row(r, i, &list[i].msg);
-        copy_cell(list[i].phone, sizeof list[i].phone, r, i, 13);
+        hc_rows_copy_text(r, i, 13, list[i].phone, sizeof list[i].phone);
     }
     hc_rows_free(r);
     *items = list;
@@ -387,7 +309,7 @@ int notification_store_mark_failed(hc_conn_t *c, int64_t id, const char *provide
                         " attempts = ?, last_error = ?, next_attempt_at = ?, updated_at = ?"
                         " WHERE id = ? AND delivery_status <> 'SENT'",
                         HC_PARAMS(HC_TEXT(provider), HC_I64(attempts), HC_TEXT(error),
-                                  i64_or_null(next_ms), HC_TEXT(now), HC_I64(id)),
+                                  hc_val_i64_opt(next_ms), HC_TEXT(now), HC_I64(id)),
                         NULL);
 }
 

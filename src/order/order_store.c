@@ -11,6 +11,7 @@
 #include "hc_inbox.h"
 #include "hc_log.h"
 #include "hc_outbox.h"
+#include "hc_store.h"
 #include "order_domain.h"
 
 const hc_migration_t order_migrations[ORDER_N_MIGRATIONS] = {
@@ -49,32 +50,28 @@ const hc_migration_t order_migrations[ORDER_N_MIGRATIONS] = {
     " payment_id, status, reason, cancel_requested, trace_id, created_at, updated_at,"     \
     " created_ms, version, history, reservation_id, reservation_fact"
 
-static void copy_text(char *dst, size_t n, const hc_rows_t *r, size_t row, size_t col)
+/* hc_row_decode_cb: fills the order_t at out from row i of r (ORDER_COLS). */
+static void row_to_order(const hc_rows_t *r, size_t i, void *out)
 {
-    const char *s = hc_rows_text(r, row, col);
-    hc_strlcpy(dst, s ? s : "", n);
-}
-
-static void row_to_order(const hc_rows_t *r, size_t i, order_t *o)
-{
+    order_t *o = out;
     memset(o, 0, sizeof *o);
     o->id = hc_rows_i64(r, i, 0);
-    copy_text(o->name, sizeof o->name, r, i, 1);
-    copy_text(o->phone, sizeof o->phone, r, i, 2);
-    copy_text(o->order_type, sizeof o->order_type, r, i, 3);
-    copy_text(o->checkup_date, sizeof o->checkup_date, r, i, 4);
+    hc_rows_copy_text(r, i, 1, o->name, sizeof o->name);
+    hc_rows_copy_text(r, i, 2, o->phone, sizeof o->phone);
+    hc_rows_copy_text(r, i, 3, o->order_type, sizeof o->order_type);
+    hc_rows_copy_text(r, i, 4, o->checkup_date, sizeof o->checkup_date);
     o->center_id = hc_rows_i64(r, i, 5);
-    copy_text(o->pay_method, sizeof o->pay_method, r, i, 6);
-    copy_text(o->card_last4, sizeof o->card_last4, r, i, 7);
+    hc_rows_copy_text(r, i, 6, o->pay_method, sizeof o->pay_method);
+    hc_rows_copy_text(r, i, 7, o->card_last4, sizeof o->card_last4);
     o->amount = hc_rows_i64(r, i, 8);
     o->payment_id = hc_rows_i64(r, i, 9);
     if (order_status_parse(hc_rows_text(r, i, 10), &o->status) != 0)
         o->status = ORDER_FAILED; /* unreadable: never act on it as live */
-    copy_text(o->reason, sizeof o->reason, r, i, 11);
+    hc_rows_copy_text(r, i, 11, o->reason, sizeof o->reason);
     o->cancel_requested = (int)hc_rows_i64(r, i, 12);
-    copy_text(o->trace_id, sizeof o->trace_id, r, i, 13);
-    copy_text(o->created_at, sizeof o->created_at, r, i, 14);
-    copy_text(o->updated_at, sizeof o->updated_at, r, i, 15);
+    hc_rows_copy_text(r, i, 13, o->trace_id, sizeof o->trace_id);
+    hc_rows_copy_text(r, i, 14, o->created_at, sizeof o->created_at);
+    hc_rows_copy_text(r, i, 15, o->updated_at, sizeof o->updated_at);
     o->created_ms = hc_rows_i64(r, i, 16);
     order_history_parse(hc_rows_text(r, i, 18), o);
     if (o->version != hc_rows_i64(r, i, 17))
@@ -119,15 +116,8 @@ int order_store_insert(hc_conn_t *c, order_t *o)
 
 int order_store_get(hc_conn_t *c, int64_t id, order_t *out)
 {
-    hc_rows_t *r = NULL;
-    int rc = hc_conn_query(c, "SELECT " ORDER_COLS " FROM orders WHERE id = ?",
-                           HC_PARAMS(HC_I64(id)), &r);
-    if (!rc && hc_rows_count(r) == 0)
-        rc = HC_ENOTFOUND;
-    if (!rc)
-        row_to_order(r, 0, out);
-    hc_rows_free(r);
-    return rc;
+    return hc_store_get_one(c, "SELECT " ORDER_COLS " FROM orders WHERE id = ?",
+                            HC_PARAMS(HC_I64(id)), row_to_order, out);
 }
 
 int order_store_update(hc_conn_t *c, const order_t *o, int64_t expected_version)
@@ -158,32 +148,18 @@ int order_store_update(hc_conn_t *c, const order_t *o, int64_t expected_version)
 int order_store_list(hc_conn_t *c, const char *phone, int64_t page, int64_t size, order_t **items,
                      size_t *n, int64_t *total)
 {
-    *items = NULL;
-    *n = 0;
-    hc_rows_t *r = NULL;
-    int rc;
-    if (phone)
-        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM orders WHERE phone = ?",
-                               HC_PARAMS(HC_TEXT(phone)), total);
-    else
-        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM orders", HC_NOPARAMS, total);
-    if (rc)
-        return rc;
-    if (phone)
-        rc = hc_conn_query(c, "SELECT " ORDER_COLS " FROM orders WHERE phone = ? ORDER BY id DESC LIMIT ? OFFSET ?",
-                           HC_PARAMS(HC_TEXT(phone), HC_I64(size), HC_I64(page * size)), &r);
-    else
-        rc = hc_conn_query(c, "SELECT " ORDER_COLS " FROM orders ORDER BY id DESC LIMIT ? OFFSET ?",
-                           HC_PARAMS(HC_I64(size), HC_I64(page * size)), &r);
-    if (rc)
-        return rc;
-    size_t k = hc_rows_count(r);
-    *items = hc_xcalloc(k ? k : 1, sizeof **items);
-    for (size_t i = 0; i < k; i++)
-        row_to_order(r, i, &(*items)[i]);
-    *n = k;
-    hc_rows_free(r);
-    return 0;
+    hc_val_t by_phone = HC_TEXT(phone);
+    hc_page_query_t q = {.cols = ORDER_COLS,
+                         .from = phone ? "orders WHERE phone = ?" : "orders",
+                         .order = "id DESC",
+                         .params = &by_phone,
+                         .n_params = phone != NULL,
+                         .page = page,
+                         .size = size};
+    void *list = NULL;
+    int rc = hc_store_page(c, &q, row_to_order, sizeof **items, &list, n, total);
+    *items = list;
+    return rc;
 }
 
 int order_store_stale_pending(hc_conn_t *c, int64_t before_ms, int64_t *ids, size_t max, size_t *n)
@@ -212,7 +188,7 @@ int order_idem_get(hc_conn_t *c, const char *scope, const char *key, order_idem_
         out->status = (int)hc_rows_i64(r, 0, 1);
         const char *b = hc_rows_text(r, 0, 2);
         out->body = b ? hc_xstrdup(b) : NULL;
-        copy_text(out->digest, sizeof out->digest, r, 0, 3);
+        hc_rows_copy_text(r, 0, 3, out->digest, sizeof out->digest);
     }
     hc_rows_free(r);
     return rc;

@@ -13,6 +13,7 @@
 #include "hc_inbox.h"
 #include "hc_log.h"
 #include "hc_outbox.h"
+#include "hc_store.h"
 #include "hc_valid.h"
 
 const hc_migration_t reservation_migrations[RESERVATION_N_MIGRATIONS] = {
@@ -56,43 +57,40 @@ const hc_migration_t reservation_migrations[RESERVATION_N_MIGRATIONS] = {
     "id, order_id, center_id, checkup_date, status, reason, created_at, updated_at, order_version"
 #define CAN_COLS "id, order_id, reservation_id, center_id, checkup_date, reason, created_at"
 
-/* Copies column col of row i as text into out ("" for NULL). */
-static void text_col(const hc_rows_t *r, size_t i, size_t col, char *out, size_t outlen)
+/* hc_row_decode_cb: reads row i of a SELECT RES_COLS result into the
+ * reservation_t at o. */
+static void row_to_reservation(const hc_rows_t *r, size_t i, void *o)
 {
-    const char *s = hc_rows_text(r, i, col);
-    hc_strlcpy(out, s ? s : "", outlen);
-}
-
-/* Reads row i of a SELECT RES_COLS result into *out. */
-static void row_to_reservation(const hc_rows_t *r, size_t i, reservation_t *out)
-{
+    reservation_t *out = o;
     memset(out, 0, sizeof *out);
     out->id = hc_rows_i64(r, i, 0);
     out->order_id = hc_rows_i64(r, i, 1);
     out->center_id = hc_rows_i64(r, i, 2);
-    text_col(r, i, 3, out->checkup_date, sizeof out->checkup_date);
+    hc_rows_copy_text(r, i, 3, out->checkup_date, sizeof out->checkup_date);
     if (reservation_status_parse(hc_rows_text(r, i, 4), &out->status) != 0) {
         hc_warn("reservation %lld has an unknown status \"%s\"; shown as REJECTED",
                 (long long)out->id, hc_rows_text(r, i, 4) ? hc_rows_text(r, i, 4) : "");
         out->status = RESERVATION_REJECTED;
     }
-    text_col(r, i, 5, out->reason, sizeof out->reason);
-    text_col(r, i, 6, out->created_at, sizeof out->created_at);
-    text_col(r, i, 7, out->updated_at, sizeof out->updated_at);
+    hc_rows_copy_text(r, i, 5, out->reason, sizeof out->reason);
+    hc_rows_copy_text(r, i, 6, out->created_at, sizeof out->created_at);
+    hc_rows_copy_text(r, i, 7, out->updated_at, sizeof out->updated_at);
     out->order_version = hc_rows_i64(r, i, 8);
 }
 
-/* Reads row i of a SELECT CAN_COLS result into *out. */
-static void row_to_cancellation(const hc_rows_t *r, size_t i, reservation_cancellation_t *out)
+/* hc_row_decode_cb: reads row i of a SELECT CAN_COLS result into the
+ * reservation_cancellation_t at o. */
+static void row_to_cancellation(const hc_rows_t *r, size_t i, void *o)
 {
+    reservation_cancellation_t *out = o;
     memset(out, 0, sizeof *out);
     out->id = hc_rows_i64(r, i, 0);
     out->order_id = hc_rows_i64(r, i, 1);
     out->reservation_id = hc_rows_i64(r, i, 2);
     out->center_id = hc_rows_i64(r, i, 3);
-    text_col(r, i, 4, out->checkup_date, sizeof out->checkup_date);
-    text_col(r, i, 5, out->reason, sizeof out->reason);
-    text_col(r, i, 6, out->created_at, sizeof out->created_at);
+    hc_rows_copy_text(r, i, 4, out->checkup_date, sizeof out->checkup_date);
+    hc_rows_copy_text(r, i, 5, out->reason, sizeof out->reason);
+    hc_rows_copy_text(r, i, 6, out->created_at, sizeof out->created_at);
 }
 
 int reservation_store_sync_centers(hc_conn_t *c, const hc_center_cfg_t *centers, size_t n)
@@ -112,54 +110,33 @@ int reservation_store_sync_centers(hc_conn_t *c, const hc_center_cfg_t *centers,
     return rc;
 }
 
+#define CENTER_COLS "id, name, daily_capacity"
+
+/* hc_row_decode_cb: reads row i of a SELECT CENTER_COLS result into the
+ * reservation_center_t at o. */
+static void row_to_center(const hc_rows_t *r, size_t i, void *o)
+{
+    reservation_center_t *out = o;
+    memset(out, 0, sizeof *out);
+    out->id = hc_rows_i64(r, i, 0);
+    hc_rows_copy_text(r, i, 1, out->name, sizeof out->name);
+    out->daily_capacity = hc_rows_i64(r, i, 2);
+}
+
 int reservation_store_center_get(hc_conn_t *c, int64_t id, reservation_center_t *out)
 {
-    hc_rows_t *r = NULL;
-    int rc = hc_conn_query(c,
-                           "SELECT id, name, daily_capacity FROM centers WHERE id = ? AND active = 1",
-                           HC_PARAMS(HC_I64(id)), &r);
-    if (rc)
-        goto out;
-    if (hc_rows_count(r) == 0) {
-        rc = HC_ENOTFOUND;
-        goto out;
-    }
-    memset(out, 0, sizeof *out);
-    out->id = hc_rows_i64(r, 0, 0);
-    text_col(r, 0, 1, out->name, sizeof out->name);
-    out->daily_capacity = hc_rows_i64(r, 0, 2);
-out:
-    hc_rows_free(r);
-    return rc;
+    return hc_store_get_one(c, "SELECT " CENTER_COLS " FROM centers WHERE id = ? AND active = 1",
+                            HC_PARAMS(HC_I64(id)), row_to_center, out);
 }
 
 int reservation_store_center_list(hc_conn_t *c, int64_t page, int64_t size,
                                   reservation_center_t **out, size_t *n, int64_t *total)
 {
-    hc_rows_t *r = NULL;
-    *out = NULL;
-    *n = 0;
-    int rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM centers WHERE active = 1", HC_NOPARAMS,
-                               total);
-    if (rc)
-        goto out;
-    rc = hc_conn_query(c,
-                       "SELECT id, name, daily_capacity FROM centers WHERE active = 1"
-                       " ORDER BY id LIMIT ? OFFSET ?",
-                       HC_PARAMS(HC_I64(size), HC_I64(page * size)), &r);
-    if (rc)
-        goto out;
-    size_t count = hc_rows_count(r);
-    reservation_center_t *list = hc_xcalloc(count ? count : 1, sizeof *list);
-    for (size_t i = 0; i < count; i++) {
-        list[i].id = hc_rows_i64(r, i, 0);
-        text_col(r, i, 1, list[i].name, sizeof list[i].name);
-        list[i].daily_capacity = hc_rows_i64(r, i, 2);
-    }
+    hc_page_query_t q = {.cols = CENTER_COLS, .from = "centers WHERE active = 1", .order = "id",
+                         .page = page, .size = size};
+    void *list = NULL;
+    int rc = hc_store_page(c, &q, row_to_center, sizeof **out, &list, n, total);
     *out = list;
-    *n = count;
-out:
-    hc_rows_free(r);
     return rc;
 }
 
@@ -274,31 +251,16 @@ int reservation_store_insert(hc_conn_t *c, reservation_t *r)
         &r->id);
 }
 
-/* Runs a SELECT RES_COLS query expected to match at most one row. */
-static int get_one(hc_conn_t *c, const char *sql, int64_t key, reservation_t *out)
-{
-    hc_rows_t *r = NULL;
-    int rc = hc_conn_query(c, sql, HC_PARAMS(HC_I64(key)), &r);
-    if (rc)
-        goto out;
-    if (hc_rows_count(r) == 0) {
-        rc = HC_ENOTFOUND;
-        goto out;
-    }
-    row_to_reservation(r, 0, out);
-out:
-    hc_rows_free(r);
-    return rc;
-}
-
 int reservation_store_get(hc_conn_t *c, int64_t id, reservation_t *out)
 {
-    return get_one(c, "SELECT " RES_COLS " FROM reservations WHERE id = ?", id, out);
+    return hc_store_get_one(c, "SELECT " RES_COLS " FROM reservations WHERE id = ?",
+                            HC_PARAMS(HC_I64(id)), row_to_reservation, out);
 }
 
 int reservation_store_get_by_order(hc_conn_t *c, int64_t order_id, reservation_t *out)
 {
-    return get_one(c, "SELECT " RES_COLS " FROM reservations WHERE order_id = ?", order_id, out);
+    return hc_store_get_one(c, "SELECT " RES_COLS " FROM reservations WHERE order_id = ?",
+                            HC_PARAMS(HC_I64(order_id)), row_to_reservation, out);
 }
 
 int reservation_store_update_status(hc_conn_t *c, reservation_t *r)
@@ -317,54 +279,33 @@ int reservation_store_list(hc_conn_t *c, const reservation_filter_t *f, int64_t 
 {
     /* The WHERE clause names only the filters given, so each of the few
      * combinations is one cached statement. */
-    hc_val_t params[6];
+    hc_val_t params[4];
     size_t np = 0;
-    hc_buf_t where, sql;
-    hc_rows_t *r = NULL;
-    int rc = 0;
-    *out = NULL;
-    *n = 0;
-    hc_buf_init(&where, 1024);
-    hc_buf_init(&sql, 2048);
-    hc_buf_adds(&where, " WHERE 1 = 1");
+    hc_buf_t from;
+    hc_buf_init(&from, 1024);
+    hc_buf_adds(&from, "reservations WHERE 1 = 1");
     if (f->order_id > 0) {
-        hc_buf_adds(&where, " AND order_id = ?");
+        hc_buf_adds(&from, " AND order_id = ?");
         params[np++] = HC_I64(f->order_id);
     }
     if (f->center_id > 0) {
-        hc_buf_adds(&where, " AND center_id = ?");
+        hc_buf_adds(&from, " AND center_id = ?");
         params[np++] = HC_I64(f->center_id);
     }
     if (f->status >= 0) {
-        hc_buf_adds(&where, " AND status = ?");
+        hc_buf_adds(&from, " AND status = ?");
         params[np++] = HC_TEXT(reservation_status_name((reservation_status_t)f->status));
     }
     if (f->date) {
-        hc_buf_adds(&where, " AND checkup_date = ?");
+        hc_buf_adds(&from, " AND checkup_date = ?");
         params[np++] = HC_TEXT(f->date);
     }
-    hc_buf_printf(&sql, "SELECT COUNT(*) FROM reservations%s", hc_buf_str(&where));
-    rc = hc_conn_query_i64(c, hc_buf_str(&sql), params, np, total);
-    if (rc)
-        goto out;
-    hc_buf_reset(&sql);
-    hc_buf_printf(&sql, "SELECT " RES_COLS " FROM reservations%s ORDER BY id LIMIT ? OFFSET ?",
-                  hc_buf_str(&where));
-    params[np++] = HC_I64(size);
-    params[np++] = HC_I64(page * size);
-    rc = hc_conn_query(c, hc_buf_str(&sql), params, np, &r);
-    if (rc)
-        goto out;
-    size_t count = hc_rows_count(r);
-    reservation_t *list = hc_xcalloc(count ? count : 1, sizeof *list);
-    for (size_t i = 0; i < count; i++)
-        row_to_reservation(r, i, &list[i]);
+    hc_page_query_t q = {.cols = RES_COLS, .from = hc_buf_str(&from), .order = "id",
+                         .params = params, .n_params = np, .page = page, .size = size};
+    void *list = NULL;
+    int rc = hc_store_page(c, &q, row_to_reservation, sizeof **out, &list, n, total);
     *out = list;
-    *n = count;
-out:
-    hc_rows_free(r);
-    hc_buf_cleanup(&where);
-    hc_buf_cleanup(&sql);
+    hc_buf_cleanup(&from);
     return rc;
 }
 
@@ -384,54 +325,25 @@ int reservation_store_cancellation_insert(hc_conn_t *c, reservation_cancellation
 
 int reservation_store_cancellation_get(hc_conn_t *c, int64_t id, reservation_cancellation_t *out)
 {
-    hc_rows_t *r = NULL;
-    int rc = hc_conn_query(c, "SELECT " CAN_COLS " FROM cancellations WHERE id = ?",
-                           HC_PARAMS(HC_I64(id)), &r);
-    if (rc)
-        goto out;
-    if (hc_rows_count(r) == 0) {
-        rc = HC_ENOTFOUND;
-        goto out;
-    }
-    row_to_cancellation(r, 0, out);
-out:
-    hc_rows_free(r);
-    return rc;
+    return hc_store_get_one(c, "SELECT " CAN_COLS " FROM cancellations WHERE id = ?",
+                            HC_PARAMS(HC_I64(id)), row_to_cancellation, out);
 }
 
 int reservation_store_cancellation_list(hc_conn_t *c, int64_t order_id, int64_t page,
                                         int64_t size, reservation_cancellation_t **out,
                                         size_t *n, int64_t *total)
 {
-    hc_rows_t *r = NULL;
-    int rc;
-    *out = NULL;
-    *n = 0;
-    if (order_id > 0) {
-        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM cancellations WHERE order_id = ?",
-                               HC_PARAMS(HC_I64(order_id)), total);
-        if (!rc)
-            rc = hc_conn_query(c,
-                               "SELECT " CAN_COLS " FROM cancellations WHERE order_id = ?"
-                               " ORDER BY id LIMIT ? OFFSET ?",
-                               HC_PARAMS(HC_I64(order_id), HC_I64(size), HC_I64(page * size)), &r);
-    } else {
-        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM cancellations", HC_NOPARAMS, total);
-        if (!rc)
-            rc = hc_conn_query(c,
-                               "SELECT " CAN_COLS " FROM cancellations ORDER BY id LIMIT ? OFFSET ?",
-                               HC_PARAMS(HC_I64(size), HC_I64(page * size)), &r);
-    }
-    if (rc)
-        goto out;
-    size_t count = hc_rows_count(r);
-    reservation_cancellation_t *list = hc_xcalloc(count ? count : 1, sizeof *list);
-    for (size_t i = 0; i < count; i++)
-        row_to_cancellation(r, i, &list[i]);
+    hc_val_t by_order = HC_I64(order_id);
+    hc_page_query_t q = {.cols = CAN_COLS,
+                         .from = order_id > 0 ? "cancellations WHERE order_id = ?" : "cancellations",
+                         .order = "id",
+                         .params = &by_order,
+                         .n_params = order_id > 0,
+                         .page = page,
+                         .size = size};
+    void *list = NULL;
+    int rc = hc_store_page(c, &q, row_to_cancellation, sizeof **out, &list, n, total);
     *out = list;
-    *n = count;
-out:
-    hc_rows_free(r);
     return rc;
 }
 
