@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hc_api.h"
 #include "hc_buf.h"
 #include "hc_err.h"
 #include "hc_valid.h"
@@ -24,9 +25,11 @@ static void set_id(json_t *o, const char *key, int64_t v)
     json_object_set_new(o, key, v ? json_integer((json_int_t)v) : json_null());
 }
 
-/* Builds the mypage resource of m (caller owns the result). */
-static json_t *mypage_json(hc_req_t *req, const notification_mypage_t *m)
+/* Builds the resource of the notification_mypage_t at item (caller owns the
+ * result). */
+static json_t *mypage_json(hc_req_t *req, const void *item)
 {
+    const notification_mypage_t *m = item;
     char masked[20], path[64];
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer((json_int_t)m->order_id));
@@ -59,9 +62,11 @@ static json_t *mypage_json(hc_req_t *req, const notification_mypage_t *m)
     return o;
 }
 
-/* Builds the notification resource of m (caller owns the result). */
-static json_t *msg_json(hc_req_t *req, const notification_msg_t *m)
+/* Builds the resource of the notification_msg_t at item (caller owns the
+ * result). */
+static json_t *msg_json(hc_req_t *req, const void *item)
 {
+    const notification_msg_t *m = item;
     char path[64];
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer((json_int_t)m->id));
@@ -81,147 +86,112 @@ static json_t *msg_json(hc_req_t *req, const notification_msg_t *m)
     return o;
 }
 
-/* Reads query argument name as a positive id into *out (0 when absent).
- * Returns 0, or HC_EINVAL after answering 400 when present but not an id or
- * when required and absent. */
-static int query_id(hc_req_t *req, const char *name, int required, int64_t *out)
+static int get_mypage(hc_conn_t *c, int64_t order_id, void *out)
 {
-    const char *s = hc_req_query(req, name);
-    long long v = 0;
-    *out = 0;
-    if (!s && !required)
-        return 0;
-    if (!s || hc_parse_i64(s, &v) || v <= 0) {
-        hc_fields_t f;
-        hc_fields_init(&f);
-        hc_fields_add(&f, name, s ? "must be a positive integer" : "is required");
-        hc_reply_error(req, 400, "validation_failed",
-                       s ? "the query parameter is not a valid id" : "a query parameter is missing",
-                       hc_fields_take(&f));
-        hc_fields_cleanup(&f);
-        return HC_EINVAL;
-    }
-    *out = v;
-    return 0;
+    notification_mypage_t *m = out;
+    int rc = notification_store_get(c, order_id, m);
+    if (!rc && m->version == 0)
+        rc = HC_ENOTFOUND; /* only a refund seen yet: nothing to show */
+    return rc;
 }
 
-/* Answers the mypage of order_id, or 404. */
-static void reply_mypage(hc_req_t *req, hc_db_t *db, int64_t order_id)
+static int get_notification(hc_conn_t *c, int64_t id, void *out)
 {
-    notification_mypage_t m;
-    int rc = HC_ENOTFOUND;
-    if (order_id > 0) {
-        hc_conn_t *c = hc_db_acquire(db);
-        rc = notification_store_get(c, order_id, &m);
-        hc_db_release(db, c);
-        if (!rc && m.version == 0)
-            rc = HC_ENOTFOUND; /* only a refund seen yet: nothing to show */
-    }
-    if (rc == HC_ENOTFOUND)
-        hc_reply_error(req, 404, "not_found", "no mypage for this order", NULL);
-    else if (rc)
-        hc_reply_storage_error(req, rc);
-    else
-        hc_reply_json(req, 200, mypage_json(req, &m));
+    return notification_store_get_msg(c, id, out);
 }
+
+static const hc_resource_t mypage_res = {"mypage", "mypages", sizeof(notification_mypage_t),
+                                         get_mypage, mypage_json};
+static const hc_resource_t notification_res = {"notification", "notifications",
+                                               sizeof(notification_msg_t), get_notification,
+                                               msg_json};
 
 /* GET /mypages[?phone=&page=&size=] */
 static void api_list_mypages(hc_req_t *req, void *ud)
 {
-    hc_db_t *db = ud;
+    hc_service_t *svc = ud;
     int64_t page, size, total = 0;
+    char phone[16];
+    hc_fields_t f;
     if (hc_req_paging(req, &page, &size))
         return;
-    const char *phone_in = hc_req_query(req, "phone");
-    char phone[16];
-    if (phone_in && hc_phone_normalize(phone_in, phone, sizeof phone) != 0) {
-        hc_fields_t f;
-        hc_fields_init(&f);
-        hc_fields_add(&f, "phone", "must be a Korean mobile number such as 010-1234-5678");
-        hc_reply_error(req, 400, "validation_failed", "the phone filter is not a valid number",
-                       hc_fields_take(&f));
-        hc_fields_cleanup(&f);
-        return;
+    hc_fields_init(&f);
+    int has_phone = hc_query_phone(req, "phone", phone, sizeof phone, &f);
+    if (has_phone < 0) {
+        hc_reply_invalid(req, "the phone filter is not a valid number", &f);
+    } else {
+        notification_mypage_t *items = NULL;
+        size_t n = 0;
+        hc_conn_t *c = hc_db_acquire(svc->db);
+        int rc = notification_store_list(c, has_phone ? phone : NULL, page, size, &items, &n,
+                                         &total);
+        hc_db_release(svc->db, c);
+        hc_api_page(req, &mypage_res, rc, items, n, page, size, total);
     }
-    notification_mypage_t *items = NULL;
-    size_t n = 0;
-    hc_conn_t *c = hc_db_acquire(db);
-    int rc = notification_store_list(c, phone_in ? phone : NULL, page, size, &items, &n, &total);
-    hc_db_release(db, c);
-    if (rc) {
-        hc_reply_storage_error(req, rc);
-        return;
-    }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, mypage_json(req, &items[i]));
-    free(items);
-    hc_reply_json(req, 200, hc_hal_page(req, "mypages", arr, page, size, total));
+    hc_fields_cleanup(&f);
 }
 
 /* GET /mypages/{id} (id = orderId) */
 static void api_get_mypage(hc_req_t *req, void *ud)
 {
-    reply_mypage(req, ud, hc_req_param_id(req, 0));
+    hc_service_t *svc = ud;
+    hc_api_get(req, svc->db, &mypage_res);
 }
 
 /* GET /mypages/search/findByOrderId?orderId=N: the single mypage, 404 if none. */
 static void api_find_by_order_id(hc_req_t *req, void *ud)
 {
-    int64_t order_id;
-    if (query_id(req, "orderId", 1, &order_id))
-        return;
-    reply_mypage(req, ud, order_id);
+    hc_service_t *svc = ud;
+    int64_t order_id = 0;
+    hc_fields_t f;
+    hc_fields_init(&f);
+    if (!hc_req_query(req, "orderId"))
+        hc_fields_add(&f, "orderId", "is required");
+    hc_query_id(req, "orderId", &order_id, &f);
+    if (hc_fields_count(&f))
+        hc_reply_invalid(req, "the orderId query parameter is missing or not an id", &f);
+    else
+        hc_api_get_id(req, svc->db, &mypage_res, order_id);
+    hc_fields_cleanup(&f);
 }
 
 /* GET /notifications[?orderId=&page=&size=] */
 static void api_list_notifications(hc_req_t *req, void *ud)
 {
-    hc_db_t *db = ud;
-    int64_t page, size, total = 0, order_id;
-    if (hc_req_paging(req, &page, &size) || query_id(req, "orderId", 0, &order_id))
+    hc_service_t *svc = ud;
+    int64_t page, size, total = 0, order_id = 0;
+    hc_fields_t f;
+    if (hc_req_paging(req, &page, &size))
         return;
-    notification_msg_t *items = NULL;
-    size_t n = 0;
-    hc_conn_t *c = hc_db_acquire(db);
-    int rc = notification_store_list_msgs(c, order_id, page, size, &items, &n, &total);
-    hc_db_release(db, c);
-    if (rc) {
-        hc_reply_storage_error(req, rc);
-        return;
+    hc_fields_init(&f);
+    hc_query_id(req, "orderId", &order_id, &f);
+    if (hc_fields_count(&f)) {
+        hc_reply_invalid(req, "the query parameter is not a valid id", &f);
+    } else {
+        notification_msg_t *items = NULL;
+        size_t n = 0;
+        hc_conn_t *c = hc_db_acquire(svc->db);
+        int rc = notification_store_list_msgs(c, order_id, page, size, &items, &n, &total);
+        hc_db_release(svc->db, c);
+        hc_api_page(req, &notification_res, rc, items, n, page, size, total);
     }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, msg_json(req, &items[i]));
-    free(items);
-    hc_reply_json(req, 200, hc_hal_page(req, "notifications", arr, page, size, total));
+    hc_fields_cleanup(&f);
 }
 
 /* GET /notifications/{id} */
 static void api_get_notification(hc_req_t *req, void *ud)
 {
-    hc_db_t *db = ud;
-    int64_t id = hc_req_param_id(req, 0);
-    notification_msg_t m;
-    int rc = HC_ENOTFOUND;
-    if (id > 0) {
-        hc_conn_t *c = hc_db_acquire(db);
-        rc = notification_store_get_msg(c, id, &m);
-        hc_db_release(db, c);
-    }
-    if (rc == HC_ENOTFOUND)
-        hc_reply_error(req, 404, "not_found", "no such notification", NULL);
-    else if (rc)
-        hc_reply_storage_error(req, rc);
-    else
-        hc_reply_json(req, 200, msg_json(req, &m));
+    hc_service_t *svc = ud;
+    hc_api_get(req, svc->db, &notification_res);
 }
 
-void notification_api_register(hc_http_t *h, hc_db_t *db)
+int notification_api_register(hc_service_t *svc)
 {
-    hc_http_route(h, "GET", "/mypages", "phone,page,size", api_list_mypages, db);
-    hc_http_route(h, "GET", "/mypages/search/findByOrderId", "orderId", api_find_by_order_id, db);
-    hc_http_route(h, "GET", "/mypages/{id}", NULL, api_get_mypage, db);
-    hc_http_route(h, "GET", "/notifications", "orderId,page,size", api_list_notifications, db);
-    hc_http_route(h, "GET", "/notifications/{id}", NULL, api_get_notification, db);
+    hc_http_t *h = svc->http;
+    hc_http_route(h, "GET", "/mypages", "phone,page,size", api_list_mypages, svc);
+    hc_http_route(h, "GET", "/mypages/search/findByOrderId", "orderId", api_find_by_order_id, svc);
+    hc_http_route(h, "GET", "/mypages/{id}", NULL, api_get_mypage, svc);
+    hc_http_route(h, "GET", "/notifications", "orderId,page,size", api_list_notifications, svc);
+    hc_http_route(h, "GET", "/notifications/{id}", NULL, api_get_notification, svc);
+    return 0;
 }

@@ -3,12 +3,11 @@
 #ifndef NOTIFICATION_API_H
 #define NOTIFICATION_API_H
 
-#include "hc_db.h"
-#include "hc_http.h"
+#include "hc_service.h"
 
 /* Registers GET /mypages, /mypages/{id}, /mypages/search/findByOrderId,
- * /notifications and /notifications/{id} on h, served from db (borrowed; must
- * outlive the server). */
-void notification_api_register(hc_http_t *h, hc_db_t *db);
+ * /notifications and /notifications/{id} on svc's server, served from its
+ * database. Returns 0 or an hc_err. */
+int notification_api_register(hc_service_t *svc);
 
 #endif

@@ -25,11 +25,10 @@
 static pthread_mutex_t sender_mu = PTHREAD_MUTEX_INITIALIZER;
 static notification_sender_t *sender;
 
-/* Registers the routes. Returns 0. */
+/* Registers the routes. Returns 0 or an hc_err. */
 static int notification_init(hc_service_t *svc)
 {
-    notification_api_register(svc->http, svc->db);
-    return 0;
+    return notification_api_register(svc);
 }
 
 /* Samples the SMS backlog for /metrics (-1 when storage fails). Not named

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hc_api.h"
 #include "hc_auth.h"
 #include "hc_buf.h"
 #include "hc_config.h"
@@ -222,54 +223,54 @@ out:
 
 /* ---- reading ---- */
 
+static int get_order(hc_conn_t *c, int64_t id, void *out)
+{
+    return order_store_get(c, id, out);
+}
+
+static json_t *order_resource(hc_req_t *req, const void *item)
+{
+    return order_json(req, item);
+}
+
+static const hc_resource_t order_resource_def = {
+    .what = "order",
+    .collection = "orders",
+    .size = sizeof(order_t),
+    .get = get_order,
+    .to_json = order_resource,
+};
+
+/* GET /orders/{id} */
 static void api_get(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
-    int64_t id = hc_req_param_id(req, 0);
-    order_t *o = hc_xcalloc(1, sizeof *o);
-    int rc = HC_ENOTFOUND;
-    if (id) {
-        hc_conn_t *c = hc_db_acquire(svc->db);
-        rc = order_store_get(c, id, o);
-        hc_db_release(svc->db, c);
-    }
-    if (rc == HC_ENOTFOUND)
-        hc_reply_error(req, 404, "not_found", "no such order", NULL);
-    else if (rc)
-        hc_reply_storage_error(req, rc);
-    else
-        hc_reply_json(req, 200, order_json(req, o));
-    free(o);
+    hc_api_get(req, svc->db, &order_resource_def);
 }
 
+/* GET /orders?phone=&page=&size=, newest first */
 static void api_list(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
     int64_t page, size, total = 0;
+    char phone[16];
+    hc_fields_t f;
     if (hc_req_paging(req, &page, &size))
         return;
-    const char *phone_q = hc_req_query(req, "phone");
-    char phone[16];
-    if (phone_q && hc_phone_normalize(phone_q, phone, sizeof phone)) {
-        hc_reply_error(
-            req, 400, "validation_failed", "phone must be a Korean mobile number",
-            json_pack("[{s:s, s:s}]", "field", "phone", "message", "such as 010-1234-5678"));
+    hc_fields_init(&f);
+    int has_phone = hc_query_phone(req, "phone", phone, sizeof phone, &f);
+    if (has_phone < 0) {
+        hc_reply_invalid(req, "phone must be a Korean mobile number", &f);
+        hc_fields_cleanup(&f);
         return;
     }
+    hc_fields_cleanup(&f);
     order_t *items = NULL;
     size_t n = 0;
     hc_conn_t *c = hc_db_acquire(svc->db);
-    int rc = order_store_list(c, phone_q ? phone : NULL, page, size, &items, &n, &total);
+    int rc = order_store_list(c, has_phone ? phone : NULL, page, size, &items, &n, &total);
     hc_db_release(svc->db, c);
-    if (rc) {
-        hc_reply_storage_error(req, rc);
-        return;
-    }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, order_json(req, &items[i]));
-    free(items);
-    hc_reply_json(req, 200, hc_hal_page(req, "orders", arr, page, size, total));
+    hc_api_page(req, &order_resource_def, rc, items, n, page, size, total);
 }
 
 /* A package as a resource. */
@@ -299,7 +300,7 @@ static void api_package(hc_req_t *req, void *ud)
     (void)ud;
     const hc_package_t *p = hc_config_package(&hc_cfg, hc_req_param(req, 0));
     if (!p)
-        hc_reply_error(req, 404, "not_found", "no such package", NULL);
+        hc_reply_not_found(req, "package");
     else
         hc_reply_json(req, 200, package_json(req, p));
 }
@@ -318,7 +319,7 @@ static void cancel(hc_req_t *req, hc_service_t *svc)
     int64_t id = hc_req_param_id(req, 0);
     char scope[48];
     if (!id) {
-        hc_reply_error(req, 404, "not_found", "no such order", NULL);
+        hc_reply_not_found(req, "order");
         return;
     }
     snprintf(scope, sizeof scope, "cancel:%lld", (long long)id);
@@ -334,7 +335,7 @@ static void api_patch(hc_req_t *req, void *ud)
 {
     json_t *body = NULL;
     if (!hc_req_param_id(req, 0)) {
-        hc_reply_error(req, 404, "not_found", "no such order", NULL);
+        hc_reply_not_found(req, "order");
         return;
     }
     static const char *const known[] = {"status", NULL};
@@ -380,7 +381,7 @@ static void api_status(hc_req_t *req, void *ud)
     }
     int64_t id = hc_req_param_id(req, 0);
     if (!id) {
-        hc_reply_error(req, 404, "not_found", "no such order", NULL);
+        hc_reply_not_found(req, "order");
         goto out;
     }
     if (hc_req_json(req, &body))
@@ -413,7 +414,7 @@ out:
     hc_fields_cleanup(&f);
 }
 
-void order_api_register(hc_service_t *svc)
+int order_api_register(hc_service_t *svc)
 {
     hc_http_route(svc->http, "POST", "/orders", NULL, api_create, svc);
     hc_http_route(svc->http, "GET", "/orders", "phone,page,size", api_list, svc);
@@ -423,4 +424,5 @@ void order_api_register(hc_service_t *svc)
     hc_http_route(svc->http, "POST", "/orders/{id}/status", NULL, api_status, svc);
     hc_http_route(svc->http, "GET", "/packages", NULL, api_packages, svc);
     hc_http_route(svc->http, "GET", "/packages/{code}", NULL, api_package, svc);
+    return 0;
 }

@@ -4,7 +4,7 @@
 
 #include "hc_service.h"
 
-/* Registers every order route on svc->http. */
-void order_api_register(hc_service_t *svc);
+/* Registers every order route on svc->http. Returns 0 or an hc_err. */
+int order_api_register(hc_service_t *svc);
 
 #endif

@@ -70,8 +70,7 @@ static int order_init(hc_service_t *svc)
         return HC_EINVAL;
     }
     svc->state = &order_state;
-    order_api_register(svc);
-    return 0;
+    return order_api_register(svc);
 }
 
 static int order_start(hc_service_t *svc)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hc_api.h"
 #include "hc_buf.h"
 #include "hc_client.h"
 #include "hc_config.h"
@@ -19,15 +20,30 @@
 
 #define DEFAULT_REFUND_REASON "refund requested"
 
-/* The resource JSON of p with its _links. Caller owns the result. */
-static json_t *payment_resource(hc_req_t *req, const payment_t *p)
+/* The resource JSON of the payment_t at item with its _links. Caller owns the
+ * result. */
+static json_t *payment_resource(hc_req_t *req, const void *item)
 {
+    const payment_t *p = item;
     char path[64];
     json_t *o = payment_to_json(p);
     snprintf(path, sizeof path, "/paymentHistories/%lld", (long long)p->id);
     hc_hal_self(req, o, "paymentHistory", path);
     return o;
 }
+
+static int get_payment(hc_conn_t *c, int64_t id, void *out)
+{
+    return payment_store_find(c, id, out);
+}
+
+static const hc_resource_t payment_resource_def = {
+    .what = "payment history",
+    .collection = "paymentHistories",
+    .size = sizeof(payment_t),
+    .get = get_payment,
+    .to_json = payment_resource,
+};
 
 /* Answers a refund of a declined payment: 409, nothing was charged. */
 static void reply_declined_refund(hc_req_t *req, const payment_t *p)
@@ -161,21 +177,7 @@ out:
 static void api_get(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
-    payment_t p;
-    int64_t id = hc_req_param_id(req, 0);
-    if (id <= 0) {
-        hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
-        return;
-    }
-    hc_conn_t *c = hc_db_acquire(svc->db);
-    int rc = payment_store_find(c, id, &p);
-    hc_db_release(svc->db, c);
-    if (rc == HC_ENOTFOUND)
-        hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
-    else if (rc)
-        hc_reply_storage_error(req, rc);
-    else
-        hc_reply_json(req, 200, payment_resource(req, &p));
+    hc_api_get(req, svc->db, &payment_resource_def);
 }
 
 /* GET /paymentHistories?orderId=&page=&size= */
@@ -184,29 +186,22 @@ static void api_list(hc_req_t *req, void *ud)
     hc_service_t *svc = ud;
     payment_t *items = NULL;
     size_t n = 0;
-    int64_t page, size, total = 0;
-    long long order_id = 0;
+    int64_t page, size, total = 0, order_id = 0;
+    hc_fields_t f;
     if (hc_req_paging(req, &page, &size))
         return; /* answered */
-    const char *q = hc_req_query(req, "orderId");
-    if (q && (hc_parse_i64(q, &order_id) || order_id <= 0)) {
-        hc_reply_error(req, 400, "validation_failed", "orderId must be a positive integer",
-                       json_pack("[{s:s, s:s}]", "field", "orderId", "message",
-                                 "must be a positive integer"));
+    hc_fields_init(&f);
+    hc_query_id(req, "orderId", &order_id, &f);
+    if (hc_fields_count(&f)) {
+        hc_reply_invalid(req, "orderId must be a positive integer", &f);
+        hc_fields_cleanup(&f);
         return;
     }
+    hc_fields_cleanup(&f);
     hc_conn_t *c = hc_db_acquire(svc->db);
     int rc = payment_store_list(c, order_id, page, size, &items, &n, &total);
     hc_db_release(svc->db, c);
-    if (rc) {
-        hc_reply_storage_error(req, rc);
-        return;
-    }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, payment_resource(req, &items[i]));
-    free(items);
-    hc_reply_json(req, 200, hc_hal_page(req, "paymentHistories", arr, page, size, total));
+    hc_api_page(req, &payment_resource_def, rc, items, n, page, size, total);
 }
 
 /* Reads the optional "reason" of a refund body into out (size bytes). Returns 0
@@ -234,7 +229,7 @@ static void refund(hc_service_t *svc, hc_req_t *req, int64_t id, const char *rea
     rc = payment_store_find(c, id, &p);
     if (rc == HC_ENOTFOUND) {
         hc_conn_rollback(c);
-        hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
+        hc_reply_not_found(req, "payment history");
         goto out;
     }
     if (rc)
@@ -281,7 +276,7 @@ static void refund_through_order(hc_service_t *svc, hc_req_t *req, int64_t id)
     int rc = payment_store_find(c, id, &p);
     hc_db_release(svc->db, c);
     if (rc == HC_ENOTFOUND) {
-        hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
+        hc_reply_not_found(req, "payment history");
         return;
     }
     if (rc) {
@@ -358,7 +353,7 @@ static void api_cancel(hc_req_t *req, void *ud)
     hc_fields_init(&f);
     int64_t id = hc_req_param_id(req, 0);
     if (id <= 0) {
-        hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
+        hc_reply_not_found(req, "payment history");
         goto out;
     }
     static const char *const known[] = {"reason", NULL};
@@ -388,7 +383,7 @@ static void api_patch(hc_req_t *req, void *ud)
     hc_fields_init(&f);
     int64_t id = hc_req_param_id(req, 0);
     if (id <= 0) {
-        hc_reply_error(req, 404, "not_found", "no such payment history", NULL);
+        hc_reply_not_found(req, "payment history");
         goto out;
     }
     static const char *const known[] = {"status", "reason", NULL};

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hc_api.h"
 #include "hc_buf.h"
 #include "hc_client.h"
 #include "hc_config.h"
@@ -17,26 +18,12 @@
 #include "reservation_policy.h"
 #include "reservation_store.h"
 
-/* ---- answers ---- */
+/* ---- representations ---- */
 
-/* Answers 404 with a message naming the missing resource. */
-static void reply_not_found(hc_req_t *req, const char *kind, int64_t id)
+/* The resource form of the reservation_t at item (caller owns the result). */
+static json_t *reservation_json(hc_req_t *req, const void *item)
 {
-    char msg[128];
-    snprintf(msg, sizeof msg, "no %s with id %lld", kind, (long long)id);
-    hc_reply_error(req, 404, "not_found", msg, NULL);
-}
-
-/* Answers 400 validation_failed with the collected field errors. */
-static void reply_invalid(hc_req_t *req, hc_fields_t *f)
-{
-    hc_reply_error(req, 400, "validation_failed", "the request has invalid fields",
-                   hc_fields_take(f));
-}
-
-/* The resource form of a reservation (caller owns the result). */
-static json_t *reservation_json(hc_req_t *req, const reservation_t *r)
-{
+    const reservation_t *r = item;
     char path[64];
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(r->id));
@@ -52,9 +39,11 @@ static json_t *reservation_json(hc_req_t *req, const reservation_t *r)
     return o;
 }
 
-/* The resource form of a cancellation (caller owns the result). */
-static json_t *cancellation_json(hc_req_t *req, const reservation_cancellation_t *x)
+/* The resource form of the reservation_cancellation_t at item (caller owns
+ * the result). */
+static json_t *cancellation_json(hc_req_t *req, const void *item)
 {
+    const reservation_cancellation_t *x = item;
     char path[64];
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(x->id));
@@ -71,9 +60,11 @@ static json_t *cancellation_json(hc_req_t *req, const reservation_cancellation_t
     return o;
 }
 
-/* The resource form of a center (caller owns the result). */
-static json_t *center_json(hc_req_t *req, const reservation_center_t *ce)
+/* The resource form of the reservation_center_t at item (caller owns the
+ * result). */
+static json_t *center_json(hc_req_t *req, const void *item)
 {
+    const reservation_center_t *ce = item;
     char path[64], href[700];
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(ce->id));
@@ -108,28 +99,34 @@ static json_t *slot_resource(hc_req_t *req, int64_t center_id, const reservation
     return o;
 }
 
-/* ---- query parameters ---- */
-
-/* Reads an optional positive id from the query into *out (0 when absent);
- * adds a field error for anything else, an empty value included. */
-static void query_id(hc_req_t *req, const char *name, int64_t *out, hc_fields_t *f)
+static int get_reservation(hc_conn_t *c, int64_t id, void *out)
 {
-    const char *s = hc_req_query(req, name);
-    long long v = 0;
-    *out = 0;
-    if (!s)
-        return;
-    if (hc_parse_i64(s, &v) != 0 || v <= 0) {
-        hc_fields_add(f, name, "must be a positive integer");
-        return;
-    }
-    *out = v;
+    return reservation_store_get(c, id, out);
 }
+
+static int get_cancellation(hc_conn_t *c, int64_t id, void *out)
+{
+    return reservation_store_cancellation_get(c, id, out);
+}
+
+static int get_center(hc_conn_t *c, int64_t id, void *out)
+{
+    return reservation_store_center_get(c, id, out);
+}
+
+static const hc_resource_t reservation_res = {"reservation", "reservations",
+                                              sizeof(reservation_t), get_reservation,
+                                              reservation_json};
+static const hc_resource_t cancellation_res = {"cancellation", "cancellations",
+                                               sizeof(reservation_cancellation_t),
+                                               get_cancellation, cancellation_json};
+static const hc_resource_t center_res = {"center", "centers", sizeof(reservation_center_t),
+                                         get_center, center_json};
 
 /* ---- reservations ---- */
 
 /* GET /reservations?orderId=&status=&centerId=&date=&page=&size= */
-static void list_reservations(hc_req_t *req, void *ud)
+static void api_list_reservations(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
     hc_fields_t f;
@@ -137,12 +134,11 @@ static void list_reservations(hc_req_t *req, void *ud)
     reservation_t *list = NULL;
     size_t n = 0;
     int64_t page, size, total = 0, day;
-    hc_conn_t *c = NULL;
-    hc_fields_init(&f);
     if (hc_req_paging(req, &page, &size) != 0)
-        goto out;
-    query_id(req, "orderId", &filter.order_id, &f);
-    query_id(req, "centerId", &filter.center_id, &f);
+        return;
+    hc_fields_init(&f);
+    hc_query_id(req, "orderId", &filter.order_id, &f);
+    hc_query_id(req, "centerId", &filter.center_id, &f);
     const char *status = hc_req_query(req, "status");
     reservation_status_t st;
     if (status) {
@@ -159,45 +155,21 @@ static void list_reservations(hc_req_t *req, void *ud)
             filter.date = date;
     }
     if (hc_fields_count(&f)) {
-        reply_invalid(req, &f);
-        goto out;
-    }
-    c = hc_db_acquire(svc->db);
-    int rc = reservation_store_list(c, &filter, page, size, &list, &n, &total);
-    if (rc) {
-        hc_reply_storage_error(req, rc);
-        goto out;
-    }
-    json_t *items = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, reservation_json(req, &list[i]));
-    hc_reply_json(req, 200, hc_hal_page(req, "reservations", items, page, size, total));
-out:
-    if (c)
+        hc_reply_invalid(req, "the request has invalid fields", &f);
+    } else {
+        hc_conn_t *c = hc_db_acquire(svc->db);
+        int rc = reservation_store_list(c, &filter, page, size, &list, &n, &total);
         hc_db_release(svc->db, c);
-    free(list);
+        hc_api_page(req, &reservation_res, rc, list, n, page, size, total);
+    }
     hc_fields_cleanup(&f);
 }
 
 /* GET /reservations/{id} */
-static void get_reservation(hc_req_t *req, void *ud)
+static void api_get_reservation(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
-    reservation_t r;
-    int64_t id = hc_req_param_id(req, 0);
-    if (!id) {
-        hc_reply_error(req, 404, "not_found", "no such reservation", NULL);
-        return;
-    }
-    hc_conn_t *c = hc_db_acquire(svc->db);
-    int rc = reservation_store_get(c, id, &r);
-    hc_db_release(svc->db, c);
-    if (rc == HC_ENOTFOUND)
-        reply_not_found(req, "reservation", id);
-    else if (rc)
-        hc_reply_storage_error(req, rc);
-    else
-        hc_reply_json(req, 200, reservation_json(req, &r));
+    hc_api_get(req, svc->db, &reservation_res);
 }
 
 /* Asks order, the booking's owner, to decide status `to` for r's booking.
@@ -265,7 +237,7 @@ static void admin_change(hc_req_t *req, hc_service_t *svc, int64_t id, int64_t o
     hc_db_release(svc->db, c);
     if (rc == HC_ENOTFOUND) {
         if (id) {
-            reply_not_found(req, "reservation", id);
+            hc_reply_not_found(req, "reservation");
         } else {
             char msg[128];
             snprintf(msg, sizeof msg, "order %lld has no reservation", (long long)order_id);
@@ -336,7 +308,7 @@ static void read_status_body(json_t *body, reservation_status_t *to, char *reaso
 
 /* PATCH /reservations/{id} with {"status": "CONFIRMED"} or
  * {"status": "REJECTED", "reason": "..."} (any letter case). */
-static void patch_reservation(hc_req_t *req, void *ud)
+static void api_patch_reservation(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
     json_t *body = NULL;
@@ -346,7 +318,7 @@ static void patch_reservation(hc_req_t *req, void *ud)
     hc_fields_init(&f);
     int64_t id = hc_req_param_id(req, 0);
     if (!id) {
-        hc_reply_error(req, 404, "not_found", "no such reservation", NULL);
+        hc_reply_not_found(req, "reservation");
         goto out;
     }
     if (hc_req_json(req, &body) != 0)
@@ -355,7 +327,7 @@ static void patch_reservation(hc_req_t *req, void *ud)
     hc_fields_unknown(body, known, &f);
     read_status_body(body, &to, reason, &f);
     if (hc_fields_count(&f)) {
-        reply_invalid(req, &f);
+        hc_reply_invalid(req, "the request has invalid fields", &f);
         goto out;
     }
     admin_change(req, svc, id, 0, to, reason);
@@ -367,7 +339,7 @@ out:
 /* POST /reservations with {"orderId": N, "status": ..., "reason": ...}: the
  * seed's admin call (`http :8082/reservations orderId=1 status="confirmed"`),
  * applied to the reservation of that order. */
-static void post_reservations(hc_req_t *req, void *ud)
+static void api_post_reservations(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
     json_t *body = NULL;
@@ -387,7 +359,7 @@ static void post_reservations(hc_req_t *req, void *ud)
         hc_fields_add(&f, "orderId", "must be a positive integer");
     read_status_body(body, &to, reason, &f);
     if (hc_fields_count(&f)) {
-        reply_invalid(req, &f);
+        hc_reply_invalid(req, "the request has invalid fields", &f);
         goto out;
     }
     hc_log_ctx_order(order_id);
@@ -398,18 +370,18 @@ out:
 }
 
 /* POST /reservations/{id}/confirm (no body needed). */
-static void confirm_reservation(hc_req_t *req, void *ud)
+static void api_confirm_reservation(hc_req_t *req, void *ud)
 {
     int64_t id = hc_req_param_id(req, 0);
     if (!id) {
-        hc_reply_error(req, 404, "not_found", "no such reservation", NULL);
+        hc_reply_not_found(req, "reservation");
         return;
     }
     admin_change(req, ud, id, 0, RESERVATION_CONFIRMED, NULL);
 }
 
 /* POST /reservations/{id}/reject with {"reason": "..."} (required). */
-static void reject_reservation(hc_req_t *req, void *ud)
+static void api_reject_reservation(hc_req_t *req, void *ud)
 {
     json_t *body = NULL;
     hc_fields_t f;
@@ -418,13 +390,13 @@ static void reject_reservation(hc_req_t *req, void *ud)
     hc_fields_init(&f);
     int64_t id = hc_req_param_id(req, 0);
     if (!id) {
-        hc_reply_error(req, 404, "not_found", "no such reservation", NULL);
+        hc_reply_not_found(req, "reservation");
         goto out;
     }
     hc_req_body(req, &len);
     if (len == 0) {
         hc_fields_add(&f, "reason", "is required to reject a reservation");
-        reply_invalid(req, &f);
+        hc_reply_invalid(req, "the request has invalid fields", &f);
         goto out;
     }
     if (hc_req_json(req, &body) != 0)
@@ -434,7 +406,7 @@ static void reject_reservation(hc_req_t *req, void *ud)
     if (hc_get_text(body, "reason", RESERVATION_REASON_MAX_CHARS, reason, sizeof reason, &f) == 0)
         hc_fields_add(&f, "reason", "is required to reject a reservation");
     if (hc_fields_count(&f)) {
-        reply_invalid(req, &f);
+        hc_reply_invalid(req, "the request has invalid fields", &f);
         goto out;
     }
     admin_change(req, ud, id, 0, RESERVATION_REJECTED, reason);
@@ -446,64 +418,39 @@ out:
 /* ---- cancellations ---- */
 
 /* GET /cancellations?orderId=&page=&size= */
-static void list_cancellations(hc_req_t *req, void *ud)
+static void api_list_cancellations(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
     hc_fields_t f;
     reservation_cancellation_t *list = NULL;
     size_t n = 0;
     int64_t page, size, total = 0, order_id = 0;
-    hc_conn_t *c = NULL;
-    hc_fields_init(&f);
     if (hc_req_paging(req, &page, &size) != 0)
-        goto out;
-    query_id(req, "orderId", &order_id, &f);
+        return;
+    hc_fields_init(&f);
+    hc_query_id(req, "orderId", &order_id, &f);
     if (hc_fields_count(&f)) {
-        reply_invalid(req, &f);
-        goto out;
-    }
-    c = hc_db_acquire(svc->db);
-    int rc = reservation_store_cancellation_list(c, order_id, page, size, &list, &n, &total);
-    if (rc) {
-        hc_reply_storage_error(req, rc);
-        goto out;
-    }
-    json_t *items = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, cancellation_json(req, &list[i]));
-    hc_reply_json(req, 200, hc_hal_page(req, "cancellations", items, page, size, total));
-out:
-    if (c)
+        hc_reply_invalid(req, "the request has invalid fields", &f);
+    } else {
+        hc_conn_t *c = hc_db_acquire(svc->db);
+        int rc = reservation_store_cancellation_list(c, order_id, page, size, &list, &n, &total);
         hc_db_release(svc->db, c);
-    free(list);
+        hc_api_page(req, &cancellation_res, rc, list, n, page, size, total);
+    }
     hc_fields_cleanup(&f);
 }
 
 /* GET /cancellations/{id} */
-static void get_cancellation(hc_req_t *req, void *ud)
+static void api_get_cancellation(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
-    reservation_cancellation_t x;
-    int64_t id = hc_req_param_id(req, 0);
-    if (!id) {
-        hc_reply_error(req, 404, "not_found", "no such cancellation", NULL);
-        return;
-    }
-    hc_conn_t *c = hc_db_acquire(svc->db);
-    int rc = reservation_store_cancellation_get(c, id, &x);
-    hc_db_release(svc->db, c);
-    if (rc == HC_ENOTFOUND)
-        reply_not_found(req, "cancellation", id);
-    else if (rc)
-        hc_reply_storage_error(req, rc);
-    else
-        hc_reply_json(req, 200, cancellation_json(req, &x));
+    hc_api_get(req, svc->db, &cancellation_res);
 }
 
 /* ---- centers and slots ---- */
 
 /* GET /centers?page=&size= */
-static void list_centers(hc_req_t *req, void *ud)
+static void api_list_centers(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
     reservation_center_t *list = NULL;
@@ -514,50 +461,32 @@ static void list_centers(hc_req_t *req, void *ud)
     hc_conn_t *c = hc_db_acquire(svc->db);
     int rc = reservation_store_center_list(c, page, size, &list, &n, &total);
     hc_db_release(svc->db, c);
-    if (rc) {
-        hc_reply_storage_error(req, rc);
-        goto out;
-    }
-    json_t *items = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, center_json(req, &list[i]));
-    hc_reply_json(req, 200, hc_hal_page(req, "centers", items, page, size, total));
-out:
-    free(list);
+    hc_api_page(req, &center_res, rc, list, n, page, size, total);
 }
 
 /* Reads the center of path parameter 0 into *ce; on failure answers (404 or
- * 500) and returns nonzero. */
+ * the storage error) and returns nonzero. */
 static int load_center(hc_req_t *req, hc_conn_t *c, reservation_center_t *ce)
 {
     int64_t id = hc_req_param_id(req, 0);
-    if (!id) {
-        hc_reply_error(req, 404, "not_found", "no such center", NULL);
-        return HC_ENOTFOUND;
-    }
-    int rc = reservation_store_center_get(c, id, ce);
+    int rc = id ? reservation_store_center_get(c, id, ce) : HC_ENOTFOUND;
     if (rc == HC_ENOTFOUND)
-        reply_not_found(req, "center", id);
+        hc_reply_not_found(req, "center");
     else if (rc)
         hc_reply_storage_error(req, rc);
     return rc;
 }
 
 /* GET /centers/{id} */
-static void get_center(hc_req_t *req, void *ud)
+static void api_get_center(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
-    reservation_center_t ce;
-    hc_conn_t *c = hc_db_acquire(svc->db);
-    int rc = load_center(req, c, &ce);
-    hc_db_release(svc->db, c);
-    if (!rc)
-        hc_reply_json(req, 200, center_json(req, &ce));
+    hc_api_get(req, svc->db, &center_res);
 }
 
 /* GET /centers/{id}/slots?from=YYYY-MM-DD&to=YYYY-MM-DD: one entry per day
  * (default: tomorrow and the 13 days after it; at most 92 days). */
-static void list_slots(hc_req_t *req, void *ud)
+static void api_list_slots(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
     reservation_center_t ce;
@@ -572,7 +501,7 @@ static void list_slots(hc_req_t *req, void *ud)
         hc_fields_t f;
         hc_fields_init(&f);
         hc_fields_add(&f, field, "%s", msg);
-        reply_invalid(req, &f);
+        hc_reply_invalid(req, "the request has invalid fields", &f);
         hc_fields_cleanup(&f);
         goto out;
     }
@@ -605,13 +534,13 @@ static int path_date(hc_req_t *req, int64_t *day)
     hc_fields_t f;
     hc_fields_init(&f);
     hc_fields_add(&f, "date", "must be a date YYYY-MM-DD");
-    reply_invalid(req, &f);
+    hc_reply_invalid(req, "the request has invalid fields", &f);
     hc_fields_cleanup(&f);
     return HC_EINVAL;
 }
 
 /* GET /centers/{id}/slots/{date} */
-static void get_slot(hc_req_t *req, void *ud)
+static void api_get_slot(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
     reservation_center_t ce;
@@ -632,7 +561,7 @@ out:
 /* PUT /centers/{id}/slots/{date} with {"capacity": N}: sets that day's
  * capacity (0..100000). A capacity below the current bookings is allowed: the
  * day then takes no new bookings, and existing ones stay. */
-static void put_slot(hc_req_t *req, void *ud)
+static void api_put_slot(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
     reservation_center_t ce;
@@ -655,7 +584,7 @@ static void put_slot(hc_req_t *req, void *ud)
     else if (have > 0 && !reservation_capacity_valid(capacity))
         hc_fields_add(&f, "capacity", "must be between 0 and %d", RESERVATION_CAPACITY_MAX);
     if (hc_fields_count(&f)) {
-        reply_invalid(req, &f);
+        hc_reply_invalid(req, "the request has invalid fields", &f);
         goto out;
     }
     if ((rc = hc_conn_begin(c))) {
@@ -685,21 +614,22 @@ out:
     hc_fields_cleanup(&f);
 }
 
-int reservation_api_init(hc_service_t *svc)
+int reservation_api_register(hc_service_t *svc)
 {
     hc_http_t *h = svc->http;
-    hc_http_route(h, "GET", "/reservations", "orderId,status,centerId,date,page,size", list_reservations, svc);
-    hc_http_route(h, "POST", "/reservations", NULL, post_reservations, svc);
-    hc_http_route(h, "GET", "/reservations/{id}", NULL, get_reservation, svc);
-    hc_http_route(h, "PATCH", "/reservations/{id}", NULL, patch_reservation, svc);
-    hc_http_route(h, "POST", "/reservations/{id}/confirm", NULL, confirm_reservation, svc);
-    hc_http_route(h, "POST", "/reservations/{id}/reject", NULL, reject_reservation, svc);
-    hc_http_route(h, "GET", "/cancellations", "orderId,page,size", list_cancellations, svc);
-    hc_http_route(h, "GET", "/cancellations/{id}", NULL, get_cancellation, svc);
-    hc_http_route(h, "GET", "/centers", "page,size", list_centers, svc);
-    hc_http_route(h, "GET", "/centers/{id}", NULL, get_center, svc);
-    hc_http_route(h, "GET", "/centers/{id}/slots", "from,to", list_slots, svc);
-    hc_http_route(h, "GET", "/centers/{id}/slots/{date}", NULL, get_slot, svc);
-    hc_http_route(h, "PUT", "/centers/{id}/slots/{date}", NULL, put_slot, svc);
+    hc_http_route(h, "GET", "/reservations", "orderId,status,centerId,date,page,size",
+                  api_list_reservations, svc);
+    hc_http_route(h, "POST", "/reservations", NULL, api_post_reservations, svc);
+    hc_http_route(h, "GET", "/reservations/{id}", NULL, api_get_reservation, svc);
+    hc_http_route(h, "PATCH", "/reservations/{id}", NULL, api_patch_reservation, svc);
+    hc_http_route(h, "POST", "/reservations/{id}/confirm", NULL, api_confirm_reservation, svc);
+    hc_http_route(h, "POST", "/reservations/{id}/reject", NULL, api_reject_reservation, svc);
+    hc_http_route(h, "GET", "/cancellations", "orderId,page,size", api_list_cancellations, svc);
+    hc_http_route(h, "GET", "/cancellations/{id}", NULL, api_get_cancellation, svc);
+    hc_http_route(h, "GET", "/centers", "page,size", api_list_centers, svc);
+    hc_http_route(h, "GET", "/centers/{id}", NULL, api_get_center, svc);
+    hc_http_route(h, "GET", "/centers/{id}/slots", "from,to", api_list_slots, svc);
+    hc_http_route(h, "GET", "/centers/{id}/slots/{date}", NULL, api_get_slot, svc);
+    hc_http_route(h, "PUT", "/centers/{id}/slots/{date}", NULL, api_put_slot, svc);
     return 0;
 }

@@ -8,6 +8,6 @@
 
 /* Registers every route on svc->http; handlers borrow svc for the process's
  * life. Returns 0. */
-int reservation_api_init(hc_service_t *svc);
+int reservation_api_register(hc_service_t *svc);
 
 #endif

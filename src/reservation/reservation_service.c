@@ -25,7 +25,7 @@ static int reservation_init(hc_service_t *svc)
     if ((rc = hc_conn_commit(c)))
         goto out;
     hc_info("%zu center(s) configured", hc_cfg.n_centers);
-    rc = reservation_api_init(svc);
+    rc = reservation_api_register(svc);
 out:
     if (rc)
         hc_error("cannot set up the centers: %s", hc_strerror(rc));

@@ -1,0 +1,90 @@
+/* hc_api: one resource, a page of them, and the common error answers. */
+#include "hc_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hc_buf.h"
+#include "hc_err.h"
+
+void hc_reply_not_found(hc_req_t *req, const char *what)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "no such %s", what);
+    hc_reply_error(req, 404, "not_found", msg, NULL);
+}
+
+void hc_reply_invalid(hc_req_t *req, const char *message, hc_fields_t *f)
+{
+    hc_reply_error(req, 400, "validation_failed", message, hc_fields_take(f));
+}
+
+void hc_reply_field_error(hc_req_t *req, const char *field, const char *message)
+{
+    hc_reply_error(req, 400, "validation_failed", "the request has an invalid field",
+                   json_pack("[{s:s, s:s}]", "field", field, "message", message));
+}
+
+void hc_api_get(hc_req_t *req, hc_db_t *db, const hc_resource_t *res)
+{
+    hc_api_get_id(req, db, res, hc_req_param_id(req, 0));
+}
+
+void hc_api_get_id(hc_req_t *req, hc_db_t *db, const hc_resource_t *res, int64_t id)
+{
+    void *item = hc_xcalloc(1, res->size);
+    int rc = HC_ENOTFOUND;
+    if (id) {
+        hc_conn_t *c = hc_db_acquire(db);
+        rc = res->get(c, id, item);
+        hc_db_release(db, c);
+    }
+    if (rc == HC_ENOTFOUND)
+        hc_reply_not_found(req, res->what);
+    else if (rc)
+        hc_reply_storage_error(req, rc);
+    else
+        hc_reply_json(req, 200, res->to_json(req, item));
+    free(item);
+}
+
+void hc_api_page(hc_req_t *req, const hc_resource_t *res, int rc, void *items, size_t n,
+                 int64_t page, int64_t size, int64_t total)
+{
+    if (rc) {
+        hc_reply_storage_error(req, rc);
+    } else {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, res->to_json(req, (const char *)items + i * res->size));
+        hc_reply_json(req, 200, hc_hal_page(req, res->collection, arr, page, size, total));
+    }
+    free(items);
+}
+
+void hc_query_id(hc_req_t *req, const char *name, int64_t *out, hc_fields_t *f)
+{
+    const char *s = hc_req_query(req, name);
+    long long v = 0;
+    *out = 0;
+    if (!s)
+        return;
+    if (hc_parse_i64(s, &v) != 0 || v <= 0) {
+        hc_fields_add(f, name, "must be a positive integer");
+        return;
+    }
+    *out = v;
+}
+
+int hc_query_phone(hc_req_t *req, const char *name, char *out, size_t size, hc_fields_t *f)
+{
+    const char *s = hc_req_query(req, name);
+    out[0] = '\0';
+    if (!s)
+        return 0;
+    if (hc_phone_normalize(s, out, size) == 0)
+        return 1;
+    hc_fields_add(f, name, "must be a Korean mobile number such as 010-1234-5678");
+    out[0] = '\0';
+    return -1;
+}

@@ -1,0 +1,60 @@
+/* hc_api: the answers every service's resources give the same way: one
+ * resource by the id in its path, a page of a collection, and the common
+ * errors (404 naming the resource, field errors). A service describes each
+ * resource once (hc_resource_t) and its handlers call these. */
+#ifndef HC_API_H
+#define HC_API_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hc_db.h"
+#include "hc_http.h"
+#include "hc_valid.h"
+
+/* One kind of resource of a service. */
+typedef struct hc_resource {
+    const char *what;       /* singular, for messages: "payment history" */
+    const char *collection; /* the page's _embedded name: "paymentHistories" */
+    size_t size;            /* bytes of one item (the store's struct) */
+    /* Reads item id into out (size bytes). Returns 0, HC_ENOTFOUND or an hc_err. */
+    int (*get)(hc_conn_t *c, int64_t id, void *out);
+    /* The item as a resource with its _links. Caller owns the result. */
+    json_t *(*to_json)(hc_req_t *req, const void *item);
+} hc_resource_t;
+
+/* Answers 404 not_found "no such <what>". */
+void hc_reply_not_found(hc_req_t *req, const char *what);
+
+/* Answers 400 validation_failed with the errors collected in f (taken) and
+ * message. */
+void hc_reply_invalid(hc_req_t *req, const char *message, hc_fields_t *f);
+
+/* Answers 400 validation_failed for one field. */
+void hc_reply_field_error(hc_req_t *req, const char *field, const char *message);
+
+/* GET of one resource: the id in path parameter 0, read with res->get and
+ * answered with res->to_json; 404 when the parameter is not an id or there is
+ * no such item, the storage error otherwise. */
+void hc_api_get(hc_req_t *req, hc_db_t *db, const hc_resource_t *res);
+
+/* The same for the item id (0: none, 404) found elsewhere in the request. */
+void hc_api_get_id(hc_req_t *req, hc_db_t *db, const hc_resource_t *res, int64_t id);
+
+/* Answers a page of res's collection from a store's list call: rc its
+ * result, items (taken, freed here; may be NULL) its n items, page and size
+ * as asked, total all matches. A failed rc answers the storage error. */
+void hc_api_page(hc_req_t *req, const hc_resource_t *res, int rc, void *items, size_t n,
+                 int64_t page, int64_t size, int64_t total);
+
+/* Reads an optional positive id from query parameter name into *out (0 when
+ * absent); anything else, an empty value included, adds an error to f. */
+void hc_query_id(hc_req_t *req, const char *name, int64_t *out, hc_fields_t *f);
+
+/* Reads an optional Korean mobile number from query parameter name into out
+ * (digits, >= 12 bytes). Returns 1 when present and valid, 0 when absent,
+ * -1 when invalid (an error is added to f). */
+int hc_query_phone(hc_req_t *req, const char *name, char *out, size_t size, hc_fields_t *f);
+
+#endif
