@@ -417,6 +417,16 @@ static void test_card_number_as_an_integer(void **state)
     assert_refused("{\"orderId\":1,\"amount\":1,\"cardNo\":4111111111111112}", "cardNo");
 }
 
+/* Regression: a negative JSON integer was printed as "-4111111111111111",
+ * whose leading '-' passed for a separator, so -4111111111111111 was taken as
+ * card 4111111111111111 (order's booking request refuses it). */
+static void test_a_negative_integer_card_number_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("{\"orderId\":1,\"amount\":1,\"cardNo\":-4111111111111111}", "cardNo");
+    assert_refused("{\"orderId\":1,\"amount\":1,\"cardNo\":-4000000000000002}", "cardNo");
+}
+
 static void test_cash_ignores_a_card(void **state)
 {
     (void)state;
@@ -979,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_pay_method_card_or_cash_in_any_case),
         cmocka_unit_test(test_card_number_rules),
         cmocka_unit_test(test_card_number_as_an_integer),
+        cmocka_unit_test(test_a_negative_integer_card_number_is_refused),
         cmocka_unit_test(test_cash_ignores_a_card),
         cmocka_unit_test(test_a_card_on_the_decline_list_is_flagged),
         cmocka_unit_test(test_center_and_checkup_date),
