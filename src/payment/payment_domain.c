@@ -196,7 +196,9 @@ int payment_request_parse(json_t *body, const char *decline_list, payment_reques
     const char *s = NULL;
     out->method = PAYMENT_CARD;
     has = hc_get_string(body, "payMethod", &s, f);
-    if (has > 0 && payment_method_parse(s, &out->method) != 0) {
+    if (has < 0) {
+        out->method = PAYMENT_METHOD_NONE; /* named by hc_get_string; no card rules */
+    } else if (has > 0 && payment_method_parse(s, &out->method) != 0) {
         hc_fields_add(f, "payMethod", "must be card or cash");
         out->method = PAYMENT_METHOD_NONE;
     }

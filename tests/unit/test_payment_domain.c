@@ -363,6 +363,18 @@ static void test_pay_method_card_or_cash_in_any_case(void **state)
                    "payMethod");
 }
 
+/* Regression: a payMethod of the wrong type (a number, an object) was read as
+ * card, so a request without cardNo was also told "cardNo is required when
+ * payMethod is card" (and a bad cardNo was named too), unlike an unknown
+ * method name and unlike order's booking request. */
+static void test_a_pay_method_of_the_wrong_type_asks_for_no_card(void **state)
+{
+    (void)state;
+    assert_refused("{\"orderId\":1,\"amount\":1,\"payMethod\":5}", "payMethod");
+    assert_refused("{\"orderId\":1,\"amount\":1,\"payMethod\":{}}", "payMethod");
+    assert_refused("{\"orderId\":1,\"amount\":1,\"payMethod\":true,\"cardNo\":\"x\"}", "payMethod");
+}
+
 static void test_card_number_rules(void **state)
 {
     (void)state;
@@ -987,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_amount_or_its_alias_price),
         cmocka_unit_test(test_amount_bounds),
         cmocka_unit_test(test_pay_method_card_or_cash_in_any_case),
+        cmocka_unit_test(test_a_pay_method_of_the_wrong_type_asks_for_no_card),
         cmocka_unit_test(test_card_number_rules),
         cmocka_unit_test(test_card_number_as_an_integer),
         cmocka_unit_test(test_a_negative_integer_card_number_is_refused),
