@@ -87,7 +87,8 @@ int payment_card_is_declined(const char *digits, const char *list)
     return 0;
 }
 
-/* Reads cardNo (a string, or an integer as form tools may send it) into text
+/* Reads cardNo (a string, or a positive integer as form tools may send it:
+ * a negative one would print with a '-' that reads as a separator) into text
  * (size bytes). Returns 1 when present, 0 when absent or null, -1 when it has
  * another type (error added to f). */
 static int get_card_text(json_t *body, char *text, size_t size, hc_fields_t *f)
@@ -103,7 +104,7 @@ static int get_card_text(json_t *body, char *text, size_t size, hc_fields_t *f)
         snprintf(text, size, "%s", json_string_value(v));
         return 1;
     }
-    if (json_is_integer(v)) {
+    if (json_is_integer(v) && json_integer_value(v) > 0) {
         snprintf(text, size, "%lld", (long long)json_integer_value(v));
         return 1;
     }
@@ -195,7 +196,9 @@ int payment_request_parse(json_t *body, const char *decline_list, payment_reques
     const char *s = NULL;
     out->method = PAYMENT_CARD;
     has = hc_get_string(body, "payMethod", &s, f);
-    if (has > 0 && payment_method_parse(s, &out->method) != 0) {
+    if (has < 0) {
+        out->method = PAYMENT_METHOD_NONE; /* named by hc_get_string; no card rules */
+    } else if (has > 0 && payment_method_parse(s, &out->method) != 0) {
         hc_fields_add(f, "payMethod", "must be card or cash");
         out->method = PAYMENT_METHOD_NONE;
     }
