@@ -90,3 +90,14 @@ void hc_event_explain(const char *text, size_t len, char *why, size_t n)
     }
     json_decref(root);
 }
+
+const char *hc_event_str(const hc_event_t *ev, const char *key)
+{
+    return json_string_value(json_object_get(ev->root, key));
+}
+
+int64_t hc_event_id(const hc_event_t *ev, const char *key)
+{
+    json_t *v = json_object_get(ev->root, key);
+    return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
+}

@@ -29,6 +29,13 @@ typedef struct hc_event {
  * the caller releases ev->root with json_decref. */
 int hc_event_parse(const char *text, size_t len, hc_event_t *ev);
 
+/* ev's string field key, or NULL when absent or not a string. */
+const char *hc_event_str(const hc_event_t *ev, const char *key);
+
+/* ev's field key when it is a positive integer (an id, an amount, a
+ * version), else 0. */
+int64_t hc_event_id(const hc_event_t *ev, const char *key);
+
 /* Says in why (n bytes) why text is not an event for hc_event_parse: not
  * JSON (with the parser's message), not an object, or which envelope fields
  * are missing or of the wrong type. */

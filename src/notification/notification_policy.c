@@ -18,7 +18,7 @@
 #include "notification_domain.h"
 #include "notification_store.h"
 
-const char *const notification_consume_types[] = {
+const char *const notification_policy_types[] = {
     HC_EV_ORDERED,         HC_EV_ORDER_REQUESTED, HC_EV_ORDER_CONFIRMED, HC_EV_ORDER_REJECTED,
     HC_EV_ORDER_CANCELED,  HC_EV_ORDER_FAILED,    HC_EV_PAYMENT_CANCELED, NULL,
 };
@@ -27,18 +27,11 @@ const char *const notification_consume_types[] = {
  * returns 1 then, else 0. */
 static int take_string(const hc_event_t *ev, const char *key, char *dst, size_t size)
 {
-    const char *s = json_string_value(json_object_get(ev->root, key));
+    const char *s = hc_event_str(ev, key);
     if (!s || strlen(s) >= size)
         return 0;
     hc_strlcpy(dst, s, size);
     return 1;
-}
-
-/* A positive integer field of ev, else 0. */
-static int64_t take_id(const hc_event_t *ev, const char *key)
-{
-    json_t *v = json_object_get(ev->root, key);
-    return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
 }
 
 /* Reads the booking an order event describes into m. Returns 0, or HC_EINVAL
@@ -50,7 +43,7 @@ static int booking_from_event(const hc_event_t *ev, notification_mypage_t *m, co
     char phone[32];
     memset(m, 0, sizeof *m);
     m->order_id = ev->order_id;
-    m->version = take_id(ev, "version");
+    m->version = hc_event_id(ev, "version");
     json_t *history = json_object_get(ev->root, "history");
     char *htext = json_is_array(history) ? json_dumps(history, JSON_COMPACT) : NULL;
     int hrc = notification_history_parse(htext, m);
@@ -66,11 +59,11 @@ static int booking_from_event(const hc_event_t *ev, notification_mypage_t *m, co
            : !take_string(ev, "orderType", m->order_type, sizeof m->order_type) ? "orderType"
            : !take_string(ev, "checkupDate", m->checkup_date, sizeof m->checkup_date) ||
                    hc_date_parse(m->checkup_date, &day)                        ? "checkupDate"
-           : !(m->center_id = take_id(ev, "centerId"))                          ? "centerId"
-           : !(m->amount = take_id(ev, "amount"))                               ? "amount"
+           : !(m->center_id = hc_event_id(ev, "centerId"))                          ? "centerId"
+           : !(m->amount = hc_event_id(ev, "amount"))                               ? "amount"
                                                                                 : NULL;
-    m->payment_id = take_id(ev, "paymentId");
-    m->reservation_id = take_id(ev, "reservationId");
+    m->payment_id = hc_event_id(ev, "paymentId");
+    m->reservation_id = hc_event_id(ev, "reservationId");
     return *bad ? HC_EINVAL : 0;
 }
 

@@ -9,7 +9,7 @@
 #include "hc_event.h"
 
 /* The nine event types this service consumes (NULL-terminated). */
-extern const char *const notification_consume_types[];
+extern const char *const notification_policy_types[];
 
 /* Applies ev inside the consumer's open transaction on c (never begins or
  * commits; the inbox already dropped redeliveries). Creates the mypage on the

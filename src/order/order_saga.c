@@ -12,17 +12,11 @@
 #include "hc_config.h"
 #include "hc_err.h"
 #include "hc_event.h"
-#include "hc_events.h"
 #include "hc_log.h"
 #include "hc_outbox.h"
-#include "hc_valid.h"
 #include "order_store.h"
 
 #define RETRY_AFTER_S 2
-#define REASON_CUSTOMER "canceled by customer"
-
-const char *const order_saga_follows[] = {HC_EV_RESERVATION_ACCEPTED, HC_EV_RESERVATION_REJECTED,
-                                          HC_EV_PAYMENT_CANCELED, NULL};
 
 /* ---- results ---- */
 
@@ -223,7 +217,7 @@ static pay_verdict_t refund(const order_request_t *rq, const order_t *o)
     int status = 0;
     snprintf(url, sizeof url, "%s/paymentHistories/%lld/cancel", hc_cfg.payment_url,
              (long long)o->payment_id);
-    json_t *body = json_pack("{s:s}", "reason", REASON_CUSTOMER);
+    json_t *body = json_pack("{s:s}", "reason", ORDER_REASON_CUSTOMER);
     hc_call_t call = {.method = "POST",
                       .url = url,
                       .body = body,
@@ -419,7 +413,7 @@ void order_cancel(const order_request_t *rq, int64_t id, order_result_t *res)
     int64_t old = o.version;
     if (v == PAY_DONE) {
         hc_now_rfc3339(now);
-        if (order_move(&o, ORDER_CANCELED, REASON_CUSTOMER, now) == ORDER_MOVE_INVALID) {
+        if (order_move(&o, ORDER_CANCELED, ORDER_REASON_CUSTOMER, now) == ORDER_MOVE_INVALID) {
             /* Rejected by the center while the refund ran: the rejection's
              * own refund and ours are the same one. */
             set_error(res, 409, "invalid_state",
@@ -492,54 +486,4 @@ void order_decide(const order_request_t *rq, int64_t id, order_status_t to, cons
         set_order(res, 200, &o);
 out:
     hc_db_release(rq->svc->db, c);
-}
-
-/* ---- facts reported by event ---- */
-
-/* A positive integer field of an event, else 0. */
-static int64_t ev_id(const hc_event_t *ev, const char *key)
-{
-    json_t *v = json_object_get(ev->root, key);
-    return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
-}
-
-int order_saga_follow(hc_conn_t *c, const hc_event_t *ev, void *ud)
-{
-    (void)ud;
-    order_t o;
-    char now[32];
-    int rc = order_store_get(c, ev->order_id, &o);
-    if (rc == HC_ENOTFOUND)
-        return 0; /* not a booking of ours (e.g. a bus shared with others) */
-    if (rc)
-        return rc;
-    int64_t old = o.version, old_rid = o.reservation_id;
-    order_reservation_fact_t old_fact = o.reservation_fact;
-    hc_now_rfc3339(now);
-    const char *reason = json_string_value(json_object_get(ev->root, "reason"));
-    if (strcmp(ev->type, HC_EV_RESERVATION_ACCEPTED) == 0) {
-        if (!o.reservation_id)
-            o.reservation_id = ev_id(ev, "reservationId");
-        if (o.status == ORDER_PENDING)
-            o.reservation_fact = ORDER_RES_ACCEPTED;
-        else if (o.status == ORDER_PAID)
-            order_move(&o, ORDER_REQUESTED, NULL, now);
-    } else if (strcmp(ev->type, HC_EV_RESERVATION_REJECTED) == 0) {
-        if (!o.reservation_id)
-            o.reservation_id = ev_id(ev, "reservationId");
-        if (o.status == ORDER_PENDING) {
-            o.reservation_fact = ORDER_RES_REFUSED;
-            hc_utf8_copy(o.reason, sizeof o.reason, reason ? reason : "reservation rejected");
-        } else if (order_status_cancellable(o.status)) {
-            order_move(&o, ORDER_REJECTED, reason ? reason : "reservation rejected", now);
-        }
-    } else if (strcmp(ev->type, HC_EV_PAYMENT_CANCELED) == 0) {
-        /* Only a customer's cancel refunds a live booking; its answer was
-         * lost (e.g. a timeout) but the refund went through. */
-        if (o.cancel_requested && order_status_cancellable(o.status))
-            order_move(&o, ORDER_CANCELED, REASON_CUSTOMER, now);
-    }
-    if (o.version == old && o.reservation_id == old_rid && o.reservation_fact == old_fact)
-        return 0;
-    return order_saga_save(c, &o, old, 1, &ev->trace);
 }

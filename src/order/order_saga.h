@@ -10,7 +10,6 @@
 
 #include <jansson.h>
 
-#include "hc_consumer.h"
 #include "hc_service.h"
 #include "order_domain.h"
 
@@ -73,14 +72,5 @@ void order_decide(const order_request_t *rq, int64_t id, order_status_t to, cons
  * died), with OrderFailed so that payment refunds or voids and reservation
  * releases. Commits its own transaction. Returns 0 or an hc_err. */
 int order_fail_pending(hc_service_t *svc, int64_t id, const char *reason);
-
-/* The event types order follows, NULL-terminated. */
-extern const char *const order_saga_follows[];
-
-/* hc_event_cb: applies a reservation or payment fact to the booking inside
- * the consumer's transaction (ReservationAccepted: REQUESTED;
- * ReservationRejected: REJECTED; PaymentCanceled: completes a cancel whose
- * answer was lost). ud is the hc_service_t. */
-int order_saga_follow(hc_conn_t *c, const hc_event_t *ev, void *ud);
 
 #endif

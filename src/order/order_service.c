@@ -11,6 +11,7 @@
 #include "hc_event.h"
 #include "hc_log.h"
 #include "order_api.h"
+#include "order_policy.h"
 #include "order_saga.h"
 #include "order_store.h"
 #include "services.h"
@@ -104,8 +105,8 @@ const hc_service_def_t order_service_def = {
     .migrations = order_migrations,
     .n_migrations = ORDER_N_MIGRATIONS,
     .init = order_init,
-    .consume_types = order_saga_follows,
-    .apply = order_saga_follow,
+    .consume_types = order_policy_types,
+    .apply = order_policy_apply,
     .start = order_start,
     .stop = order_stop,
 };

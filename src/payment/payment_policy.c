@@ -13,24 +13,12 @@
 
 const char *const payment_policy_types[] = {HC_EV_ORDER_REJECTED, HC_EV_ORDER_FAILED, NULL};
 
-/* Returns ev's string field name, or NULL when absent or not a string. */
-static const char *ev_string(const hc_event_t *ev, const char *name)
-{
-    return json_string_value(json_object_get(ev->root, name));
-}
-
-/* Returns ev's integer field name, or 0 when absent or not an integer. */
-static int64_t ev_int(const hc_event_t *ev, const char *name)
-{
-    return json_integer_value(json_object_get(ev->root, name));
-}
-
 /* Refunds the APPROVED p for reason (prefix plus the event's reason), emitting
  * PaymentCanceled on ev's trace. Returns 0 or an hc_err. */
 static int refund(hc_conn_t *c, const hc_event_t *ev, payment_t *p, const char *prefix)
 {
     char reason[PAYMENT_REASON_MAX];
-    payment_reason_format(reason, sizeof reason, prefix, ev_string(ev, "reason"));
+    payment_reason_format(reason, sizeof reason, prefix, hc_event_str(ev, "reason"));
     int rc = payment_store_cancel(c, p, reason, &ev->trace);
     if (rc == 0)
         hc_info("payment %lld refunded after %s: %lld KRW (%s)", (long long)p->id, ev->type,
@@ -74,11 +62,11 @@ static int on_order_failed(hc_conn_t *c, const hc_event_t *ev)
         return refund(c, ev, &p, "order failed");
     case PAYMENT_VOID_TOMBSTONE: {
         payment_method_t method = PAYMENT_CARD;
-        if (payment_method_parse(ev_string(ev, "payMethod"), &method) != 0)
+        if (payment_method_parse(hc_event_str(ev, "payMethod"), &method) != 0)
             method = PAYMENT_CARD;
         hc_now_rfc3339(now);
-        payment_void_record(ev->order_id, ev_int(ev, "amount"), method, ev_int(ev, "centerId"),
-                            ev_string(ev, "checkupDate"), now, &p);
+        payment_void_record(ev->order_id, hc_event_id(ev, "amount"), method, hc_event_id(ev, "centerId"),
+                            hc_event_str(ev, "checkupDate"), now, &p);
         rc = payment_store_insert(c, &p);
         if (rc == 0)
             hc_info("%s: no payment yet; order voided (payment %lld CANCELED, nothing charged)",

@@ -19,7 +19,7 @@
 #include "hc_outbox.h"
 #include "hc_valid.h"
 
-const char *const reservation_consume_types[] = {
+const char *const reservation_policy_types[] = {
     HC_EV_PAYMENT_APPROVED, HC_EV_ORDER_CONFIRMED, HC_EV_ORDER_REJECTED,
     HC_EV_ORDER_CANCELED,   HC_EV_ORDER_FAILED,    NULL};
 
@@ -93,7 +93,7 @@ static int event_center(const hc_event_t *ev, int64_t *out)
  * Returns 1 when it is a valid date, else 0. */
 static int event_date(const hc_event_t *ev, char *out, size_t outlen, int64_t *day)
 {
-    const char *s = json_string_value(json_object_get(ev->root, "checkupDate"));
+    const char *s = hc_event_str(ev, "checkupDate");
     if (!s || hc_date_parse(s, day) != 0)
         return 0;
     hc_date_format(*day, out, outlen);
@@ -254,13 +254,13 @@ static int on_order_status(hc_conn_t *c, const hc_event_t *ev)
 {
     reservation_t r;
     char reason[RESERVATION_REASON_BUF];
-    const char *status = json_string_value(json_object_get(ev->root, "status"));
-    json_t *jv = json_object_get(ev->root, "version");
-    if (!status || !json_is_integer(jv) || json_integer_value(jv) <= 0) {
+    const char *status = hc_event_str(ev, "status");
+    int64_t version = hc_event_id(ev, "version");
+    if (!status || !version) {
         hc_warn("%s %s has no status or version", ev->type, ev->event_id);
         return HC_EINVAL;
     }
-    const char *given = json_string_value(json_object_get(ev->root, "reason"));
+    const char *given = hc_event_str(ev, "reason");
     const char *fallback = strcmp(status, "FAILED") == 0     ? REASON_FAILED
                            : strcmp(status, "REJECTED") == 0 ? REASON_REJECTED
                                                              : REASON_CUSTOMER;
@@ -275,7 +275,7 @@ static int on_order_status(hc_conn_t *c, const hc_event_t *ev)
     if (rc)
         return rc;
     int applied = 0;
-    rc = reservation_follow(c, &r, status, json_integer_value(jv), reason, &ev->trace, &applied);
+    rc = reservation_follow(c, &r, status, version, reason, &ev->trace, &applied);
     if (!rc && applied && strcmp(status, "CANCELED") == 0)
         rc = record_cancellation(c, &r);
     return rc;

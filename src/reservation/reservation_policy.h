@@ -13,7 +13,7 @@
 #include "reservation_store.h"
 
 /* The event types the service consumes (NULL-terminated). */
-extern const char *const reservation_consume_types[];
+extern const char *const reservation_policy_types[];
 
 /* Applies one consumed event inside the consumer's open transaction on c
  * (hc_event_cb). Returns 0 when applied or when nothing was to be done,

@@ -39,6 +39,6 @@ const hc_service_def_t reservation_service_def = {
     .migrations = reservation_migrations,
     .n_migrations = RESERVATION_N_MIGRATIONS,
     .init = reservation_init,
-    .consume_types = reservation_consume_types,
+    .consume_types = reservation_policy_types,
     .apply = reservation_policy_apply,
 };
