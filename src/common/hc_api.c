@@ -48,18 +48,45 @@ void hc_api_get_id(hc_req_t *req, hc_db_t *db, const hc_resource_t *res, int64_t
     free(item);
 }
 
-void hc_api_page(hc_req_t *req, const hc_resource_t *res, int rc, void *items, size_t n,
-                 int64_t page, int64_t size, int64_t total)
+/* Answers the page q asked of res: the rows of res->list, or its error. */
+static void reply_page(hc_req_t *req, hc_db_t *db, const hc_resource_t *res,
+                       const hc_list_query_t *q)
 {
+    void *items = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    hc_conn_t *c = hc_db_acquire(db);
+    int rc = res->list(c, q, &items, &n, &total);
+    hc_db_release(db, c);
     if (rc) {
         hc_reply_storage_error(req, rc);
     } else {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, res->to_json(req, (const char *)items + i * res->size));
-        hc_reply_json(req, 200, hc_hal_page(req, res->collection, arr, page, size, total));
+        hc_reply_json(req, 200, hc_hal_page(req, res->collection, arr, q->page, q->size, total));
     }
     free(items);
+}
+
+void hc_api_list(hc_req_t *req, hc_db_t *db, const hc_resource_t *res, void *extra)
+{
+    hc_list_query_t q = {.extra = extra};
+    char phone[16];
+    hc_fields_t f;
+    if (hc_req_paging(req, &q.page, &q.size))
+        return; /* answered */
+    hc_fields_init(&f);
+    hc_query_id(req, "orderId", &q.order_id, &f);
+    if (hc_query_phone(req, "phone", phone, sizeof phone, &f) > 0)
+        q.phone = phone;
+    if (res->filter)
+        res->filter(req, extra, &f);
+    if (hc_fields_count(&f))
+        hc_reply_invalid(req, "the query has invalid parameters", &f);
+    else
+        reply_page(req, db, res, &q);
+    hc_fields_cleanup(&f);
 }
 
 void hc_query_id(hc_req_t *req, const char *name, int64_t *out, hc_fields_t *f)

@@ -11,6 +11,7 @@
 
 #include "hc_db.h"
 #include "hc_http.h"
+#include "hc_store.h"
 #include "hc_valid.h"
 
 /* One kind of resource of a service. */
@@ -22,6 +23,11 @@ typedef struct hc_resource {
     int (*get)(hc_conn_t *c, int64_t id, void *out);
     /* The item as a resource with its _links. Caller owns the result. */
     json_t *(*to_json)(hc_req_t *req, const void *item);
+    /* The collection's store call (NULL: not listed). */
+    hc_list_cb list;
+    /* Reads the list's own query parameters into extra, adding errors to f
+     * (NULL: none beyond page, size, orderId and phone). */
+    void (*filter)(hc_req_t *req, void *extra, hc_fields_t *f);
 } hc_resource_t;
 
 /* Answers 404 not_found "no such <what>". */
@@ -42,11 +48,12 @@ void hc_api_get(hc_req_t *req, hc_db_t *db, const hc_resource_t *res);
 /* The same for the item id (0: none, 404) found elsewhere in the request. */
 void hc_api_get_id(hc_req_t *req, hc_db_t *db, const hc_resource_t *res, int64_t id);
 
-/* Answers a page of res's collection from a store's list call: rc its
- * result, items (taken, freed here; may be NULL) its n items, page and size
- * as asked, total all matches. A failed rc answers the storage error. */
-void hc_api_page(hc_req_t *req, const hc_resource_t *res, int rc, void *items, size_t n,
-                 int64_t page, int64_t size, int64_t total);
+/* GET of a page of res's collection: page and size, the orderId and phone
+ * filters (the route's query list says which a collection takes) and
+ * res->filter's own into extra (storage for it, or NULL), then res->list.
+ * 400 validation_failed naming every bad parameter, the storage error, or the
+ * page with its links. */
+void hc_api_list(hc_req_t *req, hc_db_t *db, const hc_resource_t *res, void *extra);
 
 /* Reads an optional positive id from query parameter name into *out (0 when
  * absent); anything else, an empty value included, adds an error to f. */

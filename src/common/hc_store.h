@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hc_buf.h"
 #include "hc_db.h"
 
 /* Fills the element at out (a struct of the store's) from row `row` of r. */
@@ -34,23 +35,51 @@ void hc_rows_copy_text(const hc_rows_t *r, size_t row, size_t col, char *dst, si
 int hc_store_get_one(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
                      hc_row_decode_cb decode, void *out);
 
-/* One page of a list. The statements are "SELECT COUNT(*) FROM <from>" and
- * "SELECT <cols> FROM <from> ORDER BY <order> LIMIT ? OFFSET ?", so <from>
- * holds the table and its WHERE clause, with params for its placeholders. */
-typedef struct hc_page_query {
-    const char *cols;       /* the decoder's column list */
-    const char *from;       /* "payments WHERE order_id = ?" */
-    const char *order;      /* "id", "id DESC" */
-    const hc_val_t *params; /* for the placeholders of from (borrowed) */
-    size_t n_params;        /* at most 14 */
-    int64_t page, size;     /* 0-based page, rows a page (>= 1) */
-} hc_page_query_t;
+/* What a list is asked for: one page, and the filters the services'
+ * collections share; a service's own filter rides in extra. */
+typedef struct hc_list_query {
+    int64_t page, size;    /* 0-based page, rows a page (>= 1) */
+    int64_t order_id;      /* ?orderId=: 0 for any */
+    const char *phone;     /* ?phone= (digits): NULL for any */
+    const void *extra;     /* the list's own filter (hc_list_def_t.where_extra) */
+} hc_list_query_t;
 
-/* Reads the page q names: *total gets the count of every matching row,
- * *items a new array (caller frees; never NULL on success) of *n elements
- * of elem_size bytes, each zeroed and then decoded. Returns 0 or an hc_err
- * (then *items is NULL and *n 0). */
-int hc_store_page(hc_conn_t *c, const hc_page_query_t *q, hc_row_decode_cb decode,
-                  size_t elem_size, void **items, size_t *n, int64_t *total);
+/* A list's store call: a new array (caller frees; never NULL on success) of
+ * *n items of the page q asks for, *total counting every match. Returns 0 or
+ * an hc_err (then *items is NULL and *n 0). */
+typedef int (*hc_list_cb)(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                          int64_t *total);
+
+/* The conditions of a list's WHERE clause, built one at a time. */
+#define HC_WHERE_MAX 8
+typedef struct hc_where {
+    hc_buf_t sql;                   /* "<table>[ WHERE a AND b ...]" */
+    hc_val_t params[HC_WHERE_MAX];  /* for the placeholders, in order */
+    size_t n_params;
+    size_t n_conds;
+    int overflow;                   /* more than HC_WHERE_MAX values asked */
+} hc_where_t;
+
+/* Adds cond (SQL with one "?" for *v, or none when v is NULL) to w. */
+void hc_where_add(hc_where_t *w, const char *cond, const hc_val_t *v);
+
+/* How a store lists one of its tables. The WHERE clause names only the
+ * filters given, so each of the few combinations is one cached statement. */
+typedef struct hc_list_def {
+    const char *cols;         /* the decoder's column list */
+    const char *table;        /* "payments", "notifications n" */
+    const char *where;        /* always applied ("active = 1"), or NULL */
+    const char *order;        /* "id", "id DESC" */
+    const char *order_id_col; /* the column q->order_id filters, or NULL */
+    const char *phone_col;    /* the column q->phone filters, or NULL */
+    /* Adds the conditions of q->extra (not NULL) to w; NULL: no extra. */
+    void (*where_extra)(const void *extra, hc_where_t *w);
+    hc_row_decode_cb decode;
+    size_t elem_size; /* bytes of one decoded item */
+} hc_list_def_t;
+
+/* Reads the page q asks of def's table (see hc_list_cb). */
+int hc_store_list(hc_conn_t *c, const hc_list_def_t *def, const hc_list_query_t *q, void **items,
+                  size_t *n, int64_t *total);
 
 #endif

@@ -100,35 +100,24 @@ static int get_notification(hc_conn_t *c, int64_t id, void *out)
     return notification_store_get_msg(c, id, out);
 }
 
-static const hc_resource_t mypage_res = {"mypage", "mypages", sizeof(notification_mypage_t),
-                                         get_mypage, mypage_json};
-static const hc_resource_t notification_res = {"notification", "notifications",
-                                               sizeof(notification_msg_t), get_notification,
-                                               msg_json};
+static const hc_resource_t mypage_res = {.what = "mypage",
+                                         .collection = "mypages",
+                                         .size = sizeof(notification_mypage_t),
+                                         .get = get_mypage,
+                                         .to_json = mypage_json,
+                                         .list = notification_store_list};
+static const hc_resource_t notification_res = {.what = "notification",
+                                               .collection = "notifications",
+                                               .size = sizeof(notification_msg_t),
+                                               .get = get_notification,
+                                               .to_json = msg_json,
+                                               .list = notification_store_list_msgs};
 
 /* GET /mypages[?phone=&page=&size=] */
 static void api_list_mypages(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
-    int64_t page, size, total = 0;
-    char phone[16];
-    hc_fields_t f;
-    if (hc_req_paging(req, &page, &size))
-        return;
-    hc_fields_init(&f);
-    int has_phone = hc_query_phone(req, "phone", phone, sizeof phone, &f);
-    if (has_phone < 0) {
-        hc_reply_invalid(req, "the phone filter is not a valid number", &f);
-    } else {
-        notification_mypage_t *items = NULL;
-        size_t n = 0;
-        hc_conn_t *c = hc_db_acquire(svc->db);
-        int rc = notification_store_list(c, has_phone ? phone : NULL, page, size, &items, &n,
-                                         &total);
-        hc_db_release(svc->db, c);
-        hc_api_page(req, &mypage_res, rc, items, n, page, size, total);
-    }
-    hc_fields_cleanup(&f);
+    hc_api_list(req, svc->db, &mypage_res, NULL);
 }
 
 /* GET /mypages/{id} (id = orderId) */
@@ -159,23 +148,7 @@ static void api_find_by_order_id(hc_req_t *req, void *ud)
 static void api_list_notifications(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
-    int64_t page, size, total = 0, order_id = 0;
-    hc_fields_t f;
-    if (hc_req_paging(req, &page, &size))
-        return;
-    hc_fields_init(&f);
-    hc_query_id(req, "orderId", &order_id, &f);
-    if (hc_fields_count(&f)) {
-        hc_reply_invalid(req, "the query parameter is not a valid id", &f);
-    } else {
-        notification_msg_t *items = NULL;
-        size_t n = 0;
-        hc_conn_t *c = hc_db_acquire(svc->db);
-        int rc = notification_store_list_msgs(c, order_id, page, size, &items, &n, &total);
-        hc_db_release(svc->db, c);
-        hc_api_page(req, &notification_res, rc, items, n, page, size, total);
-    }
-    hc_fields_cleanup(&f);
+    hc_api_list(req, svc->db, &notification_res, NULL);
 }
 
 /* GET /notifications/{id} */

@@ -183,24 +183,19 @@ int notification_store_set_refunded(hc_conn_t *c, int64_t order_id, const char *
                         HC_PARAMS(HC_I64(order_id), HC_TEXT(now), HC_TEXT(now)), NULL);
 }
 
-int notification_store_list(hc_conn_t *c, const char *phone, int64_t page, int64_t size,
-                            notification_mypage_t **items, size_t *n, int64_t *total)
+/* Rows without a version (only a refund seen) are not shown. */
+static const hc_list_def_t mypage_list = {.cols = MYPAGE_COLS,
+                                          .table = "mypage",
+                                          .where = "version > 0",
+                                          .order = "order_id",
+                                          .phone_col = "phone",
+                                          .decode = mypage_from_row,
+                                          .elem_size = sizeof(notification_mypage_t)};
+
+int notification_store_list(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                            int64_t *total)
 {
-    /* Separate statements per filter: PostgreSQL cannot type "? IS NULL".
-     * Rows without a version (only a refund seen) are not shown. */
-    hc_val_t by_phone = HC_TEXT(phone);
-    hc_page_query_t q = {.cols = MYPAGE_COLS,
-                         .from = phone ? "mypage WHERE phone = ? AND version > 0"
-                                       : "mypage WHERE version > 0",
-                         .order = "order_id",
-                         .params = &by_phone,
-                         .n_params = phone != NULL,
-                         .page = page,
-                         .size = size};
-    void *list = NULL;
-    int rc = hc_store_page(c, &q, mypage_from_row, sizeof **items, &list, n, total);
-    *items = list;
-    return rc;
+    return hc_store_list(c, &mypage_list, q, items, n, total);
 }
 
 int notification_store_queue(hc_conn_t *c, int64_t order_id, const char *status, const char *to,
@@ -230,22 +225,17 @@ int notification_store_get_msg(hc_conn_t *c, int64_t id, notification_msg_t *out
                             HC_PARAMS(HC_I64(id)), msg_from_row, out);
 }
 
-int notification_store_list_msgs(hc_conn_t *c, int64_t order_id, int64_t page, int64_t size,
-                                 notification_msg_t **items, size_t *n, int64_t *total)
+static const hc_list_def_t msg_list = {.cols = MSG_COLS,
+                                       .table = "notifications n",
+                                       .order = "n.id",
+                                       .order_id_col = "n.order_id",
+                                       .decode = msg_from_row,
+                                       .elem_size = sizeof(notification_msg_t)};
+
+int notification_store_list_msgs(hc_conn_t *c, const hc_list_query_t *q, void **items,
+                                 size_t *n, int64_t *total)
 {
-    hc_val_t by_order = HC_I64(order_id);
-    hc_page_query_t q = {.cols = MSG_COLS,
-                         .from = order_id > 0 ? "notifications n WHERE n.order_id = ?"
-                                              : "notifications n",
-                         .order = "n.id",
-                         .params = &by_order,
-                         .n_params = order_id > 0,
-                         .page = page,
-                         .size = size};
-    void *list = NULL;
-    int rc = hc_store_page(c, &q, msg_from_row, sizeof **items, &list, n, total);
-    *items = list;
-    return rc;
+    return hc_store_list(c, &msg_list, q, items, n, total);
 }
 
 /* Reads the notifications_pending index, never the SENT history. */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "hc_db.h"
+#include "hc_store.h"
 
 #define NOTIFICATION_MAX_HISTORY 8 /* order's history: at most 4 statuses */
 
@@ -81,11 +82,10 @@ int notification_store_set_refunded(hc_conn_t *c, int64_t order_id, const char *
  * 0, or HC_EINVAL (m->n_history 0) when text is not such an array. */
 int notification_history_parse(const char *text, notification_mypage_t *m);
 
-/* Lists the shown mypages (version > 0) ordered by orderId, optionally only
- * those of phone (digits), with their histories. *items (caller frees) holds *n rows of page `page` of
- * `size`; *total counts all matches. Returns 0 or an hc_err. */
-int notification_store_list(hc_conn_t *c, const char *phone, int64_t page, int64_t size,
-                            notification_mypage_t **items, size_t *n, int64_t *total);
+/* hc_list_cb: the shown mypages (version > 0, notification_mypage_t with
+ * their histories) by orderId, those of q->phone when set. */
+int notification_store_list(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                            int64_t *total);
 
 /* Queues the SMS for (order_id, status) unless one exists: QUEUED, attempts 0,
  * due at now_ms. to may be "" (phone unknown), trace_id may be NULL or "".
@@ -97,10 +97,9 @@ int notification_store_queue(hc_conn_t *c, int64_t order_id, const char *status,
 /* Reads notification id. Returns 0, HC_ENOTFOUND or another hc_err. */
 int notification_store_get_msg(hc_conn_t *c, int64_t id, notification_msg_t *out);
 
-/* Lists notifications by id, all or those of order_id (> 0). Same paging and
- * ownership as notification_store_list. */
-int notification_store_list_msgs(hc_conn_t *c, int64_t order_id, int64_t page, int64_t size,
-                                 notification_msg_t **items, size_t *n, int64_t *total);
+/* hc_list_cb: notification_msg_t by id, those of q->order_id when set. */
+int notification_store_list_msgs(hc_conn_t *c, const hc_list_query_t *q, void **items,
+                                 size_t *n, int64_t *total);
 
 /* The SQL of notification_store_due (parameters: now ms, limit), exposed so a
  * test can check that its plan stays on the pending-rows index. */

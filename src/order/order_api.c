@@ -239,6 +239,7 @@ static const hc_resource_t order_resource_def = {
     .size = sizeof(order_t),
     .get = get_order,
     .to_json = order_resource,
+    .list = order_store_list,
 };
 
 /* GET /orders/{id} */
@@ -252,25 +253,7 @@ static void api_get(hc_req_t *req, void *ud)
 static void api_list(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
-    int64_t page, size, total = 0;
-    char phone[16];
-    hc_fields_t f;
-    if (hc_req_paging(req, &page, &size))
-        return;
-    hc_fields_init(&f);
-    int has_phone = hc_query_phone(req, "phone", phone, sizeof phone, &f);
-    if (has_phone < 0) {
-        hc_reply_invalid(req, "phone must be a Korean mobile number", &f);
-        hc_fields_cleanup(&f);
-        return;
-    }
-    hc_fields_cleanup(&f);
-    order_t *items = NULL;
-    size_t n = 0;
-    hc_conn_t *c = hc_db_acquire(svc->db);
-    int rc = order_store_list(c, has_phone ? phone : NULL, page, size, &items, &n, &total);
-    hc_db_release(svc->db, c);
-    hc_api_page(req, &order_resource_def, rc, items, n, page, size, total);
+    hc_api_list(req, svc->db, &order_resource_def, NULL);
 }
 
 /* A package as a resource. */

@@ -145,21 +145,17 @@ int order_store_update(hc_conn_t *c, const order_t *o, int64_t expected_version)
     return rc;
 }
 
-int order_store_list(hc_conn_t *c, const char *phone, int64_t page, int64_t size, order_t **items,
-                     size_t *n, int64_t *total)
+static const hc_list_def_t order_list = {.cols = ORDER_COLS,
+                                         .table = "orders",
+                                         .order = "id DESC",
+                                         .phone_col = "phone",
+                                         .decode = row_to_order,
+                                         .elem_size = sizeof(order_t)};
+
+int order_store_list(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                     int64_t *total)
 {
-    hc_val_t by_phone = HC_TEXT(phone);
-    hc_page_query_t q = {.cols = ORDER_COLS,
-                         .from = phone ? "orders WHERE phone = ?" : "orders",
-                         .order = "id DESC",
-                         .params = &by_phone,
-                         .n_params = phone != NULL,
-                         .page = page,
-                         .size = size};
-    void *list = NULL;
-    int rc = hc_store_page(c, &q, row_to_order, sizeof **items, &list, n, total);
-    *items = list;
-    return rc;
+    return hc_store_list(c, &order_list, q, items, n, total);
 }
 
 int order_store_stale_pending(hc_conn_t *c, int64_t before_ms, int64_t *ids, size_t max, size_t *n)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "hc_db.h"
+#include "hc_store.h"
 #include "order_domain.h"
 
 #define ORDER_N_MIGRATIONS 3
@@ -25,10 +26,9 @@ int order_store_get(hc_conn_t *c, int64_t id, order_t *out);
  * another writer changed the order meanwhile, or an hc_err. */
 int order_store_update(hc_conn_t *c, const order_t *o, int64_t expected_version);
 
-/* Lists orders (optionally of one phone, digits), newest first. *items is an
- * array the caller frees; *total counts all matches. */
-int order_store_list(hc_conn_t *c, const char *phone, int64_t page, int64_t size, order_t **items,
-                     size_t *n, int64_t *total);
+/* hc_list_cb: order_t bookings newest first, those of q->phone when set. */
+int order_store_list(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                     int64_t *total);
 
 /* Ids of PENDING orders created before before_ms (at most max). */
 int order_store_stale_pending(hc_conn_t *c, int64_t before_ms, int64_t *ids, size_t max, size_t *n);

@@ -43,6 +43,7 @@ static const hc_resource_t payment_resource_def = {
     .size = sizeof(payment_t),
     .get = get_payment,
     .to_json = payment_resource,
+    .list = payment_store_list,
 };
 
 /* Answers a refund of a declined payment: 409, nothing was charged. */
@@ -184,24 +185,7 @@ static void api_get(hc_req_t *req, void *ud)
 static void api_list(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
-    payment_t *items = NULL;
-    size_t n = 0;
-    int64_t page, size, total = 0, order_id = 0;
-    hc_fields_t f;
-    if (hc_req_paging(req, &page, &size))
-        return; /* answered */
-    hc_fields_init(&f);
-    hc_query_id(req, "orderId", &order_id, &f);
-    if (hc_fields_count(&f)) {
-        hc_reply_invalid(req, "orderId must be a positive integer", &f);
-        hc_fields_cleanup(&f);
-        return;
-    }
-    hc_fields_cleanup(&f);
-    hc_conn_t *c = hc_db_acquire(svc->db);
-    int rc = payment_store_list(c, order_id, page, size, &items, &n, &total);
-    hc_db_release(svc->db, c);
-    hc_api_page(req, &payment_resource_def, rc, items, n, page, size, total);
+    hc_api_list(req, svc->db, &payment_resource_def, NULL);
 }
 
 /* Reads the optional "reason" of a refund body into out (size bytes). Returns 0

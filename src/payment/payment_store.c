@@ -114,19 +114,15 @@ out:
     return rc;
 }
 
-int payment_store_list(hc_conn_t *c, int64_t order_id, int64_t page, int64_t size,
-                       payment_t **items, size_t *n, int64_t *total)
+static const hc_list_def_t payment_list = {.cols = COLUMNS,
+                                           .table = "payments",
+                                           .order = "id",
+                                           .order_id_col = "order_id",
+                                           .decode = row_to_payment,
+                                           .elem_size = sizeof(payment_t)};
+
+int payment_store_list(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                       int64_t *total)
 {
-    hc_val_t by_order = HC_I64(order_id);
-    hc_page_query_t q = {.cols = COLUMNS,
-                         .from = order_id > 0 ? "payments WHERE order_id = ?" : "payments",
-                         .order = "id",
-                         .params = &by_order,
-                         .n_params = order_id > 0,
-                         .page = page,
-                         .size = size};
-    void *list = NULL;
-    int rc = hc_store_page(c, &q, row_to_payment, sizeof **items, &list, n, total);
-    *items = list;
-    return rc;
+    return hc_store_list(c, &payment_list, q, items, n, total);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "hc_db.h"
+#include "hc_store.h"
 #include "hc_trace.h"
 #include "payment_domain.h"
 
@@ -33,10 +34,8 @@ int payment_store_insert(hc_conn_t *c, payment_t *p);
  * an error the caller rolls back. */
 int payment_store_cancel(hc_conn_t *c, payment_t *p, const char *reason, const hc_trace_t *trace);
 
-/* Lists records in id order, page (0-based) of size rows, all orders when
- * order_id is 0. *items (caller frees with free(); NULL when empty) gets *n
- * records and *total the count across pages. Returns 0 or an hc_err. */
-int payment_store_list(hc_conn_t *c, int64_t order_id, int64_t page, int64_t size,
-                       payment_t **items, size_t *n, int64_t *total);
+/* hc_list_cb: payment_t records in id order, those of q->order_id when set. */
+int payment_store_list(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                       int64_t *total);
 
 #endif

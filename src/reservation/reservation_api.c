@@ -114,14 +114,49 @@ static int get_center(hc_conn_t *c, int64_t id, void *out)
     return reservation_store_center_get(c, id, out);
 }
 
-static const hc_resource_t reservation_res = {"reservation", "reservations",
-                                              sizeof(reservation_t), get_reservation,
-                                              reservation_json};
-static const hc_resource_t cancellation_res = {"cancellation", "cancellations",
-                                               sizeof(reservation_cancellation_t),
-                                               get_cancellation, cancellation_json};
-static const hc_resource_t center_res = {"center", "centers", sizeof(reservation_center_t),
-                                         get_center, center_json};
+/* Reads GET /reservations' own filters (centerId, status, date) into the
+ * reservation_filter_t at extra. */
+static void read_filter(hc_req_t *req, void *extra, hc_fields_t *f)
+{
+    reservation_filter_t *filter = extra;
+    reservation_status_t st;
+    int64_t day;
+    hc_query_id(req, "centerId", &filter->center_id, f);
+    const char *status = hc_req_query(req, "status");
+    if (status) {
+        if (reservation_status_parse(status, &st) != 0)
+            hc_fields_add(f, "status", "must be one of REQUESTED, CONFIRMED, REJECTED, CANCELED");
+        else
+            filter->status = (int)st;
+    }
+    const char *date = hc_req_query(req, "date");
+    if (date) {
+        if (hc_date_parse(date, &day) != 0)
+            hc_fields_add(f, "date", "must be a date YYYY-MM-DD");
+        else
+            filter->date = date;
+    }
+}
+
+static const hc_resource_t reservation_res = {.what = "reservation",
+                                              .collection = "reservations",
+                                              .size = sizeof(reservation_t),
+                                              .get = get_reservation,
+                                              .to_json = reservation_json,
+                                              .list = reservation_store_list,
+                                              .filter = read_filter};
+static const hc_resource_t cancellation_res = {.what = "cancellation",
+                                               .collection = "cancellations",
+                                               .size = sizeof(reservation_cancellation_t),
+                                               .get = get_cancellation,
+                                               .to_json = cancellation_json,
+                                               .list = reservation_store_cancellation_list};
+static const hc_resource_t center_res = {.what = "center",
+                                         .collection = "centers",
+                                         .size = sizeof(reservation_center_t),
+                                         .get = get_center,
+                                         .to_json = center_json,
+                                         .list = reservation_store_center_list};
 
 /* ---- reservations ---- */
 
@@ -129,40 +164,8 @@ static const hc_resource_t center_res = {"center", "centers", sizeof(reservation
 static void api_list_reservations(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
-    hc_fields_t f;
     reservation_filter_t filter = {.status = -1};
-    reservation_t *list = NULL;
-    size_t n = 0;
-    int64_t page, size, total = 0, day;
-    if (hc_req_paging(req, &page, &size) != 0)
-        return;
-    hc_fields_init(&f);
-    hc_query_id(req, "orderId", &filter.order_id, &f);
-    hc_query_id(req, "centerId", &filter.center_id, &f);
-    const char *status = hc_req_query(req, "status");
-    reservation_status_t st;
-    if (status) {
-        if (reservation_status_parse(status, &st) != 0)
-            hc_fields_add(&f, "status", "must be one of REQUESTED, CONFIRMED, REJECTED, CANCELED");
-        else
-            filter.status = (int)st;
-    }
-    const char *date = hc_req_query(req, "date");
-    if (date) {
-        if (hc_date_parse(date, &day) != 0)
-            hc_fields_add(&f, "date", "must be a date YYYY-MM-DD");
-        else
-            filter.date = date;
-    }
-    if (hc_fields_count(&f)) {
-        hc_reply_invalid(req, "the request has invalid fields", &f);
-    } else {
-        hc_conn_t *c = hc_db_acquire(svc->db);
-        int rc = reservation_store_list(c, &filter, page, size, &list, &n, &total);
-        hc_db_release(svc->db, c);
-        hc_api_page(req, &reservation_res, rc, list, n, page, size, total);
-    }
-    hc_fields_cleanup(&f);
+    hc_api_list(req, svc->db, &reservation_res, &filter);
 }
 
 /* GET /reservations/{id} */
@@ -421,23 +424,7 @@ out:
 static void api_list_cancellations(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
-    hc_fields_t f;
-    reservation_cancellation_t *list = NULL;
-    size_t n = 0;
-    int64_t page, size, total = 0, order_id = 0;
-    if (hc_req_paging(req, &page, &size) != 0)
-        return;
-    hc_fields_init(&f);
-    hc_query_id(req, "orderId", &order_id, &f);
-    if (hc_fields_count(&f)) {
-        hc_reply_invalid(req, "the request has invalid fields", &f);
-    } else {
-        hc_conn_t *c = hc_db_acquire(svc->db);
-        int rc = reservation_store_cancellation_list(c, order_id, page, size, &list, &n, &total);
-        hc_db_release(svc->db, c);
-        hc_api_page(req, &cancellation_res, rc, list, n, page, size, total);
-    }
-    hc_fields_cleanup(&f);
+    hc_api_list(req, svc->db, &cancellation_res, NULL);
 }
 
 /* GET /cancellations/{id} */
@@ -453,15 +440,7 @@ static void api_get_cancellation(hc_req_t *req, void *ud)
 static void api_list_centers(hc_req_t *req, void *ud)
 {
     hc_service_t *svc = ud;
-    reservation_center_t *list = NULL;
-    size_t n = 0;
-    int64_t page, size, total = 0;
-    if (hc_req_paging(req, &page, &size) != 0)
-        return;
-    hc_conn_t *c = hc_db_acquire(svc->db);
-    int rc = reservation_store_center_list(c, page, size, &list, &n, &total);
-    hc_db_release(svc->db, c);
-    hc_api_page(req, &center_res, rc, list, n, page, size, total);
+    hc_api_list(req, svc->db, &center_res, NULL);
 }
 
 /* Reads the center of path parameter 0 into *ce; on failure answers (404 or

@@ -129,15 +129,17 @@ int reservation_store_center_get(hc_conn_t *c, int64_t id, reservation_center_t 
                             HC_PARAMS(HC_I64(id)), row_to_center, out);
 }
 
-int reservation_store_center_list(hc_conn_t *c, int64_t page, int64_t size,
-                                  reservation_center_t **out, size_t *n, int64_t *total)
+static const hc_list_def_t center_list = {.cols = CENTER_COLS,
+                                          .table = "centers",
+                                          .where = "active = 1",
+                                          .order = "id",
+                                          .decode = row_to_center,
+                                          .elem_size = sizeof(reservation_center_t)};
+
+int reservation_store_center_list(hc_conn_t *c, const hc_list_query_t *q, void **items,
+                                  size_t *n, int64_t *total)
 {
-    hc_page_query_t q = {.cols = CENTER_COLS, .from = "centers WHERE active = 1", .order = "id",
-                         .page = page, .size = size};
-    void *list = NULL;
-    int rc = hc_store_page(c, &q, row_to_center, sizeof **out, &list, n, total);
-    *out = list;
-    return rc;
+    return hc_store_list(c, &center_list, q, items, n, total);
 }
 
 int reservation_store_slots(hc_conn_t *c, int64_t center_id, int64_t default_capacity,
@@ -274,39 +276,32 @@ int reservation_store_update_status(hc_conn_t *c, reservation_t *r)
                         NULL);
 }
 
-int reservation_store_list(hc_conn_t *c, const reservation_filter_t *f, int64_t page,
-                           int64_t size, reservation_t **out, size_t *n, int64_t *total)
+/* The conditions of a reservation_filter_t. */
+static void reservation_where(const void *extra, hc_where_t *w)
 {
-    /* The WHERE clause names only the filters given, so each of the few
-     * combinations is one cached statement. */
-    hc_val_t params[4];
-    size_t np = 0;
-    hc_buf_t from;
-    hc_buf_init(&from, 1024);
-    hc_buf_adds(&from, "reservations WHERE 1 = 1");
-    if (f->order_id > 0) {
-        hc_buf_adds(&from, " AND order_id = ?");
-        params[np++] = HC_I64(f->order_id);
-    }
-    if (f->center_id > 0) {
-        hc_buf_adds(&from, " AND center_id = ?");
-        params[np++] = HC_I64(f->center_id);
-    }
-    if (f->status >= 0) {
-        hc_buf_adds(&from, " AND status = ?");
-        params[np++] = HC_TEXT(reservation_status_name((reservation_status_t)f->status));
-    }
-    if (f->date) {
-        hc_buf_adds(&from, " AND checkup_date = ?");
-        params[np++] = HC_TEXT(f->date);
-    }
-    hc_page_query_t q = {.cols = RES_COLS, .from = hc_buf_str(&from), .order = "id",
-                         .params = params, .n_params = np, .page = page, .size = size};
-    void *list = NULL;
-    int rc = hc_store_page(c, &q, row_to_reservation, sizeof **out, &list, n, total);
-    *out = list;
-    hc_buf_cleanup(&from);
-    return rc;
+    const reservation_filter_t *f = extra;
+    hc_val_t center = HC_I64(f->center_id), date = HC_TEXT(f->date);
+    hc_val_t status = HC_TEXT(f->status >= 0 ? reservation_status_name(f->status) : "");
+    if (f->center_id > 0)
+        hc_where_add(w, "center_id = ?", &center);
+    if (f->status >= 0)
+        hc_where_add(w, "status = ?", &status);
+    if (f->date)
+        hc_where_add(w, "checkup_date = ?", &date);
+}
+
+static const hc_list_def_t reservation_list = {.cols = RES_COLS,
+                                               .table = "reservations",
+                                               .order = "id",
+                                               .order_id_col = "order_id",
+                                               .where_extra = reservation_where,
+                                               .decode = row_to_reservation,
+                                               .elem_size = sizeof(reservation_t)};
+
+int reservation_store_list(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                           int64_t *total)
+{
+    return hc_store_list(c, &reservation_list, q, items, n, total);
 }
 
 int reservation_store_cancellation_insert(hc_conn_t *c, reservation_cancellation_t *x)
@@ -329,22 +324,17 @@ int reservation_store_cancellation_get(hc_conn_t *c, int64_t id, reservation_can
                             HC_PARAMS(HC_I64(id)), row_to_cancellation, out);
 }
 
-int reservation_store_cancellation_list(hc_conn_t *c, int64_t order_id, int64_t page,
-                                        int64_t size, reservation_cancellation_t **out,
+static const hc_list_def_t cancellation_list = {.cols = CAN_COLS,
+                                                .table = "cancellations",
+                                                .order = "id",
+                                                .order_id_col = "order_id",
+                                                .decode = row_to_cancellation,
+                                                .elem_size = sizeof(reservation_cancellation_t)};
+
+int reservation_store_cancellation_list(hc_conn_t *c, const hc_list_query_t *q, void **items,
                                         size_t *n, int64_t *total)
 {
-    hc_val_t by_order = HC_I64(order_id);
-    hc_page_query_t q = {.cols = CAN_COLS,
-                         .from = order_id > 0 ? "cancellations WHERE order_id = ?" : "cancellations",
-                         .order = "id",
-                         .params = &by_order,
-                         .n_params = order_id > 0,
-                         .page = page,
-                         .size = size};
-    void *list = NULL;
-    int rc = hc_store_page(c, &q, row_to_cancellation, sizeof **out, &list, n, total);
-    *out = list;
-    return rc;
+    return hc_store_list(c, &cancellation_list, q, items, n, total);
 }
 
 int reservation_store_void_order(hc_conn_t *c, int64_t order_id, const char *reason,

@@ -9,6 +9,7 @@
 
 #include "hc_config.h"
 #include "hc_db.h"
+#include "hc_store.h"
 #include "reservation_domain.h"
 
 /* The schema steps, oldest first; bump the count when adding one. */
@@ -50,9 +51,8 @@ typedef struct reservation_slot {
     int64_t booked;   /* REQUESTED + CONFIRMED reservations */
 } reservation_slot_t;
 
-/* Filters of GET /reservations; 0 / -1 / NULL mean "any". */
+/* The filters of GET /reservations beyond orderId; 0 / -1 / NULL mean "any". */
 typedef struct reservation_filter {
-    int64_t order_id;
     int64_t center_id;
     int status;       /* a reservation_status_t, or -1 */
     const char *date; /* YYYY-MM-DD, borrowed */
@@ -67,10 +67,9 @@ int reservation_store_sync_centers(hc_conn_t *c, const hc_center_cfg_t *centers,
 /* Reads an active center into *out. Returns 0, HC_ENOTFOUND or an hc_err. */
 int reservation_store_center_get(hc_conn_t *c, int64_t id, reservation_center_t *out);
 
-/* Lists active centers by id for one page: *out (caller frees) gets up to size
- * entries, *n how many, *total all active centers. Returns 0 or an hc_err. */
-int reservation_store_center_list(hc_conn_t *c, int64_t page, int64_t size,
-                                  reservation_center_t **out, size_t *n, int64_t *total);
+/* hc_list_cb: the active centers (reservation_center_t) by id. */
+int reservation_store_center_list(hc_conn_t *c, const hc_list_query_t *q, void **items,
+                                  size_t *n, int64_t *total);
 
 /* Fills out[0..n_days) with the slots of center from from_day on, using
  * default_capacity where no override exists. Returns 0 or an hc_err. */
@@ -103,10 +102,10 @@ int reservation_store_get_by_order(hc_conn_t *c, int64_t order_id, reservation_t
  * Returns 0 or an hc_err. */
 int reservation_store_update_status(hc_conn_t *c, reservation_t *r);
 
-/* Lists reservations matching f by id for one page: *out (caller frees) gets
- * up to size rows, *n how many, *total all matches. Returns 0 or an hc_err. */
-int reservation_store_list(hc_conn_t *c, const reservation_filter_t *f, int64_t page,
-                           int64_t size, reservation_t **out, size_t *n, int64_t *total);
+/* hc_list_cb: reservation_t by id, those of q->order_id when set and
+ * matching the reservation_filter_t at q->extra when given. */
+int reservation_store_list(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                           int64_t *total);
 
 /* Inserts a cancellation record (id and created_at are set here). */
 int reservation_store_cancellation_insert(hc_conn_t *c, reservation_cancellation_t *x);
@@ -114,10 +113,9 @@ int reservation_store_cancellation_insert(hc_conn_t *c, reservation_cancellation
 /* Reads one cancellation. Returns 0, HC_ENOTFOUND or an hc_err. */
 int reservation_store_cancellation_get(hc_conn_t *c, int64_t id, reservation_cancellation_t *out);
 
-/* Lists cancellations (of order_id, or all when 0) by id for one page, as
- * reservation_store_list. */
-int reservation_store_cancellation_list(hc_conn_t *c, int64_t order_id, int64_t page,
-                                        int64_t size, reservation_cancellation_t **out,
+/* hc_list_cb: cancellations (reservation_cancellation_t) by id, those of
+ * q->order_id when set. */
+int reservation_store_cancellation_list(hc_conn_t *c, const hc_list_query_t *q, void **items,
                                         size_t *n, int64_t *total);
 
 /* Records the tombstone of an order canceled or failed before it had a
