@@ -7,24 +7,6 @@
 #include "hc_buf.h"
 #include "hc_err.h"
 
-void hc_reply_not_found(hc_req_t *req, const char *what)
-{
-    char msg[128];
-    snprintf(msg, sizeof msg, "no such %s", what);
-    hc_reply_error(req, 404, "not_found", msg, NULL);
-}
-
-void hc_reply_invalid(hc_req_t *req, const char *message, hc_fields_t *f)
-{
-    hc_reply_error(req, 400, "validation_failed", message, hc_fields_take(f));
-}
-
-void hc_reply_field_error(hc_req_t *req, const char *field, const char *message)
-{
-    hc_reply_error(req, 400, "validation_failed", "the request has an invalid field",
-                   json_pack("[{s:s, s:s}]", "field", field, "message", message));
-}
-
 void hc_api_get(hc_req_t *req, hc_db_t *db, const hc_resource_t *res)
 {
     hc_api_get_id(req, db, res, hc_req_param_id(req, 0));

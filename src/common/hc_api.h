@@ -30,16 +30,6 @@ typedef struct hc_resource {
     void (*filter)(hc_req_t *req, void *extra, hc_fields_t *f);
 } hc_resource_t;
 
-/* Answers 404 not_found "no such <what>". */
-void hc_reply_not_found(hc_req_t *req, const char *what);
-
-/* Answers 400 validation_failed with the errors collected in f (taken) and
- * message. */
-void hc_reply_invalid(hc_req_t *req, const char *message, hc_fields_t *f);
-
-/* Answers 400 validation_failed for one field. */
-void hc_reply_field_error(hc_req_t *req, const char *field, const char *message);
-
 /* GET of one resource: the id in path parameter 0, read with res->get and
  * answered with res->to_json; 404 when the parameter is not an id or there is
  * no such item, the storage error otherwise. */

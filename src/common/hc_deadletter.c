@@ -6,6 +6,7 @@
 
 #include "hc_err.h"
 #include "hc_event.h"
+#include "hc_store.h"
 
 int hc_deadletter_park(hc_conn_t *c, const hc_bus_msg_t *m, const hc_event_t *ev,
                        const char *error, int *parked)
@@ -28,12 +29,7 @@ int hc_deadletter_park(hc_conn_t *c, const hc_bus_msg_t *m, const hc_event_t *ev
 
 int64_t hc_deadletter_count(hc_db_t *db)
 {
-    hc_conn_t *c = hc_db_acquire(db);
-    int64_t n = -1;
-    if (hc_conn_query_i64(c, "SELECT COUNT(*) FROM dead_letters", HC_NOPARAMS, &n))
-        n = -1;
-    hc_db_release(db, c);
-    return n;
+    return hc_store_gauge(db, "SELECT COUNT(*) FROM dead_letters");
 }
 
 int hc_deadletter_mark(hc_db_t *db, int64_t id, int64_t *marked)

@@ -275,11 +275,10 @@ int hc_req_paging(hc_req_t *r, int64_t *page, int64_t *size)
     const char *bad = NULL;
     if (hc_paging_parse(hc_req_query(r, "page"), hc_req_query(r, "size"), page, size, &bad)) {
         int bad_page = strcmp(bad, "page") == 0;
-        hc_reply_error(r, 400, "validation_failed",
-                       "page must be an integer from 0 to 1000000000 and size an integer >= 1",
-                       json_pack("[{s:s, s:s}]", "field", bad_page ? "page" : "size", "message",
-                                 bad_page ? "must be an integer from 0 to 1000000000"
-                                          : "must be an integer >= 1 (above 1000 it is capped at 1000)"));
+        hc_reply_field_error(r, "page must be an integer from 0 to 1000000000 and size an integer >= 1",
+                             bad_page ? "page" : "size",
+                             bad_page ? "must be an integer from 0 to 1000000000"
+                                      : "must be an integer >= 1 (above 1000 it is capped at 1000)");
         return HC_EINVAL;
     }
     return 0;
@@ -382,8 +381,7 @@ static int query_allowed(hc_req_t *r, const char *allowed)
         snprintf(msg, sizeof msg, "is not a query parameter of this resource (it takes: %s)", allowed);
     else
         snprintf(msg, sizeof msg, "is not a query parameter: this resource takes none");
-    hc_reply_error(r, 400, "validation_failed", "the request has an unknown query parameter",
-                   json_pack("[{s:s, s:s}]", "field", name, "message", msg));
+    hc_reply_field_error(r, "the request has an unknown query parameter", name, msg);
     return 0;
 }
 
@@ -444,7 +442,7 @@ static void dispatch(hc_req_t *r)
         rt->cb(r, rt->ud);
         if (!r->responded) {
             hc_error("handler for %s %s gave no answer", r->method, rt->pattern);
-            hc_reply_error(r, 500, "internal", "the handler gave no answer", NULL);
+            hc_reply_internal(r, "the handler gave no answer");
         }
         return;
     }
@@ -453,7 +451,7 @@ static void dispatch(hc_req_t *r)
         hc_reply_header(r, "Allow", allow);
         hc_reply_error(r, 405, "method_not_allowed", "this method is not allowed on this resource", NULL);
     } else
-        hc_reply_error(r, 404, "not_found", "no such resource", NULL);
+        hc_reply_not_found(r, "resource");
 }
 
 static void reply_too_large(hc_req_t *r)
@@ -585,6 +583,30 @@ void hc_http_destroy(hc_http_t *h)
 
 /* ---- shared error replies ---- */
 
+void hc_reply_not_found(hc_req_t *req, const char *what)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "no such %s", what);
+    hc_reply_error(req, 404, "not_found", msg, NULL);
+}
+
+void hc_reply_invalid(hc_req_t *req, const char *message, hc_fields_t *f)
+{
+    hc_reply_error(req, 400, "validation_failed", message, hc_fields_take(f));
+}
+
+void hc_reply_field_error(hc_req_t *req, const char *message, const char *field,
+                          const char *field_message)
+{
+    hc_reply_error(req, 400, "validation_failed", message,
+                   json_pack("[{s:s, s:s}]", "field", field, "message", field_message));
+}
+
+void hc_reply_internal(hc_req_t *req, const char *message)
+{
+    hc_reply_error(req, 500, "internal", message, NULL);
+}
+
 void hc_reply_storage_error(hc_req_t *req, int rc)
 {
     if (rc == HC_ENOSPC) {
@@ -597,7 +619,6 @@ void hc_reply_storage_error(hc_req_t *req, int rc)
                        "storage is busy; nothing was changed; retry in a moment", NULL);
     } else {
         hc_error("storage failed: %s", hc_strerror(rc));
-        hc_reply_error(req, 500, "internal", "the request could not be completed; nothing was changed",
-                       NULL);
+        hc_reply_internal(req, "the request could not be completed; nothing was changed");
     }
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "hc_trace.h"
+#include "hc_valid.h"
 
 typedef struct hc_http hc_http_t;
 typedef struct hc_req hc_req_t;
@@ -93,6 +94,22 @@ void hc_reply_json(hc_req_t *r, int status, json_t *body);
 void hc_reply_error(hc_req_t *r, int status, const char *code, const char *msg, json_t *fields);
 /* Answers text with a content type (for /metrics). */
 void hc_reply_text(hc_req_t *r, int status, const char *ctype, const char *text);
+
+/* Answers 404 not_found "no such <what>". */
+void hc_reply_not_found(hc_req_t *req, const char *what);
+
+/* Answers 400 validation_failed with message and the errors collected in f
+ * (taken; see hc_valid.h). */
+void hc_reply_invalid(hc_req_t *req, const char *message, hc_fields_t *f);
+
+/* Answers 400 validation_failed with message and one error: field and what
+ * is wrong with it. */
+void hc_reply_field_error(hc_req_t *req, const char *message, const char *field,
+                          const char *field_message);
+
+/* Answers 500 internal with message (what could not be done; say whether
+ * anything changed). The cause goes to the log, never to the caller. */
+void hc_reply_internal(hc_req_t *req, const char *message);
 
 /* Answers a storage failure rc: HC_ENOSPC -> 503 "storage_unavailable" with
  * Retry-After: 5 (storage full or unavailable, nothing was changed);

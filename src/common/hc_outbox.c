@@ -11,6 +11,7 @@
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_log.h"
+#include "hc_store.h"
 
 #define RELAY_BATCH 256
 #define SENT_RETENTION_MS (3600 * 1000)
@@ -84,12 +85,7 @@ int hc_outbox_flush(hc_db_t *db, hc_bus_t *bus)
 
 int64_t hc_outbox_backlog(hc_db_t *db)
 {
-    hc_conn_t *c = hc_db_acquire(db);
-    int64_t n = -1;
-    if (hc_conn_query_i64(c, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL", HC_NOPARAMS, &n))
-        n = -1;
-    hc_db_release(db, c);
-    return n;
+    return hc_store_gauge(db, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL");
 }
 
 /* Deletes rows published more than an hour ago, keeping the table small. */

@@ -10,6 +10,16 @@
 
 #define PAGE_MAX_PARAMS (HC_WHERE_MAX + 2) /* the filters' values, LIMIT and OFFSET */
 
+int64_t hc_store_gauge(hc_db_t *db, const char *sql)
+{
+    int64_t n = -1;
+    hc_conn_t *c = hc_db_acquire(db);
+    if (hc_conn_query_i64(c, sql, HC_NOPARAMS, &n))
+        n = -1;
+    hc_db_release(db, c);
+    return n;
+}
+
 void hc_rows_copy_text(const hc_rows_t *r, size_t row, size_t col, char *dst, size_t size)
 {
     const char *s = hc_rows_text(r, row, col);

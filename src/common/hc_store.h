@@ -25,6 +25,11 @@ static inline hc_val_t hc_val_i64_opt(int64_t v)
     return v ? HC_I64(v) : HC_NULLV;
 }
 
+/* Runs sql (one integer value, no parameters: a COUNT) on a connection of
+ * db's pool. Returns the value, or -1 when storage fails: for the gauges of
+ * /metrics, which show -1 rather than fail. */
+int64_t hc_store_gauge(hc_db_t *db, const char *sql);
+
 /* Copies the text cell (row, col) of r into dst (size >= 1 bytes), cut to
  * fit on a UTF-8 character; a NULL cell reads as "". */
 void hc_rows_copy_text(const hc_rows_t *r, size_t row, size_t col, char *dst, size_t size);

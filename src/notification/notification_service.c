@@ -36,13 +36,7 @@ static int notification_init(hc_service_t *svc)
  * an SMS API that is down must not count as a busy system. */
 static int64_t gauge_sms_pending(void *ud)
 {
-    hc_db_t *db = ud;
-    int64_t n = -1;
-    hc_conn_t *c = hc_db_acquire(db);
-    if (notification_store_count_pending(c, &n) != 0)
-        n = -1;
-    hc_db_release(db, c);
-    return n;
+    return notification_store_pending(ud);
 }
 
 /* Starts the SMS sender with the configured provider. Returns 0 or an hc_err. */

@@ -303,10 +303,8 @@ int notification_store_mark_failed(hc_conn_t *c, int64_t id, const char *provide
                         NULL);
 }
 
-int notification_store_count_pending(hc_conn_t *c, int64_t *out)
+int64_t notification_store_pending(hc_db_t *db)
 {
-    return hc_conn_query_i64(c,
-                             "SELECT COUNT(*) FROM notifications WHERE next_attempt_at IS NOT NULL"
-                             " AND delivery_status <> 'SENT'",
-                             HC_NOPARAMS, out);
+    return hc_store_gauge(db, "SELECT COUNT(*) FROM notifications WHERE next_attempt_at IS NOT NULL"
+                              " AND delivery_status <> 'SENT'");
 }

@@ -126,7 +126,8 @@ int notification_store_mark_sent(hc_conn_t *c, int64_t id, const char *provider,
 int notification_store_mark_failed(hc_conn_t *c, int64_t id, const char *provider, int attempts,
                                    const char *error, int64_t next_ms, const char *now);
 
-/* Counts notifications still waiting to be delivered (QUEUED or retryable). */
-int notification_store_count_pending(hc_conn_t *c, int64_t *out);
+/* Counts notifications still waiting to be delivered (QUEUED or retryable),
+ * on a connection of db's pool; -1 when storage fails (a gauge). */
+int64_t notification_store_pending(hc_db_t *db);
 
 #endif

@@ -145,9 +145,8 @@ static int idem_key(hc_req_t *req, const char **key)
 {
     *key = hc_req_header(req, "Idempotency-Key");
     if (*key && (!**key || strlen(*key) > MAX_IDEM_KEY)) {
-        hc_reply_error(
-            req, 400, "validation_failed", "Idempotency-Key must be 1-200 characters",
-            json_pack("[{s:s, s:s}]", "field", "Idempotency-Key", "message", "1-200 characters"));
+        hc_reply_field_error(req, "Idempotency-Key must be 1-200 characters", "Idempotency-Key",
+                             "1-200 characters");
         return HC_EINVAL;
     }
     return 0;
@@ -209,8 +208,7 @@ static void api_create(hc_req_t *req, void *ud)
     if (hc_req_json(req, &body))
         goto out;
     if (order_booking_parse(body, &hc_cfg, hc_today(), &b->order, b->card, sizeof b->card, &f)) {
-        hc_reply_error(req, 400, "validation_failed", "the booking has invalid fields",
-                       hc_fields_take(&f));
+        hc_reply_invalid(req, "the booking has invalid fields", &f);
         goto out;
     }
     run_idempotent(ud, req, body, SCOPE_CREATE, book_fn, b);
@@ -332,8 +330,7 @@ static void api_patch(hc_req_t *req, void *ud)
                     strcmp(status, "CANCELLED") != 0))
         hc_fields_add(&f, "status", "must be \"CANCELED\" (a customer can only cancel)");
     if (hc_fields_count(&f))
-        hc_reply_error(req, 400, "validation_failed", "the update has invalid fields",
-                       hc_fields_take(&f));
+        hc_reply_invalid(req, "the update has invalid fields", &f);
     else
         cancel(req, ud);
 out:
@@ -383,8 +380,7 @@ static void api_status(hc_req_t *req, void *ud)
     if (hc_get_int(body, "reservationId", &rid, &f) > 0 && rid <= 0)
         hc_fields_add(&f, "reservationId", "must be a positive integer");
     if (hc_fields_count(&f)) {
-        hc_reply_error(req, 400, "validation_failed", "the decision has invalid fields",
-                       hc_fields_take(&f));
+        hc_reply_invalid(req, "the decision has invalid fields", &f);
         goto out;
     }
     order_request_t rq = {.svc = ud, .trace = hc_req_trace(req)};

@@ -154,8 +154,7 @@ static void api_create(hc_req_t *req, void *ud)
     if (hc_req_json(req, &body))
         goto out; /* answered */
     if (payment_request_parse(body, hc_cfg.decline_cards, &in, &f)) {
-        hc_reply_error(req, 400, "validation_failed", "the payment request has invalid fields",
-                       hc_fields_take(&f));
+        hc_reply_invalid(req, "the payment request has invalid fields", &f);
         goto out;
     }
     hc_log_ctx_order(in.order_id);
@@ -345,8 +344,7 @@ static void api_cancel(hc_req_t *req, void *ud)
     if (len > 0 && hc_req_json(req, &body))
         goto out; /* answered */
     if (read_reason(body, reason, sizeof reason, &f) || hc_fields_unknown(body, known, &f)) {
-        hc_reply_error(req, 400, "validation_failed", "the refund request has invalid fields",
-                       hc_fields_take(&f));
+        hc_reply_invalid(req, "the refund request has invalid fields", &f);
         goto out;
     }
     refund_request(svc, req, id, reason);
@@ -381,8 +379,7 @@ static void api_patch(hc_req_t *req, void *ud)
         hc_fields_add(&f, "status", "only CANCELED can be set (a refund)");
     read_reason(body, reason, sizeof reason, &f);
     if (hc_fields_count(&f)) {
-        hc_reply_error(req, 400, "validation_failed", "the update has invalid fields",
-                       hc_fields_take(&f));
+        hc_reply_invalid(req, "the update has invalid fields", &f);
         goto out;
     }
     refund_request(svc, req, id, reason);
