@@ -15,6 +15,7 @@
 #include "hc_events.h"
 #include "hc_log.h"
 #include "hc_outbox.h"
+#include "hc_time.h"
 #include "hc_valid.h"
 #include "order_store.h"
 
