@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -22,8 +21,8 @@
 #include "hc_check.h"
 #include "hc_db.h"
 #include "hc_err.h"
-#include "hc_event.h"
 #include "hc_log.h"
+#include "hc_time.h"
 
 #define RECHECK_MS 5 /* after a wake-up that found no committed append yet */
 #define END_CHECK_MS 3000 /* while idle, how often the group's offset is checked */
@@ -111,8 +110,6 @@ static int read_committed(log_bus_t *lb, const char *group, int64_t *out)
     hc_db_release(lb->offsets, conn);
     return rc;
 }
-
-static int64_t mono_ms(void);
 
 /* Stops consumer c: poll answers HC_ECORRUPT until the cause is gone. */
 static void set_fault(hc_bus_consumer_t *c, const char *reason, int64_t offset, const char *fmt,
@@ -335,18 +332,11 @@ static int drain_is_append(int fd)
     return hit;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleeps until an append is seen (returns 1) or timeout_ms passed (0). */
 static int wait_for_append(int fd, int timeout_ms)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
-    for (int64_t left = timeout_ms; left > 0; left = deadline - mono_ms()) {
+    int64_t deadline = hc_deadline_ms(timeout_ms);
+    for (int64_t left = timeout_ms; left > 0; left = hc_deadline_left(deadline)) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (poll(&pfd, 1, (int)left) <= 0)
             return 0;
@@ -366,8 +356,8 @@ static int log_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
         return rc;
     /* Idle: a cheap look, every few seconds, that the group's offset still
      * lies within the log. */
-    if (mono_ms() - c->end_checked_ms >= END_CHECK_MS) {
-        c->end_checked_ms = mono_ms();
+    if (hc_mono_ms() - c->end_checked_ms >= END_CHECK_MS) {
+        c->end_checked_ms = hc_mono_ms();
         if (check_end(c))
             return HC_ECORRUPT;
     }
@@ -377,14 +367,14 @@ static int log_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
      * becomes visible a moment later (the shared-memory index, which inotify
      * does not see, is updated last). After a wake that found nothing, look
      * again every few ms, so that an empty answer means the timeout passed. */
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = hc_deadline_ms(timeout_ms);
     int woke = 0;
-    for (int64_t left = timeout_ms; left > 0; left = deadline - mono_ms()) {
+    for (int64_t left = timeout_ms; left > 0; left = hc_deadline_left(deadline)) {
         int64_t step = woke && left > RECHECK_MS ? RECHECK_MS : left;
         if (c->ino_fd >= 0)
             woke = wait_for_append(c->ino_fd, (int)step) || woke;
         else
-            usleep((useconds_t)(step < 20 ? step : 20) * 1000);
+            hc_sleep_ms(step < 20 ? step : 20);
         rc = log_read(c, msgs, max, n);
         if (rc || *n)
             return rc;

@@ -9,8 +9,8 @@
 #include "hc_auth.h"
 #include "hc_buf.h"
 #include "hc_err.h"
-#include "hc_event.h"
 #include "hc_log.h"
+#include "hc_time.h"
 
 #define MAX_RESPONSE (4 * 1024 * 1024)
 

@@ -5,11 +5,9 @@
 #include "hc_consumer.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hc_buf.h"
 #include "hc_deadletter.h"
@@ -18,6 +16,8 @@
 #include "hc_inbox.h"
 #include "hc_log.h"
 #include "hc_metrics.h"
+#include "hc_time.h"
+#include "hc_worker.h"
 
 #define DEFAULT_BATCH 64
 #define MAX_BATCH 512
@@ -37,8 +37,7 @@ struct hc_consumer {
     hc_bus_t *bus;
     hc_bus_consumer_t *bc;
     hc_consumer_opts_t opts;
-    pthread_t thread;
-    atomic_int stop;
+    hc_worker_t *worker; /* runs consumer_main; its waits end early on stop */
     pthread_mutex_t mu; /* guards stalled and fault (read by readiness) */
     int stalled;
     hc_bus_fault_t fault;
@@ -260,23 +259,18 @@ int hc_consumer_retry_dead_letters(hc_db_t *db, const hc_consumer_opts_t *opts, 
     return rc;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Commits offset for k, retrying with backoff (50 ms to 2 s) until it
- * succeeds or the consumer stops. One warning per episode, not per attempt:
- * on a full disk the log would only grow. */
-static void commit_offset(hc_consumer_t *k, int64_t offset)
+ * succeeds or the consumer stops (w: its worker, whose waits a stop ends).
+ * One warning per episode, not per attempt: on a full disk the log would
+ * only grow. */
+static void commit_offset(hc_consumer_t *k, hc_worker_t *w, int64_t offset)
 {
     int rc, delay = 50, failures = 0;
-    while ((rc = k->bus->ops->commit(k->bc, offset)) != 0 && !atomic_load(&k->stop)) {
+    while ((rc = k->bus->ops->commit(k->bc, offset)) != 0 && !hc_worker_stopping(w)) {
         if (failures++ == 0)
             hc_warn("consumer %s: offset commit failed (%s); retrying with backoff", k->opts.group,
                     hc_strerror(rc));
-        sleep_ms(delay);
+        hc_worker_wait(w, delay);
         delay = delay * 2 > 2000 ? 2000 : delay * 2;
     }
     if (failures && rc == 0)
@@ -322,27 +316,27 @@ static void set_stall(hc_consumer_t *k, const hc_bus_fault_t *f)
     }
 }
 
-/* Runs the dead-letter retry pass when one is due. */
-static void maybe_retry(hc_consumer_t *k, int64_t *last)
+/* Runs the dead-letter retry pass when one is due (*next_at: the monotonic
+ * ms it is due at; 0 at first, so the first pass runs at once). */
+static void maybe_retry(hc_consumer_t *k, int64_t *next_at)
 {
-    int64_t now = hc_now_ms();
-    if (now - *last < RETRY_SCAN_MS && now >= *last)
+    if (hc_deadline_left(*next_at) > 0)
         return;
-    *last = now;
+    *next_at = hc_deadline_ms(RETRY_SCAN_MS);
     hc_consumer_retry_dead_letters(k->db, &k->opts, NULL, NULL);
 }
 
-static void *consumer_main(void *arg)
+static void consumer_main(hc_worker_t *w, void *arg)
 {
-    pthread_setname_np(pthread_self(), "hc-consumer");
     hc_consumer_t *k = arg;
     hc_bus_msg_t msgs[MAX_BATCH];
     /* Offsets are committed at most every OFFSET_COMMIT_MS under load and at
      * once when the log goes quiet: a crash redelivers at most that much,
-     * which the inbox drops, and a busy consumer does not write per batch. */
-    int64_t pending = -1, last_commit = 0, last_retry = 0;
-    while (!atomic_load(&k->stop)) {
-        maybe_retry(k, &last_retry);
+     * which the inbox drops, and a busy consumer does not write per batch.
+     * commit_at and retry_at are monotonic deadlines; 0 means due now. */
+    int64_t pending = -1, commit_at = 0, retry_at = 0;
+    while (!hc_worker_stopping(w)) {
+        maybe_retry(k, &retry_at);
         size_t n = 0;
         int rc = k->bus->ops->poll(k->bc, msgs, k->opts.batch, &n, pending >= 0 ? 20 : 200);
         hc_bus_fault_t fault;
@@ -350,29 +344,29 @@ static void *consumer_main(void *arg)
             /* Stopped before a bad record or at an impossible offset: what
              * was applied before it is committed; nothing after it is read. */
             if (pending >= 0) {
-                commit_offset(k, pending);
+                commit_offset(k, w, pending);
                 pending = -1;
-                last_commit = hc_now_ms();
+                commit_at = hc_deadline_ms(OFFSET_COMMIT_MS);
             }
             set_stall(k, &fault);
-            for (int slept = 0; slept < STALL_RECHECK_MS && !atomic_load(&k->stop); slept += 100) {
-                sleep_ms(100);
-                maybe_retry(k, &last_retry);
+            for (int slept = 0; slept < STALL_RECHECK_MS && !hc_worker_stopping(w); slept += 100) {
+                hc_worker_wait(w, 100);
+                maybe_retry(k, &retry_at);
             }
             continue;
         }
         if (rc) {
             hc_warn("consumer %s: poll failed: %s", k->opts.group, hc_strerror(rc));
-            sleep_ms(100);
+            hc_worker_wait(w, 100);
             continue;
         }
         if (k->stalled)
             set_stall(k, NULL);
         if (n == 0) {
             if (pending >= 0) {
-                commit_offset(k, pending);
+                commit_offset(k, w, pending);
                 pending = -1;
-                last_commit = hc_now_ms();
+                commit_at = hc_deadline_ms(OFFSET_COMMIT_MS);
             }
             continue;
         }
@@ -381,7 +375,7 @@ static void *consumer_main(void *arg)
              * transaction (one fsync) instead of one each. A stop found by
              * this second look is met by the next poll. */
             size_t more = 0;
-            sleep_ms(LINGER_MS);
+            hc_sleep_ms(LINGER_MS);
             if (k->bus->ops->poll(k->bc, msgs + n, k->opts.batch - n, &more, 0) == 0)
                 n += more;
         }
@@ -389,25 +383,24 @@ static void *consumer_main(void *arg)
         /* A failed batch is retried as is until it applies or we stop; the
          * offset is committed only after the transaction. */
         while ((rc = hc_consumer_apply_batch(k->db, &k->opts, msgs, n)) != 0 &&
-               !atomic_load(&k->stop)) {
+               !hc_worker_stopping(w)) {
             hc_warn("consumer %s: batch of %zu failed (%s); retrying in %d ms", k->opts.group, n,
                     hc_strerror(rc), backoff);
-            sleep_ms(backoff);
+            hc_worker_wait(w, backoff);
             backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
         }
         if (rc == 0) {
             pending = msgs[n - 1].offset;
-            if (hc_now_ms() - last_commit >= OFFSET_COMMIT_MS) {
-                commit_offset(k, pending);
+            if (hc_deadline_left(commit_at) == 0) {
+                commit_offset(k, w, pending);
                 pending = -1;
-                last_commit = hc_now_ms();
+                commit_at = hc_deadline_ms(OFFSET_COMMIT_MS);
             }
         }
         hc_bus_msgs_free(msgs, n);
     }
     if (pending >= 0)
         k->bus->ops->commit(k->bc, pending);
-    return NULL;
 }
 
 int hc_consumer_start(hc_db_t *db, hc_bus_t *bus, const hc_consumer_opts_t *opts,
@@ -446,11 +439,12 @@ int hc_consumer_start(hc_db_t *db, hc_bus_t *bus, const hc_consumer_opts_t *opts
         return rc;
     }
     stall_metrics(NULL);
-    if (pthread_create(&k->thread, NULL, consumer_main, k) != 0) {
+    rc = hc_worker_start("hc-consumer", consumer_main, k, &k->worker);
+    if (rc) {
         bus->ops->consumer_close(k->bc);
         pthread_mutex_destroy(&k->mu);
         free(k);
-        return HC_EIO;
+        return rc;
     }
     *out = k;
     return 0;
@@ -478,8 +472,7 @@ void hc_consumer_stop(hc_consumer_t *c)
 {
     if (!c)
         return;
-    atomic_store(&c->stop, 1);
-    pthread_join(c->thread, NULL);
+    hc_worker_stop(c->worker);
     c->bus->ops->consumer_close(c->bc);
     pthread_mutex_destroy(&c->mu);
     free(c);

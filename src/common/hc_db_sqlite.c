@@ -15,6 +15,7 @@
 #include "hc_db.h"
 #include "hc_err.h"
 #include "hc_log.h"
+#include "hc_time.h"
 
 #define STMT_CACHE 64
 #define BUSY_LIMIT_MS 30000
@@ -75,16 +76,8 @@ static int busy_cb(void *ud, int count)
     (void)ud;
     if (count * 0.2 > BUSY_LIMIT_MS)
         return 0;
-    struct timespec ts = {0, count < 50 ? 50000 : 200000};
-    nanosleep(&ts, NULL);
+    hc_sleep_us(count < 50 ? 50 : 200);
     return 1;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Marks the pool corrupt (once logged): readiness reports it until restart. */
@@ -178,10 +171,8 @@ static hc_conn_t *conn_open(hc_db_t *pool)
         prc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
         if (prc != SQLITE_OK && (prc & 0xff) != SQLITE_BUSY && (prc & 0xff) != SQLITE_LOCKED)
             break;
-        if (prc != SQLITE_OK) {
-            struct timespec ts = {0, 10000000};
-            nanosleep(&ts, NULL);
-        }
+        if (prc != SQLITE_OK)
+            hc_sleep_ms(10);
     }
     if (prc != SQLITE_OK) {
         hc_error("cannot configure %s: %s", pool->path, sqlite3_errmsg(c->db));
@@ -637,7 +628,7 @@ int hc_db_writable(hc_db_t *db)
         return 1;
     /* One caller probes at a time, at most once per PROBE_INTERVAL_MS; the
      * others report the state of the last probe. */
-    int64_t now = mono_ms(), last = atomic_load(&db->probe_at);
+    int64_t now = hc_mono_ms(), last = atomic_load(&db->probe_at);
     if (now - last < PROBE_INTERVAL_MS ||
         !atomic_compare_exchange_strong(&db->probe_at, &last, now))
         return !atomic_load(&db->write_err);

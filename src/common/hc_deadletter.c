@@ -7,6 +7,7 @@
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_store.h"
+#include "hc_time.h"
 
 int hc_deadletter_park(hc_conn_t *c, const hc_bus_msg_t *m, const hc_event_t *ev,
                        const char *error, int *parked)

@@ -1,35 +1,18 @@
-/* hc_event: building and parsing event envelopes; wall-clock helpers. */
+/* hc_event: building and parsing event envelopes. */
 #include "hc_event.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "hc_err.h"
+#include "hc_time.h"
 
 /* The service name events carry as "source"; set by hc_service_run. */
 const char *hc_event_source = "healthcenter";
 
-int64_t hc_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void hc_now_rfc3339(char out[32])
-{
-    int64_t ms = hc_now_ms();
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
-}
-
 json_t *hc_event_new(const char *type, int64_t order_id, const hc_trace_t *trace)
 {
-    char id[37], when[32], tp[HC_TRACEPARENT_LEN + 1];
+    char id[37], when[HC_RFC3339_SIZE], tp[HC_TRACEPARENT_LEN + 1];
     hc_trace_t t;
     hc_uuid4(id);
     hc_now_rfc3339(when);

@@ -44,10 +44,4 @@ void hc_event_explain(const char *text, size_t len, char *why, size_t n);
 /* The "source" written into new events (the service name); set once at start. */
 extern const char *hc_event_source;
 
-/* Current time as RFC 3339 UTC with milliseconds: "2026-11-25T09:00:00.123Z". */
-void hc_now_rfc3339(char out[32]);
-
-/* Milliseconds since the Unix epoch, wall clock. */
-int64_t hc_now_ms(void);
-
 #endif

@@ -15,10 +15,10 @@
 #include "hc_auth.h"
 #include "hc_buf.h"
 #include "hc_err.h"
-#include "hc_event.h"
 #include "hc_log.h"
 #include "hc_metrics.h"
 #include "hc_route.h"
+#include "hc_time.h"
 
 #define MAX_ROUTES 64
 #define MAX_SEGS HC_ROUTE_MAX_SEGS
@@ -67,7 +67,7 @@ struct hc_req {
     char *hdr_values[MAX_RESP_HEADERS];
     size_t n_hdrs;
     const char *route_label;
-    struct timespec start;
+    int64_t start_us; /* hc_mono_us when the request arrived */
 };
 
 hc_http_t *hc_http_create(const char *service, const char *addr, int port, int threads,
@@ -211,9 +211,7 @@ static void reply_raw(hc_req_t *r, int status, const char *ctype, char *data, si
     MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
 
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double secs = (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+    double secs = (double)(hc_mono_us() - r->start_us) / 1e6;
     hc_metrics_request(r->route_label ? r->route_label : "unmatched", r->method, status, secs);
 }
 
@@ -474,7 +472,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         r->conn = conn;
         r->method = method;
         r->url = url;
-        clock_gettime(CLOCK_MONOTONIC, &r->start);
+        r->start_us = hc_mono_us();
         hc_buf_init(&r->body, h->max_body);
         hc_trace_accept(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"), &r->trace);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

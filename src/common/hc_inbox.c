@@ -1,7 +1,7 @@
 /* hc_inbox: idempotent-consumer records, one row per applied eventId. */
 #include "hc_inbox.h"
 
-#include "hc_event.h"
+#include "hc_time.h"
 
 int hc_inbox_claim(hc_conn_t *c, const char *event_id, const char *event_type)
 {

@@ -1,4 +1,5 @@
-/* hc_log: JSON log lines on stderr with the thread's correlation context. */
+/* hc_log: JSON log lines on stderr with the thread's correlation context.
+ * It needs only hc_time, so that every other module may log. */
 #include "hc_log.h"
 
 #include <jansson.h>
@@ -6,10 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "hc_buf.h"
-#include "hc_event.h"
+#include "hc_time.h"
 
 static char log_service[32] = "healthcenter";
 static int log_min = HC_LOG_INFO;
@@ -20,7 +19,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void hc_log_init(const char *service, const char *level)
 {
-    hc_strlcpy(log_service, service, sizeof log_service);
+    snprintf(log_service, sizeof log_service, "%s", service);
     for (int i = 0; i < 4; i++)
         if (level && strcmp(level, level_names[i]) == 0)
             log_min = i;
@@ -28,7 +27,7 @@ void hc_log_init(const char *service, const char *level)
 
 void hc_log_ctx_set(const char *trace_id, int64_t order_id)
 {
-    hc_strlcpy(ctx_trace, trace_id ? trace_id : "", sizeof ctx_trace);
+    snprintf(ctx_trace, sizeof ctx_trace, "%s", trace_id ? trace_id : "");
     ctx_order = order_id;
 }
 
@@ -50,7 +49,7 @@ static void log_vwrite(int level, const char *fmt, va_list ap)
     char msg[2048];
     vsnprintf(msg, sizeof msg, fmt, ap);
 
-    char when[32];
+    char when[HC_RFC3339_SIZE];
     hc_now_rfc3339(when);
 
     json_t *o = json_object();

@@ -2,19 +2,20 @@
  * them, in order, to the bus. See docs/outbox-inbox.md. */
 #include "hc_outbox.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hc_buf.h"
 #include "hc_err.h"
-#include "hc_event.h"
 #include "hc_log.h"
 #include "hc_store.h"
+#include "hc_time.h"
+#include "hc_worker.h"
 
 #define RELAY_BATCH 256
 #define SENT_RETENTION_MS (3600 * 1000)
+#define RELAY_TICK_MS 1000 /* the timer pass, on top of wake-ups */
+#define PRUNE_EVERY_MS 60000
 
 int hc_outbox_add(hc_conn_t *c, json_t *event)
 {
@@ -105,49 +106,31 @@ static void outbox_prune(hc_db_t *db)
 struct hc_relay {
     hc_db_t *db;
     hc_bus_t *bus;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int pending; /* notifications since the last wake-up */
-    int stop;
+    hc_worker_t *worker; /* woken by hc_relay_notify */
 };
 
-static void *relay_main(void *arg)
+/* The relay's loop: publish, then wait for a commit's wake-up. The first
+ * pass publishes what an earlier run left; the pass after the stop is the
+ * last flush. */
+static void relay_main(hc_worker_t *w, void *arg)
 {
-    pthread_setname_np(pthread_self(), "hc-relay");
     hc_relay_t *r = arg;
     int backoff_ms = 0;
-    int64_t last_prune = hc_now_ms();
+    int64_t prune_at = hc_deadline_ms(PRUNE_EVERY_MS);
     for (;;) {
-        pthread_mutex_lock(&r->mu);
-        if (!r->pending && !r->stop) {
-            /* Woken by commits; the timeout only catches rows left by a
-             * previous run or a failed publish. */
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            int wait_ms = backoff_ms ? backoff_ms : 1000;
-            ts.tv_sec += wait_ms / 1000;
-            ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-        }
-        int stopping = r->stop;
-        r->pending = 0;
-        pthread_mutex_unlock(&r->mu);
-
+        int stopping = hc_worker_stopping(w);
         int n = hc_outbox_flush(r->db, r->bus);
         backoff_ms = n < 0 ? (backoff_ms ? (backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2) : 50) : 0;
-        if (hc_now_ms() - last_prune > 60000) {
+        if (hc_deadline_left(prune_at) == 0) {
             outbox_prune(r->db);
-            last_prune = hc_now_ms();
+            prune_at = hc_deadline_ms(PRUNE_EVERY_MS);
         }
         if (stopping)
             break;
+        /* Woken by commits; the timeout only catches rows left by a
+         * previous run or a failed publish. */
+        hc_worker_wait(w, backoff_ms ? backoff_ms : RELAY_TICK_MS);
     }
-    return NULL;
 }
 
 int hc_relay_start(hc_db_t *db, hc_bus_t *bus, hc_relay_t **out)
@@ -155,42 +138,25 @@ int hc_relay_start(hc_db_t *db, hc_bus_t *bus, hc_relay_t **out)
     hc_relay_t *r = hc_xcalloc(1, sizeof *r);
     r->db = db;
     r->bus = bus;
-    r->pending = 1; /* publish leftovers at once */
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+    int rc = hc_worker_start("hc-relay", relay_main, r, &r->worker);
+    if (rc) {
         free(r);
-        *out = NULL;
-        return HC_EIO;
+        r = NULL;
     }
     *out = r;
-    return 0;
+    return rc;
 }
 
 void hc_relay_notify(hc_relay_t *r)
 {
-    if (!r)
-        return;
-    pthread_mutex_lock(&r->mu);
-    r->pending = 1;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    if (r)
+        hc_worker_wake(r->worker);
 }
 
 void hc_relay_stop(hc_relay_t *r)
 {
     if (!r)
         return;
-    pthread_mutex_lock(&r->mu);
-    r->stop = 1;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    pthread_join(r->thread, NULL);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
+    hc_worker_stop(r->worker);
     free(r);
 }

@@ -23,6 +23,7 @@
 
 #include "hc_err.h"
 #include "hc_log.h"
+#include "hc_time.h"
 
 #define SV_NCHILD 5             /* four services and nginx */
 #define SV_NGINX 4              /* index of nginx in sv_t.child */
@@ -72,14 +73,6 @@ static int sv_errf(char *err, size_t errlen, const char *fmt, ...)
     int n = vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
     return n;
-}
-
-/* Returns monotonic milliseconds. */
-static int64_t sv_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Creates path and its missing parents with mode 0755, like `mkdir -p`.
@@ -373,7 +366,7 @@ static int sv_port_free(const char *host, int port)
 static int sv_wait_fd(int fd, short events, int64_t deadline)
 {
     for (;;) {
-        int64_t left = deadline - sv_now_ms();
+        int64_t left = hc_deadline_left(deadline);
         if (left <= 0)
             return 0;
         struct pollfd pfd = {.fd = fd, .events = events};
@@ -391,7 +384,7 @@ static int sv_wait_fd(int fd, short events, int64_t deadline)
  * timeout_ms. */
 static int sv_http_status(const char *host, int port, const char *path, int timeout_ms)
 {
-    int64_t deadline = sv_now_ms() + timeout_ms;
+    int64_t deadline = hc_deadline_ms(timeout_ms);
     struct addrinfo *ai = NULL;
     if (sv_resolve(host, port, 0, &ai) != 0)
         return -1;
@@ -507,7 +500,7 @@ static int sv_spawn(sv_t *sv, sv_child_t *c)
     setpgid(pid, pid); /* also from here, so a signal to the group works at once */
     c->pid = pid;
     c->ready = 0;
-    c->started_ms = sv_now_ms();
+    c->started_ms = hc_mono_ms();
     c->restart_at_ms = 0;
     hc_info("started %s (pid %d, port %d)", c->name, (int)pid, c->port);
     return 0;
@@ -552,7 +545,7 @@ static int sv_reap(sv_t *sv, int restart)
             /* What the dead child left in its process group (nginx workers
              * outlive a killed master and keep the port) goes with it. */
             kill(-pid, SIGKILL);
-            int64_t now = sv_now_ms();
+            int64_t now = hc_mono_ms();
             if (now - c->started_ms >= SV_STABLE_MS)
                 c->backoff_ms = SV_BACKOFF_MIN_MS;
             c->restart_at_ms = now + c->backoff_ms;
@@ -603,10 +596,10 @@ static void sv_stop_all(sv_t *sv)
         if (c->pid > 0)
             kill(c->pid, i == SV_NGINX ? SIGQUIT : SIGTERM);
     }
-    int64_t deadline = sv_now_ms() + SV_STOP_GRACE_MS;
+    int64_t deadline = hc_deadline_ms(SV_STOP_GRACE_MS);
     sv_reap(sv, 0);
     while (sv_alive(sv) > 0) {
-        int64_t left = deadline - sv_now_ms();
+        int64_t left = hc_deadline_left(deadline);
         if (left <= 0)
             break;
         int sig = sv_wait_signal(sv, left);
@@ -772,13 +765,13 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
             sv_child_t *c = &sv->child[i];
             if (c->pid > 0 && !c->ready && sv_probe(sv, c)) {
                 c->ready = 1;
-                hc_info("%s is ready (%lld ms)", c->name, (long long)(sv_now_ms() - t0));
+                hc_info("%s is ready (%lld ms)", c->name, (long long)(hc_mono_ms() - t0));
             }
             pending += !c->ready;
         }
         if (pending == 0)
             return 0;
-        if (sv_now_ms() >= deadline) {
+        if (hc_mono_ms() >= deadline) {
             int k = sv_errf(err, errlen, "not ready within %d ms (HC_READY_TIMEOUT_MS):",
                             sv->cfg->ready_timeout_ms);
             for (int i = 0; i < SV_NCHILD && k > 0 && (size_t)k < errlen; i++)
@@ -826,7 +819,7 @@ static void sv_print_ready(const sv_t *sv, int64_t ms)
 static void sv_supervise(sv_t *sv)
 {
     for (;;) {
-        int64_t now = sv_now_ms();
+        int64_t now = hc_mono_ms();
         int64_t wait = 60000;
         for (int i = 0; i < SV_NCHILD; i++) {
             sv_child_t *c = &sv->child[i];
@@ -841,7 +834,7 @@ static void sv_supervise(sv_t *sv)
         }
         if (sig == SIGCHLD)
             sv_reap(sv, 1);
-        now = sv_now_ms();
+        now = hc_mono_ms();
         for (int i = 0; i < SV_NCHILD; i++) {
             sv_child_t *c = &sv->child[i];
             if (c->pid != 0 || c->restart_at_ms == 0 || c->restart_at_ms > now)
@@ -867,7 +860,7 @@ static void sv_report(const char *err)
 
 int hc_supervisor_run(const hc_config_t *cfg, const char *self_exe)
 {
-    int64_t t0 = sv_now_ms();
+    int64_t t0 = hc_mono_ms();
     sv_t *sv = hc_xcalloc(1, sizeof *sv);
     sv->cfg = cfg;
     sv->self_exe = self_exe;
@@ -890,7 +883,7 @@ int hc_supervisor_run(const hc_config_t *cfg, const char *self_exe)
     if (sv_prepare(sv, err, sizeof err) == 0 && sv_check_ports(sv, err, sizeof err) == 0) {
         int started = sv_start(sv, t0, err, sizeof err);
         if (started == 0) {
-            sv_print_ready(sv, sv_now_ms() - t0);
+            sv_print_ready(sv, hc_mono_ms() - t0);
             sv_supervise(sv);
             rc = 0;
         } else if (started == 2) {

@@ -14,6 +14,7 @@
 #include "hc_err.h"
 #include "hc_events.h"
 #include "hc_log.h"
+#include "hc_time.h"
 #include "hc_valid.h"
 #include "notification_domain.h"
 #include "notification_store.h"

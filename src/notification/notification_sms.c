@@ -10,23 +10,21 @@
  * that repeat. */
 #include "notification_sms.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "hc_buf.h"
 #include "hc_client.h"
 #include "hc_err.h"
-#include "hc_event.h"
 #include "hc_log.h"
 #include "hc_metrics.h"
+#include "hc_time.h"
 #include "hc_trace.h"
 #include "hc_valid.h"
+#include "hc_worker.h"
 #include "notification_domain.h"
 #include "notification_store.h"
 
@@ -212,7 +210,7 @@ static int deliver(hc_conn_t *c, const notification_sender_opts_t *o, const noti
 }
 
 int notification_sender_run_once(hc_db_t *db, const notification_sender_opts_t *opts,
-                                 const atomic_int *stop)
+                                 const hc_worker_t *worker)
 {
     notification_due_t *due = NULL;
     size_t n = 0;
@@ -220,7 +218,7 @@ int notification_sender_run_once(hc_db_t *db, const notification_sender_opts_t *
     hc_conn_t *c = hc_db_acquire(db);
     int rc = notification_store_due(c, hc_now_ms(), opts->batch ? opts->batch : DEFAULT_BATCH,
                                     &due, &n);
-    for (size_t i = 0; !rc && i < n && !(stop && atomic_load(stop)); i++) {
+    for (size_t i = 0; !rc && i < n && !hc_worker_stopping(worker); i++) {
         int r = deliver(c, opts, &due[i]);
         if (r < 0)
             rc = r;
@@ -237,46 +235,21 @@ int notification_sender_run_once(hc_db_t *db, const notification_sender_opts_t *
 struct notification_sender {
     hc_db_t *db;
     notification_sender_opts_t opts;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* on CLOCK_MONOTONIC */
-    int kicked;        /* a wake-up arrived since the last pass; under mu */
-    atomic_int stop;
+    hc_worker_t *worker; /* woken by notification_sender_wake */
 };
 
-/* Waits until woken, stopped, or ms elapsed. */
-static void sender_wait(notification_sender_t *s, int ms)
+static void sender_main(hc_worker_t *w, void *arg)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&s->mu);
-    while (!s->kicked && !atomic_load(&s->stop))
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT)
-            break;
-    s->kicked = 0;
-    pthread_mutex_unlock(&s->mu);
-}
-
-static void *sender_main(void *arg)
-{
-    pthread_setname_np(pthread_self(), "hc-sms-sender");
     notification_sender_t *s = arg;
-    while (!atomic_load(&s->stop)) {
-        int n = notification_sender_run_once(s->db, &s->opts, &s->stop);
+    while (!hc_worker_stopping(w)) {
+        int n = notification_sender_run_once(s->db, &s->opts, w);
         if (n < 0)
             hc_warn("SMS sender pass failed: %s", hc_strerror(n));
         /* A full pass may have left more due rows: go again at once. */
         if (n > 0 && (size_t)n >= (s->opts.batch ? s->opts.batch : DEFAULT_BATCH))
             continue;
-        sender_wait(s, TICK_MS);
+        hc_worker_wait(w, TICK_MS);
     }
-    return NULL;
 }
 
 int notification_sender_start(hc_db_t *db, const notification_sender_opts_t *opts,
@@ -288,17 +261,10 @@ int notification_sender_start(hc_db_t *db, const notification_sender_opts_t *opt
     notification_sender_t *s = hc_xcalloc(1, sizeof *s);
     s->db = db;
     s->opts = *opts;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (pthread_create(&s->thread, NULL, sender_main, s) != 0) {
-        pthread_cond_destroy(&s->cv);
-        pthread_mutex_destroy(&s->mu);
+    int rc = hc_worker_start("hc-sms-sender", sender_main, s, &s->worker);
+    if (rc) {
         free(s);
-        return HC_EIO;
+        return rc;
     }
     *out = s;
     return 0;
@@ -306,24 +272,14 @@ int notification_sender_start(hc_db_t *db, const notification_sender_opts_t *opt
 
 void notification_sender_wake(notification_sender_t *s)
 {
-    if (!s)
-        return;
-    pthread_mutex_lock(&s->mu);
-    s->kicked = 1;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    if (s)
+        hc_worker_wake(s->worker);
 }
 
 void notification_sender_stop(notification_sender_t *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->mu);
-    atomic_store(&s->stop, 1);
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->mu);
+    hc_worker_stop(s->worker);
     free(s);
 }

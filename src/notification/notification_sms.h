@@ -4,12 +4,12 @@
 #ifndef NOTIFICATION_SMS_H
 #define NOTIFICATION_SMS_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hc_config.h"
 #include "hc_db.h"
+#include "hc_worker.h"
 
 /* One message to deliver; all strings borrowed for the call. */
 typedef struct notification_sms {
@@ -52,10 +52,11 @@ typedef struct notification_sender_opts {
 /* Delivers every row due now, oldest first: claims it (short transaction),
  * calls the provider with no transaction open, then records SENT or a failed
  * attempt with its next try after notification_backoff_ms (short transaction).
- * Stops early when stop (may be NULL) becomes non-zero. Returns the number of
- * rows attempted, or a negative hc_err when storage failed. */
+ * Stops early, between rows, once worker (the sender's; may be NULL) is
+ * stopping. Returns the number of rows attempted, or a negative hc_err when
+ * storage failed. */
 int notification_sender_run_once(hc_db_t *db, const notification_sender_opts_t *opts,
-                                 const atomic_int *stop);
+                                 const hc_worker_t *worker);
 
 typedef struct notification_sender notification_sender_t;
 

@@ -8,6 +8,7 @@
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_events.h"
+#include "hc_time.h"
 #include "order_saga.h"
 #include "order_store.h"
 

@@ -14,6 +14,7 @@
 #include "hc_event.h"
 #include "hc_log.h"
 #include "hc_outbox.h"
+#include "hc_time.h"
 #include "order_store.h"
 
 #define RETRY_AFTER_S 2

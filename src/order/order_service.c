@@ -1,15 +1,13 @@
 /* order_service: wires the order service together: routes, policies and the
  * recovery of bookings left PENDING by a crash during the payment call. */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "hc_buf.h"
 #include "hc_config.h"
 #include "hc_err.h"
-#include "hc_event.h"
 #include "hc_log.h"
+#include "hc_time.h"
+#include "hc_worker.h"
 #include "order_api.h"
 #include "order_policy.h"
 #include "order_saga.h"
@@ -17,22 +15,16 @@
 #include "services.h"
 
 typedef struct order_state {
-    pthread_t recovery;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop;
-    int started; /* the recovery thread is running */
+    hc_worker_t *recovery; /* NULL unless running */
 } order_state_t;
 
 static order_state_t order_state;
 
 /* Periodically fails PENDING orders older than HC_PENDING_RECOVERY_MS: their
  * request died with a crashed process, so the payment outcome is unknown. */
-static void *recovery_main(void *arg)
+static void recovery_main(hc_worker_t *w, void *arg)
 {
     hc_service_t *svc = arg;
-    pthread_setname_np(pthread_self(), "hc-recovery");
-    order_state_t *st = svc->state;
     int period_ms = hc_cfg.pending_recovery_ms / 4 < 1000 ? hc_cfg.pending_recovery_ms / 4 : 1000;
     for (;;) {
         int64_t ids[64];
@@ -42,25 +34,10 @@ static void *recovery_main(void *arg)
         hc_db_release(svc->db, c);
         for (size_t i = 0; !rc && i < n; i++)
             order_fail_pending(svc, ids[i], "interrupted during payment; outcome unknown, compensated");
-
-        pthread_mutex_lock(&st->mu);
-        if (!st->stop) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += period_ms / 1000;
-            ts.tv_nsec += (long)(period_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&st->cv, &st->mu, &ts);
-        }
-        int stop = st->stop;
-        pthread_mutex_unlock(&st->mu);
-        if (stop)
+        hc_worker_wait(w, period_ms);
+        if (hc_worker_stopping(w))
             break;
     }
-    return NULL;
 }
 
 static int order_init(hc_service_t *svc)
@@ -77,26 +54,16 @@ static int order_init(hc_service_t *svc)
 static int order_start(hc_service_t *svc)
 {
     order_state_t *st = svc->state;
-    pthread_mutex_init(&st->mu, NULL);
-    pthread_cond_init(&st->cv, NULL);
-    st->stop = 0;
-    if (pthread_create(&st->recovery, NULL, recovery_main, svc) != 0)
-        return HC_EIO;
-    st->started = 1;
-    return 0;
+    return hc_worker_start("hc-recovery", recovery_main, svc, &st->recovery);
 }
 
 static void order_stop(hc_service_t *svc)
 {
     order_state_t *st = svc->state;
-    if (!st || !st->started)
+    if (!st)
         return;
-    pthread_mutex_lock(&st->mu);
-    st->stop = 1;
-    pthread_cond_signal(&st->cv);
-    pthread_mutex_unlock(&st->mu);
-    pthread_join(st->recovery, NULL);
-    st->started = 0;
+    hc_worker_stop(st->recovery);
+    st->recovery = NULL;
 }
 
 const hc_service_def_t order_service_def = {

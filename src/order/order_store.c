@@ -12,6 +12,7 @@
 #include "hc_log.h"
 #include "hc_outbox.h"
 #include "hc_store.h"
+#include "hc_time.h"
 #include "order_domain.h"
 
 const hc_migration_t order_migrations[ORDER_N_MIGRATIONS] = {

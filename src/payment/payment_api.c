@@ -14,6 +14,7 @@
 #include "hc_event.h"
 #include "hc_log.h"
 #include "hc_outbox.h"
+#include "hc_time.h"
 #include "hc_valid.h"
 #include "payment_domain.h"
 #include "payment_store.h"

@@ -8,6 +8,7 @@
 #include "hc_events.h"
 #include "hc_event.h"
 #include "hc_log.h"
+#include "hc_time.h"
 #include "payment_domain.h"
 #include "payment_store.h"
 

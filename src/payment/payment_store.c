@@ -12,6 +12,7 @@
 #include "hc_inbox.h"
 #include "hc_outbox.h"
 #include "hc_store.h"
+#include "hc_time.h"
 
 const hc_migration_t payment_migrations[PAYMENT_N_MIGRATIONS] = {
     {1, HC_OUTBOX_SCHEMA HC_INBOX_SCHEMA

@@ -14,6 +14,7 @@
 #include "hc_log.h"
 #include "hc_outbox.h"
 #include "hc_store.h"
+#include "hc_time.h"
 #include "hc_valid.h"
 
 const hc_migration_t reservation_migrations[RESERVATION_N_MIGRATIONS] = {

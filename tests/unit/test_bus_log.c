@@ -11,6 +11,7 @@
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_log.h"
+#include "hc_time.h"
 
 #define TOPIC "healthcenter"
 

@@ -7,6 +7,7 @@
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_log.h"
+#include "hc_time.h"
 #include "hc_trace.h"
 
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
