@@ -35,7 +35,7 @@ READY_RE = re.compile(r"all services ready in (\d+) ms")
 GAUGES = ("hc_outbox_backlog", "hc_consumer_lag")
 # Inherited HC_* variables that only tune the system are kept (and reported);
 # every other HC_* variable is dropped so the benchmark runs on its own settings.
-TUNING_ENV = ("HC_HTTP_THREADS", "HC_DB_SYNC", "HC_NGINX", "HC_READY_TIMEOUT_MS",
+TUNING_ENV = ("HC_HTTP_MAX_CONNECTIONS", "HC_DB_SYNC", "HC_NGINX", "HC_READY_TIMEOUT_MS",
               "HC_PAYMENT_TIMEOUT_MS", "HC_PENDING_RECOVERY_MS", "HC_MAX_BODY_BYTES",
               "HC_GATEWAY_TEMPLATE")
 

@@ -3,6 +3,7 @@
 #include "hc_client.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,12 +16,26 @@
 #define MAX_RESPONSE (4 * 1024 * 1024)
 
 static _Thread_local CURL *tl_curl;
+/* Frees a thread's handle (and closes its kept-alive connections) when the
+ * thread ends: the HTTP server runs a thread per connection. */
+static pthread_key_t curl_key;
+static pthread_once_t curl_key_once = PTHREAD_ONCE_INIT;
 /* The last call on this thread's handle succeeded, so its connection may be
  * cached for reuse. libcurl silently retries a request on a fresh connection
  * when a reused one dies before any answer byte, even a POST the remote may
  * already have acted on; if that fresh connect is refused, "could not
  * connect" is then not proof that nothing was sent. */
 static _Thread_local int tl_may_reuse;
+
+static void curl_thread_end(void *handle)
+{
+    curl_easy_cleanup(handle);
+}
+
+static void curl_key_init(void)
+{
+    pthread_key_create(&curl_key, curl_thread_end);
+}
 
 void hc_client_global_init(void)
 {
@@ -43,8 +58,12 @@ int hc_client_call(const hc_call_t *call, int *status, json_t **resp)
     *status = 0;
     if (resp)
         *resp = NULL;
-    if (!tl_curl)
+    if (!tl_curl) {
         tl_curl = curl_easy_init();
+        pthread_once(&curl_key_once, curl_key_init);
+        if (tl_curl)
+            pthread_setspecific(curl_key, tl_curl);
+    }
     CURL *c = tl_curl;
     if (!c)
         return HC_ENOMEM;
@@ -93,6 +112,10 @@ int hc_client_call(const hc_call_t *call, int *status, json_t **resp)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(call->timeout_ms < 1000 ? call->timeout_ms : 1000));
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    if (call->fresh) {
+        curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    }
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
 

@@ -15,6 +15,11 @@ typedef struct hc_call {
     const hc_trace_t *trace; /* parent context, may be NULL */
     const char *extra_header; /* one "Name: value" header, may be NULL */
     const char *caller;      /* sign the call as this service (hc_auth); NULL: unsigned */
+    /* 1: on a new connection, closed after the call. For a call back to a
+     * service that is itself waiting on this request: its kept-alive
+     * connection may belong to the very server thread that waits, which
+     * would answer only after the wait gave up. */
+    int fresh;
 } hc_call_t;
 
 /* Performs the call. Returns 0 when an HTTP answer arrived (*status set and

@@ -41,7 +41,7 @@ static const cfg_var_t vars[] = {
     {"HC_PUBLIC_URL", NULL, S(public_url), "base of every link and `Location` the services answer (default: http://localhost:$HC_GATEWAY_PORT, or http://$HC_BIND_ADDR:$HC_GATEWAY_PORT when that is not a loopback or wildcard address); never taken from the request"},
     {"HC_SERVICE_SECRET", "", S(service_secret), "shared secret (32+ characters) that signs calls between services; empty: a random key kept in $HC_DATA_DIR/service.key"},
     {"HC_ORDER_TIMEOUT_MS", "3000", I(order_timeout_ms, 10, 600000), "reservation/payment->order call timeout, ms"},
-    {"HC_HTTP_THREADS", "4", I(http_threads, 1, 256), "HTTP worker threads per service"},
+    {"HC_HTTP_MAX_CONNECTIONS", "1000", I(http_max_connections, 8, 20000), "connections a service serves at once, each on its own thread; more wait for a free one"},
     {"HC_MAX_BODY_BYTES", "65536", Z(max_body_bytes, 256, 64 * 1024 * 1024), "largest accepted request body, bytes (413 above)"},
     {"HC_DB_SYNC", "FULL", S(db_sync), "SQLite synchronous mode: FULL (durable commits) or NORMAL"},
     {"HC_LOG_LEVEL", "info", S(log_level), "debug, info, warn or error"},

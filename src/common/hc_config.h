@@ -37,7 +37,7 @@ typedef struct hc_config {
     char public_url[256];       /* base of links and Location (no trailing '/') */
     char service_secret[256];   /* signs service calls; "" = data_dir/service.key */
     int order_timeout_ms;       /* reservation/payment -> order call timeout */
-    int http_threads;           /* libmicrohttpd pool threads per service */
+    int http_max_connections;   /* connections (threads) a service serves at once */
     size_t max_body_bytes;      /* request body limit, bytes */
     char db_sync[16];           /* SQLite synchronous: FULL or NORMAL */
     char log_level[16];         /* debug, info, warn, error */

@@ -1,5 +1,5 @@
 /* hc_http: routing, body collection with a limit, JSON answers, trace context,
- * health and metrics endpoints, on libmicrohttpd's internal thread pool. */
+ * health and metrics endpoints, on libmicrohttpd, a thread per connection. */
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
@@ -36,7 +36,7 @@ struct hc_http {
     char service[32];
     char addr[64];
     int port;
-    int threads;
+    int max_conns;
     size_t max_body;
     struct MHD_Daemon *d;
     route_t routes[MAX_ROUTES];
@@ -70,16 +70,16 @@ struct hc_req {
     int64_t start_us; /* hc_mono_us when the request arrived */
 };
 
-hc_http_t *hc_http_create(const char *service, const char *addr, int port, int threads,
+hc_http_t *hc_http_create(const char *service, const char *addr, int port, int max_conns,
                           size_t max_body)
 {
-    if (!service || port <= 0 || port > 65535 || threads < 1)
+    if (!service || port <= 0 || port > 65535 || max_conns < 1)
         return NULL;
     hc_http_t *h = hc_xcalloc(1, sizeof *h);
     hc_strlcpy(h->service, service, sizeof h->service);
     hc_strlcpy(h->addr, addr ? addr : "127.0.0.1", sizeof h->addr);
     h->port = port;
-    h->threads = threads;
+    h->max_conns = max_conns;
     h->max_body = max_body;
     snprintf(h->public_url, sizeof h->public_url, "http://%s:%d", h->addr, port);
     return h;
@@ -551,11 +551,16 @@ int hc_http_start(hc_http_t *h)
         hc_error("HC_BIND_ADDR %s is not an IPv4 address", h->addr);
         return HC_EINVAL;
     }
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+    /* A thread per connection, not a pool: in a pool a handler that waits on
+     * another service stalls every connection its thread holds, and a call
+     * back (payment -> order -> payment) can land on the very thread that
+     * waits for it, or find every pool thread waiting. */
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                MHD_USE_POLL | MHD_USE_ERROR_LOG,
                             0, NULL, NULL, access_cb, h, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
-                            h, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->threads,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, 20000u, MHD_OPTION_END);
+                            h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)h->max_conns, MHD_OPTION_END);
     if (!h->d) {
         hc_error("cannot listen on %s:%d (port in use?)", h->addr, h->port);
         return HC_EUNAVAIL;

@@ -1,4 +1,7 @@
-/* hc_http: the HTTP server of every service, on libmicrohttpd's thread pool.
+/* hc_http: the HTTP server of every service, on libmicrohttpd with a thread
+ * per connection: a handler that waits (a commit, a call to another service)
+ * holds up only its own connection, and a call back into this service (payment
+ * -> order -> payment) always finds a thread.
  * Routes map "METHOD /path/{param}" to handlers; the server adds the health,
  * metrics, body-limit, trace-context and JSON-error conventions of SYSTEM.md. */
 #ifndef HC_HTTP_H
@@ -15,12 +18,13 @@ typedef struct hc_http hc_http_t;
 typedef struct hc_req hc_req_t;
 
 /* Handles one request; must answer through one hc_reply_* call (a handler that
- * does not answer yields a 500). Runs on a pool thread, may block. */
+ * does not answer yields a 500). Runs on its connection's thread, may block. */
 typedef void (*hc_handler_cb)(hc_req_t *req, void *ud);
 
-/* Creates a server for service (name used in logs/metrics) on addr:port.
- * Returns NULL on bad arguments. Destroy with hc_http_destroy. */
-hc_http_t *hc_http_create(const char *service, const char *addr, int port, int threads,
+/* Creates a server for service (name used in logs/metrics) on addr:port,
+ * serving at most max_conns connections at once (more wait in the listen
+ * queue). Returns NULL on bad arguments. Destroy with hc_http_destroy. */
+hc_http_t *hc_http_create(const char *service, const char *addr, int port, int max_conns,
                           size_t max_body);
 
 /* Adds a route before hc_http_start. pattern segments "{x}" match one path

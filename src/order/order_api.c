@@ -169,6 +169,7 @@ static void run_idempotent(hc_service_t *svc, hc_req_t *req, json_t *body, const
         return;
     order_request_t rq = {.svc = svc,
                           .trace = hc_req_trace(req),
+                          .caller = hc_req_caller(req),
                           .idem_scope = scope,
                           .idem_key = key,
                           .idem_digest = digest,

@@ -224,7 +224,9 @@ static pay_verdict_t refund(const order_request_t *rq, const order_t *o)
                       .body = body,
                       .trace = rq->trace,
                       .timeout_ms = hc_cfg.payment_timeout_ms,
-                      .caller = rq->svc->def->name};
+                      .caller = rq->svc->def->name,
+                      /* a refund asked at payment: payment waits on us */
+                      .fresh = rq->caller != NULL};
     int crc = hc_client_call(&call, &status, &resp);
     json_decref(body);
     const char *st = json_string_value(json_object_get(resp, "status"));

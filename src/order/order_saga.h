@@ -23,6 +23,7 @@ typedef json_t *(*order_render_cb)(const order_t *o, int http, const char *error
 typedef struct order_request {
     hc_service_t *svc;
     const hc_trace_t *trace;
+    const char *caller;      /* the service that asked (signed), NULL: a customer */
     const char *idem_scope;  /* with idem_key */
     const char *idem_key;    /* NULL: no Idempotency-Key */
     const char *idem_digest; /* digest of the request, stored with the key */

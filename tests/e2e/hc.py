@@ -524,7 +524,7 @@ class System:
             "HC_NOTIFICATION_PORT": str(p["notification"]),
             "HC_PAYMENT_URL": "http://127.0.0.1:%d" % p["payment"],
             "HC_LOG_LEVEL": "info",
-            "HC_HTTP_THREADS": "8",
+            "HC_HTTP_MAX_CONNECTIONS": "1000",
             # A process crash (kill -9) loses nothing with WAL + NORMAL; only an
             # OS crash could, and tests do not crash the OS.
             "HC_DB_SYNC": "NORMAL",

@@ -7,6 +7,7 @@ Real processes, real HTTP; fakes only where the outside world is needed (an
 SMS API, a slow payment link) and then as real HTTP servers on free ports."""
 
 import datetime
+import http.client
 import http.server
 import json
 import os
@@ -588,15 +589,26 @@ def test_refused_retry_after_a_kept_alive_charge_is_compensated(make_system):
     refusal as "payment never acted": the order FAILED with no compensation,
     so the charge and the reserved place stayed. Now that outcome counts as
     unknown: refunded and released."""
-    s = make_system(HC_HTTP_THREADS="1")  # one order thread, so one reused connection
+    s = make_system()
     proxy = DyingKeepAliveProxy("http://127.0.0.1:%d" % s.ports["payment"])
+    # Both bookings on one kept-alive connection to order: one order thread,
+    # so its charges share one kept-alive connection to payment.
+    conn = http.client.HTTPConnection("127.0.0.1", s.ports["order"], timeout=10)
+
+    def book_kept_alive(**overrides):
+        conn.request("POST", "/orders", body=json.dumps(hc.booking(**overrides)).encode(),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        payload = resp.read()
+        return hc.Response(resp.status, resp.msg, json.loads(payload), payload)
+
     try:
         s.env["HC_PAYMENT_URL"] = proxy.url
         s.start_services()
         d = day(22)
-        first = book(s.order, checkupDate=d)
+        first = book_kept_alive(checkupDate=d)
         assert first.status == 201, first
-        r = book(s.order, checkupDate=d)
+        r = book_kept_alive(checkupDate=d)
         assert proxy.died.is_set(), "the second charge did not go over the kept-alive connection"
         error(r, 503, "payment_unavailable")
         oid = [o for o in s.order.items("/orders", "orders") if o["id"] != first.json["id"]][0]["id"]
@@ -610,6 +622,7 @@ def test_refused_retry_after_a_kept_alive_charge_is_compensated(make_system):
         assert slot(s.reservation, 1, d)["booked"] == 1
         wait_mypage(s.notification, oid, "FAILED")
     finally:
+        conn.close()
         proxy.close()
 
 

@@ -6,6 +6,7 @@ ids or oversized pages. Each refusal changes nothing."""
 
 import json
 import subprocess
+import threading
 
 import hc
 from hc import wait_until
@@ -106,6 +107,37 @@ def test_every_refund_keeps_the_cancel_rules(make_system):
     check_bookings(s, [late["id"], ok["id"], again["id"]])
     for o in (ok, again):
         assert [n["orderStatus"] for n in sms_of(s.notification, o["id"])].count("CANCELED") == 1
+
+
+def test_refunds_asked_at_payment_never_wait_on_themselves(make_system):
+    """Regression: a refund asked at payment waits on order's cancel, which
+    calls payment back for the refund. On a pool of server threads that call
+    back could land on a payment thread that was itself waiting (a kept-alive
+    connection belongs to one thread; a busy thread leaves its other
+    connections waiting), so some refunds hung until order's 3 s timeout and
+    answered 503 although nothing was wrong. Now every connection has its own
+    thread: many customers refunding at once all get their refund."""
+    s = make_system()
+    s.start_services()
+    failed, done = [], []
+
+    def customer(k):
+        for i in range(12):
+            o = booked(s.order, checkupDate=day(40), phone="010-6%03d-%04d" % (k, i))
+            r = s.payment.post("/paymentHistories/%d/cancel" % o["paymentId"])
+            (done if r.status == 200 and r.json["status"] == "CANCELED" else failed).append(
+                (o["id"], r))
+
+    threads = [threading.Thread(target=customer, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failed, failed
+    assert len(done) == 72
+    for oid, _ in done:
+        assert get_json(s.order, "/orders/%d" % oid)["status"] == "CANCELED"
+    check_bookings(s, [oid for oid, _ in done])
 
 
 # --------------------------------------------------------------------------- links

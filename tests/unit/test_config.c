@@ -73,7 +73,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->cancel_cutoff_days, 1);
     assert_int_equal(cfg->clock_offset_s, 0);
     assert_true(strcmp(cfg->db_sync, "FULL") == 0 || strcmp(cfg->db_sync, "NORMAL") == 0);
-    assert_true(cfg->http_threads >= 1);
+    assert_int_equal(cfg->http_max_connections, 1000);
     assert_true(cfg->max_body_bytes >= 1024);
     assert_true(cfg->payment_timeout_ms > 0);
     assert_true(cfg->run_dir[0] != '\0');

@@ -74,7 +74,7 @@ static int setup(void **state)
     assert_non_null(f);
     f->ready = 1;
     f->port = free_port();
-    f->http = hc_http_create("test", "127.0.0.1", f->port, 2, 65536);
+    f->http = hc_http_create("test", "127.0.0.1", f->port, 16, 65536);
     assert_non_null(f->http);
     hc_http_route(f->http, "*", "/fail/{what}", NULL, fail_handler, f);
     hc_http_route(f->http, "*", "/things", NULL, ok_handler, f);
