@@ -1,7 +1,7 @@
-/* hc_supervisor: `healthcenter up`: one foreground process that starts the four
+/* up_supervisor: `healthcenter up`: one foreground process that starts the four
  * services and nginx, waits for readiness, restarts crashed children with
  * backoff, and stops them all on SIGINT/SIGTERM. Design: docs/supervisor.md. */
-#include "hc_supervisor.h"
+#include "up_supervisor.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +23,8 @@
 
 #include "hc_err.h"
 #include "hc_log.h"
+#include "up_fs.h"
+#include "up_gateway.h"
 
 #define SV_NCHILD 5             /* four services and nginx */
 #define SV_NGINX 4              /* index of nginx in sv_t.child */
@@ -32,7 +34,6 @@
 #define SV_STOP_GRACE_MS 10000  /* how long children get to stop before SIGKILL */
 #define SV_POLL_MS 20           /* readiness polling interval */
 #define SV_PROBE_TIMEOUT_MS 250 /* one readiness probe */
-#define SV_TEMPLATE_MAX (1024 * 1024)
 
 /* One supervised child process. */
 typedef struct sv_child {
@@ -80,256 +81,6 @@ static int64_t sv_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Creates path and its missing parents with mode 0755, like `mkdir -p`.
- * Returns 0, or HC_EIO with errno set. */
-static int sv_mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    if (hc_strlcpy(buf, path, sizeof buf) >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return HC_EIO;
-    }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return HC_EIO;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return HC_EIO;
-    struct stat st;
-    if (stat(buf, &st) != 0)
-        return HC_EIO;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return HC_EIO;
-    }
-    return 0;
-}
-
-/* Reads a whole file of at most max bytes. Returns a malloc'd NUL-terminated
- * string the caller frees, or NULL with errno set. */
-static char *sv_read_file(const char *path, size_t max)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return NULL;
-    hc_buf_t b;
-    hc_buf_init(&b, max);
-    char chunk[4096];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if ((rc = hc_buf_add(&b, chunk, n)) != 0)
-            break;
-    int failed = rc != 0 || ferror(f);
-    fclose(f);
-    if (failed) {
-        hc_buf_cleanup(&b);
-        errno = rc ? EFBIG : EIO;
-        return NULL;
-    }
-    char *text = hc_xstrdup(hc_buf_str(&b)); /* also "" for an empty file */
-    hc_buf_cleanup(&b);
-    return text;
-}
-
-char *hc_supervisor_load_template(const char *exe_dir, char *source, size_t srclen, char *err,
-                                  size_t errlen)
-{
-    const char *env = getenv("HC_GATEWAY_TEMPLATE");
-    if (env && *env) {
-        char *text = sv_read_file(env, SV_TEMPLATE_MAX);
-        if (!text)
-            sv_errf(err, errlen, "HC_GATEWAY_TEMPLATE: cannot read %s: %s", env,
-                    strerror(errno));
-        else
-            snprintf(source, srclen, "%s", env);
-        return text;
-    }
-    if (exe_dir) {
-        static const char *const rel[] = {"/../gateway/nginx.conf.tmpl",
-                                          "/../share/healthcenter/nginx.conf.tmpl"};
-        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-            char path[PATH_MAX];
-            int n = snprintf(path, sizeof path, "%s%s", exe_dir, rel[i]);
-            if (n < 0 || (size_t)n >= sizeof path)
-                continue;
-            char *text = sv_read_file(path, SV_TEMPLATE_MAX);
-            if (text) {
-                char real[PATH_MAX];
-                snprintf(source, srclen, "%s", realpath(path, real) ? real : path);
-                return text;
-            }
-        }
-    }
-    snprintf(source, srclen, "(built in)");
-    return hc_xstrdup(hc_gateway_tmpl);
-}
-
-/* Returns 1 when s can stand unquoted in an nginx directive argument. */
-static int sv_nginx_safe(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s <= ' ' || strchr(";{}\"'$#\\", *s))
-            return 0;
-    return 1;
-}
-
-/* Writes addr in the form nginx and URLs want ("[::1]" for IPv6) into out. */
-static void sv_addr_literal(const char *addr, char *out, size_t outlen)
-{
-    if (strchr(addr, ':') && addr[0] != '[')
-        snprintf(out, outlen, "[%s]", addr);
-    else
-        snprintf(out, outlen, "%s", addr);
-}
-
-/* Picks the address the children are reached at: the bind address, or the
- * loopback address when the services listen on every interface. */
-static void sv_reach_addr(const char *bind_addr, char *out, size_t outlen)
-{
-    if (!*bind_addr || strcmp(bind_addr, "0.0.0.0") == 0 || strcmp(bind_addr, "*") == 0)
-        snprintf(out, outlen, "127.0.0.1");
-    else if (strcmp(bind_addr, "::") == 0 || strcmp(bind_addr, "[::]") == 0)
-        snprintf(out, outlen, "::1");
-    else
-        snprintf(out, outlen, "%s", bind_addr);
-}
-
-int hc_supervisor_render_gateway(const char *tmpl, const hc_config_t *cfg, const char *run_dir,
-                                 hc_buf_t *out, char *err, size_t errlen)
-{
-    char bind[80], reach[80], upstream[80];
-    char gw[16], ord[16], res[16], pay[16], noti[16], body[32];
-    sv_addr_literal(*cfg->bind_addr ? cfg->bind_addr : "0.0.0.0", bind, sizeof bind);
-    sv_reach_addr(cfg->bind_addr, reach, sizeof reach);
-    sv_addr_literal(reach, upstream, sizeof upstream);
-    snprintf(gw, sizeof gw, "%d", cfg->gateway_port);
-    snprintf(ord, sizeof ord, "%d", cfg->order_port);
-    snprintf(res, sizeof res, "%d", cfg->reservation_port);
-    snprintf(pay, sizeof pay, "%d", cfg->payment_port);
-    snprintf(noti, sizeof noti, "%d", cfg->notification_port);
-    snprintf(body, sizeof body, "%zu", cfg->max_body_bytes);
-    const struct {
-        const char *name;
-        const char *value;
-    } vars[] = {
-        {"RUN_DIR", run_dir},    {"BIND_ADDR", bind},   {"UPSTREAM_HOST", upstream},
-        {"GATEWAY_PORT", gw},    {"ORDER_PORT", ord},   {"RESERVATION_PORT", res},
-        {"PAYMENT_PORT", pay},   {"NOTIFICATION_PORT", noti}, {"MAX_BODY", body},
-    };
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        if (!sv_nginx_safe(vars[i].value)) {
-            sv_errf(err, errlen,
-                    "gateway template: value for @%s@ (\"%s\") cannot appear in an nginx "
-                    "config (empty, or spaces, quotes, ';', '{', '}', '$' or '#')",
-                    vars[i].name, vars[i].value);
-            return HC_EINVAL;
-        }
-    }
-
-    /* A placeholder is '@', one or more of [A-Z_], '@'. Anything else (named
-     * locations such as "@hc_unavailable") is copied as it is. */
-    int full = 0; /* an append failed: out reached its maximum */
-    const char *p = tmpl;
-    while (*p && !full) {
-        const char *at = strchr(p, '@');
-        if (!at) {
-            full |= hc_buf_adds(out, p) != 0;
-            break;
-        }
-        full |= hc_buf_add(out, p, (size_t)(at - p)) != 0;
-        const char *q = at + 1;
-        while ((*q >= 'A' && *q <= 'Z') || *q == '_')
-            q++;
-        if (q == at + 1 || *q != '@') {
-            full |= hc_buf_add(out, at, 1) != 0;
-            p = at + 1;
-            continue;
-        }
-        size_t len = (size_t)(q - at - 1);
-        const char *value = NULL;
-        for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-            if (strlen(vars[i].name) == len && memcmp(vars[i].name, at + 1, len) == 0)
-                value = vars[i].value;
-        if (!value) {
-            sv_errf(err, errlen, "gateway template: unknown placeholder @%.*s@", (int)len,
-                    at + 1);
-            return HC_EINVAL;
-        }
-        full |= hc_buf_adds(out, value) != 0;
-        p = q + 1;
-    }
-    if (full) {
-        sv_errf(err, errlen, "gateway template: the rendered config is too large");
-        return HC_EINVAL;
-    }
-    return 0;
-}
-
-/* Writes text to path through a temporary file and rename, so nginx never
- * reads a half-written config. Returns 0 or HC_EIO with errno set. */
-static int sv_write_file(const char *path, const char *text)
-{
-    char tmp[PATH_MAX];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        errno = ENAMETOOLONG;
-        return HC_EIO;
-    }
-    FILE *f = fopen(tmp, "we");
-    if (!f)
-        return HC_EIO;
-    size_t len = strlen(text);
-    int bad = fwrite(text, 1, len, f) != len;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return HC_EIO;
-    }
-    return 0;
-}
-
-/* Finds the nginx binary: cfg->nginx_bin when set, else the usual places,
- * else $PATH. Returns 0 with the path in out, or HC_ENOTFOUND. */
-static int sv_find_nginx(const hc_config_t *cfg, char *out, size_t outlen)
-{
-    if (cfg->nginx_bin[0]) {
-        if (access(cfg->nginx_bin, X_OK) != 0)
-            return HC_ENOTFOUND;
-        snprintf(out, outlen, "%s", cfg->nginx_bin);
-        return 0;
-    }
-    static const char *const known[] = {"/usr/sbin/nginx", "/usr/local/sbin/nginx",
-                                        "/usr/local/nginx/sbin/nginx"};
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        if (access(known[i], X_OK) == 0) {
-            snprintf(out, outlen, "%s", known[i]);
-            return 0;
-        }
-    }
-    const char *path = getenv("PATH");
-    while (path && *path) {
-        const char *end = strchr(path, ':');
-        size_t len = end ? (size_t)(end - path) : strlen(path);
-        if (len > 0) {
-            int n = snprintf(out, outlen, "%.*s/nginx", (int)len, path);
-            if (n > 0 && (size_t)n < outlen && access(out, X_OK) == 0)
-                return 0;
-        }
-        path = end ? end + 1 : NULL;
-    }
-    out[0] = '\0';
-    return HC_ENOTFOUND;
 }
 
 /* Resolves host:port (numeric) into *ai; the caller frees it with freeaddrinfo.
@@ -396,8 +147,7 @@ static int sv_http_status(const char *host, int port, const char *path, int time
     if (sv_resolve(host, port, 0, &ai) != 0)
         return -1;
     int status = -1;
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    ai->ai_protocol);
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     if (fd < 0)
         goto out;
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
@@ -558,8 +308,8 @@ static int sv_reap(sv_t *sv, int restart)
             c->restart_at_ms = now + c->backoff_ms;
             hc_error("%s (pid %d) exited unexpectedly after %lld ms: %s; restarting in %d ms",
                      c->name, (int)pid, (long long)(now - c->started_ms), how, c->backoff_ms);
-            c->backoff_ms = c->backoff_ms * 2 > SV_BACKOFF_MAX_MS ? SV_BACKOFF_MAX_MS
-                                                                  : c->backoff_ms * 2;
+            c->backoff_ms =
+                c->backoff_ms * 2 > SV_BACKOFF_MAX_MS ? SV_BACKOFF_MAX_MS : c->backoff_ms * 2;
             break;
         }
     }
@@ -664,8 +414,7 @@ static int sv_check_ports(const sv_t *sv, char *err, size_t errlen)
         for (int j = 0; j < i; j++) {
             if (sv->child[j].port == c->port) {
                 sv_errf(err, errlen, "%s and %s are both set to port %d (%s, %s)",
-                        sv->child[j].name, c->name, c->port, sv->child[j].port_var,
-                        c->port_var);
+                        sv->child[j].name, c->name, c->port, sv->child[j].port_var, c->port_var);
                 return HC_EUNAVAIL;
             }
         }
@@ -692,14 +441,12 @@ static int sv_prepare(sv_t *sv, char *err, size_t errlen)
 {
     const hc_config_t *cfg = sv->cfg;
     char tmpdir[PATH_MAX];
-    if (sv_mkdir_p(cfg->data_dir) != 0) {
-        sv_errf(err, errlen, "cannot create data directory %s: %s", cfg->data_dir,
-                strerror(errno));
+    if (up_fs_mkdir_p(cfg->data_dir) != 0) {
+        sv_errf(err, errlen, "cannot create data directory %s: %s", cfg->data_dir, strerror(errno));
         return HC_EIO;
     }
-    if (sv_mkdir_p(cfg->run_dir) != 0 || !realpath(cfg->run_dir, sv->run_dir)) {
-        sv_errf(err, errlen, "cannot create run directory %s: %s", cfg->run_dir,
-                strerror(errno));
+    if (up_fs_mkdir_p(cfg->run_dir) != 0 || !realpath(cfg->run_dir, sv->run_dir)) {
+        sv_errf(err, errlen, "cannot create run directory %s: %s", cfg->run_dir, strerror(errno));
         return HC_EIO;
     }
     int n1 = snprintf(sv->conf, sizeof sv->conf, "%s/nginx.conf", sv->run_dir);
@@ -710,12 +457,12 @@ static int sv_prepare(sv_t *sv, char *err, size_t errlen)
         sv_errf(err, errlen, "run directory path is too long: %s", sv->run_dir);
         return HC_EINVAL;
     }
-    if (sv_mkdir_p(tmpdir) != 0) {
+    if (up_fs_mkdir_p(tmpdir) != 0) {
         sv_errf(err, errlen, "cannot create %s: %s", tmpdir, strerror(errno));
         return HC_EIO;
     }
 
-    if (sv_find_nginx(cfg, sv->nginx, sizeof sv->nginx) != 0) {
+    if (up_gateway_find_nginx(cfg->nginx_bin, sv->nginx, sizeof sv->nginx) != 0) {
         if (cfg->nginx_bin[0])
             sv_errf(err, errlen, "HC_NGINX=%s is not an executable file", cfg->nginx_bin);
         else
@@ -725,32 +472,11 @@ static int sv_prepare(sv_t *sv, char *err, size_t errlen)
         return HC_ENOTFOUND;
     }
 
-    /* The template is looked up next to the real executable. */
-    char exe[PATH_MAX], source[PATH_MAX];
-    const char *exe_dir = NULL;
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            exe_dir = exe;
-        }
-    }
-    char *tmpl = hc_supervisor_load_template(exe_dir, source, sizeof source, err, errlen);
-    if (!tmpl)
-        return HC_EIO;
-    hc_buf_t conf;
-    hc_buf_init(&conf, 4 * SV_TEMPLATE_MAX);
-    int rc = hc_supervisor_render_gateway(tmpl, cfg, sv->run_dir, &conf, err, errlen);
-    if (rc == 0 && sv_write_file(sv->conf, hc_buf_str(&conf)) != 0) {
-        sv_errf(err, errlen, "cannot write %s: %s", sv->conf, strerror(errno));
-        rc = HC_EIO;
-    }
+    char source[PATH_MAX];
+    int rc =
+        up_gateway_write_config(cfg, sv->run_dir, sv->conf, source, sizeof source, err, errlen);
     if (rc == 0)
         hc_info("gateway config %s rendered from %s; nginx is %s", sv->conf, source, sv->nginx);
-    hc_buf_cleanup(&conf);
-    free(tmpl);
     return rc;
 }
 
@@ -779,12 +505,13 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
         if (pending == 0)
             return 0;
         if (sv_now_ms() >= deadline) {
-            int k = sv_errf(err, errlen, "not ready within %d ms (HC_READY_TIMEOUT_MS):",
-                            sv->cfg->ready_timeout_ms);
+            int k =
+                sv_errf(err, errlen,
+                        "not ready within %d ms (HC_READY_TIMEOUT_MS):", sv->cfg->ready_timeout_ms);
             for (int i = 0; i < SV_NCHILD && k > 0 && (size_t)k < errlen; i++)
                 if (!sv->child[i].ready)
-                    k += snprintf(err + k, errlen - (size_t)k, " %s (port %d)",
-                                  sv->child[i].name, sv->child[i].port);
+                    k += snprintf(err + k, errlen - (size_t)k, " %s (port %d)", sv->child[i].name,
+                                  sv->child[i].port);
             return 1;
         }
         int sig = sv_wait_signal(sv, SV_POLL_MS);
@@ -812,7 +539,7 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
 static void sv_print_ready(const sv_t *sv, int64_t ms)
 {
     char host[96];
-    sv_addr_literal(sv->host, host, sizeof host);
+    up_gateway_addr_literal(sv->host, host, sizeof host);
     printf("healthcenter: all services ready in %lld ms\n", (long long)ms);
     printf("  gateway       http://%s:%d/\n", host, sv->child[SV_NGINX].port);
     for (int i = 0; i < SV_NGINX; i++)
@@ -835,8 +562,9 @@ static void sv_supervise(sv_t *sv)
         }
         int sig = sv_wait_signal(sv, wait);
         if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
-            hc_info("received %s: stopping",
-                    sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+            hc_info("received %s: stopping", sig == SIGINT    ? "SIGINT"
+                                             : sig == SIGTERM ? "SIGTERM"
+                                                              : "SIGHUP");
             return;
         }
         if (sig == SIGCHLD)
@@ -865,14 +593,14 @@ static void sv_report(const char *err)
     fflush(stderr);
 }
 
-int hc_supervisor_run(const hc_config_t *cfg, const char *self_exe)
+int up_supervisor_run(const hc_config_t *cfg, const char *self_exe)
 {
     int64_t t0 = sv_now_ms();
     sv_t *sv = hc_xcalloc(1, sizeof *sv);
     sv->cfg = cfg;
     sv->self_exe = self_exe;
     sv->self = getpid();
-    sv_reach_addr(cfg->bind_addr, sv->host, sizeof sv->host);
+    up_gateway_reach_addr(cfg->bind_addr, sv->host, sizeof sv->host);
     sv_init_children(sv);
 
     /* The signals are taken synchronously with sigtimedwait: no handlers, no

@@ -1,4 +1,5 @@
-/* Checks the supervisor's pure parts: gateway template rendering (placeholders, bad values) and template loading. */
+/* Checks up_gateway: rendering the gateway template (placeholders, bad values)
+ * and finding it (HC_GATEWAY_TEMPLATE, next to the binary, built in). */
 #include "hc_test.h"
 
 #include <ctype.h>
@@ -6,7 +7,7 @@
 #include "hc_buf.h"
 #include "hc_config.h"
 #include "hc_err.h"
-#include "hc_supervisor.h"
+#include "up/up_gateway.h"
 
 extern char **environ;
 
@@ -69,8 +70,7 @@ static void test_render_builtin_template(void **state)
     hc_buf_t out;
     char err[256] = "";
     hc_buf_init(&out, 1 << 20);
-    int rc = hc_supervisor_render_gateway(hc_gateway_tmpl, cfg, "/tmp/hc-run-dir", &out, err,
-                                          sizeof err);
+    int rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/hc-run-dir", &out, err, sizeof err);
     if (rc != 0)
         fail_msg("render: %d: %s", rc, err);
     const char *text = hc_buf_str(&out);
@@ -94,7 +94,7 @@ static void test_render_plain_text_unchanged(void **state)
     const char *tmpl = "events { worker_connections 1024; }\nlocation @fallback { }\n";
     hc_buf_init(&out, 4096);
     assert_int_equal(hc_buf_adds(&out, "# before\n"), 0);
-    assert_int_equal(hc_supervisor_render_gateway(tmpl, cfg, "/tmp/run", &out, err, sizeof err), 0);
+    assert_int_equal(up_gateway_render(tmpl, cfg, "/tmp/run", &out, err, sizeof err), 0);
     /* appended after what the buffer held */
     assert_string_equal(hc_buf_str(&out),
                         "# before\nevents { worker_connections 1024; }\nlocation @fallback { }\n");
@@ -109,8 +109,7 @@ static void test_render_unknown_placeholder(void **state)
     hc_buf_t out;
     char err[256] = "";
     hc_buf_init(&out, 4096);
-    int rc = hc_supervisor_render_gateway("listen @NO_SUCH_THING@;\n", cfg, "/tmp/run", &out, err,
-                                          sizeof err);
+    int rc = up_gateway_render("listen @NO_SUCH_THING@;\n", cfg, "/tmp/run", &out, err, sizeof err);
     assert_int_equal(rc, HC_EINVAL);
     if (strstr(err, "NO_SUCH_THING") == NULL)
         fail_msg("error does not name the placeholder: \"%s\"", err);
@@ -125,12 +124,11 @@ static void test_render_rejects_unsafe_run_dir(void **state)
     hc_buf_t out;
     char err[256] = "";
     hc_buf_init(&out, 1 << 20);
-    int rc = hc_supervisor_render_gateway(hc_gateway_tmpl, cfg, "/tmp/my run dir", &out, err,
-                                          sizeof err);
+    int rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/my run dir", &out, err, sizeof err);
     assert_int_equal(rc, HC_EINVAL);
     assert_true(err[0] != '\0');
     hc_buf_reset(&out);
-    rc = hc_supervisor_render_gateway(hc_gateway_tmpl, cfg, "/tmp/evil;dir", &out, err, sizeof err);
+    rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/evil;dir", &out, err, sizeof err);
     assert_int_equal(rc, HC_EINVAL);
     hc_buf_cleanup(&out);
     free(cfg);
@@ -148,7 +146,7 @@ static void test_load_template_from_env_file(void **state)
     fclose(fp);
 
     setenv("HC_GATEWAY_TEMPLATE", path, 1);
-    char *text = hc_supervisor_load_template(NULL, source, sizeof source, err, sizeof err);
+    char *text = up_gateway_load_template(NULL, source, sizeof source, err, sizeof err);
     if (text == NULL)
         fail_msg("load_template: %s", err);
     assert_string_equal(text, "listen @GATEWAY_PORT@;\n");
@@ -159,7 +157,7 @@ static void test_load_template_from_env_file(void **state)
     hc_test_path(path, sizeof path, dir, "missing.tmpl");
     setenv("HC_GATEWAY_TEMPLATE", path, 1);
     err[0] = '\0';
-    text = hc_supervisor_load_template(NULL, source, sizeof source, err, sizeof err);
+    text = up_gateway_load_template(NULL, source, sizeof source, err, sizeof err);
     assert_null(text);
     assert_true(err[0] != '\0');
     unsetenv("HC_GATEWAY_TEMPLATE");
@@ -176,10 +174,10 @@ static void test_load_template_builtin_fallback(void **state)
     char sub[512];
     hc_test_path(sub, sizeof sub, dir, "bin");
     assert_int_equal(mkdir(sub, 0700), 0);
-    char *text = hc_supervisor_load_template(sub, source, sizeof source, err, sizeof err);
+    char *text = up_gateway_load_template(sub, source, sizeof source, err, sizeof err);
     if (text == NULL)
         fail_msg("load_template: %s", err);
-    assert_string_equal(text, hc_gateway_tmpl);
+    assert_string_equal(text, up_gateway_tmpl);
     assert_true(source[0] != '\0');
     free(text);
 
@@ -192,7 +190,7 @@ static void test_load_template_builtin_fallback(void **state)
     assert_non_null(fp);
     fputs("# from the source tree\n", fp);
     fclose(fp);
-    text = hc_supervisor_load_template(sub, source, sizeof source, err, sizeof err);
+    text = up_gateway_load_template(sub, source, sizeof source, err, sizeof err);
     assert_non_null(text);
     assert_string_equal(text, "# from the source tree\n");
     assert_non_null(strstr(source, "nginx.conf.tmpl"));
