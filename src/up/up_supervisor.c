@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -25,6 +24,7 @@
 #include "hc_log.h"
 #include "up_fs.h"
 #include "up_gateway.h"
+#include "up_probe.h"
 
 #define SV_NCHILD 5             /* four services and nginx */
 #define SV_NGINX 4              /* index of nginx in sv_t.child */
@@ -40,6 +40,7 @@ typedef struct sv_child {
     const char *name;      /* "order", ..., "nginx" */
     const char *port_var;  /* the variable that sets its port, for messages */
     int port;              /* the HTTP port it listens on */
+    char probe_url[160];   /* its readiness probe */
     pid_t pid;             /* 0 when not running */
     int ready;             /* answered its readiness probe since it last started */
     int64_t started_ms;    /* monotonic time of the last start, ms */
@@ -117,97 +118,6 @@ static int sv_port_free(const char *host, int port)
     }
     freeaddrinfo(ai);
     return e;
-}
-
-/* Waits up to timeout_ms for fd to become ready for events. Returns 1 when
- * ready, 0 on timeout or error. */
-static int sv_wait_fd(int fd, short events, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - sv_now_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd pfd = {.fd = fd, .events = events};
-        int n = poll(&pfd, 1, (int)left);
-        if (n > 0)
-            return (pfd.revents & (events | POLLHUP | POLLERR)) ? 1 : 0;
-        if (n == 0 || errno != EINTR)
-            return 0;
-    }
-}
-
-/* Sends "GET path" to host:port over a fresh connection and reads the status
- * line. Returns the HTTP status (100..599), or -1 when nothing valid answered
- * within timeout_ms (refused, reset, garbage, too slow). Blocks at most
- * timeout_ms. */
-static int sv_http_status(const char *host, int port, const char *path, int timeout_ms)
-{
-    int64_t deadline = sv_now_ms() + timeout_ms;
-    struct addrinfo *ai = NULL;
-    if (sv_resolve(host, port, 0, &ai) != 0)
-        return -1;
-    int status = -1;
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-    if (fd < 0)
-        goto out;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        if (errno != EINPROGRESS || !sv_wait_fd(fd, POLLOUT, deadline))
-            goto out;
-        int soerr = 0;
-        socklen_t len = sizeof soerr;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0)
-            goto out;
-    }
-    char req[512];
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: healthcenter-supervisor\r\n"
-                     "Connection: close\r\n\r\n",
-                     path, host, port);
-    if (n < 0 || (size_t)n >= sizeof req)
-        goto out;
-    size_t sent = 0;
-    while (sent < (size_t)n) {
-        ssize_t w = send(fd, req + sent, (size_t)n - sent, MSG_NOSIGNAL);
-        if (w > 0) {
-            sent += (size_t)w;
-        } else if (w < 0 && errno == EAGAIN) {
-            if (!sv_wait_fd(fd, POLLOUT, deadline))
-                goto out;
-        } else if (!(w < 0 && errno == EINTR)) {
-            goto out;
-        }
-    }
-    char resp[64];
-    size_t got = 0;
-    while (got < 12) { /* "HTTP/1.1 200" */
-        ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
-        if (r > 0) {
-            got += (size_t)r;
-        } else if (r < 0 && errno == EAGAIN) {
-            if (!sv_wait_fd(fd, POLLIN, deadline))
-                goto out;
-        } else if (!(r < 0 && errno == EINTR)) {
-            goto out;
-        }
-    }
-    resp[got] = '\0';
-    if (strncmp(resp, "HTTP/1.", 7) == 0 && resp[8] == ' ' && resp[9] >= '1' && resp[9] <= '5' &&
-        resp[10] >= '0' && resp[10] <= '9' && resp[11] >= '0' && resp[11] <= '9')
-        status = (resp[9] - '0') * 100 + (resp[10] - '0') * 10 + (resp[11] - '0');
-out:
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(ai);
-    return status;
-}
-
-/* Returns 1 when child c answers its readiness probe: 200 on /health/ready for
- * a service, any HTTP answer for nginx (it has no upstream-independent state). */
-static int sv_probe(const sv_t *sv, const sv_child_t *c)
-{
-    if (c == &sv->child[SV_NGINX])
-        return sv_http_status(sv->host, c->port, "/gateway/health", SV_PROBE_TIMEOUT_MS) > 0;
-    return sv_http_status(sv->host, c->port, "/health/ready", SV_PROBE_TIMEOUT_MS) == 200;
 }
 
 /* Starts child c: fork, then in the child its own process group (so a
@@ -383,10 +293,12 @@ static void sv_stop_all(sv_t *sv)
     sv_reap(sv, 0);
 }
 
-/* Fills the child table from cfg. */
+/* Fills the child table from sv->cfg and sv->host. */
 static void sv_init_children(sv_t *sv)
 {
     const hc_config_t *cfg = sv->cfg;
+    char host[96];
+    up_gateway_addr_literal(sv->host, host, sizeof host);
     const struct {
         const char *name, *var;
         int port;
@@ -402,6 +314,10 @@ static void sv_init_children(sv_t *sv)
         sv->child[i].port_var = t[i].var;
         sv->child[i].port = t[i].port;
         sv->child[i].backoff_ms = SV_BACKOFF_MIN_MS;
+        /* A service is ready when /health/ready answers 200; nginx when it
+         * answers HTTP at all (it has no upstream-independent state). */
+        snprintf(sv->child[i].probe_url, sizeof sv->child[i].probe_url, "http://%s:%d%s", host,
+                 t[i].port, i == SV_NGINX ? "/gateway/health" : "/health/ready");
     }
 }
 
@@ -480,8 +396,29 @@ static int sv_prepare(sv_t *sv, char *err, size_t errlen)
     return rc;
 }
 
-/* Starts every child and waits until all are ready. Returns 0 when ready, 1
- * when start-up failed (message in err), or 2 when a stop signal came first. */
+/* What sv_on_probe needs: the supervisor and when `up` started. */
+typedef struct sv_probe_ctx {
+    sv_t *sv;
+    int64_t t0;
+} sv_probe_ctx_t;
+
+/* Takes one probe's answer (id: the child's index): a service is ready on 200,
+ * nginx on any HTTP answer. Logs each child once, as soon as it is ready. */
+static void sv_on_probe(void *ud, int id, int status)
+{
+    sv_probe_ctx_t *pc = ud;
+    sv_child_t *c = &pc->sv->child[id];
+    int ok = id == SV_NGINX ? status > 0 : status == 200;
+    if (ok && c->pid > 0 && !c->ready) {
+        c->ready = 1;
+        hc_info("%s is ready (%lld ms)", c->name, (long long)(sv_now_ms() - pc->t0));
+    }
+}
+
+/* Starts every child and waits until all are ready: each round probes every
+ * child not yet ready in parallel (SV_PROBE_TIMEOUT_MS each), then waits
+ * SV_POLL_MS for a signal. Returns 0 when ready, 1 when start-up failed
+ * (message in err), or 2 when a stop signal came first. */
 static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
 {
     for (int i = 0; i < SV_NCHILD; i++) {
@@ -491,19 +428,27 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
             return 1;
         }
     }
+    /* Created after the children are forked and destroyed before any
+     * restart, so no child inherits a probe's socket. */
+    up_probe_t *probe = up_probe_create(SV_PROBE_TIMEOUT_MS);
+    sv_probe_ctx_t pc = {.sv = sv, .t0 = t0};
     int64_t deadline = t0 + sv->cfg->ready_timeout_ms;
+    int rc;
     for (;;) {
-        int pending = 0;
         for (int i = 0; i < SV_NCHILD; i++) {
             sv_child_t *c = &sv->child[i];
-            if (c->pid > 0 && !c->ready && sv_probe(sv, c)) {
-                c->ready = 1;
-                hc_info("%s is ready (%lld ms)", c->name, (long long)(sv_now_ms() - t0));
-            }
-            pending += !c->ready;
+            /* A probe libcurl refuses to add counts as one not answered. */
+            if (c->pid > 0 && !c->ready)
+                up_probe_add(probe, i, c->probe_url);
         }
-        if (pending == 0)
-            return 0;
+        up_probe_run(probe, sv_on_probe, &pc);
+        int pending = 0;
+        for (int i = 0; i < SV_NCHILD; i++)
+            pending += !sv->child[i].ready;
+        if (pending == 0) {
+            rc = 0;
+            goto out;
+        }
         if (sv_now_ms() >= deadline) {
             int k =
                 sv_errf(err, errlen,
@@ -512,11 +457,14 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
                 if (!sv->child[i].ready)
                     k += snprintf(err + k, errlen - (size_t)k, " %s (port %d)", sv->child[i].name,
                                   sv->child[i].port);
-            return 1;
+            rc = 1;
+            goto out;
         }
         int sig = sv_wait_signal(sv, SV_POLL_MS);
-        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
-            return 2;
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+            rc = 2;
+            goto out;
+        }
         if (sig == SIGCHLD || sig == 0) {
             int st;
             for (int i = 0; i < SV_NCHILD; i++) {
@@ -529,10 +477,14 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
                         c->name, how, i == SV_NGINX ? " and in " : "",
                         i == SV_NGINX ? sv->run_dir : "", i == SV_NGINX ? "/error.log" : "");
                 c->pid = 0;
-                return 1;
+                rc = 1;
+                goto out;
             }
         }
     }
+out:
+    up_probe_destroy(probe);
+    return rc;
 }
 
 /* Prints the ready banner: time to all-ready and every URL. */
