@@ -1,4 +1,4 @@
-/* up_gateway: finds nginx and renders the gateway template into the nginx
+/* up_gateway: picks the nginx program and renders the gateway template into the nginx
  * config `healthcenter up` runs it on. Design: docs/gateway.md. */
 #include "up_gateway.h"
 
@@ -192,12 +192,14 @@ out:
     return rc;
 }
 
-int up_gateway_find_nginx(const char *nginx_bin, char *out, size_t outlen)
+int up_gateway_nginx_program(const char *nginx_bin, char *out, size_t outlen)
 {
     if (nginx_bin[0]) {
-        if (access(nginx_bin, X_OK) != 0)
+        int n = snprintf(out, outlen, "%s%s", strchr(nginx_bin, '/') ? "" : "./", nginx_bin);
+        if (n < 0 || (size_t)n >= outlen || access(out, X_OK) != 0) {
+            out[0] = '\0';
             return HC_ENOTFOUND;
-        snprintf(out, outlen, "%s", nginx_bin);
+        }
         return 0;
     }
     static const char *const known[] = {"/usr/sbin/nginx", "/usr/local/sbin/nginx",
@@ -208,17 +210,6 @@ int up_gateway_find_nginx(const char *nginx_bin, char *out, size_t outlen)
             return 0;
         }
     }
-    const char *path = getenv("PATH");
-    while (path && *path) {
-        const char *end = strchr(path, ':');
-        size_t len = end ? (size_t)(end - path) : strlen(path);
-        if (len > 0) {
-            int n = snprintf(out, outlen, "%.*s/nginx", (int)len, path);
-            if (n > 0 && (size_t)n < outlen && access(out, X_OK) == 0)
-                return 0;
-        }
-        path = end ? end + 1 : NULL;
-    }
-    out[0] = '\0';
-    return HC_ENOTFOUND;
+    snprintf(out, outlen, "nginx");
+    return 0;
 }

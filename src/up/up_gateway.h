@@ -48,9 +48,14 @@ void up_gateway_reach_addr(const char *bind_addr, char *out, size_t outlen);
  * addresses in brackets ("[::1]"), anything else as it is. */
 void up_gateway_addr_literal(const char *addr, char *out, size_t outlen);
 
-/* Finds the nginx binary: nginx_bin (HC_NGINX) when set, else the usual
- * places, else $PATH. Returns 0 with the path in out (size outlen), or
- * HC_ENOTFOUND when nginx_bin is not executable or nothing was found. */
-int up_gateway_find_nginx(const char *nginx_bin, char *out, size_t outlen);
+/* Picks the nginx program `up` runs, into out (size outlen). With nginx_bin
+ * (HC_NGINX) set: that path, which must name an executable file (a name
+ * without '/' is a path relative to the working directory, written "./name",
+ * never searched in PATH). Otherwise the first executable of /usr/sbin/nginx,
+ * /usr/local/sbin/nginx and /usr/local/nginx/sbin/nginx, else the bare name
+ * "nginx": up_proc_spawn's execvp then searches $PATH for it, and reports
+ * ENOENT when it is not there. Returns 0, or HC_ENOTFOUND when nginx_bin is
+ * set but not executable (or longer than outlen). */
+int up_gateway_nginx_program(const char *nginx_bin, char *out, size_t outlen);
 
 #endif

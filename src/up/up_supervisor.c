@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -25,6 +24,7 @@
 #include "up_fs.h"
 #include "up_gateway.h"
 #include "up_probe.h"
+#include "up_proc.h"
 
 #define SV_NCHILD 5             /* four services and nginx */
 #define SV_NGINX 4              /* index of nginx in sv_t.child */
@@ -53,13 +53,12 @@ typedef struct sv_child {
 typedef struct sv {
     const hc_config_t *cfg;
     const char *self_exe;
-    char nginx[PATH_MAX];   /* the nginx binary */
+    char nginx[PATH_MAX];   /* the nginx program: a path, or "nginx" to search in PATH */
     char run_dir[PATH_MAX]; /* absolute */
     char conf[PATH_MAX];    /* run_dir/nginx.conf */
     char prefix[PATH_MAX];  /* run_dir/ for nginx -p */
     char host[80];          /* where the children are reached (an address literal) */
     sigset_t sigs;          /* the signals handled synchronously */
-    pid_t self;             /* the supervisor's pid, for the children's orphan check */
     sv_child_t child[SV_NCHILD];
 } sv_t;
 
@@ -120,10 +119,10 @@ static int sv_port_free(const char *host, int port)
     return e;
 }
 
-/* Starts child c: fork, then in the child its own process group (so a
- * terminal's Ctrl-C reaches only the supervisor, which stops children in
- * order), death with the supervisor (PR_SET_PDEATHSIG), the default signal
- * mask, and exec. Returns 0 with c->pid set, or HC_EIO when fork failed. */
+/* Starts child c (up_proc_spawn: its own process group, death with the
+ * supervisor, no blocked signals): a service by re-executing self_exe, nginx
+ * on the rendered config. Returns 0 with c->pid set, or an hc_err with errno
+ * set (see sv_spawn_error). */
 static int sv_spawn(sv_t *sv, sv_child_t *c)
 {
     char *argv[12];
@@ -143,28 +142,10 @@ static int sv_spawn(sv_t *sv, sv_child_t *c)
         argv[k++] = (char *)c->name;
     }
     argv[k] = NULL;
-
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        return HC_EIO;
-    if (pid == 0) {
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != sv->self) /* the supervisor died before prctl */
-            _exit(1);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execv(argv[0], argv);
-        /* Only async-signal-safe calls after fork: write, not stdio. */
-        static const char msg[] = "healthcenter up: exec failed for a child process\n";
-        ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
-        (void)ignored;
-        _exit(127);
-    }
-    setpgid(pid, pid); /* also from here, so a signal to the group works at once */
+    pid_t pid;
+    int rc = up_proc_spawn(argv, &pid);
+    if (rc != 0)
+        return rc;
     c->pid = pid;
     c->ready = 0;
     c->started_ms = sv_now_ms();
@@ -173,15 +154,23 @@ static int sv_spawn(sv_t *sv, sv_child_t *c)
     return 0;
 }
 
-/* Describes a wait status in out: "exit status N" or "killed by signal N (Name)". */
-static void sv_describe_status(int st, char *out, size_t outlen)
+/* Writes why sv_spawn failed with rc for child c into err (size errlen), as
+ * "cannot <verb> <name>: ...". nginx searched in PATH and not found there
+ * gets the message that says how to install it or where to point HC_NGINX. */
+static void sv_spawn_error(const sv_t *sv, const sv_child_t *c, int rc, const char *verb, char *err,
+                           size_t errlen)
 {
-    if (WIFEXITED(st))
-        snprintf(out, outlen, "exit status %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        snprintf(out, outlen, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+    int e = errno;
+    int nginx = c == &sv->child[SV_NGINX];
+    if (rc == HC_EIO)
+        sv_errf(err, errlen, "cannot %s %s: fork failed: %s", verb, c->name, strerror(e));
+    else if (nginx && !strchr(sv->nginx, '/') && (e == ENOENT || e == ENOTDIR || e == EACCES))
+        sv_errf(err, errlen,
+                "nginx not found in /usr/sbin, /usr/local/sbin or PATH: install it "
+                "(apt-get install nginx-light) or set HC_NGINX");
     else
-        snprintf(out, outlen, "wait status %d", st);
+        sv_errf(err, errlen, "cannot %s %s: cannot run %s: %s", verb, c->name,
+                nginx ? sv->nginx : sv->self_exe, strerror(e));
 }
 
 /* Reaps every exited child without blocking. During supervision (restart=1) a
@@ -201,7 +190,7 @@ static int sv_reap(sv_t *sv, int restart)
             if (c->pid != pid)
                 continue;
             char how[96];
-            sv_describe_status(st, how, sizeof how);
+            up_proc_describe_status(st, how, sizeof how);
             c->pid = 0;
             c->ready = 0;
             exited++;
@@ -378,13 +367,10 @@ static int sv_prepare(sv_t *sv, char *err, size_t errlen)
         return HC_EIO;
     }
 
-    if (up_gateway_find_nginx(cfg->nginx_bin, sv->nginx, sizeof sv->nginx) != 0) {
-        if (cfg->nginx_bin[0])
-            sv_errf(err, errlen, "HC_NGINX=%s is not an executable file", cfg->nginx_bin);
-        else
-            sv_errf(err, errlen,
-                    "nginx not found in /usr/sbin, /usr/local/sbin or PATH: install it "
-                    "(apt-get install nginx-light) or set HC_NGINX");
+    /* Without HC_NGINX and nginx in the usual places, execvp searches PATH
+     * when nginx is started (sv_start), which is where "not found" shows. */
+    if (up_gateway_nginx_program(cfg->nginx_bin, sv->nginx, sizeof sv->nginx) != 0) {
+        sv_errf(err, errlen, "HC_NGINX=%s is not an executable file", cfg->nginx_bin);
         return HC_ENOTFOUND;
     }
 
@@ -392,7 +378,8 @@ static int sv_prepare(sv_t *sv, char *err, size_t errlen)
     int rc =
         up_gateway_write_config(cfg, sv->run_dir, sv->conf, source, sizeof source, err, errlen);
     if (rc == 0)
-        hc_info("gateway config %s rendered from %s; nginx is %s", sv->conf, source, sv->nginx);
+        hc_info("gateway config %s rendered from %s; nginx is %s%s", sv->conf, source, sv->nginx,
+                strchr(sv->nginx, '/') ? "" : " (searched in PATH)");
     return rc;
 }
 
@@ -421,10 +408,14 @@ static void sv_on_probe(void *ud, int id, int status)
  * (message in err), or 2 when a stop signal came first. */
 static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
 {
-    for (int i = 0; i < SV_NCHILD; i++) {
-        if (sv_spawn(sv, &sv->child[i]) != 0) {
-            sv_errf(err, errlen, "cannot start %s: fork failed: %s", sv->child[i].name,
-                    strerror(errno));
+    /* nginx first: when it cannot be run (not found in PATH), no service has
+     * been started yet. */
+    static const int order[SV_NCHILD] = {SV_NGINX, 0, 1, 2, 3};
+    for (int k = 0; k < SV_NCHILD; k++) {
+        sv_child_t *c = &sv->child[order[k]];
+        int spawned = sv_spawn(sv, c);
+        if (spawned != 0) {
+            sv_spawn_error(sv, c, spawned, "start", err, errlen);
             return 1;
         }
     }
@@ -472,7 +463,7 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
                 if (c->pid <= 0 || waitpid(c->pid, &st, WNOHANG) != c->pid)
                     continue;
                 char how[96];
-                sv_describe_status(st, how, sizeof how);
+                up_proc_describe_status(st, how, sizeof how);
                 sv_errf(err, errlen, "%s exited during start-up (%s); see its messages above%s%s%s",
                         c->name, how, i == SV_NGINX ? " and in " : "",
                         i == SV_NGINX ? sv->run_dir : "", i == SV_NGINX ? "/error.log" : "");
@@ -528,9 +519,14 @@ static void sv_supervise(sv_t *sv)
                 continue;
             c->restarts++;
             hc_warn("restarting %s (restart %d)", c->name, c->restarts);
-            if (sv_spawn(sv, c) != 0) {
+            int rc = sv_spawn(sv, c);
+            if (rc != 0) {
+                char why[512];
+                sv_spawn_error(sv, c, rc, "restart", why, sizeof why);
+                hc_error("%s; next try in %d ms", why, c->backoff_ms);
                 c->restart_at_ms = now + c->backoff_ms;
-                hc_error("cannot restart %s: fork failed: %s", c->name, strerror(errno));
+                c->backoff_ms =
+                    c->backoff_ms * 2 > SV_BACKOFF_MAX_MS ? SV_BACKOFF_MAX_MS : c->backoff_ms * 2;
             }
         }
     }
@@ -551,7 +547,6 @@ int up_supervisor_run(const hc_config_t *cfg, const char *self_exe)
     sv_t *sv = hc_xcalloc(1, sizeof *sv);
     sv->cfg = cfg;
     sv->self_exe = self_exe;
-    sv->self = getpid();
     up_gateway_reach_addr(cfg->bind_addr, sv->host, sizeof sv->host);
     sv_init_children(sv);
 

@@ -1,8 +1,10 @@
-/* Checks up_gateway: rendering the gateway template (placeholders, bad values)
- * and finding it (HC_GATEWAY_TEMPLATE, next to the binary, built in). */
+/* Checks up_gateway: rendering the gateway template (placeholders, bad values),
+ * finding it (HC_GATEWAY_TEMPLATE, next to the binary, built in) and picking
+ * the nginx program (HC_NGINX, the usual places, else PATH). */
 #include "hc_test.h"
 
 #include <ctype.h>
+#include <limits.h>
 
 #include "hc_buf.h"
 #include "hc_config.h"
@@ -198,6 +200,68 @@ static void test_load_template_builtin_fallback(void **state)
     hc_test_rmtree(dir);
 }
 
+/* Writes an executable (mode) shell script dir/name; its path goes to out. */
+static void write_program(char *out, size_t size, const char *dir, const char *name, mode_t mode)
+{
+    hc_test_path(out, size, dir, name);
+    FILE *fp = fopen(out, "w");
+    assert_non_null(fp);
+    fputs("#!/bin/sh\nexit 0\n", fp);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(chmod(out, mode), 0);
+}
+
+static void test_nginx_program_is_hc_nginx_when_it_is_executable(void **state)
+{
+    (void)state;
+    char dir[256], prog[512], out[PATH_MAX];
+    hc_test_mkdtemp(dir, sizeof dir);
+    write_program(prog, sizeof prog, dir, "my-nginx", 0755);
+    assert_int_equal(up_gateway_nginx_program(prog, out, sizeof out), 0);
+    assert_string_equal(out, prog);
+
+    /* not executable, or not there: an error, no fallback to another nginx */
+    write_program(prog, sizeof prog, dir, "plain-file", 0644);
+    assert_int_equal(up_gateway_nginx_program(prog, out, sizeof out), HC_ENOTFOUND);
+    hc_test_path(prog, sizeof prog, dir, "missing");
+    assert_int_equal(up_gateway_nginx_program(prog, out, sizeof out), HC_ENOTFOUND);
+    hc_test_rmtree(dir);
+}
+
+static void test_nginx_program_bare_hc_nginx_is_a_path_not_a_path_search(void **state)
+{
+    (void)state;
+    char dir[256], prog[512], out[PATH_MAX], cwd[PATH_MAX];
+    hc_test_mkdtemp(dir, sizeof dir);
+    write_program(prog, sizeof prog, dir, "my-nginx", 0755);
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    int found = up_gateway_nginx_program("my-nginx", out, sizeof out);
+    /* "sh" is in PATH but not in this directory */
+    int in_path_only = up_gateway_nginx_program("sh", out + 256, sizeof out - 256);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(found, 0);
+    assert_string_equal(out, "./my-nginx"); /* execvp takes it as a path */
+    assert_int_equal(in_path_only, HC_ENOTFOUND);
+    hc_test_rmtree(dir);
+}
+
+static void test_nginx_program_default_is_a_usual_place_else_left_to_path(void **state)
+{
+    (void)state;
+    char out[PATH_MAX];
+    assert_int_equal(up_gateway_nginx_program("", out, sizeof out), 0);
+    if (access("/usr/sbin/nginx", X_OK) == 0) {
+        assert_string_equal(out, "/usr/sbin/nginx");
+    } else if (strcmp(out, "nginx") != 0) {
+        /* one of the other usual places, and executable */
+        if (strcmp(out, "/usr/local/sbin/nginx") != 0 &&
+            strcmp(out, "/usr/local/nginx/sbin/nginx") != 0)
+            fail_msg("unexpected nginx program \"%s\"", out);
+        assert_int_equal(access(out, X_OK), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +271,9 @@ int main(void)
         cmocka_unit_test(test_render_rejects_unsafe_run_dir),
         cmocka_unit_test(test_load_template_from_env_file),
         cmocka_unit_test(test_load_template_builtin_fallback),
+        cmocka_unit_test(test_nginx_program_is_hc_nginx_when_it_is_executable),
+        cmocka_unit_test(test_nginx_program_bare_hc_nginx_is_a_path_not_a_path_search),
+        cmocka_unit_test(test_nginx_program_default_is_a_usual_place_else_left_to_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
