@@ -81,9 +81,12 @@ static void srv_stop(srv_t *s)
     close(s->fd);
 }
 
-static void url_of(char *out, size_t size, int port, const char *path)
+/* Adds "GET http://127.0.0.1:port<path>" to p as probe id. */
+static void add(up_probe_t *p, int id, int port, const char *path)
 {
-    snprintf(out, size, "http://127.0.0.1:%d%s", port, path);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    assert_int_equal(up_probe_add(p, id, url), 0);
 }
 
 #define MAX_IDS 8
@@ -135,15 +138,11 @@ static void test_probe_reports_each_status_once(void **state)
     int refused_port;
     close(listen_any(&refused_port)); /* nothing listens there any more */
 
-    char url[128];
     seen_t seen = {.t0 = hc_test_mono_ms()};
     up_probe_t *p = up_probe_create(1000);
-    url_of(url, sizeof url, up.port, "/health/ready");
-    assert_int_equal(up_probe_add(p, 1, url), 0);
-    url_of(url, sizeof url, down.port, "/health/ready");
-    assert_int_equal(up_probe_add(p, 2, url), 0);
-    url_of(url, sizeof url, refused_port, "/health/ready");
-    assert_int_equal(up_probe_add(p, 3, url), 0);
+    add(p, 1, up.port, "/health/ready");
+    add(p, 2, down.port, "/health/ready");
+    add(p, 3, refused_port, "/health/ready");
     assert_int_equal(up_probe_run(p, on_done, &seen), 3);
 
     assert_int_equal(seen.n, 3);
@@ -160,8 +159,7 @@ static void test_probe_reports_each_status_once(void **state)
     /* the next round of the same set: only what was added again runs */
     memset(&seen, 0, sizeof seen);
     seen.t0 = hc_test_mono_ms();
-    url_of(url, sizeof url, up.port, "/gateway/health");
-    assert_int_equal(up_probe_add(p, 4, url), 0);
+    add(p, 4, up.port, "/gateway/health");
     assert_int_equal(up_probe_run(p, on_done, &seen), 1);
     assert_int_equal(seen.status[4], 200);
     assert_non_null(strstr(up.request, "GET /gateway/health HTTP/1.1\r\n"));
@@ -180,13 +178,10 @@ static void test_probe_answer_that_is_not_http_counts_as_none(void **state)
     srv_t garbage, mute;
     srv_start(&garbage, "hello there\r\n\r\n", 0);
     srv_start(&mute, NULL, 0); /* accepts, reads, closes */
-    char url[128];
     seen_t seen = {.t0 = hc_test_mono_ms()};
     up_probe_t *p = up_probe_create(1000);
-    url_of(url, sizeof url, garbage.port, "/health/ready");
-    assert_int_equal(up_probe_add(p, 0, url), 0);
-    url_of(url, sizeof url, mute.port, "/health/ready");
-    assert_int_equal(up_probe_add(p, 1, url), 0);
+    add(p, 0, garbage.port, "/health/ready");
+    add(p, 1, mute.port, "/health/ready");
     assert_int_equal(up_probe_run(p, on_done, &seen), 2);
     assert_int_equal(seen.status[0], -1);
     assert_int_equal(seen.status[1], -1);
@@ -200,11 +195,9 @@ static void test_probe_gives_up_on_a_silent_listener_after_its_timeout(void **st
     (void)state;
     int port;
     int fd = listen_any(&port); /* the kernel accepts; nobody ever answers */
-    char url[128];
-    url_of(url, sizeof url, port, "/health/ready");
     seen_t seen = {.t0 = hc_test_mono_ms()};
     up_probe_t *p = up_probe_create(200);
-    assert_int_equal(up_probe_add(p, 0, url), 0);
+    add(p, 0, port, "/health/ready");
     assert_int_equal(up_probe_run(p, on_done, &seen), 1);
     int64_t took = hc_test_mono_ms() - seen.t0;
     assert_int_equal(seen.status[0], -1);
@@ -221,15 +214,11 @@ static void test_probes_run_in_parallel_and_each_is_reported_as_it_answers(void 
     srv_start(&fast, ok_200, 0);
     srv_start(&slow1, ok_200, 400);
     srv_start(&slow2, down_503, 400);
-    char url[128];
     seen_t seen = {.t0 = hc_test_mono_ms()};
     up_probe_t *p = up_probe_create(3000);
-    url_of(url, sizeof url, slow1.port, "/health/ready");
-    assert_int_equal(up_probe_add(p, 1, url), 0);
-    url_of(url, sizeof url, slow2.port, "/health/ready");
-    assert_int_equal(up_probe_add(p, 2, url), 0);
-    url_of(url, sizeof url, fast.port, "/health/ready");
-    assert_int_equal(up_probe_add(p, 0, url), 0);
+    add(p, 1, slow1.port, "/health/ready");
+    add(p, 2, slow2.port, "/health/ready");
+    add(p, 0, fast.port, "/health/ready");
     assert_int_equal(up_probe_run(p, on_done, &seen), 3);
     int64_t took = hc_test_mono_ms() - seen.t0;
 
@@ -254,11 +243,9 @@ static void test_probe_destroy_abandons_probes_not_run(void **state)
     (void)state;
     srv_t up;
     srv_start(&up, ok_200, 0);
-    char url[128];
-    url_of(url, sizeof url, up.port, "/health/ready");
     up_probe_t *p = up_probe_create(1000);
     for (int i = 0; i < 12; i++) /* more than the first allocation holds */
-        assert_int_equal(up_probe_add(p, i, url), 0);
+        add(p, i, up.port, "/health/ready");
     up_probe_destroy(p); /* no callback to call; ASan checks nothing leaked */
     up_probe_destroy(NULL);
     srv_stop(&up);
