@@ -20,8 +20,10 @@ int up_fs_mkdir_p(const char *path)
         errno = ENAMETOOLONG;
         return HC_EIO;
     }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
+    /* Each parent in turn: cut at every '/' but a leading one. The scan
+     * starts at buf, not buf + 1: "" has no byte after its NUL to read. */
+    for (char *p = buf; *p; p++) {
+        if (*p != '/' || p == buf)
             continue;
         *p = '\0';
         if (mkdir(buf, 0755) != 0 && errno != EEXIST)

@@ -8,8 +8,8 @@
 
 /* Creates path and its missing parents with mode 0755, like `mkdir -p`; an
  * existing directory is fine. Returns 0, or HC_EIO with errno set (ENOTDIR
- * when path exists but is not a directory, ENAMETOOLONG past PATH_MAX). path
- * is borrowed. */
+ * when path or a parent exists but is not a directory, ENAMETOOLONG past
+ * PATH_MAX, ENOENT for "" as mkdir("") does). path is borrowed. */
 int up_fs_mkdir_p(const char *path);
 
 /* Reads the whole file at path, of at most max bytes. Returns a malloc'd
