@@ -12,8 +12,8 @@
 #include "hc_config.h"
 #include "hc_deadletter.h"
 #include "hc_log.h"
-#include "hc_supervisor.h"
 #include "services.h"
+#include "up/up_supervisor.h"
 
 #ifndef HC_VERSION
 #define HC_VERSION "unknown"
@@ -35,7 +35,7 @@ static const struct {
 #define N_SERVICES (sizeof services / sizeof services[0])
 
 /* Prints the variable table of hc_config plus the one variable only `up`
- * reads (HC_GATEWAY_TEMPLATE, looked up by hc_supervisor_load_template). */
+ * reads (HC_GATEWAY_TEMPLATE, looked up by up_gateway_load_template). */
 static void print_table(FILE *out, int markdown)
 {
     static const char *const name = "HC_GATEWAY_TEMPLATE";
@@ -166,7 +166,7 @@ static int cmd_up(void)
         self[n] = '\0';
     else
         hc_strlcpy(self, "/proc/self/exe", sizeof self);
-    rc = hc_supervisor_run(&hc_cfg, self);
+    rc = up_supervisor_run(&hc_cfg, self);
     hc_client_global_cleanup();
     return rc;
 }
