@@ -2,6 +2,7 @@
 #include "hc_buf.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,15 @@ size_t hc_strlcpy(char *dst, const char *src, size_t size)
         memcpy(dst, src, c);
         dst[c] = '\0';
     }
+    return n;
+}
+
+int hc_fmt(char *dst, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(dst, size, fmt, ap);
+    va_end(ap);
     return n;
 }
 

@@ -42,6 +42,9 @@ char *hc_xstrdup(const char *s);
 size_t hc_utf8_copy(char *dst, size_t size, const char *src);
 /* Bounded copy that always terminates; returns strlen(src). */
 size_t hc_strlcpy(char *dst, const char *src, size_t size);
+/* Formats into dst (size bytes) like snprintf, for messages where a cut
+ * (e.g. of a long path) is fine. Returns what snprintf returns. */
+int hc_fmt(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Parses a whole canonical decimal int64 (optional '-', no '+', spaces or
  * leading zeros, no "-0"); returns 0 or HC_EINVAL. */
 int hc_parse_i64(const char *s, long long *out);

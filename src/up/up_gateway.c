@@ -4,28 +4,16 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "hc_buf.h"
 #include "hc_err.h"
 #include "up_fs.h"
 
 #define TEMPLATE_MAX (1024 * 1024) /* largest template read, bytes */
-
-/* Formats an error message into err (size errlen), truncating long paths
- * rather than failing. */
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 char *up_gateway_load_template(const char *exe_dir, char *source, size_t srclen, char *err,
                                size_t errlen)
@@ -34,7 +22,7 @@ char *up_gateway_load_template(const char *exe_dir, char *source, size_t srclen,
     if (env && *env) {
         char *text = up_fs_read_file(env, TEMPLATE_MAX);
         if (!text)
-            errf(err, errlen, "HC_GATEWAY_TEMPLATE: cannot read %s: %s", env, strerror(errno));
+            hc_fmt(err, errlen, "HC_GATEWAY_TEMPLATE: cannot read %s: %s", env, strerror(errno));
         else
             snprintf(source, srclen, "%s", env);
         return text;
@@ -112,7 +100,7 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
     };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         if (!nginx_safe(vars[i].value)) {
-            errf(err, errlen,
+            hc_fmt(err, errlen,
                  "gateway template: value for @%s@ (\"%s\") cannot appear in an nginx "
                  "config (empty, or spaces, quotes, ';', '{', '}', '$' or '#')",
                  vars[i].name, vars[i].value);
@@ -145,14 +133,14 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
             if (strlen(vars[i].name) == len && memcmp(vars[i].name, at + 1, len) == 0)
                 value = vars[i].value;
         if (!value) {
-            errf(err, errlen, "gateway template: unknown placeholder @%.*s@", (int)len, at + 1);
+            hc_fmt(err, errlen, "gateway template: unknown placeholder @%.*s@", (int)len, at + 1);
             return HC_EINVAL;
         }
         full |= hc_buf_adds(out, value) != 0;
         p = q + 1;
     }
     if (full) {
-        errf(err, errlen, "gateway template: the rendered config is too large");
+        hc_fmt(err, errlen, "gateway template: the rendered config is too large");
         return HC_EINVAL;
     }
     return 0;
@@ -183,7 +171,7 @@ int up_gateway_write_config(const hc_config_t *cfg, const char *run_dir, const c
     if (rc != 0)
         goto out;
     if (up_fs_write_file(conf_path, hc_buf_str(&conf)) != 0) {
-        errf(err, errlen, "cannot write %s: %s", conf_path, strerror(errno));
+        hc_fmt(err, errlen, "cannot write %s: %s", conf_path, strerror(errno));
         rc = HC_EIO;
     }
 out:

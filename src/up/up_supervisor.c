@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hc_buf.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_time.h"
@@ -61,19 +61,6 @@ typedef struct sv {
     sigset_t sigs;          /* the signals handled synchronously */
     sv_child_t child[SV_NCHILD];
 } sv_t;
-
-/* Formats an error message into err (size errlen), truncating long paths
- * rather than failing. Returns what vsnprintf returns. */
-static int sv_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int sv_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return n;
-}
 
 /* Resolves host:port (numeric) into *ai; the caller frees it with freeaddrinfo.
  * Returns 0 or HC_EINVAL. */
@@ -155,13 +142,13 @@ static void sv_spawn_error(const sv_t *sv, const sv_child_t *c, int rc, const ch
     int e = errno;
     int nginx = c == &sv->child[SV_NGINX];
     if (rc == HC_EIO)
-        sv_errf(err, errlen, "cannot %s %s: fork failed: %s", verb, c->name, strerror(e));
+        hc_fmt(err, errlen, "cannot %s %s: fork failed: %s", verb, c->name, strerror(e));
     else if (nginx && !strchr(sv->nginx, '/') && (e == ENOENT || e == ENOTDIR || e == EACCES))
-        sv_errf(err, errlen,
+        hc_fmt(err, errlen,
                 "nginx not found in /usr/sbin, /usr/local/sbin or PATH: install it "
                 "(apt-get install nginx-light) or set HC_NGINX");
     else
-        sv_errf(err, errlen, "cannot %s %s: cannot run %s: %s", verb, c->name,
+        hc_fmt(err, errlen, "cannot %s %s: cannot run %s: %s", verb, c->name,
                 nginx ? sv->nginx : sv->self_exe, strerror(e));
 }
 
@@ -310,21 +297,21 @@ static int sv_check_ports(const sv_t *sv, char *err, size_t errlen)
         const sv_child_t *c = &sv->child[i];
         for (int j = 0; j < i; j++) {
             if (sv->child[j].port == c->port) {
-                sv_errf(err, errlen, "%s and %s are both set to port %d (%s, %s)",
+                hc_fmt(err, errlen, "%s and %s are both set to port %d (%s, %s)",
                         sv->child[j].name, c->name, c->port, sv->child[j].port_var, c->port_var);
                 return HC_EUNAVAIL;
             }
         }
         int e = sv_port_free(sv->cfg->bind_addr, c->port);
         if (e == EADDRINUSE) {
-            sv_errf(err, errlen,
+            hc_fmt(err, errlen,
                     "port %d (%s) on %s is already in use: stop the process holding it "
                     "(is another `healthcenter up` running?) or choose another port with %s",
                     c->port, c->name, sv->cfg->bind_addr, c->port_var);
             return HC_EUNAVAIL;
         }
         if (e != 0) {
-            sv_errf(err, errlen, "cannot listen on %s port %d (%s): %s (check HC_BIND_ADDR, %s)",
+            hc_fmt(err, errlen, "cannot listen on %s port %d (%s): %s (check HC_BIND_ADDR, %s)",
                     sv->cfg->bind_addr, c->port, c->name, strerror(e), c->port_var);
             return HC_EUNAVAIL;
         }
@@ -339,11 +326,11 @@ static int sv_prepare(sv_t *sv, char *err, size_t errlen)
     const hc_config_t *cfg = sv->cfg;
     char tmpdir[PATH_MAX];
     if (up_fs_mkdir_p(cfg->data_dir) != 0) {
-        sv_errf(err, errlen, "cannot create data directory %s: %s", cfg->data_dir, strerror(errno));
+        hc_fmt(err, errlen, "cannot create data directory %s: %s", cfg->data_dir, strerror(errno));
         return HC_EIO;
     }
     if (up_fs_mkdir_p(cfg->run_dir) != 0 || !realpath(cfg->run_dir, sv->run_dir)) {
-        sv_errf(err, errlen, "cannot create run directory %s: %s", cfg->run_dir, strerror(errno));
+        hc_fmt(err, errlen, "cannot create run directory %s: %s", cfg->run_dir, strerror(errno));
         return HC_EIO;
     }
     int n1 = snprintf(sv->conf, sizeof sv->conf, "%s/nginx.conf", sv->run_dir);
@@ -351,18 +338,18 @@ static int sv_prepare(sv_t *sv, char *err, size_t errlen)
     int n3 = snprintf(tmpdir, sizeof tmpdir, "%s/tmp", sv->run_dir);
     if (n1 < 0 || n2 < 0 || n3 < 0 || (size_t)n1 >= sizeof sv->conf ||
         (size_t)n3 >= sizeof tmpdir) {
-        sv_errf(err, errlen, "run directory path is too long: %s", sv->run_dir);
+        hc_fmt(err, errlen, "run directory path is too long: %s", sv->run_dir);
         return HC_EINVAL;
     }
     if (up_fs_mkdir_p(tmpdir) != 0) {
-        sv_errf(err, errlen, "cannot create %s: %s", tmpdir, strerror(errno));
+        hc_fmt(err, errlen, "cannot create %s: %s", tmpdir, strerror(errno));
         return HC_EIO;
     }
 
     /* Without HC_NGINX and nginx in the usual places, execvp searches PATH
      * when nginx is started (sv_start), which is where "not found" shows. */
     if (up_gateway_nginx_program(cfg->nginx_bin, sv->nginx, sizeof sv->nginx) != 0) {
-        sv_errf(err, errlen, "HC_NGINX=%s is not an executable file", cfg->nginx_bin);
+        hc_fmt(err, errlen, "HC_NGINX=%s is not an executable file", cfg->nginx_bin);
         return HC_ENOTFOUND;
     }
 
@@ -434,7 +421,7 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
         }
         if (hc_mono_ms() >= deadline) {
             int k =
-                sv_errf(err, errlen,
+                hc_fmt(err, errlen,
                         "not ready within %d ms (HC_READY_TIMEOUT_MS):", sv->cfg->ready_timeout_ms);
             for (int i = 0; i < SV_NCHILD && k > 0 && (size_t)k < errlen; i++)
                 if (!sv->child[i].ready)
@@ -456,7 +443,7 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
                     continue;
                 char how[96];
                 up_proc_describe_status(st, how, sizeof how);
-                sv_errf(err, errlen, "%s exited during start-up (%s); see its messages above%s%s%s",
+                hc_fmt(err, errlen, "%s exited during start-up (%s); see its messages above%s%s%s",
                         c->name, how, i == SV_NGINX ? " and in " : "",
                         i == SV_NGINX ? sv->run_dir : "", i == SV_NGINX ? "/error.log" : "");
                 c->pid = 0;

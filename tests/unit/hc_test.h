@@ -72,6 +72,33 @@ static inline int hc_test_is_lower_hex(const char *s, size_t n)
     return 1;
 }
 
+extern char **environ;
+
+/* Removes every HC_* variable from the environment, so that a test starts
+ * from the configuration's defaults. */
+static inline void hc_test_clear_hc_env(void)
+{
+    for (;;) {
+        char name[256];
+        int found = 0;
+        for (char **e = environ; e != NULL && *e != NULL; e++) {
+            if (strncmp(*e, "HC_", 3) == 0) {
+                const char *eq = strchr(*e, '=');
+                size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+                if (len >= sizeof name)
+                    len = sizeof name - 1;
+                memcpy(name, *e, len);
+                name[len] = '\0';
+                found = 1;
+                break;
+            }
+        }
+        if (!found)
+            break;
+        unsetenv(name); /* environ changed: scan again */
+    }
+}
+
 /* Returns 1 when s is an RFC 4122 version-4 UUID in lowercase 8-4-4-4-12 form. */
 static inline int hc_test_is_uuid4(const char *s)
 {

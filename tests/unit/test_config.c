@@ -4,31 +4,11 @@
 #include "hc_config.h"
 #include "hc_err.h"
 
-extern char **environ;
-
 /* Removes every HC_* variable so each test starts from the defaults. */
 static int clear_env(void **state)
 {
     (void)state;
-    for (;;) {
-        char name[256];
-        int found = 0;
-        for (char **e = environ; e != NULL && *e != NULL; e++) {
-            if (strncmp(*e, "HC_", 3) == 0) {
-                const char *eq = strchr(*e, '=');
-                size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
-                if (len >= sizeof name)
-                    len = sizeof name - 1;
-                memcpy(name, *e, len);
-                name[len] = '\0';
-                found = 1;
-                break;
-            }
-        }
-        if (!found)
-            break;
-        unsetenv(name); /* environ changed: scan again */
-    }
+    hc_test_clear_hc_env();
     return 0;
 }
 

@@ -11,37 +11,12 @@
 #include "hc_err.h"
 #include "up/up_gateway.h"
 
-extern char **environ;
-
-static void clear_hc_env(void)
-{
-    for (;;) {
-        char name[256];
-        int found = 0;
-        for (char **e = environ; e != NULL && *e != NULL; e++) {
-            if (strncmp(*e, "HC_", 3) == 0) {
-                const char *eq = strchr(*e, '=');
-                size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
-                if (len >= sizeof name)
-                    len = sizeof name - 1;
-                memcpy(name, *e, len);
-                name[len] = '\0';
-                found = 1;
-                break;
-            }
-        }
-        if (!found)
-            break;
-        unsetenv(name);
-    }
-}
-
 static hc_config_t *default_config(void)
 {
     hc_config_t *cfg = calloc(1, sizeof *cfg);
     char err[256] = "";
     assert_non_null(cfg);
-    clear_hc_env();
+    hc_test_clear_hc_env();
     if (hc_config_load(cfg, err, sizeof err) != 0)
         fail_msg("hc_config_load: %s", err);
     return cfg;
