@@ -13,7 +13,12 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DHC_WERROR=ON
 endif
 
-.PHONY: all deps venv build run test test-fast unit e2e asan fuzz-build fuzz fuzz-smoke bench format clean
+# Every C file of the product and its tests, as .clang-format lays them out.
+FORMAT_FILES = $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h \
+                          tests/fuzz/*.c tests/fuzz/*.h)
+
+.PHONY: all deps venv build run test test-fast unit e2e asan fuzz-build fuzz fuzz-smoke bench \
+        format format-check clean
 
 all: build
 
@@ -32,9 +37,10 @@ build: deps
 run: build
 	./$(BUILD)/healthcenter up
 
-# Every test: unit + end-to-end on the normal build, then the same under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzzer for a few seconds.
-test: build venv
+# Every test: the layout check, unit + end-to-end on the normal build, then the
+# same under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzzer
+# for a few seconds.
+test: format-check build venv
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error
 	$(MAKE) asan
 	$(MAKE) fuzz-smoke
@@ -71,8 +77,16 @@ e2e: build venv
 bench: build
 	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter
 
-format:
-	clang-format -i src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h
+# Lays out every C file as .clang-format says (tables keep their columns
+# between "clang-format off" and "on" comments).
+format: deps
+	clang-format -i $(FORMAT_FILES)
+
+# Fails, naming the files and lines, where a C file is not laid out as
+# .clang-format says; `make format` fixes it.
+format-check: deps
+	@clang-format --dry-run -Werror $(FORMAT_FILES) || \
+		{ echo "make format-check: run \`make format\` (clang-format $$(clang-format --version | grep -o '[0-9][0-9.]*' | head -1))"; exit 1; }
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

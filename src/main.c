@@ -209,8 +209,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "dead-letters") == 0)
         return cmd_dead_letters(argc, argv);
     if (argc > 2) {
-        fprintf(stderr, "healthcenter %s: unexpected argument \"%s\" (settings come from "
-                        "environment variables: see healthcenter --help)\n", cmd, argv[2]);
+        fprintf(stderr,
+                "healthcenter %s: unexpected argument \"%s\" (settings come from "
+                "environment variables: see healthcenter --help)\n",
+                cmd, argv[2]);
         return 2;
     }
     if (strcmp(cmd, "up") == 0)

@@ -13,20 +13,34 @@
 const char *hc_strerror(int err)
 {
     switch (err) {
-    case HC_OK: return "ok";
-    case HC_EINVAL: return "invalid argument";
-    case HC_ENOMEM: return "out of memory";
-    case HC_EIO: return "i/o error";
-    case HC_ENOTFOUND: return "not found";
-    case HC_EBUSY: return "busy";
-    case HC_ETIMEDOUT: return "timed out";
-    case HC_EUNAVAIL: return "unavailable";
-    case HC_ECONFLICT: return "conflict";
-    case HC_EPROTO: return "protocol error";
-    case HC_ECLOSED: return "closed";
-    case HC_ENOSPC: return "storage full";
-    case HC_ECORRUPT: return "corrupt data";
-    default: return "unknown error";
+    case HC_OK:
+        return "ok";
+    case HC_EINVAL:
+        return "invalid argument";
+    case HC_ENOMEM:
+        return "out of memory";
+    case HC_EIO:
+        return "i/o error";
+    case HC_ENOTFOUND:
+        return "not found";
+    case HC_EBUSY:
+        return "busy";
+    case HC_ETIMEDOUT:
+        return "timed out";
+    case HC_EUNAVAIL:
+        return "unavailable";
+    case HC_ECONFLICT:
+        return "conflict";
+    case HC_EPROTO:
+        return "protocol error";
+    case HC_ECLOSED:
+        return "closed";
+    case HC_ENOSPC:
+        return "storage full";
+    case HC_ECORRUPT:
+        return "corrupt data";
+    default:
+        return "unknown error";
     }
 }
 

@@ -7,10 +7,10 @@
 #include <stddef.h>
 
 typedef struct hc_buf {
-    char *data;  /* NUL-terminated while len < cap */
-    size_t len;  /* bytes used, excluding the terminator */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* largest len allowed */
+    char *data; /* NUL-terminated while len < cap */
+    size_t len; /* bytes used, excluding the terminator */
+    size_t cap; /* bytes allocated */
+    size_t max; /* largest len allowed */
 } hc_buf_t;
 
 /* Initialises an empty buffer that may grow to max bytes. */

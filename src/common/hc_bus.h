@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 typedef struct hc_bus_msg {
-    int64_t offset;  /* position in the topic, set by the bus on publish/poll */
-    char *key;       /* orderId as text; owned by whoever filled the message */
-    char *value;     /* the event JSON */
+    int64_t offset; /* position in the topic, set by the bus on publish/poll */
+    char *key;      /* orderId as text; owned by whoever filled the message */
+    char *value;    /* the event JSON */
     size_t value_len;
 } hc_bus_msg_t;
 

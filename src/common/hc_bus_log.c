@@ -24,7 +24,7 @@
 #include "hc_log.h"
 #include "hc_time.h"
 
-#define RECHECK_MS 5 /* after a wake-up that found no committed append yet */
+#define RECHECK_MS 5      /* after a wake-up that found no committed append yet */
 #define END_CHECK_MS 3000 /* while idle, how often the group's offset is checked */
 #define VERIFY_PAGE 1000  /* records per query when `check` verifies the log */
 
@@ -105,7 +105,8 @@ static int log_publish(hc_bus_t *b, const hc_bus_msg_t *msgs, size_t n)
 static int read_committed(log_bus_t *lb, const char *group, int64_t *out)
 {
     hc_conn_t *conn = hc_db_acquire(lb->offsets);
-    int rc = hc_conn_query_i64(conn, "SELECT committed FROM consumer_offsets WHERE grp = ? AND topic = ?",
+    int rc = hc_conn_query_i64(conn,
+                               "SELECT committed FROM consumer_offsets WHERE grp = ? AND topic = ?",
                                HC_PARAMS(HC_TEXT(group), HC_TEXT(lb->base.topic)), out);
     hc_db_release(lb->offsets, conn);
     return rc;
@@ -272,11 +273,11 @@ static int log_read(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
 {
     hc_conn_t *conn = hc_db_acquire(c->bus->db);
     hc_rows_t *r = NULL;
-    int rc = hc_conn_query(conn,
-                           "SELECT pos, msg_key, value, crc FROM events WHERE topic = ? AND pos > ?"
-                           " ORDER BY pos LIMIT ?",
-                           HC_PARAMS(HC_TEXT(c->bus->base.topic), HC_I64(c->position), HC_I64(max)),
-                           &r);
+    int rc =
+        hc_conn_query(conn,
+                      "SELECT pos, msg_key, value, crc FROM events WHERE topic = ? AND pos > ?"
+                      " ORDER BY pos LIMIT ?",
+                      HC_PARAMS(HC_TEXT(c->bus->base.topic), HC_I64(c->position), HC_I64(max)), &r);
     hc_db_release(c->bus->db, conn);
     if (rc == HC_ECORRUPT) {
         set_fault(c, HC_BUS_CORRUPT_RECORD, c->position + 1,
@@ -324,7 +325,8 @@ static int drain_is_append(int fd)
     while ((len = read(fd, buf, sizeof buf)) > 0) {
         for (char *p = buf; p < buf + len;) {
             const struct inotify_event *e = (const struct inotify_event *)p;
-            if (e->len && strncmp(e->name, "events.db", 9) == 0 && strcmp(e->name, "events.db-shm") != 0)
+            if (e->len && strncmp(e->name, "events.db", 9) == 0 &&
+                strcmp(e->name, "events.db-shm") != 0)
                 hit = 1;
             p += sizeof *e + e->len;
         }
@@ -402,13 +404,14 @@ static int log_commit(hc_bus_consumer_t *c, int64_t offset)
     hc_conn_t *conn = hc_db_acquire(c->bus->offsets);
     int rc = hc_conn_begin_lazy(conn);
     if (!rc)
-        rc = hc_conn_exec(conn,
-                          "INSERT INTO consumer_offsets(grp, topic, committed, updated_at) VALUES (?, ?, ?, ?)"
-                          " ON CONFLICT(grp, topic) DO UPDATE SET committed = excluded.committed,"
-                          " updated_at = excluded.updated_at WHERE excluded.committed > committed",
-                          HC_PARAMS(HC_TEXT(c->group), HC_TEXT(c->bus->base.topic), HC_I64(offset),
-                                    HC_I64(hc_now_ms())),
-                          NULL);
+        rc = hc_conn_exec(
+            conn,
+            "INSERT INTO consumer_offsets(grp, topic, committed, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(grp, topic) DO UPDATE SET committed = excluded.committed,"
+            " updated_at = excluded.updated_at WHERE excluded.committed > committed",
+            HC_PARAMS(HC_TEXT(c->group), HC_TEXT(c->bus->base.topic), HC_I64(offset),
+                      HC_I64(hc_now_ms())),
+            NULL);
     if (rc)
         hc_conn_rollback(conn);
     else
@@ -558,8 +561,9 @@ static void verify_records(hc_db_t *db, const char *path, hc_check_t *k)
         hc_check_report(k, 0, "%s: %lld more bad records not listed", path,
                         (long long)(bad - MAX_BAD_LINES));
     if (!bad)
-        hc_check_report(k, 1, "%s: %lld records, every checksum matches (%lld from before "
-                              "checksums, unverified)",
+        hc_check_report(k, 1,
+                        "%s: %lld records, every checksum matches (%lld from before "
+                        "checksums, unverified)",
                         path, (long long)total, (long long)unverified);
 }
 
@@ -587,12 +591,14 @@ static void verify_offsets(hc_db_t *offsets, hc_db_t *events, const char *path, 
             hc_db_release(events, conn);
         }
         if (end < 0)
-            hc_check_report(k, 0, "%s: group %s (topic %s) at offset %lld: the end of the log "
-                                  "is unknown",
+            hc_check_report(k, 0,
+                            "%s: group %s (topic %s) at offset %lld: the end of the log "
+                            "is unknown",
                             path, grp ? grp : "?", topic ? topic : "?", (long long)committed);
         else if (committed > end)
-            hc_check_report(k, 0, "%s: group %s (topic %s) committed offset %lld is beyond the "
-                                  "end of the log (last record %lld)",
+            hc_check_report(k, 0,
+                            "%s: group %s (topic %s) committed offset %lld is beyond the "
+                            "end of the log (last record %lld)",
                             path, grp ? grp : "?", topic ? topic : "?", (long long)committed,
                             (long long)end);
         else

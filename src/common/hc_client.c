@@ -109,7 +109,8 @@ int hc_client_call(const hc_call_t *call, int *status, json_t **resp)
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)call->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(call->timeout_ms < 1000 ? call->timeout_ms : 1000));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(call->timeout_ms < 1000 ? call->timeout_ms : 1000));
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
     if (call->fresh) {

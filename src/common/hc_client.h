@@ -8,13 +8,13 @@
 #include "hc_trace.h"
 
 typedef struct hc_call {
-    const char *method;      /* "GET", "POST", ... */
+    const char *method; /* "GET", "POST", ... */
     const char *url;
-    json_t *body;            /* borrowed, may be NULL */
-    int timeout_ms;          /* whole-call limit */
-    const hc_trace_t *trace; /* parent context, may be NULL */
+    json_t *body;             /* borrowed, may be NULL */
+    int timeout_ms;           /* whole-call limit */
+    const hc_trace_t *trace;  /* parent context, may be NULL */
     const char *extra_header; /* one "Name: value" header, may be NULL */
-    const char *caller;      /* sign the call as this service (hc_auth); NULL: unsigned */
+    const char *caller;       /* sign the call as this service (hc_auth); NULL: unsigned */
     /* 1: on a new connection, closed after the call. For a call back to a
      * service that is itself waiting on this request: its kept-alive
      * connection may belong to the very server thread that waits, which

@@ -16,8 +16,8 @@ typedef struct cfg_var {
     const char *name;
     const char *def; /* default as text; "" = empty; NULL = derived (see meaning) */
     cfg_kind_t kind;
-    size_t off;      /* offset of the field in hc_config_t */
-    size_t size;     /* buffer size for CFG_STR */
+    size_t off;  /* offset of the field in hc_config_t */
+    size_t size; /* buffer size for CFG_STR */
     long long min, max;
     const char *meaning;
 } cfg_var_t;
@@ -29,40 +29,64 @@ typedef struct cfg_var {
 
 static const cfg_var_t vars[] = {
     {"HC_DATA_DIR", "./data", S(data_dir), "directory for databases, the event log and run files"},
-    {"HC_RUN_DIR", NULL, S(run_dir), "nginx config, pid and logs for `up` (default: $HC_DATA_DIR/run)"},
+    {"HC_RUN_DIR", NULL, S(run_dir),
+     "nginx config, pid and logs for `up` (default: $HC_DATA_DIR/run)"},
     {"HC_BIND_ADDR", "127.0.0.1", S(bind_addr), "address every service and the gateway listen on"},
     {"HC_GATEWAY_PORT", "8080", I(gateway_port, 1, 65535), "nginx gateway port"},
     {"HC_ORDER_PORT", "8081", I(order_port, 1, 65535), "order service port"},
     {"HC_RESERVATION_PORT", "8082", I(reservation_port, 1, 65535), "reservation service port"},
     {"HC_PAYMENT_PORT", "8083", I(payment_port, 1, 65535), "payment service port"},
-    {"HC_NOTIFICATION_PORT", "8084", I(notification_port, 1, 65535), "notification (mypage, SMS) service port"},
-    {"HC_PAYMENT_URL", NULL, S(payment_url), "base URL order calls for payments (default: http://127.0.0.1:$HC_PAYMENT_PORT)"},
-    {"HC_ORDER_URL", NULL, S(order_url), "base URL reservation and payment call to ask order for a booking's status change (default: http://127.0.0.1:$HC_ORDER_PORT)"},
-    {"HC_PUBLIC_URL", NULL, S(public_url), "base of every link and `Location` the services answer (default: http://localhost:$HC_GATEWAY_PORT, or http://$HC_BIND_ADDR:$HC_GATEWAY_PORT when that is not a loopback or wildcard address); never taken from the request"},
-    {"HC_SERVICE_SECRET", "", S(service_secret), "shared secret (32+ characters) that signs calls between services; empty: a random key kept in $HC_DATA_DIR/service.key"},
-    {"HC_ORDER_TIMEOUT_MS", "3000", I(order_timeout_ms, 10, 600000), "reservation/payment->order call timeout, ms"},
-    {"HC_HTTP_MAX_CONNECTIONS", "1000", I(http_max_connections, 8, 20000), "connections a service serves at once, each on its own thread; more wait for a free one"},
-    {"HC_MAX_BODY_BYTES", "65536", Z(max_body_bytes, 256, 64 * 1024 * 1024), "largest accepted request body, bytes (413 above)"},
+    {"HC_NOTIFICATION_PORT", "8084", I(notification_port, 1, 65535),
+     "notification (mypage, SMS) service port"},
+    {"HC_PAYMENT_URL", NULL, S(payment_url),
+     "base URL order calls for payments (default: http://127.0.0.1:$HC_PAYMENT_PORT)"},
+    {"HC_ORDER_URL", NULL, S(order_url),
+     "base URL reservation and payment call to ask order for a booking's status change (default: "
+     "http://127.0.0.1:$HC_ORDER_PORT)"},
+    {"HC_PUBLIC_URL", NULL, S(public_url),
+     "base of every link and `Location` the services answer (default: "
+     "http://localhost:$HC_GATEWAY_PORT, or http://$HC_BIND_ADDR:$HC_GATEWAY_PORT when that is not "
+     "a loopback or wildcard address); never taken from the request"},
+    {"HC_SERVICE_SECRET", "", S(service_secret),
+     "shared secret (32+ characters) that signs calls between services; empty: a random key kept "
+     "in $HC_DATA_DIR/service.key"},
+    {"HC_ORDER_TIMEOUT_MS", "3000", I(order_timeout_ms, 10, 600000),
+     "reservation/payment->order call timeout, ms"},
+    {"HC_HTTP_MAX_CONNECTIONS", "1000", I(http_max_connections, 8, 20000),
+     "connections a service serves at once, each on its own thread; more wait for a free one"},
+    {"HC_MAX_BODY_BYTES", "65536", Z(max_body_bytes, 256, 64 * 1024 * 1024),
+     "largest accepted request body, bytes (413 above)"},
     {"HC_DB_SYNC", "FULL", S(db_sync), "SQLite synchronous mode: FULL (durable commits) or NORMAL"},
     {"HC_LOG_LEVEL", "info", S(log_level), "debug, info, warn or error"},
     {"HC_BUS", "log", S(bus), "event bus: log (embedded durable log under $HC_DATA_DIR/bus)"},
     {"HC_TOPIC", "healthcenter", S(topic), "event topic name"},
-    {"HC_PAYMENT_TIMEOUT_MS", "3000", I(payment_timeout_ms, 10, 600000), "order->payment call timeout, ms"},
-    {"HC_PENDING_RECOVERY_MS", "10000", I(pending_recovery_ms, 100, 86400000), "a booking still PENDING after this long (crash mid-payment) is failed and compensated, ms"},
+    {"HC_PAYMENT_TIMEOUT_MS", "3000", I(payment_timeout_ms, 10, 600000),
+     "order->payment call timeout, ms"},
+    {"HC_PENDING_RECOVERY_MS", "10000", I(pending_recovery_ms, 100, 86400000),
+     "a booking still PENDING after this long (crash mid-payment) is failed and compensated, ms"},
     {"HC_TZ", "Asia/Seoul", S(tz), "the centers' time zone (dates, deadlines)"},
-    {"HC_BOOKING_HORIZON_DAYS", "90", I(horizon_days, 1, 3650), "latest bookable checkup date, days after today"},
-    {"HC_CANCEL_CUTOFF_DAYS", "1", I(cancel_cutoff_days, 0, 365), "cancel allowed until the end of the day N days before the checkup"},
-    {"HC_CLOCK_OFFSET_SECONDS", "0", L(clock_offset_s, -3650LL * 86400, 3650LL * 86400), "shifts the service clock (for testing date rules)"},
-    {"HC_DECLINE_CARDS", "4000000000000002", S(decline_cards), "comma list of card numbers the built-in payment provider declines"},
-    {"HC_PACKAGES", "basic:기본 건강검진:50000,prime:종합 건강검진:150000", S(packages_spec), "package catalog, code:name:priceKRW,..."},
-    {"HC_CENTERS", "1:서울중앙검진센터:20,2:부산검진센터:10", S(centers_spec), "centers, id:name:dailyCapacity,..."},
+    {"HC_BOOKING_HORIZON_DAYS", "90", I(horizon_days, 1, 3650),
+     "latest bookable checkup date, days after today"},
+    {"HC_CANCEL_CUTOFF_DAYS", "1", I(cancel_cutoff_days, 0, 365),
+     "cancel allowed until the end of the day N days before the checkup"},
+    {"HC_CLOCK_OFFSET_SECONDS", "0", L(clock_offset_s, -3650LL * 86400, 3650LL * 86400),
+     "shifts the service clock (for testing date rules)"},
+    {"HC_DECLINE_CARDS", "4000000000000002", S(decline_cards),
+     "comma list of card numbers the built-in payment provider declines"},
+    {"HC_PACKAGES", "basic:기본 건강검진:50000,prime:종합 건강검진:150000", S(packages_spec),
+     "package catalog, code:name:priceKRW,..."},
+    {"HC_CENTERS", "1:서울중앙검진센터:20,2:부산검진센터:10", S(centers_spec),
+     "centers, id:name:dailyCapacity,..."},
     {"HC_SMS_PROVIDER", "log", S(sms_provider), "SMS provider: log (records and logs) or http"},
     {"HC_SMS_URL", "", S(sms_url), "SMS API endpoint for the http provider"},
-    {"HC_SMS_API_KEY", "", S(sms_api_key), "API key sent as `Authorization: Bearer` to the SMS API"},
+    {"HC_SMS_API_KEY", "", S(sms_api_key),
+     "API key sent as `Authorization: Bearer` to the SMS API"},
     {"HC_SMS_TIMEOUT_MS", "2000", I(sms_timeout_ms, 10, 600000), "SMS API call timeout, ms"},
-    {"HC_SMS_MAX_ATTEMPTS", "8", I(sms_max_attempts, 1, 100), "SMS delivery attempts before FAILED for good"},
+    {"HC_SMS_MAX_ATTEMPTS", "8", I(sms_max_attempts, 1, 100),
+     "SMS delivery attempts before FAILED for good"},
     {"HC_NGINX", "", S(nginx_bin), "nginx binary for `up` (default: found in /usr/sbin or PATH)"},
-    {"HC_READY_TIMEOUT_MS", "15000", I(ready_timeout_ms, 100, 600000), "`up`: time allowed for every process to become ready, ms"},
+    {"HC_READY_TIMEOUT_MS", "15000", I(ready_timeout_ms, 100, 600000),
+     "`up`: time allowed for every process to become ready, ms"},
 };
 
 static int set_var(hc_config_t *cfg, const cfg_var_t *v, const char *val, char *err, size_t errlen)
@@ -125,7 +149,8 @@ static int add_package(void *ud, char *code, char *name, char *price)
     hc_config_t *cfg = ud;
     long long p;
     if (cfg->n_packages >= HC_MAX_PACKAGES || hc_parse_i64(price, &p) || p < 0 ||
-        strlen(code) >= sizeof cfg->packages[0].code || strlen(name) >= sizeof cfg->packages[0].name)
+        strlen(code) >= sizeof cfg->packages[0].code ||
+        strlen(name) >= sizeof cfg->packages[0].name)
         return HC_EINVAL;
     if (hc_config_package(cfg, code))
         return HC_EINVAL;
@@ -236,12 +261,15 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
     if (!cfg->order_url[0])
         snprintf(cfg->order_url, sizeof cfg->order_url, "http://127.0.0.1:%d", cfg->order_port);
     if (cfg->public_url[0] == '\0') {
-        int loopback = strcmp(cfg->bind_addr, "127.0.0.1") == 0 || strcmp(cfg->bind_addr, "0.0.0.0") == 0;
+        int loopback =
+            strcmp(cfg->bind_addr, "127.0.0.1") == 0 || strcmp(cfg->bind_addr, "0.0.0.0") == 0;
         snprintf(cfg->public_url, sizeof cfg->public_url, "http://%s:%d",
                  loopback ? "localhost" : cfg->bind_addr, cfg->gateway_port);
     } else if (public_url_check(cfg->public_url)) {
-        snprintf(err, errlen, "HC_PUBLIC_URL: expected http(s)://host[:port][/path] without query,"
-                              " spaces or quotes, got \"%s\"", cfg->public_url);
+        snprintf(err, errlen,
+                 "HC_PUBLIC_URL: expected http(s)://host[:port][/path] without query,"
+                 " spaces or quotes, got \"%s\"",
+                 cfg->public_url);
         return HC_EINVAL;
     }
     if (cfg->service_secret[0] && strlen(cfg->service_secret) < 32) {

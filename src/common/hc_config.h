@@ -32,37 +32,37 @@ typedef struct hc_config {
     int reservation_port;
     int payment_port;
     int notification_port;
-    char payment_url[256];      /* base URL order uses to reach payment */
-    char order_url[256];        /* base URL reservation and payment use to reach order */
-    char public_url[256];       /* base of links and Location (no trailing '/') */
-    char service_secret[256];   /* signs service calls; "" = data_dir/service.key */
-    int order_timeout_ms;       /* reservation/payment -> order call timeout */
-    int http_max_connections;   /* connections (threads) a service serves at once */
-    size_t max_body_bytes;      /* request body limit, bytes */
-    char db_sync[16];           /* SQLite synchronous: FULL or NORMAL */
-    char log_level[16];         /* debug, info, warn, error */
-    char bus[16];               /* "log" (embedded) */
-    char topic[64];             /* event topic */
-    int payment_timeout_ms;     /* order -> payment call timeout */
-    int pending_recovery_ms;    /* a PENDING order older than this is failed */
-    char tz[64];                /* the centers' time zone */
-    int horizon_days;           /* how far ahead a checkup may be booked */
-    int cancel_cutoff_days;     /* cancel allowed until end of day (checkup - N) */
-    int64_t clock_offset_s;     /* added to the wall clock (tests of date rules) */
-    char decline_cards[256];    /* comma list of card numbers the payment declines */
+    char payment_url[256];    /* base URL order uses to reach payment */
+    char order_url[256];      /* base URL reservation and payment use to reach order */
+    char public_url[256];     /* base of links and Location (no trailing '/') */
+    char service_secret[256]; /* signs service calls; "" = data_dir/service.key */
+    int order_timeout_ms;     /* reservation/payment -> order call timeout */
+    int http_max_connections; /* connections (threads) a service serves at once */
+    size_t max_body_bytes;    /* request body limit, bytes */
+    char db_sync[16];         /* SQLite synchronous: FULL or NORMAL */
+    char log_level[16];       /* debug, info, warn, error */
+    char bus[16];             /* "log" (embedded) */
+    char topic[64];           /* event topic */
+    int payment_timeout_ms;   /* order -> payment call timeout */
+    int pending_recovery_ms;  /* a PENDING order older than this is failed */
+    char tz[64];              /* the centers' time zone */
+    int horizon_days;         /* how far ahead a checkup may be booked */
+    int cancel_cutoff_days;   /* cancel allowed until end of day (checkup - N) */
+    int64_t clock_offset_s;   /* added to the wall clock (tests of date rules) */
+    char decline_cards[256];  /* comma list of card numbers the payment declines */
     char packages_spec[1024];
     char centers_spec[1024];
     hc_package_t packages[HC_MAX_PACKAGES];
     size_t n_packages;
     hc_center_cfg_t centers[HC_MAX_CENTERS];
     size_t n_centers;
-    char sms_provider[16];      /* "log" or "http" */
+    char sms_provider[16]; /* "log" or "http" */
     char sms_url[256];
     char sms_api_key[256];
     int sms_timeout_ms;
     int sms_max_attempts;
     char nginx_bin[256];
-    int ready_timeout_ms;       /* `up`: how long to wait for every service */
+    int ready_timeout_ms; /* `up`: how long to wait for every service */
 } hc_config_t;
 
 /* Fills cfg from defaults and the environment. Returns 0, or HC_EINVAL with a

@@ -22,12 +22,12 @@
 #define DEFAULT_BATCH 64
 #define MAX_BATCH 512
 #define OFFSET_COMMIT_MS 50
-#define LINGER_MS 3 /* added to event latency to gather a batch */
+#define LINGER_MS 3           /* added to event latency to gather a batch */
 #define STALL_RECHECK_MS 3000 /* a stalled consumer looks again this often */
 #define RETRY_SCAN_MS 1000    /* how often rows marked for retry are looked for */
 #define RETRY_BATCH 64        /* marked rows taken per scan */
 
-#define REFUSED                                                                           \
+#define REFUSED                                                                                    \
     "the service's policy refused the event (HC_EINVAL: invalid for its payload or state)"
 
 static const char *const STALL_REASONS[] = {HC_BUS_CORRUPT_RECORD, HC_BUS_OFFSET_BEYOND_END};
@@ -38,7 +38,7 @@ struct hc_consumer {
     hc_bus_consumer_t *bc;
     hc_consumer_opts_t opts;
     hc_worker_t *worker; /* runs consumer_main; its waits end early on stop */
-    pthread_mutex_t mu; /* guards stalled and fault (read by readiness) */
+    pthread_mutex_t mu;  /* guards stalled and fault (read by readiness) */
     int stalled;
     hc_bus_fault_t fault;
 };
@@ -148,8 +148,7 @@ int hc_consumer_apply_batch(hc_db_t *db, const hc_consumer_opts_t *opts, const h
             w[i].why = hc_xstrdup(REFUSED);
         }
         /* Not an event, or refused: parked in this same transaction. */
-        rc = hc_deadletter_park(c, w[i].m, w[i].ev.root ? &w[i].ev : NULL, w[i].why,
-                                &w[i].parked);
+        rc = hc_deadletter_park(c, w[i].m, w[i].ev.root ? &w[i].ev : NULL, w[i].why, &w[i].parked);
     }
     if (rc)
         hc_conn_rollback(c);
@@ -296,8 +295,8 @@ static void set_stall(hc_consumer_t *k, const hc_bus_fault_t *f)
 {
     pthread_mutex_lock(&k->mu);
     int was = k->stalled;
-    int changed = f && (!was || strcmp(k->fault.reason, f->reason) != 0 ||
-                        k->fault.offset != f->offset);
+    int changed =
+        f && (!was || strcmp(k->fault.reason, f->reason) != 0 || k->fault.offset != f->offset);
     hc_bus_fault_t old = k->fault;
     k->stalled = f != NULL;
     if (f)
@@ -411,8 +410,9 @@ int hc_consumer_start(hc_db_t *db, hc_bus_t *bus, const hc_consumer_opts_t *opts
      * here, at start, not at its first bad event. */
     hc_conn_t *c = hc_db_acquire(db);
     int64_t has = 0;
-    int rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
-                                  " AND name = 'dead_letters'",
+    int rc = hc_conn_query_i64(c,
+                               "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+                               " AND name = 'dead_letters'",
                                HC_NOPARAMS, &has);
     hc_db_release(db, c);
     if (rc)

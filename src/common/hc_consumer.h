@@ -18,13 +18,13 @@
 typedef int (*hc_event_cb)(hc_conn_t *c, const hc_event_t *ev, void *ud);
 
 typedef struct hc_consumer_opts {
-    const char *group;         /* consumer group, e.g. "reservation" */
-    const char *const *types;  /* NULL-terminated eventTypes to apply */
+    const char *group;        /* consumer group, e.g. "reservation" */
+    const char *const *types; /* NULL-terminated eventTypes to apply */
     hc_event_cb apply;
     void *ud;
-    hc_relay_t *relay;         /* poked after commits (may be NULL) */
+    hc_relay_t *relay;              /* poked after commits (may be NULL) */
     void (*after_commit)(void *ud); /* optional, called after each commit */
-    size_t batch;              /* max events per transaction (default 64) */
+    size_t batch;                   /* max events per transaction (default 64) */
 } hc_consumer_opts_t;
 
 typedef struct hc_consumer hc_consumer_t;

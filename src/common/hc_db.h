@@ -32,9 +32,8 @@ static inline hc_val_t hc_val_textn(const char *s, size_t n)
 #define HC_TEXT(x) hc_val_text(x)
 #define HC_NULLV ((hc_val_t){.kind = HC_VAL_NULL})
 /* Expands to "array, count" for the params arguments below. */
-#define HC_PARAMS(...)                                                                   \
-    (const hc_val_t[]){__VA_ARGS__},                                                     \
-        sizeof((const hc_val_t[]){__VA_ARGS__}) / sizeof(hc_val_t)
+#define HC_PARAMS(...)                                                                             \
+    (const hc_val_t[]){__VA_ARGS__}, sizeof((const hc_val_t[]){__VA_ARGS__}) / sizeof(hc_val_t)
 #define HC_NOPARAMS NULL, 0
 
 typedef struct hc_db hc_db_t;     /* a pool of connections to one database */
@@ -84,13 +83,11 @@ void hc_conn_rollback(hc_conn_t *c);
 /* Runs a statement that returns no rows. *changes (may be NULL) receives the
  * number of rows changed. Returns 0, HC_ECONFLICT on a uniqueness violation,
  * HC_EBUSY or HC_EIO. */
-int hc_conn_exec(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
-                 int64_t *changes);
+int hc_conn_exec(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n, int64_t *changes);
 
 /* Runs a query (or INSERT ... RETURNING) and materialises the result in *out
  * (caller frees with hc_rows_free). Returns as hc_conn_exec. */
-int hc_conn_query(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
-                  hc_rows_t **out);
+int hc_conn_query(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n, hc_rows_t **out);
 
 /* Runs a query expected to return one integer (e.g. COUNT, RETURNING id).
  * Returns 0 with *out set, HC_ENOTFOUND for no row, or another hc_err. */

@@ -32,9 +32,9 @@ struct hc_conn {
     sqlite3 *db;
     hc_db_t *pool;
     struct hc_conn *next_free;
-    int in_tx; /* holds the pool's write lock */
-    int lazy;  /* this transaction commits without fsync (hc_conn_begin_lazy) */
-    int quiet; /* errors are expected (the write probe): do not log them */
+    int in_tx;            /* holds the pool's write lock */
+    int lazy;             /* this transaction commits without fsync (hc_conn_begin_lazy) */
+    int quiet;            /* errors are expected (the write probe): do not log them */
     int changes_at_begin; /* sqlite3_total_changes when the transaction began */
     char last_err[256];   /* SQLite's message for the last failed call */
     cached_stmt_t cache[STMT_CACHE];
@@ -137,7 +137,8 @@ static int map_rc(hc_conn_t *c, int rc, const char *sql, int writing)
         mark_corrupt(c->pool, c->last_err);
     else if (writing && !c->pool->readonly && atomic_exchange(&c->pool->write_err, err) == 0)
         hc_error("writes to %s are failing (%s): the service reports not ready until one "
-                 "succeeds again", c->pool->path, hc_strerror(err));
+                 "succeeds again",
+                 c->pool->path, hc_strerror(err));
     return err;
 }
 
@@ -255,9 +256,15 @@ static int bind_all(hc_conn_t *c, sqlite3_stmt *st, const hc_val_t *p, size_t n)
         int rc;
         int idx = (int)i + 1;
         switch (p[i].kind) {
-        case HC_VAL_I64: rc = sqlite3_bind_int64(st, idx, p[i].i); break;
-        case HC_VAL_TEXT: rc = sqlite3_bind_text(st, idx, p[i].s, p[i].n < 0 ? -1 : (int)p[i].n, SQLITE_STATIC); break;
-        default: rc = sqlite3_bind_null(st, idx); break;
+        case HC_VAL_I64:
+            rc = sqlite3_bind_int64(st, idx, p[i].i);
+            break;
+        case HC_VAL_TEXT:
+            rc = sqlite3_bind_text(st, idx, p[i].s, p[i].n < 0 ? -1 : (int)p[i].n, SQLITE_STATIC);
+            break;
+        default:
+            rc = sqlite3_bind_null(st, idx);
+            break;
         }
         if (rc != SQLITE_OK)
             return map_rc(c, rc, sqlite3_sql(st), 0);
@@ -281,8 +288,9 @@ static int run_migrations(hc_conn_t *c, const hc_migration_t *migs, size_t n)
         if (!rc && !have) {
             rc = hc_conn_exec_script(c, migs[i].sql);
             if (!rc)
-                rc = hc_conn_exec(c, "INSERT INTO schema_version(version, applied_at) VALUES (?, ?)",
-                                  HC_PARAMS(HC_I64(migs[i].version), HC_I64(time(NULL))), NULL);
+                rc =
+                    hc_conn_exec(c, "INSERT INTO schema_version(version, applied_at) VALUES (?, ?)",
+                                 HC_PARAMS(HC_I64(migs[i].version), HC_I64(time(NULL))), NULL);
             if (!rc)
                 hc_info("applied migration %d to %s", migs[i].version, c->pool->path);
         }
@@ -457,8 +465,7 @@ void hc_conn_rollback(hc_conn_t *c)
     end_lazy(c);
 }
 
-int hc_conn_exec(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
-                 int64_t *changes)
+int hc_conn_exec(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n, int64_t *changes)
 {
     sqlite3_stmt *st = stmt_get(c, sql);
     if (!st)
@@ -476,8 +483,7 @@ int hc_conn_exec(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n
     return rc;
 }
 
-int hc_conn_query(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
-                  hc_rows_t **out)
+int hc_conn_query(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n, hc_rows_t **out)
 {
     *out = NULL;
     sqlite3_stmt *st = stmt_get(c, sql);
@@ -515,8 +521,7 @@ int hc_conn_query(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t 
     return 0;
 }
 
-int hc_conn_query_i64(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
-                      int64_t *out)
+int hc_conn_query_i64(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n, int64_t *out)
 {
     hc_rows_t *r = NULL;
     int rc = hc_conn_query(c, sql, params, n, &r);
@@ -642,8 +647,9 @@ int hc_db_writable(hc_db_t *db)
         rc = hc_conn_exec_script(c, "CREATE TABLE IF NOT EXISTS hc_probe (id INTEGER PRIMARY KEY,"
                                     " at INTEGER NOT NULL)");
     if (!rc)
-        rc = hc_conn_exec(c, "INSERT INTO hc_probe(id, at) VALUES (1, ?)"
-                             " ON CONFLICT(id) DO UPDATE SET at = excluded.at",
+        rc = hc_conn_exec(c,
+                          "INSERT INTO hc_probe(id, at) VALUES (1, ?)"
+                          " ON CONFLICT(id) DO UPDATE SET at = excluded.at",
                           HC_PARAMS(HC_I64(now)), NULL);
     if (rc)
         hc_conn_rollback(c);

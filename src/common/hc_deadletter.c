@@ -9,8 +9,8 @@
 #include "hc_store.h"
 #include "hc_time.h"
 
-int hc_deadletter_park(hc_conn_t *c, const hc_bus_msg_t *m, const hc_event_t *ev,
-                       const char *error, int *parked)
+int hc_deadletter_park(hc_conn_t *c, const hc_bus_msg_t *m, const hc_event_t *ev, const char *error,
+                       int *parked)
 {
     int64_t now = hc_now_ms(), changed = 0;
     int rc = hc_conn_exec(
@@ -92,8 +92,9 @@ static int open_service_db(const char *data_dir, const char *service, int readon
     }
     hc_conn_t *c = hc_db_acquire(*out);
     int64_t has = 0;
-    rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
-                              " AND name = 'dead_letters'",
+    rc = hc_conn_query_i64(c,
+                           "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+                           " AND name = 'dead_letters'",
                            HC_NOPARAMS, &has);
     hc_db_release(*out, c);
     if (!rc && !has)
@@ -152,8 +153,9 @@ int hc_deadletter_cmd_list(const char *data_dir, const char *const *services, si
             char oid[24] = "-";
             if (!hc_rows_is_null(r, i, 3))
                 snprintf(oid, sizeof oid, "%lld", (long long)hc_rows_i64(r, i, 3));
-            fprintf(out, "%s id=%lld offset=%lld type=%s orderId=%s eventId=%s retries=%lld%s"
-                         " createdAt=%lld error=",
+            fprintf(out,
+                    "%s id=%lld offset=%lld type=%s orderId=%s eventId=%s retries=%lld%s"
+                    " createdAt=%lld error=",
                     services[s], (long long)hc_rows_i64(r, i, 0), (long long)hc_rows_i64(r, i, 1),
                     hc_rows_text(r, i, 2) ? hc_rows_text(r, i, 2) : "-", oid,
                     hc_rows_text(r, i, 4) ? hc_rows_text(r, i, 4) : "-",
@@ -192,8 +194,9 @@ int hc_deadletter_cmd_retry(const char *data_dir, const char *service, int64_t i
             fprintf(out, "%s: no dead letters to retry\n", service);
         return id ? 1 : 0;
     }
-    fprintf(out, "%s: %lld dead letter(s) marked for retry; the running %s service applies them "
-                 "within a second (or when it next starts)\n",
+    fprintf(out,
+            "%s: %lld dead letter(s) marked for retry; the running %s service applies them "
+            "within a second (or when it next starts)\n",
             service, (long long)marked, service);
     return 0;
 }

@@ -16,14 +16,14 @@
 /* The dead_letters table, for every consuming service's migration list (as
  * its own step, after the step holding HC_INBOX_SCHEMA). event_id, event_type
  * and order_id are NULL when the message was not an event. */
-#define HC_DEADLETTER_SCHEMA                                                              \
-    "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT,"      \
-    " bus_offset INTEGER NOT NULL, msg_key TEXT, event_id TEXT, event_type TEXT,"        \
-    " order_id INTEGER, payload TEXT NOT NULL, error TEXT NOT NULL,"                     \
-    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"                         \
-    " retries INTEGER NOT NULL DEFAULT 0, retry_requested INTEGER NOT NULL DEFAULT 0);"  \
-    "CREATE INDEX IF NOT EXISTS dead_letters_offset ON dead_letters(bus_offset);"        \
-    "CREATE INDEX IF NOT EXISTS dead_letters_retry ON dead_letters(id)"                  \
+#define HC_DEADLETTER_SCHEMA                                                                       \
+    "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT,"               \
+    " bus_offset INTEGER NOT NULL, msg_key TEXT, event_id TEXT, event_type TEXT,"                  \
+    " order_id INTEGER, payload TEXT NOT NULL, error TEXT NOT NULL,"                               \
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"                                   \
+    " retries INTEGER NOT NULL DEFAULT 0, retry_requested INTEGER NOT NULL DEFAULT 0);"            \
+    "CREATE INDEX IF NOT EXISTS dead_letters_offset ON dead_letters(bus_offset);"                  \
+    "CREATE INDEX IF NOT EXISTS dead_letters_retry ON dead_letters(id)"                            \
     " WHERE retry_requested = 1;"
 
 /* Parks message m inside c's open transaction with error (why it cannot be
@@ -31,8 +31,8 @@
  * message delivered again (same offset and payload) is not parked twice:
  * *parked (may be NULL) is 1 when a row was added, 0 when it was there.
  * Returns 0 or an hc_err. */
-int hc_deadletter_park(hc_conn_t *c, const hc_bus_msg_t *m, const hc_event_t *ev,
-                       const char *error, int *parked);
+int hc_deadletter_park(hc_conn_t *c, const hc_bus_msg_t *m, const hc_event_t *ev, const char *error,
+                       int *parked);
 
 /* Parked events in db (the hc_dead_letters gauge); -1 when unknown. */
 int64_t hc_deadletter_count(hc_db_t *db);

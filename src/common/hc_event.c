@@ -21,9 +21,9 @@ json_t *hc_event_new(const char *type, int64_t order_id, const hc_trace_t *trace
     else
         hc_trace_new(&t);
     hc_trace_format(&t, tp);
-    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "eventId", id, "eventType", type,
-                     "orderId", (json_int_t)order_id, "occurredAt", when, "source",
-                     hc_event_source, "traceparent", tp);
+    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "eventId", id, "eventType", type, "orderId",
+                     (json_int_t)order_id, "occurredAt", when, "source", hc_event_source,
+                     "traceparent", tp);
 }
 
 int hc_event_parse(const char *text, size_t len, hc_event_t *ev)

@@ -1,8 +1,8 @@
 /* hc_http: routing, body collection with a limit, JSON answers, trace context,
  * health and metrics endpoints, on libmicrohttpd, a thread per connection. */
 #include <arpa/inet.h>
-#include <sys/socket.h>
 #include <microhttpd.h>
+#include <sys/socket.h>
 
 #include "hc_http.h"
 
@@ -124,8 +124,14 @@ void hc_http_set_write_gate(hc_http_t *h, int (*gate)(void *ud), void *ud)
 
 /* ---- request accessors ---- */
 
-const char *hc_req_method(const hc_req_t *r) { return r->method; }
-const char *hc_req_path(const hc_req_t *r) { return r->url; }
+const char *hc_req_method(const hc_req_t *r)
+{
+    return r->method;
+}
+const char *hc_req_path(const hc_req_t *r)
+{
+    return r->url;
+}
 
 const char *hc_req_header(const hc_req_t *r, const char *name)
 {
@@ -158,7 +164,10 @@ const char *hc_req_body(const hc_req_t *r, size_t *len)
     return hc_buf_str(&r->body);
 }
 
-const hc_trace_t *hc_req_trace(const hc_req_t *r) { return &r->trace; }
+const hc_trace_t *hc_req_trace(const hc_req_t *r)
+{
+    return &r->trace;
+}
 
 const char *hc_req_base_url(const hc_req_t *r)
 {
@@ -171,8 +180,8 @@ const char *hc_req_caller(hc_req_t *r)
         r->caller_checked = 1;
         const char *who = hc_req_header(r, HC_AUTH_HDR_SERVICE);
         if (hc_auth_verify(who, hc_req_header(r, HC_AUTH_HDR_TIME),
-                           hc_req_header(r, HC_AUTH_HDR_SIGNATURE), r->method, r->url,
-                           r->body.data, r->body.len, hc_now_ms() / 1000) == 0)
+                           hc_req_header(r, HC_AUTH_HDR_SIGNATURE), r->method, r->url, r->body.data,
+                           r->body.len, hc_now_ms() / 1000) == 0)
             hc_strlcpy(r->caller, who, sizeof r->caller);
         else if (who)
             hc_warn("a call claiming to come from service \"%.32s\" has no valid signature", who);
@@ -199,8 +208,8 @@ static void reply_raw(hc_req_t *r, int status, const char *ctype, char *data, si
     }
     r->responded = 1;
     r->reply_len = len;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, data ? data : (void *)"", data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, data ? data : (void *)"", data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (ctype)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     char tp[HC_TRACEPARENT_LEN + 1];
@@ -248,14 +257,16 @@ int hc_req_json(hc_req_t *r, json_t **out)
         return HC_EINVAL;
     }
     if (r->body.len == 0) {
-        hc_reply_error(r, 400, "malformed_json", "the request body is empty; a JSON object is expected", NULL);
+        hc_reply_error(r, 400, "malformed_json",
+                       "the request body is empty; a JSON object is expected", NULL);
         return HC_EINVAL;
     }
     json_error_t err;
     json_t *root = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &err);
     if (!root) {
         char msg[256];
-        snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", err.line, err.column, err.text);
+        snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", err.line, err.column,
+                 err.text);
         hc_reply_error(r, 400, "malformed_json", msg, NULL);
         return HC_EINVAL;
     }
@@ -273,10 +284,11 @@ int hc_req_paging(hc_req_t *r, int64_t *page, int64_t *size)
     const char *bad = NULL;
     if (hc_paging_parse(hc_req_query(r, "page"), hc_req_query(r, "size"), page, size, &bad)) {
         int bad_page = strcmp(bad, "page") == 0;
-        hc_reply_field_error(r, "page must be an integer from 0 to 1000000000 and size an integer >= 1",
-                             bad_page ? "page" : "size",
-                             bad_page ? "must be an integer from 0 to 1000000000"
-                                      : "must be an integer >= 1 (above 1000 it is capped at 1000)");
+        hc_reply_field_error(
+            r, "page must be an integer from 0 to 1000000000 and size an integer >= 1",
+            bad_page ? "page" : "size",
+            bad_page ? "must be an integer from 0 to 1000000000"
+                     : "must be an integer >= 1 (above 1000 it is capped at 1000)");
         return HC_EINVAL;
     }
     return 0;
@@ -314,8 +326,8 @@ static void builtin_health(hc_req_t *r, int ready_check)
         hc_reply_json(r, 200, json_pack("{s:s}", "status", "UP"));
         return;
     }
-    hc_reply_json(r, 503, json_pack("{s:s, s:s}", "status", "DOWN", "reason",
-                                    why[0] ? why : "not ready"));
+    hc_reply_json(r, 503,
+                  json_pack("{s:s, s:s}", "status", "DOWN", "reason", why[0] ? why : "not ready"));
 }
 
 /* Methods that change state pass the write gate first. */
@@ -376,7 +388,8 @@ static int query_allowed(hc_req_t *r, const char *allowed)
     char name[64], msg[160];
     hc_utf8_copy(name, sizeof name, q.unknown);
     if (*allowed)
-        snprintf(msg, sizeof msg, "is not a query parameter of this resource (it takes: %s)", allowed);
+        snprintf(msg, sizeof msg, "is not a query parameter of this resource (it takes: %s)",
+                 allowed);
     else
         snprintf(msg, sizeof msg, "is not a query parameter: this resource takes none");
     hc_reply_field_error(r, "the request has an unknown query parameter", name, msg);
@@ -392,7 +405,8 @@ static void dispatch(hc_req_t *r)
                   strcmp(path, "/actuator/health") == 0 || strcmp(path, "/metrics") == 0;
     if (builtin && strcmp(r->method, "GET") != 0) {
         hc_reply_header(r, "Allow", "GET");
-        hc_reply_error(r, 405, "method_not_allowed", "this method is not allowed on this resource", NULL);
+        hc_reply_error(r, 405, "method_not_allowed", "this method is not allowed on this resource",
+                       NULL);
         return;
     }
     if (builtin && !query_allowed(r, ""))
@@ -447,7 +461,8 @@ static void dispatch(hc_req_t *r)
     if (i == HC_ROUTE_NO_METHOD) {
         /* A 405 names the methods the path does have (RFC 9110 15.5.6). */
         hc_reply_header(r, "Allow", allow);
-        hc_reply_error(r, 405, "method_not_allowed", "this method is not allowed on this resource", NULL);
+        hc_reply_error(r, 405, "method_not_allowed", "this method is not allowed on this resource",
+                       NULL);
     } else
         hc_reply_not_found(r, "resource");
 }
@@ -474,8 +489,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         r->url = url;
         r->start_us = hc_mono_us();
         hc_buf_init(&r->body, h->max_body);
-        hc_trace_accept(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"), &r->trace);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        hc_trace_accept(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"),
+                        &r->trace);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         long long len;
         *con_cls = r;
         if (cl && hc_parse_i64(cl, &len) == 0 && len > (long long)h->max_body) {
@@ -484,7 +501,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
              * answer at once and libmicrohttpd closes the connection. So too
              * for absurd sizes. Other clients are already sending; their body
              * is read and dropped so that they see the 413 and not a reset. */
-            const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+            const char *expect =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
             if ((expect && strcasecmp(expect, "100-continue") == 0) || len > DISCARD_MAX) {
                 hc_log_ctx_set(r->trace.trace_id, 0);
                 reply_too_large(r);

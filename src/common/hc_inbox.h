@@ -5,8 +5,8 @@
 
 #include "hc_db.h"
 
-#define HC_INBOX_SCHEMA                                                                   \
-    "CREATE TABLE IF NOT EXISTS inbox (event_id TEXT PRIMARY KEY,"                      \
+#define HC_INBOX_SCHEMA                                                                            \
+    "CREATE TABLE IF NOT EXISTS inbox (event_id TEXT PRIMARY KEY,"                                 \
     " event_type TEXT NOT NULL, consumed_at INTEGER NOT NULL) WITHOUT ROWID;"
 
 /* Records event_id inside c's open transaction. Returns 1 when the event is new

@@ -75,7 +75,8 @@ void hc_metrics_request(const char *route, const char *method, int status, doubl
     pthread_mutex_lock(&mu);
     size_t i;
     for (i = 0; i < n_reqs; i++)
-        if (reqs[i].route == route && reqs[i].status == status && strcmp(reqs[i].method, method) == 0)
+        if (reqs[i].route == route && reqs[i].status == status &&
+            strcmp(reqs[i].method, method) == 0)
             break;
     if (i == n_reqs && n_reqs < MAX_SERIES)
         reqs[n_reqs++] = (req_series_t){route, method, status, 0};
@@ -150,22 +151,28 @@ void hc_metrics_render(hc_buf_t *out, const char *service)
                      "# TYPE hc_http_requests_total counter\n");
     for (size_t i = 0; i < n_reqs; i++)
         hc_buf_printf(out,
-                      "hc_http_requests_total{service=\"%s\",route=\"%s\",method=\"%s\",status=\"%d\"} %lld\n",
-                      service, reqs[i].route, reqs[i].method, reqs[i].status, (long long)reqs[i].count);
+                      "hc_http_requests_total{service=\"%s\",route=\"%s\",method=\"%s\",status=\"%"
+                      "d\"} %lld\n",
+                      service, reqs[i].route, reqs[i].method, reqs[i].status,
+                      (long long)reqs[i].count);
     hc_buf_adds(out, "# HELP hc_http_request_duration_seconds HTTP request latency.\n"
                      "# TYPE hc_http_request_duration_seconds histogram\n");
     for (size_t i = 0; i < n_lats; i++) {
         const lat_series_t *l = &lats[i];
         for (int b = 0; b < N_BUCKETS; b++)
             hc_buf_printf(out,
-                          "hc_http_request_duration_seconds_bucket{service=\"%s\",route=\"%s\",method=\"%s\",le=\"%g\"} %lld\n",
+                          "hc_http_request_duration_seconds_bucket{service=\"%s\",route=\"%s\","
+                          "method=\"%s\",le=\"%g\"} %lld\n",
                           service, l->route, l->method, buckets[b], (long long)l->bucket[b]);
-        hc_buf_printf(out,
-                      "hc_http_request_duration_seconds_bucket{service=\"%s\",route=\"%s\",method=\"%s\",le=\"+Inf\"} %lld\n"
-                      "hc_http_request_duration_seconds_sum{service=\"%s\",route=\"%s\",method=\"%s\"} %.6f\n"
-                      "hc_http_request_duration_seconds_count{service=\"%s\",route=\"%s\",method=\"%s\"} %lld\n",
-                      service, l->route, l->method, (long long)l->count, service, l->route, l->method,
-                      l->sum, service, l->route, l->method, (long long)l->count);
+        hc_buf_printf(
+            out,
+            "hc_http_request_duration_seconds_bucket{service=\"%s\",route=\"%s\",method=\"%s\",le="
+            "\"+Inf\"} %lld\n"
+            "hc_http_request_duration_seconds_sum{service=\"%s\",route=\"%s\",method=\"%s\"} %.6f\n"
+            "hc_http_request_duration_seconds_count{service=\"%s\",route=\"%s\",method=\"%s\"} "
+            "%lld\n",
+            service, l->route, l->method, (long long)l->count, service, l->route, l->method, l->sum,
+            service, l->route, l->method, (long long)l->count);
     }
     for (size_t i = 0; i < n_counters; i++) {
         size_t first = 0;

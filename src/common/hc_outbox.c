@@ -62,10 +62,11 @@ static int flush_batch(hc_db_t *db, hc_bus_t *bus)
      * not wait for the disk. */
     rc = hc_conn_begin_lazy(c);
     if (!rc)
-        rc = hc_conn_exec(c, "UPDATE outbox SET sent_at = ? WHERE id >= ? AND id <= ? AND sent_at IS NULL",
-                          HC_PARAMS(HC_I64(hc_now_ms()), HC_I64(hc_rows_i64(r, 0, 0)),
-                                    HC_I64(hc_rows_i64(r, n - 1, 0))),
-                          NULL);
+        rc = hc_conn_exec(
+            c, "UPDATE outbox SET sent_at = ? WHERE id >= ? AND id <= ? AND sent_at IS NULL",
+            HC_PARAMS(HC_I64(hc_now_ms()), HC_I64(hc_rows_i64(r, 0, 0)),
+                      HC_I64(hc_rows_i64(r, n - 1, 0))),
+            NULL);
     if (rc)
         hc_conn_rollback(c);
     else
@@ -120,7 +121,8 @@ static void relay_main(hc_worker_t *w, void *arg)
     for (;;) {
         int stopping = hc_worker_stopping(w);
         int n = hc_outbox_flush(r->db, r->bus);
-        backoff_ms = n < 0 ? (backoff_ms ? (backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2) : 50) : 0;
+        backoff_ms =
+            n < 0 ? (backoff_ms ? (backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2) : 50) : 0;
         if (hc_deadline_left(prune_at) == 0) {
             outbox_prune(r->db);
             prune_at = hc_deadline_ms(PRUNE_EVERY_MS);

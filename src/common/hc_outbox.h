@@ -12,10 +12,10 @@
 #include "hc_db.h"
 
 /* The outbox table, for a service's migration list. */
-#define HC_OUTBOX_SCHEMA                                                                  \
-    "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY,"                        \
-    " msg_key TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL,"       \
-    " sent_at INTEGER);"                                                                \
+#define HC_OUTBOX_SCHEMA                                                                           \
+    "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY,"                                   \
+    " msg_key TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL,"                  \
+    " sent_at INTEGER);"                                                                           \
     "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(sent_at, id);"
 
 /* Stores event (borrowed) in the outbox inside c's open transaction, keyed by

@@ -13,10 +13,10 @@
 
 /* One registered route. hc_http owns the strings (see hc_http_route). */
 typedef struct hc_route {
-    char method[8];                   /* "GET", ..., or "*" for any method */
-    char *pattern;                    /* as registered, used as the metrics label */
-    char *query;                      /* the query parameters it takes: "a,b" or "" */
-    char *segs[HC_ROUTE_MAX_SEGS];    /* split pattern; "{x}" = any one segment */
+    char method[8];                /* "GET", ..., or "*" for any method */
+    char *pattern;                 /* as registered, used as the metrics label */
+    char *query;                   /* the query parameters it takes: "a,b" or "" */
+    char *segs[HC_ROUTE_MAX_SEGS]; /* split pattern; "{x}" = any one segment */
     size_t n_segs;
     hc_handler_cb cb;
     void *ud;

@@ -137,8 +137,8 @@ int hc_service_run(const hc_service_def_t *def)
     }
     if ((rc = hc_relay_start(svc.db, svc.bus, &svc.relay)))
         goto out;
-    svc.http = hc_http_create(def->name, hc_cfg.bind_addr, service_port(def), hc_cfg.http_max_connections,
-                              hc_cfg.max_body_bytes);
+    svc.http = hc_http_create(def->name, hc_cfg.bind_addr, service_port(def),
+                              hc_cfg.http_max_connections, hc_cfg.max_body_bytes);
     if (!svc.http)
         goto out;
     hc_http_set_ready(svc.http, service_ready, &svc);

@@ -56,8 +56,8 @@ static int read_page(hc_conn_t *c, const hc_list_def_t *def, const hc_where_t *w
     if ((rc = hc_conn_query_i64(c, hc_buf_str(&sql), w->params, w->n_params, total)))
         goto out;
     hc_buf_reset(&sql);
-    if ((rc = hc_buf_printf(&sql, "SELECT %s FROM %s ORDER BY %s LIMIT ? OFFSET ?", def->cols,
-                            from, def->order)))
+    if ((rc = hc_buf_printf(&sql, "SELECT %s FROM %s ORDER BY %s LIMIT ? OFFSET ?", def->cols, from,
+                            def->order)))
         goto out;
     memcpy(params, w->params, w->n_params * sizeof *params);
     params[w->n_params] = HC_I64(q->size);

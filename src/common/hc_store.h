@@ -43,10 +43,10 @@ int hc_store_get_one(hc_conn_t *c, const char *sql, const hc_val_t *params, size
 /* What a list is asked for: one page, and the filters the services'
  * collections share; a service's own filter rides in extra. */
 typedef struct hc_list_query {
-    int64_t page, size;    /* 0-based page, rows a page (>= 1) */
-    int64_t order_id;      /* ?orderId=: 0 for any */
-    const char *phone;     /* ?phone= (digits): NULL for any */
-    const void *extra;     /* the list's own filter (hc_list_def_t.where_extra) */
+    int64_t page, size; /* 0-based page, rows a page (>= 1) */
+    int64_t order_id;   /* ?orderId=: 0 for any */
+    const char *phone;  /* ?phone= (digits): NULL for any */
+    const void *extra;  /* the list's own filter (hc_list_def_t.where_extra) */
 } hc_list_query_t;
 
 /* A list's store call: a new array (caller frees; never NULL on success) of
@@ -58,11 +58,11 @@ typedef int (*hc_list_cb)(hc_conn_t *c, const hc_list_query_t *q, void **items, 
 /* The conditions of a list's WHERE clause, built one at a time. */
 #define HC_WHERE_MAX 8
 typedef struct hc_where {
-    hc_buf_t sql;                   /* "<table>[ WHERE a AND b ...]" */
-    hc_val_t params[HC_WHERE_MAX];  /* for the placeholders, in order */
+    hc_buf_t sql;                  /* "<table>[ WHERE a AND b ...]" */
+    hc_val_t params[HC_WHERE_MAX]; /* for the placeholders, in order */
     size_t n_params;
     size_t n_conds;
-    int overflow;                   /* more than HC_WHERE_MAX values asked */
+    int overflow; /* more than HC_WHERE_MAX values asked */
 } hc_where_t;
 
 /* Adds cond (SQL with one "?" for *v, or none when v is NULL) to w. */

@@ -71,8 +71,8 @@ static size_t utf8_next(const unsigned char *p, unsigned *cp)
  * are refused wherever they are, not trimmed). */
 static int text_space(unsigned cp)
 {
-    return cp == ' ' || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F ||
-           cp == 0x205F || cp == 0x3000;
+    return cp == ' ' || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+           cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 /* Characters no name or reason may hold: controls, separators that break a
@@ -227,9 +227,8 @@ void hc_fields_add(hc_fields_t *f, const char *field, const char *fmt, ...)
     /* One error per field is enough for a client to act on. */
     size_t i;
     json_t *e;
-    json_array_foreach(f->list, i, e)
-        if (strcmp(json_string_value(json_object_get(e, "field")), field) == 0)
-            return;
+    json_array_foreach(f->list, i, e) if (strcmp(json_string_value(json_object_get(e, "field")),
+                                                 field) == 0) return;
     json_array_append_new(f->list, json_pack("{s:s, s:s}", "field", field, "message", msg));
 }
 
@@ -269,7 +268,8 @@ size_t hc_fields_unknown(json_t *obj, const char *const *known, hc_fields_t *f)
     const char *key;
     json_t *v;
     size_t n = 0;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         const char *const *k = known;
         while (*k && strcmp(*k, key) != 0)
             k++;

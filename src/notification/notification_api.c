@@ -52,8 +52,8 @@ static json_t *mypage_json(hc_req_t *req, const void *item)
     json_object_set_new(o, "version", json_integer((json_int_t)m->version));
     json_t *hist = json_array();
     for (size_t i = 0; i < m->n_history; i++)
-        json_array_append_new(hist, json_pack("{s:s, s:s}", "status", m->history[i].status, "at",
-                                              m->history[i].at));
+        json_array_append_new(
+            hist, json_pack("{s:s, s:s}", "status", m->history[i].status, "at", m->history[i].at));
     json_object_set_new(o, "history", hist);
     set_str(o, "createdAt", m->created_at);
     set_str(o, "updatedAt", m->updated_at);

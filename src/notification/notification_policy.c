@@ -20,8 +20,8 @@
 #include "notification_store.h"
 
 const char *const notification_policy_types[] = {
-    HC_EV_ORDERED,         HC_EV_ORDER_REQUESTED, HC_EV_ORDER_CONFIRMED, HC_EV_ORDER_REJECTED,
-    HC_EV_ORDER_CANCELED,  HC_EV_ORDER_FAILED,    HC_EV_PAYMENT_CANCELED, NULL,
+    HC_EV_ORDERED,        HC_EV_ORDER_REQUESTED, HC_EV_ORDER_CONFIRMED,  HC_EV_ORDER_REJECTED,
+    HC_EV_ORDER_CANCELED, HC_EV_ORDER_FAILED,    HC_EV_PAYMENT_CANCELED, NULL,
 };
 
 /* Copies string field key of ev into dst when it is a string that fits;
@@ -49,20 +49,24 @@ static int booking_from_event(const hc_event_t *ev, notification_mypage_t *m, co
     char *htext = json_is_array(history) ? json_dumps(history, JSON_COMPACT) : NULL;
     int hrc = notification_history_parse(htext, m);
     free(htext);
-    *bad = !m->version                                                         ? "version"
+    *bad = !m->version ? "version"
            : !take_string(ev, "status", m->status, sizeof m->status) ||
-                   !notification_status_valid(m->status)                       ? "status"
+                   !notification_status_valid(m->status)
+               ? "status"
            : hrc || (int64_t)m->n_history != m->version ||
-                   strcmp(m->history[m->n_history - 1].status, m->status) != 0 ? "history"
-           : !take_string(ev, "name", m->name, sizeof m->name) || !m->name[0]  ? "name"
+                   strcmp(m->history[m->n_history - 1].status, m->status) != 0
+               ? "history"
+           : !take_string(ev, "name", m->name, sizeof m->name) || !m->name[0] ? "name"
            : !take_string(ev, "phone", phone, sizeof phone) ||
-                   hc_phone_normalize(phone, m->phone, sizeof m->phone)        ? "phone"
+                   hc_phone_normalize(phone, m->phone, sizeof m->phone)
+               ? "phone"
            : !take_string(ev, "orderType", m->order_type, sizeof m->order_type) ? "orderType"
            : !take_string(ev, "checkupDate", m->checkup_date, sizeof m->checkup_date) ||
-                   hc_date_parse(m->checkup_date, &day)                        ? "checkupDate"
-           : !(m->center_id = hc_event_id(ev, "centerId"))                          ? "centerId"
-           : !(m->amount = hc_event_id(ev, "amount"))                               ? "amount"
-                                                                                : NULL;
+                   hc_date_parse(m->checkup_date, &day)
+               ? "checkupDate"
+           : !(m->center_id = hc_event_id(ev, "centerId")) ? "centerId"
+           : !(m->amount = hc_event_id(ev, "amount"))      ? "amount"
+                                                           : NULL;
     m->payment_id = hc_event_id(ev, "paymentId");
     m->reservation_id = hc_event_id(ev, "reservationId");
     return *bad ? HC_EINVAL : 0;

@@ -58,9 +58,9 @@ static int http_send(const notification_provider_t *p, const notification_sms_t 
     char auth[300];
     hc_trace_t parent, *trace = NULL;
     int status = 0, rc;
-    json_t *body = json_pack("{s:s, s:s, s:I, s:I}", "to", msg->to_digits, "text", msg->text,
-                             "orderId", (json_int_t)msg->order_id, "notificationId",
-                             (json_int_t)msg->id);
+    json_t *body =
+        json_pack("{s:s, s:s, s:I, s:I}", "to", msg->to_digits, "text", msg->text, "orderId",
+                  (json_int_t)msg->order_id, "notificationId", (json_int_t)msg->id);
     if (!body) {
         snprintf(err, errlen, "the message cannot be encoded as JSON");
         rc = HC_EINVAL;
@@ -136,8 +136,8 @@ static int claim_row(hc_conn_t *c, const notification_msg_t *m, int64_t lease_un
 }
 
 /* Records the outcome of one attempt in a short transaction. */
-static int record_outcome(hc_conn_t *c, const notification_msg_t *m, const char *provider,
-                          int sent, int attempts, const char *error, int64_t next_ms)
+static int record_outcome(hc_conn_t *c, const notification_msg_t *m, const char *provider, int sent,
+                          int attempts, const char *error, int64_t next_ms)
 {
     char now[32];
     hc_now_rfc3339(now);
@@ -197,8 +197,8 @@ static int deliver(hc_conn_t *c, const notification_sender_opts_t *o, const noti
                     (long long)m->id, m->order_status, masked, attempts, o->max_attempts, err,
                     (long long)(next_ms - hc_now_ms()));
         else if (!rc)
-            hc_error("SMS %lld (%s) to %s failed for good after %d attempts: %s",
-                     (long long)m->id, m->order_status, masked, attempts, err);
+            hc_error("SMS %lld (%s) to %s failed for good after %d attempts: %s", (long long)m->id,
+                     m->order_status, masked, attempts, err);
         hc_metrics_count("hc_sms_failed_total", p->name, 1);
     }
     if (rc)
@@ -216,8 +216,8 @@ int notification_sender_run_once(hc_db_t *db, const notification_sender_opts_t *
     size_t n = 0;
     int attempted = 0;
     hc_conn_t *c = hc_db_acquire(db);
-    int rc = notification_store_due(c, hc_now_ms(), opts->batch ? opts->batch : DEFAULT_BATCH,
-                                    &due, &n);
+    int rc =
+        notification_store_due(c, hc_now_ms(), opts->batch ? opts->batch : DEFAULT_BATCH, &due, &n);
     for (size_t i = 0; !rc && i < n && !hc_worker_stopping(worker); i++) {
         int r = deliver(c, opts, &due[i]);
         if (r < 0)

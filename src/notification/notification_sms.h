@@ -13,11 +13,11 @@
 
 /* One message to deliver; all strings borrowed for the call. */
 typedef struct notification_sms {
-    int64_t id;            /* notifications row id (an idempotency hint for the API) */
+    int64_t id; /* notifications row id (an idempotency hint for the API) */
     int64_t order_id;
     const char *to_digits; /* full destination number: never log it */
     const char *text;
-    const char *trace_id;  /* 32 hex chars, or "" */
+    const char *trace_id; /* 32 hex chars, or "" */
 } notification_sms_t;
 
 typedef struct notification_provider notification_provider_t;
@@ -26,13 +26,13 @@ typedef struct notification_provider notification_provider_t;
  * (HC_ETIMEDOUT, HC_EUNAVAIL, HC_EPROTO, ...) with a short reason, free of the
  * full number, written into err (errlen bytes). Runs on the sender thread,
  * outside any transaction; may block up to the provider's timeout. */
-typedef int (*notification_send_cb)(const notification_provider_t *p,
-                                    const notification_sms_t *msg, char *err, size_t errlen);
+typedef int (*notification_send_cb)(const notification_provider_t *p, const notification_sms_t *msg,
+                                    char *err, size_t errlen);
 
 struct notification_provider {
-    const char *name;          /* stored in notifications.provider: "log", "http" */
+    const char *name; /* stored in notifications.provider: "log", "http" */
     notification_send_cb send;
-    const void *ud;            /* provider settings, borrowed (http: the hc_config_t) */
+    const void *ud; /* provider settings, borrowed (http: the hc_config_t) */
 };
 
 /* Fills p with the provider cfg->sms_provider names ("log" or "http"; the

@@ -14,30 +14,30 @@
 
 const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS] = {
     {1, HC_OUTBOX_SCHEMA HC_INBOX_SCHEMA
-        /* The view, one row per order (id = orderId). Unknown fields stay NULL
-         * until an event carries them. */
-        "CREATE TABLE IF NOT EXISTS mypage (order_id INTEGER PRIMARY KEY, name TEXT,"
-        " phone TEXT, order_type TEXT, checkup_date TEXT, center_id INTEGER, amount INTEGER,"
-        " status TEXT NOT NULL, payment_id INTEGER, reservation_id INTEGER,"
-        " refunded INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,"
-        " updated_at TEXT NOT NULL);"
-        "CREATE INDEX IF NOT EXISTS mypage_phone ON mypage(phone, order_id);"
-        /* Each status an order reached, once. */
-        "CREATE TABLE IF NOT EXISTS mypage_history (order_id INTEGER NOT NULL,"
-        " status TEXT NOT NULL, status_rank INTEGER NOT NULL, at TEXT NOT NULL,"
-        " PRIMARY KEY (order_id, status)) WITHOUT ROWID;"
-        /* One SMS per (order, announced status). next_attempt_at (ms) is NULL
-         * once nothing more is to be tried (SENT, or FAILED for good). */
-        "CREATE TABLE IF NOT EXISTS notifications (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-        " order_id INTEGER NOT NULL, order_status TEXT NOT NULL, to_masked TEXT,"
-        " sms_text TEXT NOT NULL, provider TEXT NOT NULL, delivery_status TEXT NOT NULL,"
-        " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, next_attempt_at INTEGER,"
-        " trace_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
-        " UNIQUE (order_id, order_status));"
-        /* Only rows with something left to try, in id order: the sender's
-         * pass reads these and never walks the SENT history. */
-        "CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(id)"
-        " WHERE next_attempt_at IS NOT NULL;"},
+     /* The view, one row per order (id = orderId). Unknown fields stay NULL
+      * until an event carries them. */
+     "CREATE TABLE IF NOT EXISTS mypage (order_id INTEGER PRIMARY KEY, name TEXT,"
+     " phone TEXT, order_type TEXT, checkup_date TEXT, center_id INTEGER, amount INTEGER,"
+     " status TEXT NOT NULL, payment_id INTEGER, reservation_id INTEGER,"
+     " refunded INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,"
+     " updated_at TEXT NOT NULL);"
+     "CREATE INDEX IF NOT EXISTS mypage_phone ON mypage(phone, order_id);"
+     /* Each status an order reached, once. */
+     "CREATE TABLE IF NOT EXISTS mypage_history (order_id INTEGER NOT NULL,"
+     " status TEXT NOT NULL, status_rank INTEGER NOT NULL, at TEXT NOT NULL,"
+     " PRIMARY KEY (order_id, status)) WITHOUT ROWID;"
+     /* One SMS per (order, announced status). next_attempt_at (ms) is NULL
+      * once nothing more is to be tried (SENT, or FAILED for good). */
+     "CREATE TABLE IF NOT EXISTS notifications (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     " order_id INTEGER NOT NULL, order_status TEXT NOT NULL, to_masked TEXT,"
+     " sms_text TEXT NOT NULL, provider TEXT NOT NULL, delivery_status TEXT NOT NULL,"
+     " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, next_attempt_at INTEGER,"
+     " trace_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+     " UNIQUE (order_id, order_status));"
+     /* Only rows with something left to try, in id order: the sender's
+      * pass reads these and never walks the SENT history. */
+     "CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(id)"
+     " WHERE next_attempt_at IS NOT NULL;"},
     /* The view follows order, the booking's owner: its version (0 for a row
      * only a refund has created: not shown) and its whole history, as order's
      * latest event gave them. Rows from before versions keep their history
@@ -54,13 +54,13 @@ const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS] = {
     {3, HC_DEADLETTER_SCHEMA},
 };
 
-#define MYPAGE_COLS                                                                       \
-    "order_id, name, phone, order_type, checkup_date, center_id, amount, status,"        \
+#define MYPAGE_COLS                                                                                \
+    "order_id, name, phone, order_type, checkup_date, center_id, amount, status,"                  \
     " payment_id, reservation_id, refunded, created_at, updated_at, version, history"
 
-#define MSG_COLS                                                                          \
-    "n.id, n.order_id, n.order_status, n.to_masked, n.sms_text, n.provider,"             \
-    " n.delivery_status, n.attempts, n.last_error, n.next_attempt_at, n.trace_id,"       \
+#define MSG_COLS                                                                                   \
+    "n.id, n.order_id, n.order_status, n.to_masked, n.sms_text, n.provider,"                       \
+    " n.delivery_status, n.attempts, n.last_error, n.next_attempt_at, n.trace_id,"                 \
     " n.created_at, n.updated_at"
 
 /* hc_row_decode_cb: decodes row i of a MYPAGE_COLS result into the
@@ -116,8 +116,8 @@ static char *history_text(const notification_mypage_t *m)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < m->n_history; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s}", "status", m->history[i].status, "at",
-                                             m->history[i].at));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s}", "status", m->history[i].status, "at", m->history[i].at));
     char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     return text;
@@ -218,7 +218,6 @@ int notification_store_queue(hc_conn_t *c, int64_t order_id, const char *status,
     return rc;
 }
 
-
 int notification_store_get_msg(hc_conn_t *c, int64_t id, notification_msg_t *out)
 {
     return hc_store_get_one(c, "SELECT " MSG_COLS " FROM notifications n WHERE n.id = ?",
@@ -232,8 +231,8 @@ static const hc_list_def_t msg_list = {.cols = MSG_COLS,
                                        .decode = msg_from_row,
                                        .elem_size = sizeof(notification_msg_t)};
 
-int notification_store_list_msgs(hc_conn_t *c, const hc_list_query_t *q, void **items,
-                                 size_t *n, int64_t *total)
+int notification_store_list_msgs(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                                 int64_t *total)
 {
     return hc_store_list(c, &msg_list, q, items, n, total);
 }
@@ -272,17 +271,16 @@ int notification_store_claim(hc_conn_t *c, int64_t id, int64_t expected, int64_t
                              int *claimed)
 {
     int64_t changes = 0;
-    int rc = hc_conn_exec(c,
-                          "UPDATE notifications SET next_attempt_at = ?"
-                          " WHERE id = ? AND next_attempt_at = ? AND delivery_status <> 'SENT'",
-                          HC_PARAMS(HC_I64(lease_until_ms), HC_I64(id), HC_I64(expected)),
-                          &changes);
+    int rc =
+        hc_conn_exec(c,
+                     "UPDATE notifications SET next_attempt_at = ?"
+                     " WHERE id = ? AND next_attempt_at = ? AND delivery_status <> 'SENT'",
+                     HC_PARAMS(HC_I64(lease_until_ms), HC_I64(id), HC_I64(expected)), &changes);
     *claimed = !rc && changes == 1;
     return rc;
 }
 
-int notification_store_mark_sent(hc_conn_t *c, int64_t id, const char *provider,
-                                 const char *now)
+int notification_store_mark_sent(hc_conn_t *c, int64_t id, const char *provider, const char *now)
 {
     return hc_conn_exec(c,
                         "UPDATE notifications SET delivery_status = 'SENT', provider = ?,"

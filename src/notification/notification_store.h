@@ -48,9 +48,9 @@ typedef struct notification_msg {
     char provider[16];
     char delivery_status[16]; /* QUEUED, SENT or FAILED */
     int attempts;
-    char last_error[256];     /* "" when none */
-    int64_t next_attempt_at;  /* ms since epoch; 0: nothing more to try (SENT/given up) */
-    char trace_id[33];        /* trace of the event that caused it; "" if none */
+    char last_error[256];    /* "" when none */
+    int64_t next_attempt_at; /* ms since epoch; 0: nothing more to try (SENT/given up) */
+    char trace_id[33];       /* trace of the event that caused it; "" if none */
     char created_at[32];
     char updated_at[32];
 } notification_msg_t;
@@ -98,8 +98,8 @@ int notification_store_queue(hc_conn_t *c, int64_t order_id, const char *status,
 int notification_store_get_msg(hc_conn_t *c, int64_t id, notification_msg_t *out);
 
 /* hc_list_cb: notification_msg_t by id, those of q->order_id when set. */
-int notification_store_list_msgs(hc_conn_t *c, const hc_list_query_t *q, void **items,
-                                 size_t *n, int64_t *total);
+int notification_store_list_msgs(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                                 int64_t *total);
 
 /* The SQL of notification_store_due (parameters: now ms, limit), exposed so a
  * test can check that its plan stays on the pending-rows index. */
@@ -118,8 +118,7 @@ int notification_store_claim(hc_conn_t *c, int64_t id, int64_t expected, int64_t
                              int *claimed);
 
 /* Marks a row SENT by provider (attempts + 1, nothing more to try). */
-int notification_store_mark_sent(hc_conn_t *c, int64_t id, const char *provider,
-                                 const char *now);
+int notification_store_mark_sent(hc_conn_t *c, int64_t id, const char *provider, const char *now);
 
 /* Records a failed attempt: FAILED, attempts set, last_error, and the next
  * attempt at next_ms (0: given up for good). */

@@ -24,7 +24,7 @@ typedef enum order_status {
 
 #define ORDER_STATUS_COUNT 7
 #define ORDER_NAME_MAX_CHARS 50
-#define ORDER_REASON_MAX 256 /* bytes kept of a reason, with the NUL */
+#define ORDER_REASON_MAX 256                         /* bytes kept of a reason, with the NUL */
 #define ORDER_REASON_CUSTOMER "canceled by customer" /* a cancel's reason */
 /* A booking passes through at most PAID, REQUESTED, CONFIRMED and one final
  * status; the room to spare keeps a malformed stored history harmless. */

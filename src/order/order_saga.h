@@ -64,8 +64,8 @@ void order_cancel(const order_request_t *rq, int64_t id, order_result_t *res);
 /* Decides a center admin's confirm or reject of booking id, as reservation
  * asks before it changes the reservation: CONFIRMED (from REQUESTED) or
  * REJECTED with reason (from REQUESTED or CONFIRMED); from PAID (order has
- * not heard of the reservation yet) through REQUESTED first. 200 (changed, or already there), 404, 409 when the booking is
- * elsewhere (canceled, failed, still being paid). */
+ * not heard of the reservation yet) through REQUESTED first. 200 (changed, or already there), 404,
+ * 409 when the booking is elsewhere (canceled, failed, still being paid). */
 void order_decide(const order_request_t *rq, int64_t id, order_status_t to, const char *reason,
                   int64_t reservation_id, order_result_t *res);
 

@@ -30,10 +30,12 @@ static void recovery_main(hc_worker_t *w, void *arg)
         int64_t ids[64];
         size_t n = 0;
         hc_conn_t *c = hc_db_acquire(svc->db);
-        int rc = order_store_stale_pending(c, hc_now_ms() - hc_cfg.pending_recovery_ms, ids, 64, &n);
+        int rc =
+            order_store_stale_pending(c, hc_now_ms() - hc_cfg.pending_recovery_ms, ids, 64, &n);
         hc_db_release(svc->db, c);
         for (size_t i = 0; !rc && i < n; i++)
-            order_fail_pending(svc, ids[i], "interrupted during payment; outcome unknown, compensated");
+            order_fail_pending(svc, ids[i],
+                               "interrupted during payment; outcome unknown, compensated");
         hc_worker_wait(w, period_ms);
         if (hc_worker_stopping(w))
             break;

@@ -17,19 +17,19 @@
 
 const hc_migration_t order_migrations[ORDER_N_MIGRATIONS] = {
     {1, HC_OUTBOX_SCHEMA HC_INBOX_SCHEMA
-        "CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
-        " phone TEXT NOT NULL, order_type TEXT NOT NULL, checkup_date TEXT NOT NULL,"
-        " center_id INTEGER NOT NULL, pay_method TEXT NOT NULL, card_last4 TEXT,"
-        " amount INTEGER NOT NULL, payment_id INTEGER, status TEXT NOT NULL, reason TEXT,"
-        " cancel_requested INTEGER NOT NULL DEFAULT 0, trace_id TEXT,"
-        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, created_ms INTEGER NOT NULL);"
-        "CREATE INDEX orders_phone ON orders(phone, id);"
-        /* Only PENDING orders are ever looked up by status (recovery), so
-         * later status changes do not rewrite this index. */
-        "CREATE INDEX orders_pending ON orders(id) WHERE status = 'PENDING';"
-        "CREATE TABLE idempotency (scope TEXT NOT NULL, idem_key TEXT NOT NULL,"
-        " order_id INTEGER, status INTEGER NOT NULL DEFAULT 0, body TEXT,"
-        " created_ms INTEGER NOT NULL, PRIMARY KEY (scope, idem_key));"},
+     "CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
+     " phone TEXT NOT NULL, order_type TEXT NOT NULL, checkup_date TEXT NOT NULL,"
+     " center_id INTEGER NOT NULL, pay_method TEXT NOT NULL, card_last4 TEXT,"
+     " amount INTEGER NOT NULL, payment_id INTEGER, status TEXT NOT NULL, reason TEXT,"
+     " cancel_requested INTEGER NOT NULL DEFAULT 0, trace_id TEXT,"
+     " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+     "CREATE INDEX orders_phone ON orders(phone, id);"
+     /* Only PENDING orders are ever looked up by status (recovery), so
+      * later status changes do not rewrite this index. */
+     "CREATE INDEX orders_pending ON orders(id) WHERE status = 'PENDING';"
+     "CREATE TABLE idempotency (scope TEXT NOT NULL, idem_key TEXT NOT NULL,"
+     " order_id INTEGER, status INTEGER NOT NULL DEFAULT 0, body TEXT,"
+     " created_ms INTEGER NOT NULL, PRIMARY KEY (scope, idem_key));"},
     /* Order owns the booking's status: its versioned history lives with it
      * (a JSON array of {status, at}; version = its length), with what
      * reservation reported while the order was still PENDING. Idempotency
@@ -46,9 +46,9 @@ const hc_migration_t order_migrations[ORDER_N_MIGRATIONS] = {
     {3, HC_DEADLETTER_SCHEMA},
 };
 
-#define ORDER_COLS                                                                        \
-    "id, name, phone, order_type, checkup_date, center_id, pay_method, card_last4, amount," \
-    " payment_id, status, reason, cancel_requested, trace_id, created_at, updated_at,"     \
+#define ORDER_COLS                                                                                 \
+    "id, name, phone, order_type, checkup_date, center_id, pay_method, card_last4, amount,"        \
+    " payment_id, status, reason, cancel_requested, trace_id, created_at, updated_at,"             \
     " created_ms, version, history, reservation_id, reservation_fact"
 
 /* hc_row_decode_cb: fills the order_t at out from row i of r (ORDER_COLS). */
@@ -105,11 +105,12 @@ int order_store_insert(hc_conn_t *c, order_t *o)
         " RETURNING id",
         HC_PARAMS(HC_TEXT(o->name), HC_TEXT(o->phone), HC_TEXT(o->order_type),
                   HC_TEXT(o->checkup_date), HC_I64(o->center_id), HC_TEXT(o->pay_method),
-                  o->card_last4[0] ? HC_TEXT(o->card_last4) : HC_NULLV,
-                  HC_I64(o->amount), o->payment_id ? HC_I64(o->payment_id) : HC_NULLV,
-                  HC_TEXT(order_status_name(o->status)), o->reason[0] ? HC_TEXT(o->reason) : HC_NULLV,
-                  HC_TEXT(o->trace_id), HC_TEXT(o->created_at), HC_TEXT(o->updated_at),
-                  HC_I64(o->created_ms), HC_I64(o->version), HC_TEXT(history)),
+                  o->card_last4[0] ? HC_TEXT(o->card_last4) : HC_NULLV, HC_I64(o->amount),
+                  o->payment_id ? HC_I64(o->payment_id) : HC_NULLV,
+                  HC_TEXT(order_status_name(o->status)),
+                  o->reason[0] ? HC_TEXT(o->reason) : HC_NULLV, HC_TEXT(o->trace_id),
+                  HC_TEXT(o->created_at), HC_TEXT(o->updated_at), HC_I64(o->created_ms),
+                  HC_I64(o->version), HC_TEXT(history)),
         &o->id);
     free(history);
     return rc;
@@ -163,8 +164,9 @@ int order_store_stale_pending(hc_conn_t *c, int64_t before_ms, int64_t *ids, siz
 {
     hc_rows_t *r = NULL;
     *n = 0;
-    int rc = hc_conn_query(c, "SELECT id FROM orders WHERE status = 'PENDING' AND created_ms < ? ORDER BY id LIMIT ?",
-                           HC_PARAMS(HC_I64(before_ms), HC_I64(max)), &r);
+    int rc = hc_conn_query(
+        c, "SELECT id FROM orders WHERE status = 'PENDING' AND created_ms < ? ORDER BY id LIMIT ?",
+        HC_PARAMS(HC_I64(before_ms), HC_I64(max)), &r);
     for (size_t i = 0; !rc && i < hc_rows_count(r); i++)
         ids[(*n)++] = hc_rows_i64(r, i, 0);
     hc_rows_free(r);
@@ -175,8 +177,9 @@ int order_idem_get(hc_conn_t *c, const char *scope, const char *key, order_idem_
 {
     hc_rows_t *r = NULL;
     memset(out, 0, sizeof *out);
-    int rc = hc_conn_query(c, "SELECT order_id, status, body, digest FROM idempotency"
-                              " WHERE scope = ? AND idem_key = ?",
+    int rc = hc_conn_query(c,
+                           "SELECT order_id, status, body, digest FROM idempotency"
+                           " WHERE scope = ? AND idem_key = ?",
                            HC_PARAMS(HC_TEXT(scope), HC_TEXT(key)), &r);
     if (!rc && hc_rows_count(r) == 0)
         rc = HC_ENOTFOUND;
@@ -194,17 +197,20 @@ int order_idem_get(hc_conn_t *c, const char *scope, const char *key, order_idem_
 int order_idem_claim(hc_conn_t *c, const char *scope, const char *key, const char *digest,
                      int64_t order_id)
 {
-    return hc_conn_exec(c, "INSERT INTO idempotency(scope, idem_key, digest, order_id, created_ms)"
-                           " VALUES (?, ?, ?, ?, ?)",
+    return hc_conn_exec(c,
+                        "INSERT INTO idempotency(scope, idem_key, digest, order_id, created_ms)"
+                        " VALUES (?, ?, ?, ?, ?)",
                         HC_PARAMS(HC_TEXT(scope), HC_TEXT(key), HC_TEXT(digest), HC_I64(order_id),
                                   HC_I64(hc_now_ms())),
                         NULL);
 }
 
-int order_idem_finish(hc_conn_t *c, const char *scope, const char *key, int status, const char *body)
+int order_idem_finish(hc_conn_t *c, const char *scope, const char *key, int status,
+                      const char *body)
 {
-    return hc_conn_exec(c, "UPDATE idempotency SET status = ?, body = ? WHERE scope = ? AND idem_key = ?",
-                        HC_PARAMS(HC_I64(status), HC_TEXT(body), HC_TEXT(scope), HC_TEXT(key)), NULL);
+    return hc_conn_exec(
+        c, "UPDATE idempotency SET status = ?, body = ? WHERE scope = ? AND idem_key = ?",
+        HC_PARAMS(HC_I64(status), HC_TEXT(body), HC_TEXT(scope), HC_TEXT(key)), NULL);
 }
 
 int order_idem_forget(hc_conn_t *c, const char *scope, const char *key)

@@ -37,9 +37,9 @@ int order_store_stale_pending(hc_conn_t *c, int64_t before_ms, int64_t *ids, siz
  * keyed digest of the request it answered (see hc_auth_digest). */
 typedef struct order_idem {
     int64_t order_id;
-    int status;          /* 0 while the first request is still running */
-    char *body;          /* the first answer's JSON (caller frees), NULL while running */
-    char digest[65];     /* digest of the first request; "" for keys stored before digests */
+    int status;      /* 0 while the first request is still running */
+    char *body;      /* the first answer's JSON (caller frees), NULL while running */
+    char digest[65]; /* digest of the first request; "" for keys stored before digests */
 } order_idem_t;
 
 /* Looks key up in scope. Returns 0 (found), HC_ENOTFOUND or another hc_err. */
@@ -49,7 +49,8 @@ int order_idem_get(hc_conn_t *c, const char *scope, const char *key, order_idem_
 int order_idem_claim(hc_conn_t *c, const char *scope, const char *key, const char *digest,
                      int64_t order_id);
 /* Stores the answer for a claimed key. */
-int order_idem_finish(hc_conn_t *c, const char *scope, const char *key, int status, const char *body);
+int order_idem_finish(hc_conn_t *c, const char *scope, const char *key, int status,
+                      const char *body);
 /* Forgets a key (the answer should not be replayed, e.g. a 503). */
 int order_idem_forget(hc_conn_t *c, const char *scope, const char *key);
 

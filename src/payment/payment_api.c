@@ -125,8 +125,8 @@ static void log_charge(const payment_t *p, int created)
         hc_info("charge repeated for payment %lld: answered the existing %s record",
                 (long long)p->id, payment_status_name(p->status));
     else if (p->status == PAYMENT_APPROVED)
-        hc_info("payment %lld approved: %lld KRW by %s %s", (long long)p->id,
-                (long long)p->amount, payment_method_name(p->method), masked);
+        hc_info("payment %lld approved: %lld KRW by %s %s", (long long)p->id, (long long)p->amount,
+                payment_method_name(p->method), masked);
     else
         hc_info("payment %lld declined: %lld KRW by card %s", (long long)p->id,
                 (long long)p->amount, masked);
@@ -281,8 +281,11 @@ static void refund_through_order(hc_service_t *svc, hc_req_t *req, int64_t id)
     snprintf(url, sizeof url, "%s/orders/%lld", hc_cfg.order_url, (long long)p.order_id);
     if (key && strlen(key) <= 200)
         snprintf(idem, sizeof idem, "Idempotency-Key: %s", key);
-    hc_call_t call = {.method = "DELETE", .url = url, .trace = hc_req_trace(req),
-                      .timeout_ms = hc_cfg.order_timeout_ms, .caller = svc->def->name,
+    hc_call_t call = {.method = "DELETE",
+                      .url = url,
+                      .trace = hc_req_trace(req),
+                      .timeout_ms = hc_cfg.order_timeout_ms,
+                      .caller = svc->def->name,
                       .extra_header = key && strlen(key) <= 200 ? idem : NULL};
     int status = 0;
     json_t *resp = NULL;
@@ -311,7 +314,10 @@ static void refund_through_order(hc_service_t *svc, hc_req_t *req, int64_t id)
         snprintf(text, sizeof text, "the booking (order %lld) refuses the refund: %s",
                  (long long)p.order_id, msg ? msg : "refused");
         hc_reply_error(req, status == 404 ? 409 : status,
-                       status == 404 ? "invalid_state" : code ? code : "invalid_state", text, NULL);
+                       status == 404 ? "invalid_state"
+                       : code        ? code
+                                     : "invalid_state",
+                       text, NULL);
     }
     json_decref(resp);
 }

@@ -41,9 +41,12 @@ int payment_status_parse(const char *s, payment_status_t *out)
 const char *payment_method_name(payment_method_t m)
 {
     switch (m) {
-    case PAYMENT_CARD: return "card";
-    case PAYMENT_CASH: return "cash";
-    default: return "unknown";
+    case PAYMENT_CARD:
+        return "card";
+    case PAYMENT_CASH:
+        return "cash";
+    default:
+        return "unknown";
     }
 }
 
@@ -176,8 +179,8 @@ out:
 int payment_request_parse(json_t *body, const char *decline_list, payment_request_t *out,
                           hc_fields_t *f)
 {
-    static const char *const known[] = {"orderId",  "amount",   "price",       "payMethod",
-                                        "cardNo",   "centerId", "checkupDate", NULL};
+    static const char *const known[] = {"orderId", "amount",   "price",       "payMethod",
+                                        "cardNo",  "centerId", "checkupDate", NULL};
     memset(out, 0, sizeof *out);
     size_t before = hc_fields_count(f);
     hc_fields_unknown(body, known, f);
@@ -284,9 +287,12 @@ void payment_charge_answer(const payment_t *p, int created, payment_answer_t *ou
 payment_refund_t payment_refund_decide(payment_status_t s)
 {
     switch (s) {
-    case PAYMENT_APPROVED: return PAYMENT_REFUND_APPLY;
-    case PAYMENT_CANCELED: return PAYMENT_REFUND_NOOP;
-    default: return PAYMENT_REFUND_REFUSE;
+    case PAYMENT_APPROVED:
+        return PAYMENT_REFUND_APPLY;
+    case PAYMENT_CANCELED:
+        return PAYMENT_REFUND_NOOP;
+    default:
+        return PAYMENT_REFUND_REFUSE;
     }
 }
 
@@ -345,7 +351,8 @@ json_t *payment_event_approved(const payment_t *p, const hc_trace_t *trace)
     json_object_set_new(ev, "paymentId", json_integer(p->id));
     json_object_set_new(ev, "amount", json_integer(p->amount));
     json_object_set_new(ev, "payMethod", json_string(payment_method_name(p->method)));
-    json_object_set_new(ev, "centerId", p->center_id > 0 ? json_integer(p->center_id) : json_null());
+    json_object_set_new(ev, "centerId",
+                        p->center_id > 0 ? json_integer(p->center_id) : json_null());
     json_object_set_new(ev, "checkupDate",
                         p->checkup_date[0] ? json_string(p->checkup_date) : json_null());
     return ev;

@@ -36,10 +36,10 @@ typedef struct payment {
     payment_method_t method;
     char card_last4[5]; /* only the last four digits, "" for cash and voids */
     payment_status_t status;
-    int64_t center_id;      /* 0: not given */
-    char checkup_date[11];  /* YYYY-MM-DD or "" */
+    int64_t center_id;     /* 0: not given */
+    char checkup_date[11]; /* YYYY-MM-DD or "" */
     char reason[PAYMENT_REASON_MAX];
-    char created_at[32];    /* RFC 3339 UTC with milliseconds */
+    char created_at[32]; /* RFC 3339 UTC with milliseconds */
     char updated_at[32];
 } payment_t;
 
@@ -71,9 +71,9 @@ typedef enum payment_refund {
 
 /* What OrderFailed does to an order's payment. */
 typedef enum payment_void {
-    PAYMENT_VOID_NONE = 0,   /* DECLINED or already CANCELED: nothing */
-    PAYMENT_VOID_REFUND,     /* APPROVED: refund it */
-    PAYMENT_VOID_TOMBSTONE,  /* no record yet: store a CANCELED one so a late charge gets 409 */
+    PAYMENT_VOID_NONE = 0,  /* DECLINED or already CANCELED: nothing */
+    PAYMENT_VOID_REFUND,    /* APPROVED: refund it */
+    PAYMENT_VOID_TOMBSTONE, /* no record yet: store a CANCELED one so a late charge gets 409 */
 } payment_void_t;
 
 /* Returns the stored/JSON name of s ("APPROVED", ...), or "UNKNOWN". */
@@ -124,7 +124,6 @@ int payment_cancel(payment_t *p, const char *reason, const char *now);
 /* Writes "prefix: detail" (or just prefix when detail is NULL or empty) into
  * dst (size bytes), cut at a UTF-8 character boundary when too long. */
 void payment_reason_format(char *dst, size_t size, const char *prefix, const char *detail);
-
 
 /* The resource fields of p (without _links): id, orderId, amount, payMethod,
  * cardNo (masked, null when none), status, reason (when set), centerId,

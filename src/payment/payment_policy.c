@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "hc_err.h"
-#include "hc_events.h"
 #include "hc_event.h"
+#include "hc_events.h"
 #include "hc_log.h"
 #include "hc_time.h"
 #include "payment_domain.h"
@@ -66,8 +66,8 @@ static int on_order_failed(hc_conn_t *c, const hc_event_t *ev)
         if (payment_method_parse(hc_event_str(ev, "payMethod"), &method) != 0)
             method = PAYMENT_CARD;
         hc_now_rfc3339(now);
-        payment_void_record(ev->order_id, hc_event_id(ev, "amount"), method, hc_event_id(ev, "centerId"),
-                            hc_event_str(ev, "checkupDate"), now, &p);
+        payment_void_record(ev->order_id, hc_event_id(ev, "amount"), method,
+                            hc_event_id(ev, "centerId"), hc_event_str(ev, "checkupDate"), now, &p);
         rc = payment_store_insert(c, &p);
         if (rc == 0)
             hc_info("%s: no payment yet; order voided (payment %lld CANCELED, nothing charged)",

@@ -15,24 +15,23 @@
 #include "hc_time.h"
 
 const hc_migration_t payment_migrations[PAYMENT_N_MIGRATIONS] = {
-    {1, HC_OUTBOX_SCHEMA HC_INBOX_SCHEMA
-        "CREATE TABLE IF NOT EXISTS payments ("
-        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-        " order_id INTEGER NOT NULL UNIQUE,"
-        " amount INTEGER NOT NULL,"
-        " pay_method TEXT NOT NULL,"
-        " card_last4 TEXT,"
-        " status TEXT NOT NULL,"
-        " center_id INTEGER,"
-        " checkup_date TEXT,"
-        " reason TEXT,"
-        " created_at TEXT NOT NULL,"
-        " updated_at TEXT NOT NULL);"},
+    {1, HC_OUTBOX_SCHEMA HC_INBOX_SCHEMA "CREATE TABLE IF NOT EXISTS payments ("
+                                         " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                                         " order_id INTEGER NOT NULL UNIQUE,"
+                                         " amount INTEGER NOT NULL,"
+                                         " pay_method TEXT NOT NULL,"
+                                         " card_last4 TEXT,"
+                                         " status TEXT NOT NULL,"
+                                         " center_id INTEGER,"
+                                         " checkup_date TEXT,"
+                                         " reason TEXT,"
+                                         " created_at TEXT NOT NULL,"
+                                         " updated_at TEXT NOT NULL);"},
     {2, HC_DEADLETTER_SCHEMA},
 };
 
-#define COLUMNS                                                                          \
-    "id, order_id, amount, pay_method, card_last4, status, center_id, checkup_date,"     \
+#define COLUMNS                                                                                    \
+    "id, order_id, amount, pay_method, card_last4, status, center_id, checkup_date,"               \
     " reason, created_at, updated_at"
 
 /* hc_row_decode_cb: fills the payment_t at o from row of r (COLUMNS). */
@@ -77,8 +76,9 @@ int payment_store_insert(hc_conn_t *c, payment_t *p)
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         HC_PARAMS(HC_I64(p->order_id), HC_I64(p->amount), HC_TEXT(payment_method_name(p->method)),
                   hc_val_text_opt(p->card_last4), HC_TEXT(payment_status_name(p->status)),
-                  p->center_id > 0 ? HC_I64(p->center_id) : HC_NULLV, hc_val_text_opt(p->checkup_date),
-                  hc_val_text_opt(p->reason), HC_TEXT(p->created_at), HC_TEXT(p->updated_at)),
+                  p->center_id > 0 ? HC_I64(p->center_id) : HC_NULLV,
+                  hc_val_text_opt(p->checkup_date), hc_val_text_opt(p->reason),
+                  HC_TEXT(p->created_at), HC_TEXT(p->updated_at)),
         &id);
     if (rc == 0)
         p->id = id;
@@ -98,8 +98,8 @@ int payment_store_cancel(hc_conn_t *c, payment_t *p, const char *reason, const h
     rc = hc_conn_exec(c,
                       "UPDATE payments SET status = ?, reason = ?, updated_at = ?"
                       " WHERE id = ? AND status = ?",
-                      HC_PARAMS(HC_TEXT(payment_status_name(PAYMENT_CANCELED)), hc_val_text_opt(p->reason),
-                                HC_TEXT(p->updated_at), HC_I64(p->id),
+                      HC_PARAMS(HC_TEXT(payment_status_name(PAYMENT_CANCELED)),
+                                hc_val_text_opt(p->reason), HC_TEXT(p->updated_at), HC_I64(p->id),
                                 HC_TEXT(payment_status_name(PAYMENT_APPROVED))),
                       &changes);
     if (rc)

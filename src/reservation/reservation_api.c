@@ -191,8 +191,12 @@ static int ask_order(hc_req_t *req, hc_service_t *svc, const reservation_t *r,
                              (json_int_t)r->id);
     if (reason)
         json_object_set_new(body, "reason", json_string(reason));
-    hc_call_t call = {.method = "POST", .url = url, .body = body, .trace = hc_req_trace(req),
-                      .timeout_ms = hc_cfg.order_timeout_ms, .caller = svc->def->name};
+    hc_call_t call = {.method = "POST",
+                      .url = url,
+                      .body = body,
+                      .trace = hc_req_trace(req),
+                      .timeout_ms = hc_cfg.order_timeout_ms,
+                      .caller = svc->def->name};
     int crc = hc_client_call(&call, &http, &resp);
     json_decref(body);
     const char *st = json_string_value(json_object_get(resp, "status"));
@@ -207,7 +211,9 @@ static int ask_order(hc_req_t *req, hc_service_t *svc, const reservation_t *r,
         char text[400];
         snprintf(text, sizeof text, "reservation %lld cannot become %s: %s", (long long)r->id,
                  reservation_status_name(to),
-                 http == 404 ? "the booking is unknown to order" : msg ? msg : "refused by order");
+                 http == 404 ? "the booking is unknown to order"
+                 : msg       ? msg
+                             : "refused by order");
         hc_reply_error(req, 409, "invalid_state", text, NULL);
     } else {
         hc_warn("order could not decide on reservation %lld (%s, status %d)", (long long)r->id,
@@ -236,7 +242,8 @@ static void admin_change(hc_req_t *req, hc_service_t *svc, int64_t id, int64_t o
     int64_t version = 0;
     int applied = 0;
     hc_conn_t *c = hc_db_acquire(svc->db);
-    int rc = id ? reservation_store_get(c, id, &r) : reservation_store_get_by_order(c, order_id, &r);
+    int rc =
+        id ? reservation_store_get(c, id, &r) : reservation_store_get_by_order(c, order_id, &r);
     hc_db_release(svc->db, c);
     if (rc == HC_ENOTFOUND) {
         if (id) {

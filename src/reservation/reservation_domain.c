@@ -42,29 +42,32 @@ int reservation_status_holds_capacity(reservation_status_t s)
 }
 
 /* Shorthands for the tables below. */
+/* clang-format off */
 #define T_INVALID {RESERVATION_MOVE_INVALID, 0, NULL}
-#define T_NOOP {RESERVATION_MOVE_NOOP, 0, NULL}
+#define T_NOOP    {RESERVATION_MOVE_NOOP, 0, NULL}
 #define T_CONFIRM {RESERVATION_MOVE_APPLY, 0, HC_EV_RESERVATION_CONFIRMED}
-#define T_REJECT {RESERVATION_MOVE_APPLY, 1, HC_EV_RESERVATION_REJECTED}
-#define T_CANCEL {RESERVATION_MOVE_APPLY, 1, HC_EV_RESERVATION_CANCELED}
+#define T_REJECT  {RESERVATION_MOVE_APPLY, 1, HC_EV_RESERVATION_REJECTED}
+#define T_CANCEL  {RESERVATION_MOVE_APPLY, 1, HC_EV_RESERVATION_CANCELED}
 
 /* Admin moves, indexed [from][to]. Only CONFIRMED and REJECTED are admin
  * targets; the rows for REJECTED and CANCELED are final states. */
-static const reservation_transition_t admin_table[RESERVATION_STATUS_COUNT]
-                                                [RESERVATION_STATUS_COUNT] = {
-    [RESERVATION_REQUESTED] = {T_INVALID, T_CONFIRM, T_REJECT, T_INVALID},
-    [RESERVATION_CONFIRMED] = {T_INVALID, T_NOOP, T_REJECT, T_INVALID},
-    [RESERVATION_REJECTED] = {T_INVALID, T_INVALID, T_INVALID, T_INVALID},
-    [RESERVATION_CANCELED] = {T_INVALID, T_INVALID, T_INVALID, T_INVALID},
+static const reservation_transition_t
+    admin_table[RESERVATION_STATUS_COUNT][RESERVATION_STATUS_COUNT] = {
+    /* to:                     REQUESTED  CONFIRMED  REJECTED   CANCELED */
+    [RESERVATION_REQUESTED] = {T_INVALID, T_CONFIRM, T_REJECT,  T_INVALID},
+    [RESERVATION_CONFIRMED] = {T_INVALID, T_NOOP,    T_REJECT,  T_INVALID},
+    [RESERVATION_REJECTED]  = {T_INVALID, T_INVALID, T_INVALID, T_INVALID},
+    [RESERVATION_CANCELED]  = {T_INVALID, T_INVALID, T_INVALID, T_INVALID},
 };
 
 /* Cancel moves (OrderCanceled / OrderFailed), indexed by the current status. */
 static const reservation_transition_t cancel_table[RESERVATION_STATUS_COUNT] = {
     [RESERVATION_REQUESTED] = T_CANCEL,
     [RESERVATION_CONFIRMED] = T_CANCEL,
-    [RESERVATION_REJECTED] = T_NOOP,
-    [RESERVATION_CANCELED] = T_NOOP,
+    [RESERVATION_REJECTED]  = T_NOOP,
+    [RESERVATION_CANCELED]  = T_NOOP,
 };
+/* clang-format on */
 
 reservation_transition_t reservation_admin_transition(reservation_status_t from,
                                                       reservation_status_t to)

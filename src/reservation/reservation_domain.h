@@ -20,10 +20,10 @@ typedef enum reservation_status {
 
 /* Limits of the admin API and of stored texts. */
 #define RESERVATION_REASON_MAX_CHARS HC_REASON_MAX_CHARS /* characters (code points) */
-#define RESERVATION_REASON_BUF HC_REASON_BUF                 /* bytes */
-#define RESERVATION_CAPACITY_MAX 100000   /* checkups per center and day */
-#define RESERVATION_SLOT_MAX_DAYS 92      /* longest /slots range, both ends included */
-#define RESERVATION_SLOT_DEFAULT_DAYS 14  /* default /slots range */
+#define RESERVATION_REASON_BUF HC_REASON_BUF             /* bytes */
+#define RESERVATION_CAPACITY_MAX 100000                  /* checkups per center and day */
+#define RESERVATION_SLOT_MAX_DAYS 92     /* longest /slots range, both ends included */
+#define RESERVATION_SLOT_DEFAULT_DAYS 14 /* default /slots range */
 
 /* The upper-case name of a status ("REQUESTED", ...). Never NULL. */
 const char *reservation_status_name(reservation_status_t s);

@@ -19,9 +19,9 @@
 #include "hc_outbox.h"
 #include "hc_valid.h"
 
-const char *const reservation_policy_types[] = {
-    HC_EV_PAYMENT_APPROVED, HC_EV_ORDER_CONFIRMED, HC_EV_ORDER_REJECTED,
-    HC_EV_ORDER_CANCELED,   HC_EV_ORDER_FAILED,    NULL};
+const char *const reservation_policy_types[] = {HC_EV_PAYMENT_APPROVED, HC_EV_ORDER_CONFIRMED,
+                                                HC_EV_ORDER_REJECTED,   HC_EV_ORDER_CANCELED,
+                                                HC_EV_ORDER_FAILED,     NULL};
 
 #define REASON_CUSTOMER "canceled by customer"
 #define REASON_FAILED "order failed"
@@ -35,7 +35,8 @@ json_t *reservation_event_new(const char *type, const reservation_t *r, const hc
     json_object_set_new(ev, "checkupDate", json_string(r->checkup_date));
     if (strcmp(type, HC_EV_RESERVATION_ACCEPTED) == 0)
         json_object_set_new(ev, "status", json_string(reservation_status_name(r->status)));
-    if (strcmp(type, HC_EV_RESERVATION_REJECTED) == 0 || strcmp(type, HC_EV_RESERVATION_CANCELED) == 0)
+    if (strcmp(type, HC_EV_RESERVATION_REJECTED) == 0 ||
+        strcmp(type, HC_EV_RESERVATION_CANCELED) == 0)
         json_object_set_new(ev, "reason", json_string(r->reason));
     return ev;
 }
@@ -175,8 +176,7 @@ static int on_payment_approved(hc_conn_t *c, const hc_event_t *ev)
         rc = emit(c, HC_EV_RESERVATION_ACCEPTED, &r, &ev->trace);
         if (!rc)
             hc_info("reservation %lld of order %lld: REQUESTED at center %lld on %s",
-                    (long long)r.id, (long long)r.order_id, (long long)r.center_id,
-                    r.checkup_date);
+                    (long long)r.id, (long long)r.order_id, (long long)r.center_id, r.checkup_date);
     } else {
         rc = emit(c, HC_EV_RESERVATION_REJECTED, &r, &ev->trace);
         if (!rc)
@@ -186,8 +186,8 @@ static int on_payment_approved(hc_conn_t *c, const hc_event_t *ev)
     return rc;
 }
 
-int reservation_follow(hc_conn_t *c, reservation_t *r, const char *order_status,
-                       int64_t version, const char *reason, const hc_trace_t *trace, int *applied)
+int reservation_follow(hc_conn_t *c, reservation_t *r, const char *order_status, int64_t version,
+                       const char *reason, const hc_trace_t *trace, int *applied)
 {
     reservation_status_t to;
     *applied = 0;

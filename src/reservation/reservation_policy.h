@@ -39,7 +39,7 @@ int reservation_change_status(hc_conn_t *c, reservation_t *r, reservation_status
  * reservation_change_status (reason for REJECTED and CANCELED), and the new
  * order_version stored. *applied is 1 when r's status changed. Returns 0 or
  * an hc_err (the caller rolls back). */
-int reservation_follow(hc_conn_t *c, reservation_t *r, const char *order_status,
-                       int64_t version, const char *reason, const hc_trace_t *trace, int *applied);
+int reservation_follow(hc_conn_t *c, reservation_t *r, const char *order_status, int64_t version,
+                       const char *reason, const hc_trace_t *trace, int *applied);
 
 #endif

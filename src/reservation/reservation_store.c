@@ -19,34 +19,34 @@
 
 const hc_migration_t reservation_migrations[RESERVATION_N_MIGRATIONS] = {
     {1, HC_OUTBOX_SCHEMA HC_INBOX_SCHEMA
-        /* Centers mirror the configuration; active = 0 once a center is
-         * dropped from it (its reservations keep pointing at the row). */
-        "CREATE TABLE IF NOT EXISTS centers (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-        " daily_capacity INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 1,"
-        " updated_at TEXT NOT NULL);"
-        /* Admin capacity per (center, date); the center default applies otherwise. */
-        "CREATE TABLE IF NOT EXISTS slot_overrides (center_id INTEGER NOT NULL,"
-        " date TEXT NOT NULL, capacity INTEGER NOT NULL, updated_at TEXT NOT NULL,"
-        " PRIMARY KEY (center_id, date));"
-        /* booked = REQUESTED + CONFIRMED reservations of (center, date). */
-        "CREATE TABLE IF NOT EXISTS slot_usage (center_id INTEGER NOT NULL,"
-        " date TEXT NOT NULL, booked INTEGER NOT NULL DEFAULT 0,"
-        " PRIMARY KEY (center_id, date));"
-        "CREATE TABLE IF NOT EXISTS reservations (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-        " order_id INTEGER NOT NULL UNIQUE, center_id INTEGER NOT NULL,"
-        " checkup_date TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,"
-        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
-        "CREATE INDEX IF NOT EXISTS reservations_slot"
-        " ON reservations(center_id, checkup_date, status);"
-        "CREATE INDEX IF NOT EXISTS reservations_status ON reservations(status, id);"
-        "CREATE TABLE IF NOT EXISTS cancellations (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-        " order_id INTEGER NOT NULL, reservation_id INTEGER, center_id INTEGER,"
-        " checkup_date TEXT, reason TEXT, created_at TEXT NOT NULL);"
-        "CREATE INDEX IF NOT EXISTS cancellations_order ON cancellations(order_id, id);"
-        /* Orders canceled or failed before a reservation existed: a late
-         * PaymentApproved for them must not allocate. */
-        "CREATE TABLE IF NOT EXISTS voided_orders (order_id INTEGER PRIMARY KEY,"
-        " reason TEXT, created_at TEXT NOT NULL);"},
+     /* Centers mirror the configuration; active = 0 once a center is
+      * dropped from it (its reservations keep pointing at the row). */
+     "CREATE TABLE IF NOT EXISTS centers (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+     " daily_capacity INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 1,"
+     " updated_at TEXT NOT NULL);"
+     /* Admin capacity per (center, date); the center default applies otherwise. */
+     "CREATE TABLE IF NOT EXISTS slot_overrides (center_id INTEGER NOT NULL,"
+     " date TEXT NOT NULL, capacity INTEGER NOT NULL, updated_at TEXT NOT NULL,"
+     " PRIMARY KEY (center_id, date));"
+     /* booked = REQUESTED + CONFIRMED reservations of (center, date). */
+     "CREATE TABLE IF NOT EXISTS slot_usage (center_id INTEGER NOT NULL,"
+     " date TEXT NOT NULL, booked INTEGER NOT NULL DEFAULT 0,"
+     " PRIMARY KEY (center_id, date));"
+     "CREATE TABLE IF NOT EXISTS reservations (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     " order_id INTEGER NOT NULL UNIQUE, center_id INTEGER NOT NULL,"
+     " checkup_date TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,"
+     " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+     "CREATE INDEX IF NOT EXISTS reservations_slot"
+     " ON reservations(center_id, checkup_date, status);"
+     "CREATE INDEX IF NOT EXISTS reservations_status ON reservations(status, id);"
+     "CREATE TABLE IF NOT EXISTS cancellations (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     " order_id INTEGER NOT NULL, reservation_id INTEGER, center_id INTEGER,"
+     " checkup_date TEXT, reason TEXT, created_at TEXT NOT NULL);"
+     "CREATE INDEX IF NOT EXISTS cancellations_order ON cancellations(order_id, id);"
+     /* Orders canceled or failed before a reservation existed: a late
+      * PaymentApproved for them must not allocate. */
+     "CREATE TABLE IF NOT EXISTS voided_orders (order_id INTEGER PRIMARY KEY,"
+     " reason TEXT, created_at TEXT NOT NULL);"},
     /* The version of the booking (order's) the reservation last followed:
      * an order event applies only when it is newer. */
     {2, "ALTER TABLE reservations ADD COLUMN order_version INTEGER NOT NULL DEFAULT 0;"},
@@ -54,7 +54,7 @@ const hc_migration_t reservation_migrations[RESERVATION_N_MIGRATIONS] = {
     {3, HC_DEADLETTER_SCHEMA},
 };
 
-#define RES_COLS                                                                          \
+#define RES_COLS                                                                                   \
     "id, order_id, center_id, checkup_date, status, reason, created_at, updated_at, order_version"
 #define CAN_COLS "id, order_id, reservation_id, center_id, checkup_date, reason, created_at"
 
@@ -137,8 +137,8 @@ static const hc_list_def_t center_list = {.cols = CENTER_COLS,
                                           .decode = row_to_center,
                                           .elem_size = sizeof(reservation_center_t)};
 
-int reservation_store_center_list(hc_conn_t *c, const hc_list_query_t *q, void **items,
-                                  size_t *n, int64_t *total)
+int reservation_store_center_list(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                                  int64_t *total)
 {
     return hc_store_list(c, &center_list, q, items, n, total);
 }
@@ -185,8 +185,7 @@ out:
     return rc;
 }
 
-int reservation_store_set_override(hc_conn_t *c, int64_t center_id, int64_t day,
-                                   int64_t capacity)
+int reservation_store_set_override(hc_conn_t *c, int64_t center_id, int64_t day, int64_t capacity)
 {
     char date[11], now[32];
     hc_date_format(day, date, sizeof date);
@@ -195,8 +194,7 @@ int reservation_store_set_override(hc_conn_t *c, int64_t center_id, int64_t day,
                         "INSERT INTO slot_overrides(center_id, date, capacity, updated_at)"
                         " VALUES (?, ?, ?, ?) ON CONFLICT(center_id, date) DO UPDATE SET"
                         " capacity = excluded.capacity, updated_at = excluded.updated_at",
-                        HC_PARAMS(HC_I64(center_id), HC_TEXT(date), HC_I64(capacity),
-                                  HC_TEXT(now)),
+                        HC_PARAMS(HC_I64(center_id), HC_TEXT(date), HC_I64(capacity), HC_TEXT(now)),
                         NULL);
 }
 
@@ -217,8 +215,8 @@ int reservation_store_slot_take(hc_conn_t *c, int64_t center_id, const char *dat
                       " WHERE center_id = ? AND date = ? AND booked < COALESCE("
                       "(SELECT capacity FROM slot_overrides WHERE center_id = ? AND date = ?),"
                       " (SELECT daily_capacity FROM centers WHERE id = ?), 0)",
-                      HC_PARAMS(HC_I64(center_id), HC_TEXT(date), HC_I64(center_id),
-                                HC_TEXT(date), HC_I64(center_id)),
+                      HC_PARAMS(HC_I64(center_id), HC_TEXT(date), HC_I64(center_id), HC_TEXT(date),
+                                HC_I64(center_id)),
                       &changes);
     if (rc)
         return rc;
@@ -269,8 +267,9 @@ int reservation_store_get_by_order(hc_conn_t *c, int64_t order_id, reservation_t
 int reservation_store_update_status(hc_conn_t *c, reservation_t *r)
 {
     hc_now_rfc3339(r->updated_at);
-    return hc_conn_exec(c, "UPDATE reservations SET status = ?, reason = ?, order_version = ?,"
-                           " updated_at = ? WHERE id = ?",
+    return hc_conn_exec(c,
+                        "UPDATE reservations SET status = ?, reason = ?, order_version = ?,"
+                        " updated_at = ? WHERE id = ?",
                         HC_PARAMS(HC_TEXT(reservation_status_name(r->status)),
                                   r->reason[0] ? HC_TEXT(r->reason) : HC_NULLV,
                                   HC_I64(r->order_version), HC_TEXT(r->updated_at), HC_I64(r->id)),
@@ -338,8 +337,7 @@ int reservation_store_cancellation_list(hc_conn_t *c, const hc_list_query_t *q, 
     return hc_store_list(c, &cancellation_list, q, items, n, total);
 }
 
-int reservation_store_void_order(hc_conn_t *c, int64_t order_id, const char *reason,
-                                 int *inserted)
+int reservation_store_void_order(hc_conn_t *c, int64_t order_id, const char *reason, int *inserted)
 {
     char now[32];
     int64_t changes = 0;

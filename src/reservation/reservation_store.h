@@ -68,8 +68,8 @@ int reservation_store_sync_centers(hc_conn_t *c, const hc_center_cfg_t *centers,
 int reservation_store_center_get(hc_conn_t *c, int64_t id, reservation_center_t *out);
 
 /* hc_list_cb: the active centers (reservation_center_t) by id. */
-int reservation_store_center_list(hc_conn_t *c, const hc_list_query_t *q, void **items,
-                                  size_t *n, int64_t *total);
+int reservation_store_center_list(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,
+                                  int64_t *total);
 
 /* Fills out[0..n_days) with the slots of center from from_day on, using
  * default_capacity where no override exists. Returns 0 or an hc_err. */
@@ -78,8 +78,7 @@ int reservation_store_slots(hc_conn_t *c, int64_t center_id, int64_t default_cap
 
 /* Sets the capacity override of (center, day) inside c's transaction.
  * Returns 0 or an hc_err. */
-int reservation_store_set_override(hc_conn_t *c, int64_t center_id, int64_t day,
-                                   int64_t capacity);
+int reservation_store_set_override(hc_conn_t *c, int64_t center_id, int64_t day, int64_t capacity);
 
 /* Takes one unit of the capacity of (center, date) if any is left, in one
  * conditional UPDATE so that concurrent writers (threads or processes) can
@@ -121,8 +120,7 @@ int reservation_store_cancellation_list(hc_conn_t *c, const hc_list_query_t *q, 
 /* Records the tombstone of an order canceled or failed before it had a
  * reservation. *inserted is 1 for a new tombstone, 0 when it existed.
  * Returns 0 or an hc_err. */
-int reservation_store_void_order(hc_conn_t *c, int64_t order_id, const char *reason,
-                                 int *inserted);
+int reservation_store_void_order(hc_conn_t *c, int64_t order_id, const char *reason, int *inserted);
 
 /* *voided = 1 when order_id has a tombstone, else 0. Returns 0 or an hc_err. */
 int reservation_store_is_voided(hc_conn_t *c, int64_t order_id, int *voided);

@@ -101,9 +101,9 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         if (!nginx_safe(vars[i].value)) {
             hc_fmt(err, errlen,
-                 "gateway template: value for @%s@ (\"%s\") cannot appear in an nginx "
-                 "config (empty, or spaces, quotes, ';', '{', '}', '$' or '#')",
-                 vars[i].name, vars[i].value);
+                   "gateway template: value for @%s@ (\"%s\") cannot appear in an nginx "
+                   "config (empty, or spaces, quotes, ';', '{', '}', '$' or '#')",
+                   vars[i].name, vars[i].value);
             return HC_EINVAL;
         }
     }

@@ -145,11 +145,11 @@ static void sv_spawn_error(const sv_t *sv, const sv_child_t *c, int rc, const ch
         hc_fmt(err, errlen, "cannot %s %s: fork failed: %s", verb, c->name, strerror(e));
     else if (nginx && !strchr(sv->nginx, '/') && (e == ENOENT || e == ENOTDIR || e == EACCES))
         hc_fmt(err, errlen,
-                "nginx not found in /usr/sbin, /usr/local/sbin or PATH: install it "
-                "(apt-get install nginx-light) or set HC_NGINX");
+               "nginx not found in /usr/sbin, /usr/local/sbin or PATH: install it "
+               "(apt-get install nginx-light) or set HC_NGINX");
     else
         hc_fmt(err, errlen, "cannot %s %s: cannot run %s: %s", verb, c->name,
-                nginx ? sv->nginx : sv->self_exe, strerror(e));
+               nginx ? sv->nginx : sv->self_exe, strerror(e));
 }
 
 /* Reaps every exited child without blocking. During supervision (restart=1) a
@@ -297,22 +297,22 @@ static int sv_check_ports(const sv_t *sv, char *err, size_t errlen)
         const sv_child_t *c = &sv->child[i];
         for (int j = 0; j < i; j++) {
             if (sv->child[j].port == c->port) {
-                hc_fmt(err, errlen, "%s and %s are both set to port %d (%s, %s)",
-                        sv->child[j].name, c->name, c->port, sv->child[j].port_var, c->port_var);
+                hc_fmt(err, errlen, "%s and %s are both set to port %d (%s, %s)", sv->child[j].name,
+                       c->name, c->port, sv->child[j].port_var, c->port_var);
                 return HC_EUNAVAIL;
             }
         }
         int e = sv_port_free(sv->cfg->bind_addr, c->port);
         if (e == EADDRINUSE) {
             hc_fmt(err, errlen,
-                    "port %d (%s) on %s is already in use: stop the process holding it "
-                    "(is another `healthcenter up` running?) or choose another port with %s",
-                    c->port, c->name, sv->cfg->bind_addr, c->port_var);
+                   "port %d (%s) on %s is already in use: stop the process holding it "
+                   "(is another `healthcenter up` running?) or choose another port with %s",
+                   c->port, c->name, sv->cfg->bind_addr, c->port_var);
             return HC_EUNAVAIL;
         }
         if (e != 0) {
             hc_fmt(err, errlen, "cannot listen on %s port %d (%s): %s (check HC_BIND_ADDR, %s)",
-                    sv->cfg->bind_addr, c->port, c->name, strerror(e), c->port_var);
+                   sv->cfg->bind_addr, c->port, c->name, strerror(e), c->port_var);
             return HC_EUNAVAIL;
         }
     }
@@ -422,7 +422,7 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
         if (hc_mono_ms() >= deadline) {
             int k =
                 hc_fmt(err, errlen,
-                        "not ready within %d ms (HC_READY_TIMEOUT_MS):", sv->cfg->ready_timeout_ms);
+                       "not ready within %d ms (HC_READY_TIMEOUT_MS):", sv->cfg->ready_timeout_ms);
             for (int i = 0; i < SV_NCHILD && k > 0 && (size_t)k < errlen; i++)
                 if (!sv->child[i].ready)
                     k += snprintf(err + k, errlen - (size_t)k, " %s (port %d)", sv->child[i].name,
@@ -444,8 +444,8 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
                 char how[96];
                 up_proc_describe_status(st, how, sizeof how);
                 hc_fmt(err, errlen, "%s exited during start-up (%s); see its messages above%s%s%s",
-                        c->name, how, i == SV_NGINX ? " and in " : "",
-                        i == SV_NGINX ? sv->run_dir : "", i == SV_NGINX ? "/error.log" : "");
+                       c->name, how, i == SV_NGINX ? " and in " : "",
+                       i == SV_NGINX ? sv->run_dir : "", i == SV_NGINX ? "/error.log" : "");
                 c->pid = 0;
                 rc = 1;
                 goto out;

@@ -46,7 +46,8 @@ static int names_a_key(json_t *body, const char *field)
 {
     const char *key;
     json_t *v;
-    json_object_foreach(body, key, v) {
+    json_object_foreach(body, key, v)
+    {
         char cut[64];
         hc_utf8_copy(cut, sizeof cut, key);
         if (strcmp(cut, field) == 0)
@@ -65,7 +66,8 @@ static void check_fields(const hc_fields_t *f, json_t *body)
     size_t i, j;
     json_t *e, *g;
     FUZZ_CHECK(json_is_array(f->list));
-    json_array_foreach(f->list, i, e) {
+    json_array_foreach(f->list, i, e)
+    {
         const char *field = json_string_value(json_object_get(e, "field"));
         const char *message = json_string_value(json_object_get(e, "message"));
         FUZZ_CHECK(field && message);

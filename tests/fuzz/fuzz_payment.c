@@ -79,7 +79,8 @@ static void check_accepted(json_t *body, const payment_request_t *r)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = fuzz_cstr(data, size);
-    static const char *const cards[] = {"4000000000000002", "5105105105105100", "4111111111111111", "1"};
+    static const char *const cards[] = {"4000000000000002", "5105105105105100", "4111111111111111",
+                                        "1"};
     for (size_t i = 0; i < sizeof cards / sizeof cards[0]; i++)
         FUZZ_CHECK(payment_card_is_declined(cards[i], text) == listed(cards[i], text));
     free(text);

@@ -13,20 +13,37 @@
 
 /* The services' routes (src/<service>/<service>_api.c), plus one "*" route. */
 static const char *const table_src[][2] = {
-    {"POST", "/orders"}, {"GET", "/orders"}, {"GET", "/orders/{id}"},
-    {"DELETE", "/orders/{id}"}, {"PATCH", "/orders/{id}"}, {"POST", "/orders/{id}/status"},
-    {"GET", "/packages"}, {"GET", "/packages/{code}"},
-    {"POST", "/paymentHistories"}, {"GET", "/paymentHistories"},
-    {"GET", "/paymentHistories/{id}"}, {"PATCH", "/paymentHistories/{id}"},
+    {"POST", "/orders"},
+    {"GET", "/orders"},
+    {"GET", "/orders/{id}"},
+    {"DELETE", "/orders/{id}"},
+    {"PATCH", "/orders/{id}"},
+    {"POST", "/orders/{id}/status"},
+    {"GET", "/packages"},
+    {"GET", "/packages/{code}"},
+    {"POST", "/paymentHistories"},
+    {"GET", "/paymentHistories"},
+    {"GET", "/paymentHistories/{id}"},
+    {"PATCH", "/paymentHistories/{id}"},
     {"POST", "/paymentHistories/{id}/cancel"},
-    {"GET", "/reservations"}, {"POST", "/reservations"}, {"GET", "/reservations/{id}"},
-    {"PATCH", "/reservations/{id}"}, {"POST", "/reservations/{id}/confirm"},
-    {"POST", "/reservations/{id}/reject"}, {"GET", "/cancellations"},
-    {"GET", "/cancellations/{id}"}, {"GET", "/centers"}, {"GET", "/centers/{id}"},
-    {"GET", "/centers/{id}/slots"}, {"GET", "/centers/{id}/slots/{date}"},
+    {"GET", "/reservations"},
+    {"POST", "/reservations"},
+    {"GET", "/reservations/{id}"},
+    {"PATCH", "/reservations/{id}"},
+    {"POST", "/reservations/{id}/confirm"},
+    {"POST", "/reservations/{id}/reject"},
+    {"GET", "/cancellations"},
+    {"GET", "/cancellations/{id}"},
+    {"GET", "/centers"},
+    {"GET", "/centers/{id}"},
+    {"GET", "/centers/{id}/slots"},
+    {"GET", "/centers/{id}/slots/{date}"},
     {"PUT", "/centers/{id}/slots/{date}"},
-    {"GET", "/mypages"}, {"GET", "/mypages/search/findByOrderId"}, {"GET", "/mypages/{id}"},
-    {"GET", "/notifications"}, {"GET", "/notifications/{id}"},
+    {"GET", "/mypages"},
+    {"GET", "/mypages/search/findByOrderId"},
+    {"GET", "/mypages/{id}"},
+    {"GET", "/notifications"},
+    {"GET", "/notifications/{id}"},
     {"*", "/echo/{a}/{b}/{c}/{d}/{e}/{f}/{g}"},
 };
 #define N_ROUTES (sizeof table_src / sizeof table_src[0])
@@ -92,10 +109,10 @@ static void check_allow(const char *allow, char *const *segs, size_t n, int comp
     snprintf(copy, sizeof copy, "%s", allow);
     size_t listed = 0;
     for (char *save = NULL, *m = strtok_r(copy, ", ", &save); m; m = strtok_r(NULL, ", ", &save)) {
-        while (from < N_ROUTES && !(pattern_fits(&routes[from], segs, n) &&
-                                    strcmp(routes[from].method, m) == 0))
+        while (from < N_ROUTES &&
+               !(pattern_fits(&routes[from], segs, n) && strcmp(routes[from].method, m) == 0))
             from++;
-        FUZZ_CHECK(from < N_ROUTES); /* a method the path has, after the previous one */
+        FUZZ_CHECK(from < N_ROUTES);      /* a method the path has, after the previous one */
         for (size_t j = 0; j < from; j++) /* and at its first route: listed once */
             FUZZ_CHECK(!(pattern_fits(&routes[j], segs, n) && strcmp(routes[j].method, m) == 0));
         from++;
@@ -203,8 +220,7 @@ static char *query_value(const char *query, const char *key)
     size_t klen = strlen(key);
     while (query && *query) {
         size_t len = strcspn(query, "&");
-        if (len >= klen && strncmp(query, key, klen) == 0 &&
-            (len == klen || query[klen] == '=')) {
+        if (len >= klen && strncmp(query, key, klen) == 0 && (len == klen || query[klen] == '=')) {
             size_t off = len == klen ? klen : klen + 1;
             char *v = malloc(len - off + 1);
             memcpy(v, query + off, len - off);

@@ -3,10 +3,12 @@
 #ifndef HC_TEST_H
 #define HC_TEST_H
 
+/* cmocka.h needs these four first. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <ftw.h>

@@ -311,8 +311,8 @@ static void *late_publisher(void *p)
     size_t n = 0;
     lp->rc = lp->bus->ops->poll(lp->idle, none, 1, &n, 100);
     if (lp->rc == 0 && n == 0) {
-        hc_bus_msg_t m = {.key = (char *)KEYS[0], .value = (char *)VALUES[0],
-                          .value_len = strlen(VALUES[0])};
+        hc_bus_msg_t m = {
+            .key = (char *)KEYS[0], .value = (char *)VALUES[0], .value_len = strlen(VALUES[0])};
         lp->rc = hc_bus_publish(lp->bus, &m, 1);
         lp->published_at = hc_test_mono_ms();
     } else if (lp->rc == 0) {
@@ -415,8 +415,8 @@ static void test_other_process_publish_wakes_poll(void **state)
         if (bus->ops->poll(idle, none, 1, &n, 150) != 0 || n != 0)
             _exit(4);
         bus->ops->consumer_close(idle);
-        hc_bus_msg_t m = {.key = (char *)KEYS[0], .value = (char *)VALUES[0],
-                          .value_len = strlen(VALUES[0])};
+        hc_bus_msg_t m = {
+            .key = (char *)KEYS[0], .value = (char *)VALUES[0], .value_len = strlen(VALUES[0])};
         if (hc_bus_publish(bus, &m, 1) != 0)
             _exit(5);
         hc_bus_destroy(bus);
@@ -505,8 +505,8 @@ static void test_records_carry_checksum(void **state)
     for (size_t i = 0; i < N_MSGS; i++) {
         int64_t crc = events_i64(f->dir, "SELECT crc FROM events WHERE msg_key = ? AND value = ?",
                                  HC_PARAMS(HC_TEXT(KEYS[i]), HC_TEXT(VALUES[i])));
-        assert_int_equal(crc, (int64_t)hc_bus_log_crc(KEYS[i], strlen(KEYS[i]), VALUES[i],
-                                                      strlen(VALUES[i])));
+        assert_int_equal(
+            crc, (int64_t)hc_bus_log_crc(KEYS[i], strlen(KEYS[i]), VALUES[i], strlen(VALUES[i])));
     }
     /* key and value both count, and where one ends */
     assert_int_not_equal(hc_bus_log_crc("1", 1, "23", 2), hc_bus_log_crc("12", 2, "3", 1));
@@ -527,7 +527,8 @@ static void test_checksum_mismatch_stops_without_skipping(void **state)
     hc_bus_consumer_t *probe = consumer(f->bus, "probe");
     poll_expect(f->bus, probe, 0, N_MSGS, offs);
     f->bus->ops->consumer_close(probe);
-    sql_on(f->dir, "events.db", "UPDATE events SET value = replace(value, '\"n\":2', '\"n\":3') WHERE pos = ?",
+    sql_on(f->dir, "events.db",
+           "UPDATE events SET value = replace(value, '\"n\":2', '\"n\":3') WHERE pos = ?",
            HC_PARAMS(HC_I64(offs[2])));
 
     /* the good record before it is handed out, then the consumer stops at it,
@@ -559,7 +560,8 @@ static void test_corrupt_key_detected(void **state)
     hc_bus_consumer_t *c = consumer(f->bus, "probe");
     poll_expect(f->bus, c, 0, 2, offs);
     f->bus->ops->consumer_close(c);
-    sql_on(f->dir, "events.db", "UPDATE events SET msg_key = '999' WHERE pos = ?", HC_PARAMS(HC_I64(offs[0])));
+    sql_on(f->dir, "events.db", "UPDATE events SET msg_key = '999' WHERE pos = ?",
+           HC_PARAMS(HC_I64(offs[0])));
     c = consumer(f->bus, "g1");
     poll_expect_fault(f->bus, c, HC_BUS_CORRUPT_RECORD, offs[0], "checksum");
     f->bus->ops->consumer_close(c);
@@ -584,10 +586,11 @@ static void test_rows_from_before_checksums_are_read(void **state)
     assert_int_equal(hc_db_open(path, "NORMAL", V1, 1, &db), 0);
     hc_conn_t *conn = hc_db_acquire(db);
     for (size_t i = 0; i < 2; i++)
-        assert_int_equal(hc_conn_exec(conn, "INSERT INTO events(topic, msg_key, value, appended_at)"
-                                            " VALUES (?, ?, ?, ?)",
-                                      HC_PARAMS(HC_TEXT(TOPIC), HC_TEXT(KEYS[i]), HC_TEXT(VALUES[i]),
-                                                HC_I64(hc_now_ms())),
+        assert_int_equal(hc_conn_exec(conn,
+                                      "INSERT INTO events(topic, msg_key, value, appended_at)"
+                                      " VALUES (?, ?, ?, ?)",
+                                      HC_PARAMS(HC_TEXT(TOPIC), HC_TEXT(KEYS[i]),
+                                                HC_TEXT(VALUES[i]), HC_I64(hc_now_ms())),
                                       NULL),
                          0);
     hc_db_release(db, conn);
@@ -597,9 +600,11 @@ static void test_rows_from_before_checksums_are_read(void **state)
     hc_bus_t *bus = NULL;
     assert_int_equal(hc_bus_log_open(dir, TOPIC, "NORMAL", &bus), 0);
     assert_int_equal(events_i64(dir, "SELECT MAX(version) FROM schema_version", HC_NOPARAMS), 2);
-    assert_int_equal(events_i64(dir, "SELECT COUNT(*) FROM events WHERE crc IS NULL", HC_NOPARAMS), 2);
+    assert_int_equal(events_i64(dir, "SELECT COUNT(*) FROM events WHERE crc IS NULL", HC_NOPARAMS),
+                     2);
     publish_range(bus, 2, 3);
-    assert_int_equal(events_i64(dir, "SELECT COUNT(*) FROM events WHERE crc IS NULL", HC_NOPARAMS), 2);
+    assert_int_equal(events_i64(dir, "SELECT COUNT(*) FROM events WHERE crc IS NULL", HC_NOPARAMS),
+                     2);
     hc_bus_consumer_t *c = consumer(bus, "g1");
     poll_expect(bus, c, 0, 3, NULL);
     poll_expect_none(bus, c);
@@ -686,10 +691,12 @@ static void test_replaced_log_found_when_idle_and_restored(void **state)
     /* the old file comes back (same records, appended before the stop) */
     for (size_t i = 0; i < 3; i++)
         sql_on(f->dir, "events.db",
-               "INSERT INTO events(pos, topic, msg_key, value, appended_at, crc) VALUES (?, ?, ?, ?, ?, ?)",
-               HC_PARAMS(HC_I64(offs[i]), HC_TEXT(TOPIC), HC_TEXT(KEYS[i]), HC_TEXT(VALUES[i]),
-                         HC_I64(appended),
-                         HC_I64(hc_bus_log_crc(KEYS[i], strlen(KEYS[i]), VALUES[i], strlen(VALUES[i])))));
+               "INSERT INTO events(pos, topic, msg_key, value, appended_at, crc) VALUES (?, ?, ?, "
+               "?, ?, ?)",
+               HC_PARAMS(
+                   HC_I64(offs[i]), HC_TEXT(TOPIC), HC_TEXT(KEYS[i]), HC_TEXT(VALUES[i]),
+                   HC_I64(appended),
+                   HC_I64(hc_bus_log_crc(KEYS[i], strlen(KEYS[i]), VALUES[i], strlen(VALUES[i])))));
     poll_expect_none(f->bus, c);
     assert_int_equal(f->bus->ops->fault(c, &fault), 0);
     publish_range(f->bus, 3, 4);

@@ -33,9 +33,10 @@ static void make_service_db(fixture_t *f, const char *name)
     assert_int_equal(hc_db_open(path, "NORMAL", MIGS, 2, &db), 0);
     hc_conn_t *c = hc_db_acquire(db);
     for (int i = 0; i < 50; i++)
-        assert_int_equal(hc_conn_exec(c, "INSERT INTO things (name) VALUES ('a thing with a long enough name')",
-                                      HC_NOPARAMS, NULL),
-                         0);
+        assert_int_equal(
+            hc_conn_exec(c, "INSERT INTO things (name) VALUES ('a thing with a long enough name')",
+                         HC_NOPARAMS, NULL),
+            0);
     hc_db_release(db, c);
     hc_db_destroy(db);
 }
@@ -127,8 +128,10 @@ static void test_bad_record_named(void **state)
     char *out = run_check(f, &failed);
     assert_int_equal(failed, 1);
     char want[800];
-    snprintf(want, sizeof want, "FAIL  %s/events.db: record at offset %lld (topic healthcenter, key 2): checksum mismatch",
-             f->bus, (long long)f->offs[1]);
+    snprintf(
+        want, sizeof want,
+        "FAIL  %s/events.db: record at offset %lld (topic healthcenter, key 2): checksum mismatch",
+        f->bus, (long long)f->offs[1]);
     if (!strstr(out, want))
         fail_msg("no \"%s\" in:\n%s", want, out);
     assert_non_null(strstr(out, "check: 1 of 6 items FAILED"));
@@ -144,7 +147,9 @@ static void test_offset_beyond_end_named(void **state)
     char *out = run_check(f, &failed);
     assert_int_equal(failed, 1);
     assert_non_null(strstr(out, "FAIL  "));
-    assert_non_null(strstr(out, "group alpha (topic healthcenter) committed offset 1000 is beyond the end of the log"));
+    assert_non_null(strstr(
+        out,
+        "group alpha (topic healthcenter) committed offset 1000 is beyond the end of the log"));
     free(out);
 }
 
@@ -159,8 +164,10 @@ static void test_corrupt_and_missing_databases(void **state)
     int64_t root = 0;
     assert_int_equal(hc_db_open_existing(path, 1, &db), 0);
     hc_conn_t *c = hc_db_acquire(db);
-    assert_int_equal(hc_conn_query_i64(c, "SELECT rootpage FROM sqlite_master WHERE name = 'things'",
-                                       HC_NOPARAMS, &root), 0);
+    assert_int_equal(hc_conn_query_i64(c,
+                                       "SELECT rootpage FROM sqlite_master WHERE name = 'things'",
+                                       HC_NOPARAMS, &root),
+                     0);
     hc_db_release(db, c);
     hc_db_destroy(db);
     FILE *fp = fopen(path, "r+b");

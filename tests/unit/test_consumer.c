@@ -32,7 +32,7 @@ typedef struct handler_state {
     int calls;
     int poison_calls;
     int fail_calls;
-    int commits; /* after_commit calls */
+    int commits;      /* after_commit calls */
     int refuse_flaky; /* "Flaky" events are refused (HC_EINVAL) while set */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -53,9 +53,9 @@ static int handler(hc_conn_t *c, const hc_event_t *ev, void *ud)
         pthread_mutex_unlock(&hs->mu);
         return HC_EIO;
     }
-    int rc = hc_conn_exec(c, "INSERT INTO applied (event_id, order_id, seq) VALUES (?, ?, ?)",
-                          HC_PARAMS(HC_TEXT(ev->event_id), HC_I64(ev->order_id), HC_I64(seq)),
-                          NULL);
+    int rc =
+        hc_conn_exec(c, "INSERT INTO applied (event_id, order_id, seq) VALUES (?, ?, ?)",
+                     HC_PARAMS(HC_TEXT(ev->event_id), HC_I64(ev->order_id), HC_I64(seq)), NULL);
     if (rc != 0)
         return rc;
     if (strcmp(ev->type, "Flaky") == 0) {
@@ -220,7 +220,8 @@ static void test_applies_each_once_in_order(void **state)
     /* applied in message order */
     hc_conn_t *c = hc_db_acquire(f->db);
     hc_rows_t *r = NULL;
-    assert_int_equal(hc_conn_query(c, "SELECT seq FROM applied ORDER BY rowid", HC_NOPARAMS, &r), 0);
+    assert_int_equal(hc_conn_query(c, "SELECT seq FROM applied ORDER BY rowid", HC_NOPARAMS, &r),
+                     0);
     assert_int_equal(hc_rows_count(r), 3);
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(hc_rows_i64(r, i, 0), (int64_t)i + 1);
@@ -301,8 +302,9 @@ static void test_poison_dropped_others_applied(void **state)
     /* parked with what is needed to understand and retry it */
     assert_int_equal(hc_deadletter_count(f->db), 1);
     assert_int_equal(dl_count(f->db, "event_id = ?", b.ids[poison]), 1);
-    assert_int_equal(dl_count(f->db, "event_type = 'Poison' AND order_id = 1 AND bus_offset = 2"
-                                     " AND retries = 0 AND retry_requested = 0 AND payload = ?",
+    assert_int_equal(dl_count(f->db,
+                              "event_type = 'Poison' AND order_id = 1 AND bus_offset = 2"
+                              " AND retries = 0 AND retry_requested = 0 AND payload = ?",
                               b.msgs[poison].value),
                      1);
     assert_int_equal(dl_count(f->db, "error LIKE ? AND created_at > 0", "%refused%"), 1);
@@ -330,12 +332,10 @@ static void test_malformed_message_does_not_block(void **state)
     assert_int_equal(applied_count(f->db), 2);
     /* neither is dropped: both are parked, with what was wrong */
     assert_int_equal(hc_deadletter_count(f->db), 2);
-    assert_int_equal(dl_count(f->db, "bus_offset = 2 AND event_id IS NULL AND error LIKE ?",
-                              "not JSON%"),
-                     1);
-    assert_int_equal(dl_count(f->db, "bus_offset = 3 AND event_id IS NULL AND error LIKE ?",
-                              "%eventId%"),
-                     1);
+    assert_int_equal(
+        dl_count(f->db, "bus_offset = 2 AND event_id IS NULL AND error LIKE ?", "not JSON%"), 1);
+    assert_int_equal(
+        dl_count(f->db, "bus_offset = 3 AND event_id IS NULL AND error LIKE ?", "%eventId%"), 1);
     assert_int_equal(dl_count(f->db, "payload = ?", "this is not an event"), 1);
     /* delivered again (a crash before the offset commit): not parked twice */
     assert_int_equal(hc_consumer_apply_batch(f->db, &f->opts, b.msgs, b.n), 0);
@@ -395,7 +395,8 @@ static void test_retry_applies_once_refusal_is_gone(void **state)
 
     /* still refused: the row stays, counted, with the mark cleared */
     retry_all(f, 0, 1);
-    assert_int_equal(dl_count(f->db, "retries = 1 AND retry_requested = 0 AND error LIKE ?", "%refused%"), 1);
+    assert_int_equal(
+        dl_count(f->db, "retries = 1 AND retry_requested = 0 AND error LIKE ?", "%refused%"), 1);
     assert_int_equal(applied_count(f->db), 0);
     /* not retried again until marked again */
     size_t applied = 99, failed = 99;
@@ -657,10 +658,15 @@ static void test_loop_stalls_at_corrupt_record(void **state)
     hc_db_t *edb = NULL;
     assert_int_equal(hc_db_open_existing(events, 0, &edb), 0);
     hc_conn_t *c = hc_db_acquire(edb);
-    assert_int_equal(hc_conn_exec(c, "UPDATE events SET value = replace(value, '\"seq\":2', '\"seq\":9')"
-                                     " WHERE msg_key = '2'", HC_NOPARAMS, NULL), 0);
+    assert_int_equal(
+        hc_conn_exec(c,
+                     "UPDATE events SET value = replace(value, '\"seq\":2', '\"seq\":9')"
+                     " WHERE msg_key = '2'",
+                     HC_NOPARAMS, NULL),
+        0);
     int64_t bad = -1;
-    assert_int_equal(hc_conn_query_i64(c, "SELECT pos FROM events WHERE msg_key = '2'", HC_NOPARAMS, &bad), 0);
+    assert_int_equal(
+        hc_conn_query_i64(c, "SELECT pos FROM events WHERE msg_key = '2'", HC_NOPARAMS, &bad), 0);
     hc_db_release(edb, c);
 
     hc_consumer_t *k = NULL;
@@ -681,7 +687,8 @@ static void test_loop_stalls_at_corrupt_record(void **state)
     /* repaired: within a re-check it resumes and applies the rest */
     c = hc_db_acquire(edb);
     assert_int_equal(hc_conn_exec(c, "UPDATE events SET value = ? WHERE pos = ?",
-                                  HC_PARAMS(HC_TEXT(b.msgs[1].value), HC_I64(bad)), NULL), 0);
+                                  HC_PARAMS(HC_TEXT(b.msgs[1].value), HC_I64(bad)), NULL),
+                     0);
     hc_db_release(edb, c);
     assert_int_equal(wait_stalled(k, 0, why, sizeof why, 8000), 0);
     assert_int_equal(wait_applied(f, 3), 3);
@@ -747,7 +754,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_error_commits_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_applies_and_commits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_of_only_bad_messages_parks_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_of_only_bad_messages_parks_them, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_park_rolls_back_with_the_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_applies_once_refusal_is_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_of_fixed_payload, setup, teardown),

@@ -1,6 +1,7 @@
 /* Checks hc_db on SQLite: migrations and schema_version, parameters (int, UTF-8 text, NULL),
  * conflicts, rollback, RETURNING, serialised writers; health: a full disk (HC_ENOSPC, not
- * writable, probe recovery), SQL errors that are not storage failures, corruption, read-only opens. */
+ * writable, probe recovery), SQL errors that are not storage failures, corruption, read-only opens.
+ */
 #include "hc_test.h"
 
 #include <pthread.h>
@@ -152,9 +153,8 @@ static void test_params_round_trip(void **state)
     assert_int_equal(hc_conn_commit(c), 0);
 
     hc_rows_t *r = NULL;
-    assert_int_equal(hc_conn_query(c, "SELECT id, name, qty, note FROM item ORDER BY id",
-                                   HC_NOPARAMS, &r),
-                     0);
+    assert_int_equal(
+        hc_conn_query(c, "SELECT id, name, qty, note FROM item ORDER BY id", HC_NOPARAMS, &r), 0);
     assert_non_null(r);
     assert_int_equal(hc_rows_count(r), 2);
     assert_int_equal(hc_rows_cols(r), 4);
@@ -184,9 +184,8 @@ static void test_params_round_trip(void **state)
 
     /* an empty result */
     r = NULL;
-    assert_int_equal(hc_conn_query(c, "SELECT id FROM item WHERE qty = ?", HC_PARAMS(HC_I64(999)),
-                                   &r),
-                     0);
+    assert_int_equal(
+        hc_conn_query(c, "SELECT id FROM item WHERE qty = ?", HC_PARAMS(HC_I64(999)), &r), 0);
     assert_non_null(r);
     assert_int_equal(hc_rows_count(r), 0);
     hc_rows_free(r);
@@ -223,14 +222,14 @@ static void test_unique_violation_is_conflict(void **state)
     fixture_t *f = *state;
     hc_db_t *db = open_db(f, MIGS, 2);
     hc_conn_t *c = hc_db_acquire(db);
-    assert_int_equal(hc_conn_exec(c, "INSERT INTO item (name) VALUES (?)", HC_PARAMS(HC_TEXT("seed")),
-                                  NULL),
-                     HC_ECONFLICT);
+    assert_int_equal(
+        hc_conn_exec(c, "INSERT INTO item (name) VALUES (?)", HC_PARAMS(HC_TEXT("seed")), NULL),
+        HC_ECONFLICT);
     /* inside a transaction too */
     assert_int_equal(hc_conn_begin(c), 0);
-    assert_int_equal(hc_conn_exec(c, "INSERT INTO item (name) VALUES (?)", HC_PARAMS(HC_TEXT("seed")),
-                                  NULL),
-                     HC_ECONFLICT);
+    assert_int_equal(
+        hc_conn_exec(c, "INSERT INTO item (name) VALUES (?)", HC_PARAMS(HC_TEXT("seed")), NULL),
+        HC_ECONFLICT);
     hc_conn_rollback(c);
     int64_t id = 0;
     assert_int_equal(hc_conn_query_i64(c, "INSERT INTO item (name) VALUES (?) RETURNING id",
@@ -260,9 +259,8 @@ static void test_rollback_discards(void **state)
     hc_db_t *db = open_db(f, MIGS, 2);
     hc_conn_t *c = hc_db_acquire(db);
     assert_int_equal(hc_conn_begin(c), 0);
-    assert_int_equal(hc_conn_exec(c, "INSERT INTO item (name, qty) VALUES ('gone', 1)", HC_NOPARAMS,
-                                  NULL),
-                     0);
+    assert_int_equal(
+        hc_conn_exec(c, "INSERT INTO item (name, qty) VALUES ('gone', 1)", HC_NOPARAMS, NULL), 0);
     assert_int_equal(hc_conn_exec(c, "DELETE FROM item WHERE name = 'seed'", HC_NOPARAMS, NULL), 0);
     assert_int_equal(count(c, "SELECT COUNT(*) FROM item WHERE name = 'gone'"), 1);
     hc_conn_rollback(c);
@@ -316,9 +314,8 @@ static void test_returning_id(void **state)
     assert_true(id1 > 1); /* the seed row holds id 1 */
     assert_true(id2 > id1);
     int64_t qty = 0;
-    assert_int_equal(hc_conn_query_i64(c, "SELECT qty FROM item WHERE id = ?", HC_PARAMS(HC_I64(id2)),
-                                       &qty),
-                     0);
+    assert_int_equal(
+        hc_conn_query_i64(c, "SELECT qty FROM item WHERE id = ?", HC_PARAMS(HC_I64(id2)), &qty), 0);
     assert_int_equal(qty, 20);
     assert_int_equal(hc_conn_query_i64(c, "SELECT qty FROM item WHERE id = ?",
                                        HC_PARAMS(HC_I64(id2 + 100)), &qty),
@@ -507,7 +504,8 @@ static void test_commit_with_changes_clears_the_mark(void **state)
     assert_int_equal(hc_db_write_error(db), HC_ENOSPC);
     /* one that wrote rows does */
     assert_int_equal(hc_conn_begin(c), 0);
-    assert_int_equal(hc_conn_exec(c, "UPDATE item SET qty = 7 WHERE name = 'seed'", HC_NOPARAMS, NULL), 0);
+    assert_int_equal(
+        hc_conn_exec(c, "UPDATE item SET qty = 7 WHERE name = 'seed'", HC_NOPARAMS, NULL), 0);
     assert_int_equal(hc_conn_commit(c), 0);
     assert_int_equal(hc_db_write_error(db), 0);
     hc_db_release(db, c);
@@ -521,7 +519,8 @@ static void test_sql_errors_do_not_mark_storage(void **state)
     hc_db_t *db = open_db(f, MIGS, 2);
     hc_conn_t *c = hc_db_acquire(db);
     assert_int_equal(hc_conn_begin(c), 0);
-    assert_int_equal(hc_conn_exec(c, "INSERT INTO no_such_table VALUES (1)", HC_NOPARAMS, NULL), HC_EIO);
+    assert_int_equal(hc_conn_exec(c, "INSERT INTO no_such_table VALUES (1)", HC_NOPARAMS, NULL),
+                     HC_EIO);
     hc_conn_rollback(c);
     hc_db_release(db, c);
     assert_int_equal(hc_db_write_error(db), 0);
@@ -539,7 +538,8 @@ static void corrupt_table_page(const char *path, const char *table)
     hc_conn_t *c = hc_db_acquire(db);
     int64_t root = -1, page_size = 0;
     assert_int_equal(hc_conn_query_i64(c, "SELECT rootpage FROM sqlite_master WHERE name = ?",
-                                       HC_PARAMS(HC_TEXT(table)), &root), 0);
+                                       HC_PARAMS(HC_TEXT(table)), &root),
+                     0);
     page_size = count(c, "PRAGMA page_size");
     hc_db_release(db, c);
     hc_db_destroy(db); /* the last connection: the WAL is checkpointed into the file */

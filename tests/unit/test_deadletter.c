@@ -42,8 +42,8 @@ static int teardown(void **state)
  * transaction; returns *parked. */
 static int park(hc_db_t *db, int64_t offset, const char *value, const char *error)
 {
-    hc_bus_msg_t m = {.offset = offset, .key = "7", .value = (char *)value,
-                      .value_len = strlen(value)};
+    hc_bus_msg_t m = {
+        .offset = offset, .key = "7", .value = (char *)value, .value_len = strlen(value)};
     int parked = -1;
     hc_conn_t *c = hc_db_acquire(db);
     assert_int_equal(hc_conn_begin(c), 0);
@@ -93,8 +93,11 @@ static void test_park_records_the_event(void **state)
     assert_int_equal(hc_deadletter_park(c, &m, &ev, "refused", NULL), 0);
     assert_int_equal(hc_conn_commit(c), 0);
     hc_rows_t *r = NULL;
-    assert_int_equal(hc_conn_query(c, "SELECT bus_offset, event_id, event_type, order_id, payload,"
-                                      " error FROM dead_letters", HC_NOPARAMS, &r), 0);
+    assert_int_equal(hc_conn_query(c,
+                                   "SELECT bus_offset, event_id, event_type, order_id, payload,"
+                                   " error FROM dead_letters",
+                                   HC_NOPARAMS, &r),
+                     0);
     hc_db_release(f->db, c);
     assert_int_equal(hc_rows_count(r), 1);
     assert_int_equal(hc_rows_i64(r, 0, 0), 5);

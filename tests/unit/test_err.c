@@ -1,4 +1,5 @@
-/* Checks hc_strerror: every hc_err code has its own non-empty name, unknown codes still give a string. */
+/* Checks hc_strerror: every hc_err code has its own non-empty name, unknown codes still give a
+ * string. */
 #include "hc_test.h"
 
 #include "hc_err.h"
@@ -6,9 +7,9 @@
 static void test_names_distinct(void **state)
 {
     (void)state;
-    const int codes[] = {HC_OK,       HC_EINVAL,   HC_ENOMEM, HC_EIO,     HC_ENOTFOUND, HC_EBUSY,
-                         HC_ETIMEDOUT, HC_EUNAVAIL, HC_ECONFLICT, HC_EPROTO, HC_ECLOSED,
-                         HC_ENOSPC,    HC_ECORRUPT};
+    const int codes[] = {HC_OK,      HC_EINVAL,    HC_ENOMEM,   HC_EIO,       HC_ENOTFOUND,
+                         HC_EBUSY,   HC_ETIMEDOUT, HC_EUNAVAIL, HC_ECONFLICT, HC_EPROTO,
+                         HC_ECLOSED, HC_ENOSPC,    HC_ECORRUPT};
     const size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
         const char *a = hc_strerror(codes[i]);

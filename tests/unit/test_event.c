@@ -191,9 +191,9 @@ static void test_parse_rejects(void **state)
     expect_rejected("[1,2,3]");
     expect_rejected("\"Ordered\"");
     expect_rejected("{}");
-    expect_rejected("{\"eventType\":\"Ordered\",\"orderId\":3}");           /* no eventId */
-    expect_rejected("{\"eventId\":\"e1\",\"orderId\":3}");                  /* no eventType */
-    expect_rejected("{\"eventId\":\"e1\",\"eventType\":\"Ordered\"}");      /* no orderId */
+    expect_rejected("{\"eventType\":\"Ordered\",\"orderId\":3}");               /* no eventId */
+    expect_rejected("{\"eventId\":\"e1\",\"orderId\":3}");                      /* no eventType */
+    expect_rejected("{\"eventId\":\"e1\",\"eventType\":\"Ordered\"}");          /* no orderId */
     expect_rejected("{\"eventId\":1,\"eventType\":\"Ordered\",\"orderId\":3}"); /* wrong type */
     expect_rejected("{\"eventId\":\"e1\",\"eventType\":null,\"orderId\":3}");
     expect_rejected("{\"eventId\":\"e1\",\"eventType\":\"Ordered\",\"orderId\":null}");
@@ -212,8 +212,10 @@ static void test_explain_says_what_is_wrong(void **state)
     (void)state;
     expect_explained("{not json", "not JSON: ");
     expect_explained("[1]", "not a JSON object");
-    expect_explained("{\"eventType\":\"Ordered\",\"orderId\":1}", "missing or invalid: eventId (string)");
-    expect_explained("{\"eventId\":\"x\",\"eventType\":\"Ordered\",\"orderId\":\"1\"}", "orderId (integer)");
+    expect_explained("{\"eventType\":\"Ordered\",\"orderId\":1}",
+                     "missing or invalid: eventId (string)");
+    expect_explained("{\"eventId\":\"x\",\"eventType\":\"Ordered\",\"orderId\":\"1\"}",
+                     "orderId (integer)");
     expect_explained("{}", "eventId (string) eventType (string) orderId (integer)");
 }
 

@@ -18,9 +18,9 @@
 typedef struct fixture {
     hc_http_t *http;
     int port;
-    int ready;      /* what the readiness check answers */
-    int gate;       /* what the write gate answers */
-    int handled;    /* requests that reached a handler */
+    int ready;   /* what the readiness check answers */
+    int gate;    /* what the write gate answers */
+    int handled; /* requests that reached a handler */
 } fixture_t;
 
 /* A free TCP port on 127.0.0.1 (bound to 0, read, closed). */
@@ -43,7 +43,9 @@ static void fail_handler(hc_req_t *req, void *ud)
     fixture_t *f = ud;
     f->handled++;
     const char *what = hc_req_param(req, 0);
-    int rc = strcmp(what, "enospc") == 0 ? HC_ENOSPC : strcmp(what, "busy") == 0 ? HC_EBUSY : HC_EIO;
+    int rc = strcmp(what, "enospc") == 0 ? HC_ENOSPC
+             : strcmp(what, "busy") == 0 ? HC_EBUSY
+                                         : HC_EIO;
     hc_reply_storage_error(req, rc);
 }
 

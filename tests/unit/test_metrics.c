@@ -32,7 +32,8 @@ static void test_set_gauges(void **state)
     hc_metrics_set("hc_test_stalled_offset", "Offset.", NULL, NULL, 17);
     char *text = render();
     assert_non_null(strstr(text, "hc_test_stalled{service=\"svc\",reason=\"corrupt_record\"} 1\n"));
-    assert_non_null(strstr(text, "hc_test_stalled{service=\"svc\",reason=\"offset_beyond_end\"} 0\n"));
+    assert_non_null(
+        strstr(text, "hc_test_stalled{service=\"svc\",reason=\"offset_beyond_end\"} 0\n"));
     assert_non_null(strstr(text, "hc_test_stalled_offset{service=\"svc\"} 17\n"));
     assert_int_equal(occurrences(text, "# TYPE hc_test_stalled gauge\n"), 1);
     assert_int_equal(occurrences(text, "# TYPE hc_test_stalled_offset gauge\n"), 1);

@@ -14,7 +14,8 @@ static void test_due_query_uses_the_pending_index(void **state)
     hc_test_mkdtemp(dir, sizeof dir);
     hc_test_path(path, sizeof path, dir, "notification.db");
     hc_db_t *db = NULL;
-    assert_int_equal(hc_db_open(path, "NORMAL", notification_migrations, NOTIFICATION_N_MIGRATIONS, &db), 0);
+    assert_int_equal(
+        hc_db_open(path, "NORMAL", notification_migrations, NOTIFICATION_N_MIGRATIONS, &db), 0);
     hc_conn_t *c = hc_db_acquire(db);
 
     char sql[2048];

@@ -1,11 +1,6 @@
 /* Checks the order's transition table, its versioned history, the status
  * events, the cancellation window and the booking request's rules. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-#include <cmocka.h>
+#include "hc_test.h"
 
 #include "hc_err.h"
 #include "order/order_domain.h"
@@ -72,15 +67,18 @@ static void moves_append_history_with_versions_and_monotone_times(void **state)
     (void)state;
     order_t o;
     memset(&o, 0, sizeof o);
-    assert_int_equal(order_move(&o, ORDER_PAID, NULL, "2026-12-01T10:00:00.000Z"), ORDER_MOVE_APPLY);
+    assert_int_equal(order_move(&o, ORDER_PAID, NULL, "2026-12-01T10:00:00.000Z"),
+                     ORDER_MOVE_APPLY);
     /* The clock went back: the entry keeps the previous time. */
     assert_int_equal(order_move(&o, ORDER_REQUESTED, NULL, "2026-12-01T09:59:59.000Z"),
                      ORDER_MOVE_APPLY);
     assert_int_equal(order_move(&o, ORDER_REQUESTED, NULL, "2026-12-01T10:00:01.000Z"),
                      ORDER_MOVE_NOOP);
-    assert_int_equal(order_move(&o, ORDER_PAID, NULL, "2026-12-01T10:00:01.000Z"), ORDER_MOVE_INVALID);
-    assert_int_equal(order_move(&o, ORDER_CANCELED, "canceled by customer", "2026-12-01T10:00:02.000Z"),
-                     ORDER_MOVE_APPLY);
+    assert_int_equal(order_move(&o, ORDER_PAID, NULL, "2026-12-01T10:00:01.000Z"),
+                     ORDER_MOVE_INVALID);
+    assert_int_equal(
+        order_move(&o, ORDER_CANCELED, "canceled by customer", "2026-12-01T10:00:02.000Z"),
+        ORDER_MOVE_APPLY);
     /* Nothing leaves a final status: the rejection that lost the race. */
     assert_int_equal(order_move(&o, ORDER_REJECTED, "full", "2026-12-01T10:00:03.000Z"),
                      ORDER_MOVE_INVALID);
@@ -167,7 +165,8 @@ static void each_version_has_its_event(void **state)
     assert_string_equal(json_string_value(json_object_get(e1, "status")), "PAID");
     assert_int_equal(json_array_size(json_object_get(e1, "history")), 1);
     assert_null(json_object_get(e1, "reason"));
-    assert_string_equal(json_string_value(json_object_get(e1, "occurredAt")), "2026-12-01T10:00:00.000Z");
+    assert_string_equal(json_string_value(json_object_get(e1, "occurredAt")),
+                        "2026-12-01T10:00:00.000Z");
     assert_string_equal(json_string_value(json_object_get(e2, "eventType")), "OrderRejected");
     assert_int_equal(json_integer_value(json_object_get(e2, "version")), 2);
     assert_int_equal(json_array_size(json_object_get(e2, "history")), 2);
@@ -237,14 +236,18 @@ static int parse(const char *text, order_t *o, char *fields, size_t size)
     return rc;
 }
 
-#define GOOD_REST "\"phone\":\"010-1234-5678\",\"orderType\":\"basic\",\"checkupDate\":\"2024-10-10\",\"cardNo\":\"4111111111111111\""
+#define GOOD_REST                                                                                  \
+    "\"phone\":\"010-1234-5678\",\"orderType\":\"basic\",\"checkupDate\":\"2024-10-10\","          \
+    "\"cardNo\":\"4111111111111111\""
 
 static void a_valid_booking_is_filled_in(void **state)
 {
     (void)state;
     order_t o;
     char fields[200];
-    assert_int_equal(parse("{\"name\":\"  홍길동 \"," GOOD_REST ",\"centerId\":2}", &o, fields, sizeof fields), 0);
+    assert_int_equal(
+        parse("{\"name\":\"  홍길동 \"," GOOD_REST ",\"centerId\":2}", &o, fields, sizeof fields),
+        0);
     assert_string_equal(o.name, "홍길동"); /* trimmed */
     assert_string_equal(o.phone, "01012345678");
     assert_string_equal(o.order_type, "basic");
@@ -262,13 +265,13 @@ static void names_with_controls_or_only_spaces_are_refused(void **state)
     order_t o;
     char fields[200];
     const char *bad[] = {
-        "{\"name\":\"Kim\\u0007\"," GOOD_REST "}",       /* BEL */
-        "{\"name\":\"Kim\\u001b[2J\"," GOOD_REST "}",    /* ESC */
-        "{\"name\":\"Kim\\nLee\"," GOOD_REST "}",         /* newline inside */
-        "{\"name\":\"   \"," GOOD_REST "}",               /* only spaces */
-        "{\"name\":\"\\u3000\"," GOOD_REST "}",           /* ideographic space only */
-        "{\"name\":\"ab\\u202ecd\"," GOOD_REST "}",       /* right-to-left override */
-        "{\"name\":\"a\\u200bb\"," GOOD_REST "}",         /* zero-width space */
+        "{\"name\":\"Kim\\u0007\"," GOOD_REST "}",    /* BEL */
+        "{\"name\":\"Kim\\u001b[2J\"," GOOD_REST "}", /* ESC */
+        "{\"name\":\"Kim\\nLee\"," GOOD_REST "}",     /* newline inside */
+        "{\"name\":\"   \"," GOOD_REST "}",           /* only spaces */
+        "{\"name\":\"\\u3000\"," GOOD_REST "}",       /* ideographic space only */
+        "{\"name\":\"ab\\u202ecd\"," GOOD_REST "}",   /* right-to-left override */
+        "{\"name\":\"a\\u200bb\"," GOOD_REST "}",     /* zero-width space */
         "{\"name\":\"\"," GOOD_REST "}",
         "{\"name\":\"123456789012345678901234567890123456789012345678901\"," GOOD_REST "}",
         "{\"name\":7," GOOD_REST "}",
@@ -280,7 +283,8 @@ static void names_with_controls_or_only_spaces_are_refused(void **state)
     /* 50 Hangul characters (150 bytes) are fine. */
     char text[600];
     snprintf(text, sizeof text, "{\"name\":\"%s\"," GOOD_REST "}",
-             "가나다라마바사아자차가나다라마바사아자차가나다라마바사아자차가나다라마바사아자차가나다라마바사아자차");
+             "가나다라마바사아자차가나다라마바사아자차가나다라마바사아자차가나다라마바사아자차가나"
+             "다라마바사아자차");
     assert_int_equal(parse(text, &o, fields, sizeof fields), 0);
 }
 

@@ -1,4 +1,5 @@
-/* Checks hc_outbox: committed events publish once in id order, rolled-back ones never, failed publishes retry in order exactly once. */
+/* Checks hc_outbox: committed events publish once in id order, rolled-back ones never, failed
+ * publishes retry in order exactly once. */
 #include "hc_test.h"
 
 #include <jansson.h>
@@ -201,7 +202,7 @@ static void test_rolled_back_events_never_published(void **state)
     fixture_t *f = *state;
     const int64_t orders[] = {21, 22, 23};
     const int seqs[] = {1, 2, 3};
-    add_events(f->db, orders, seqs, 1, 1);     /* committed: seq 1 */
+    add_events(f->db, orders, seqs, 1, 1);         /* committed: seq 1 */
     add_events(f->db, orders + 1, seqs + 1, 1, 0); /* rolled back: seq 2 */
     add_events(f->db, orders + 2, seqs + 2, 1, 1); /* committed: seq 3 */
     assert_int_equal(hc_outbox_backlog(f->db), 2);
@@ -347,7 +348,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rolled_back_events_never_published, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_publish_retries_in_order_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_publish_keeps_rows_across_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_publish_keeps_rows_across_reopen, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_flush_publishes_whole_backlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay_wakes_on_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay_publishes_after_notify, setup, teardown),

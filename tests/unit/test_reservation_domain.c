@@ -53,11 +53,13 @@ static void test_admin_transition_table(void **state)
         int move, releases;
         const char *event;
     } want[RESERVATION_STATUS_COUNT][RESERVATION_STATUS_COUNT] = {
-        /* to:        REQUESTED       CONFIRMED                       REJECTED                       CANCELED */
+        /* clang-format off */
+        /* to:         REQUESTED     CONFIRMED                       REJECTED                       CANCELED */
         [RESERVATION_REQUESTED] = {{I, 0, NULL}, {A, 0, "ReservationConfirmed"}, {A, 1, "ReservationRejected"}, {I, 0, NULL}},
-        [RESERVATION_CONFIRMED] = {{I, 0, NULL}, {N, 0, NULL}, {A, 1, "ReservationRejected"}, {I, 0, NULL}},
-        [RESERVATION_REJECTED] = {{I, 0, NULL}, {I, 0, NULL}, {I, 0, NULL}, {I, 0, NULL}},
-        [RESERVATION_CANCELED] = {{I, 0, NULL}, {I, 0, NULL}, {I, 0, NULL}, {I, 0, NULL}},
+        [RESERVATION_CONFIRMED] = {{I, 0, NULL}, {N, 0, NULL},                   {A, 1, "ReservationRejected"}, {I, 0, NULL}},
+        [RESERVATION_REJECTED]  = {{I, 0, NULL}, {I, 0, NULL},                   {I, 0, NULL},                  {I, 0, NULL}},
+        [RESERVATION_CANCELED]  = {{I, 0, NULL}, {I, 0, NULL},                   {I, 0, NULL},                  {I, 0, NULL}},
+        /* clang-format on */
     };
     for (int from = 0; from < RESERVATION_STATUS_COUNT; from++)
         for (int to = 0; to < RESERVATION_STATUS_COUNT; to++) {
@@ -161,12 +163,14 @@ static void test_slot_range_defaults(void **state)
     assert_int_equal(reservation_slot_range(today, NULL, NULL, &from, &to, &field, &msg), 0);
     assert_int_equal(from, today + 1);
     assert_int_equal(to, today + 14); /* 14 days: tomorrow .. tomorrow + 13 */
-    assert_int_equal(reservation_slot_range(today, "2027-02-27", NULL, &from, &to, &field, &msg), 0);
+    assert_int_equal(reservation_slot_range(today, "2027-02-27", NULL, &from, &to, &field, &msg),
+                     0);
     char buf[11];
     hc_date_format(to, buf, sizeof buf);
     assert_string_equal(buf, "2027-03-12");
     /* Only "to": from stays tomorrow. */
-    assert_int_equal(reservation_slot_range(today, NULL, "2026-11-26", &from, &to, &field, &msg), 0);
+    assert_int_equal(reservation_slot_range(today, NULL, "2026-11-26", &from, &to, &field, &msg),
+                     0);
     assert_int_equal(from, today + 1);
     assert_int_equal(to, today + 1);
 }
@@ -181,30 +185,29 @@ static void test_slot_range_errors(void **state)
                      HC_EINVAL);
     assert_string_equal(field, "from");
     assert_non_null(msg);
-    assert_int_equal(reservation_slot_range(today, "2026-12-01", "12/31/2026", &from, &to, &field,
-                                            &msg),
-                     HC_EINVAL);
+    assert_int_equal(
+        reservation_slot_range(today, "2026-12-01", "12/31/2026", &from, &to, &field, &msg),
+        HC_EINVAL);
     assert_string_equal(field, "to");
     /* A range that ends before it starts is empty, not an error. */
-    assert_int_equal(reservation_slot_range(today, "2026-12-10", "2026-12-09", &from, &to, &field,
-                                            &msg),
-                     0);
+    assert_int_equal(
+        reservation_slot_range(today, "2026-12-10", "2026-12-09", &from, &to, &field, &msg), 0);
     assert_int_equal(to, from - 1);
     /* 92 days inclusive is the maximum; a longer range is cut to it. */
-    assert_int_equal(reservation_slot_range(today, "2027-01-01", "2027-04-02", &from, &to, &field,
-                                            &msg),
-                     0);
+    assert_int_equal(
+        reservation_slot_range(today, "2027-01-01", "2027-04-02", &from, &to, &field, &msg), 0);
     assert_int_equal(to - from + 1, RESERVATION_SLOT_MAX_DAYS);
-    assert_int_equal(reservation_slot_range(today, "2027-01-01", "9999-12-31", &from, &to, &field,
-                                            &msg),
-                     0);
+    assert_int_equal(
+        reservation_slot_range(today, "2027-01-01", "9999-12-31", &from, &to, &field, &msg), 0);
     assert_int_equal(to - from + 1, RESERVATION_SLOT_MAX_DAYS);
     /* Only "to", and it is before the default "from" (tomorrow): empty. */
-    assert_int_equal(reservation_slot_range(today, NULL, "2026-11-25", &from, &to, &field, &msg), 0);
+    assert_int_equal(reservation_slot_range(today, NULL, "2026-11-25", &from, &to, &field, &msg),
+                     0);
     assert_int_equal(from, today + 1);
     assert_int_equal(to, today);
     /* Any year RFC 3339 writes is a date. */
-    assert_int_equal(reservation_slot_range(today, "0717-07-14", NULL, &from, &to, &field, &msg), 0);
+    assert_int_equal(reservation_slot_range(today, "0717-07-14", NULL, &from, &to, &field, &msg),
+                     0);
 }
 
 /* Appends s to buf (size bytes) n times, asserting it fits. */

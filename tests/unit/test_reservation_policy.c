@@ -28,9 +28,8 @@ static int setup(void **state)
     assert_non_null(f);
     hc_test_mkdtemp(f->dir, sizeof f->dir);
     hc_test_path(f->path, sizeof f->path, f->dir, "reservation.db");
-    assert_int_equal(hc_db_open(f->path, "NORMAL", reservation_migrations, RESERVATION_N_MIGRATIONS,
-                                &f->db),
-                     0);
+    assert_int_equal(
+        hc_db_open(f->path, "NORMAL", reservation_migrations, RESERVATION_N_MIGRATIONS, &f->db), 0);
     assert_int_equal(hc_config_parse_centers(&hc_cfg, "1:서울중앙검진센터:2,2:부산검진센터:10"), 0);
     hc_conn_t *c = hc_db_acquire(f->db);
     assert_int_equal(hc_conn_begin(c), 0);
@@ -223,9 +222,8 @@ static void test_cancel_releases_and_records(void **state)
     assert_string_equal(r.reason, "고객 요청");
     assert_int_equal(booked(f, 1, f->date), 1);
     assert_int_equal(events_of(f, "ReservationCanceled"), 1);
-    assert_int_equal(count(f, "SELECT COUNT(*) FROM cancellations WHERE reservation_id IS NOT NULL",
-                           NULL),
-                     1);
+    assert_int_equal(
+        count(f, "SELECT COUNT(*) FROM cancellations WHERE reservation_id IS NOT NULL", NULL), 1);
     /* The freed unit is bookable again; a second cancel changes nothing. */
     assert_int_equal(apply(f, "PaymentApproved", 3, 1, f->date, NULL), 0);
     assert_int_equal(get_res(f, 3).status, RESERVATION_REQUESTED);
@@ -255,8 +253,9 @@ static void test_cancel_before_payment_leaves_tombstone(void **state)
     assert_int_equal(booked(f, 1, f->date), 0);
     assert_int_equal(count(f, "SELECT COUNT(*) FROM outbox", NULL), 0);
     /* The customer's cancel is listed, without a reservation. */
-    assert_int_equal(count(f, "SELECT COUNT(*) FROM cancellations WHERE order_id = 9"
-                              " AND reservation_id IS NULL AND reason = ?",
+    assert_int_equal(count(f,
+                           "SELECT COUNT(*) FROM cancellations WHERE order_id = 9"
+                           " AND reservation_id IS NULL AND reason = ?",
                            "canceled by customer"),
                      1);
     /* A second OrderCanceled does not add a second record. */
@@ -367,8 +366,9 @@ static void *writer_main(void *arg)
     for (int i = 0; i < PER_WRITER; i++) {
         int rc;
         /* Retry as the consumer would on a transient error. */
-        for (int tries = 0; (rc = apply_on(w->db, "PaymentApproved", w->first_order + i, 2, w->date,
-                                           NULL)) != 0 && tries < 50;
+        for (int tries = 0;
+             (rc = apply_on(w->db, "PaymentApproved", w->first_order + i, 2, w->date, NULL)) != 0 &&
+             tries < 50;
              tries++)
             ;
         if (rc)
@@ -408,12 +408,14 @@ int main(void)
 {
     hc_log_init("test_reservation_policy", "error");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_allocates_up_to_capacity_then_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allocates_up_to_capacity_then_rejects, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_override_changes_capacity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeated_approval_is_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_releases_and_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_of_rejected_changes_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_before_payment_leaves_tombstone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_before_payment_leaves_tombstone, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_order_failed_releases_or_voids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follows_order_decisions_by_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_approval_without_booking_data_is_ignored, setup,

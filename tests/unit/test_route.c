@@ -36,7 +36,7 @@ static void orders_table(table_t *t)
     add(t, "GET", "/orders/{id}");
     add(t, "DELETE", "/orders/{id}");
     add(t, "PATCH", "/orders/{id}");
-    add(t, "GET", "/orders/{id}");  /* a duplicate: Allow names GET once */
+    add(t, "GET", "/orders/{id}"); /* a duplicate: Allow names GET once */
     add(t, "POST", "/orders/{id}/status");
     add(t, "*", "/any/{x}");
 }
@@ -125,8 +125,7 @@ static void test_route_match_405_lists_each_method_once(void **state)
     assert_string_equal(one, "");
 }
 
-static void expect_paging(const char *page_text, const char *size_text, int64_t page,
-                          int64_t size)
+static void expect_paging(const char *page_text, const char *size_text, int64_t page, int64_t size)
 {
     int64_t p = -7, s = -7;
     const char *bad = NULL;

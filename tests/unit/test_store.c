@@ -138,7 +138,10 @@ static void test_the_shared_filters_apply_only_when_given(void **state)
 static void test_a_list_without_a_filter_column_ignores_that_filter(void **state)
 {
     fixture_t *f = *state;
-    hc_list_def_t all = {.cols = COLS, .table = "item", .order = "id", .decode = decode,
+    hc_list_def_t all = {.cols = COLS,
+                         .table = "item",
+                         .order = "id",
+                         .decode = decode,
                          .elem_size = sizeof(item_t)};
     hc_list_query_t q = {.page = 0, .size = 20, .order_id = 2, .phone = "01011112222"};
     expect_ids(f, &all, &q, 10, 10, (const int64_t[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10});

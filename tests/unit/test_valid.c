@@ -1,4 +1,5 @@
-/* Checks hc_valid: card Luhn/normalise/mask, Korean mobile normalise/mask, strict dates, today, field errors and typed getters. */
+/* Checks hc_valid: card Luhn/normalise/mask, Korean mobile normalise/mask, strict dates, today,
+ * field errors and typed getters. */
 #include "hc_test.h"
 
 #include <jansson.h>
@@ -114,9 +115,22 @@ static void test_date_parse(void **state)
     assert_int_equal(d, 20818);
 
     static const char *const bad[] = {
-        "2023-02-29", "1900-02-29", "2026-04-31", "2026-13-01", "2026-00-10", "2026-01-00",
-        "2026-01-32", "2026-1-01",  "2026-01-1",  "26-01-01",   "2026/01/01", "2026-01-01x",
-        "2026-01-01T00:00:00Z",     " 2026-01-01", "",          "abcd-ef-gh",
+        "2023-02-29",
+        "1900-02-29",
+        "2026-04-31",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-01-00",
+        "2026-01-32",
+        "2026-1-01",
+        "2026-01-1",
+        "26-01-01",
+        "2026/01/01",
+        "2026-01-01x",
+        "2026-01-01T00:00:00Z",
+        " 2026-01-01",
+        "",
+        "abcd-ef-gh",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = hc_date_parse(bad[i], &d);
@@ -211,7 +225,8 @@ static void test_fields(void **state)
 static void test_get_string(void **state)
 {
     (void)state;
-    json_t *o = json_pack("{s:s, s:n, s:i, s:s}", "name", "홍길동", "nothing", "num", 5, "empty", "");
+    json_t *o =
+        json_pack("{s:s, s:n, s:i, s:s}", "name", "홍길동", "nothing", "num", 5, "empty", "");
     hc_fields_t f;
     const char *s = NULL;
     hc_fields_init(&f);
@@ -225,7 +240,8 @@ static void test_get_string(void **state)
     assert_int_equal(hc_get_string(o, "num", &s, &f), -1);
     assert_int_equal(hc_fields_count(&f), 1);
     json_t *list = hc_fields_take(&f);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "field")), "num");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "field")),
+                        "num");
     json_decref(list);
     hc_fields_cleanup(&f);
     json_decref(o);
@@ -244,9 +260,21 @@ static void test_text_clean(void **state)
     assert_int_equal(hc_text_clean("x", 200, out, sizeof out), HC_TEXT_OK);
     assert_string_equal(out, "x");
     /* Controls anywhere, including white-space controls at the ends. */
-    const char *bad[] = {" \t\n", "a\tb", "a\nb", "ab\r", "\x07", "\x1b[2J", "\x7f",
-                         "\xc2\x85", "a\xe2\x80\xa8" "b", "a\xe2\x80\xae" "b", "\xe2\x80\x8b",
-                         "\xef\xbb\xbfx", NULL};
+    const char *bad[] = {" \t\n",
+                         "a\tb",
+                         "a\nb",
+                         "ab\r",
+                         "\x07",
+                         "\x1b[2J",
+                         "\x7f",
+                         "\xc2\x85",
+                         "a\xe2\x80\xa8"
+                         "b",
+                         "a\xe2\x80\xae"
+                         "b",
+                         "\xe2\x80\x8b",
+                         "\xef\xbb\xbfx",
+                         NULL};
     for (int i = 0; bad[i]; i++)
         assert_int_equal(hc_text_clean(bad[i], 200, out, sizeof out), HC_TEXT_CONTROL);
     /* 200 characters, counted as characters: ASCII and 3-byte Korean. */
@@ -278,8 +306,8 @@ static void test_get_text(void **state)
     hc_fields_t f;
     char out[64];
     hc_fields_init(&f);
-    json_t *o = json_pack("{s:s, s:s, s:i, s:n}", "ok", " 홍길동 ", "bad", "a\x07", "num", 7,
-                          "nul");
+    json_t *o =
+        json_pack("{s:s, s:s, s:i, s:n}", "ok", " 홍길동 ", "bad", "a\x07", "num", 7, "nul");
     assert_int_equal(hc_get_text(o, "ok", 50, out, sizeof out, &f), 1);
     assert_string_equal(out, "홍길동");
     assert_int_equal(hc_get_text(o, "missing", 50, out, sizeof out, &f), 0);
@@ -295,8 +323,8 @@ static void test_get_text(void **state)
 static void test_get_int(void **state)
 {
     (void)state;
-    json_t *o = json_pack("{s:I, s:s, s:s, s:f, s:n, s:b}", "id", (json_int_t)42, "text",
-                          "17", "bad", "17a", "real", 1.5, "nothing", "flag", 1);
+    json_t *o = json_pack("{s:I, s:s, s:s, s:f, s:n, s:b}", "id", (json_int_t)42, "text", "17",
+                          "bad", "17a", "real", 1.5, "nothing", "flag", 1);
     hc_fields_t f;
     int64_t v = 0;
     hc_fields_init(&f);
