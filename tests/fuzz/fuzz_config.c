@@ -173,7 +173,8 @@ static void check_load(const char *text)
                is_port(cfg->reservation_port) && is_port(cfg->payment_port) &&
                is_port(cfg->notification_port));
     FUZZ_CHECK(cfg->order_timeout_ms >= 10 && cfg->payment_timeout_ms >= 10 &&
-               cfg->sms_timeout_ms >= 10 && cfg->http_threads >= 1 && cfg->http_threads <= 256);
+               cfg->sms_timeout_ms >= 10 && cfg->http_max_connections >= 8 &&
+               cfg->http_max_connections <= 20000);
     FUZZ_CHECK(cfg->max_body_bytes >= 256 && cfg->max_body_bytes <= 64 * 1024 * 1024);
     FUZZ_CHECK(cfg->horizon_days >= 1 && cfg->cancel_cutoff_days >= 0);
     FUZZ_CHECK(cfg->sms_max_attempts >= 1 && cfg->ready_timeout_ms >= 100);
