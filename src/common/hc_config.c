@@ -53,7 +53,8 @@ static const cfg_var_t vars[] = {
     {"HC_ORDER_TIMEOUT_MS", "3000", I(order_timeout_ms, 10, 600000),
      "reservation/payment->order call timeout, ms"},
     {"HC_HTTP_MAX_CONNECTIONS", "1000", I(http_max_connections, 8, 20000),
-     "connections a service serves at once, each on its own thread; more wait for a free one"},
+     "connections a service serves at once, each on its own thread; a connection beyond them is "
+     "closed at once (through the gateway: 502)"},
     {"HC_MAX_BODY_BYTES", "65536", Z(max_body_bytes, 256, 64 * 1024 * 1024),
      "largest accepted request body, bytes (413 above)"},
     {"HC_DB_SYNC", "FULL", S(db_sync), "SQLite synchronous mode: FULL (durable commits) or NORMAL"},

@@ -22,8 +22,9 @@ typedef struct hc_req hc_req_t;
 typedef void (*hc_handler_cb)(hc_req_t *req, void *ud);
 
 /* Creates a server for service (name used in logs/metrics) on addr:port,
- * serving at most max_conns connections at once (more wait in the listen
- * queue). Returns NULL on bad arguments. Destroy with hc_http_destroy. */
+ * serving at most max_conns connections at once (libmicrohttpd closes one
+ * beyond them as soon as it is accepted). Returns NULL on bad arguments.
+ * Destroy with hc_http_destroy. */
 hc_http_t *hc_http_create(const char *service, const char *addr, int port, int max_conns,
                           size_t max_body);
 

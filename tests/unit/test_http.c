@@ -1,12 +1,14 @@
-/* Checks hc_http's storage conventions over real HTTP: hc_reply_storage_error (503 with
- * Retry-After for a full disk or busy storage, 500 otherwise), readiness with its reason (liveness
- * stays UP), and the write gate that refuses mutating requests while storage cannot take them. */
+/* Checks hc_http over real HTTP: its storage conventions (hc_reply_storage_error: 503 with
+ * Retry-After for a full disk or busy storage, 500 otherwise; readiness with its reason, liveness
+ * stays UP; the write gate that refuses mutating requests while storage cannot take them), and its
+ * connections: a handler that waits holds up only its own, and one beyond the limit is closed. */
 #include "hc_test.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <strings.h>
 #include <sys/socket.h>
 
@@ -15,12 +17,16 @@
 #include "hc_http.h"
 #include "hc_log.h"
 
+#define MAX_CONNS 16
+
 typedef struct fixture {
     hc_http_t *http;
     int port;
-    int ready;   /* what the readiness check answers */
-    int gate;    /* what the write gate answers */
-    int handled; /* requests that reached a handler */
+    int ready;          /* what the readiness check answers */
+    int gate;           /* what the write gate answers */
+    int handled;        /* requests that reached a handler */
+    atomic_int waiting; /* /wait handlers running */
+    atomic_int release; /* lets /wait answer */
 } fixture_t;
 
 /* A free TCP port on 127.0.0.1 (bound to 0, read, closed). */
@@ -56,6 +62,17 @@ static void ok_handler(hc_req_t *req, void *ud)
     hc_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
 }
 
+/* Answers once the test sets release (or after 10 s, so that a failed test
+ * still ends). */
+static void wait_handler(hc_req_t *req, void *ud)
+{
+    fixture_t *f = ud;
+    atomic_fetch_add(&f->waiting, 1);
+    for (int i = 0; i < 10000 && !atomic_load(&f->release); i++)
+        usleep(1000);
+    hc_reply_json(req, 200, json_pack("{s:b}", "released", atomic_load(&f->release)));
+}
+
 static int ready_cb(void *ud, char *why, size_t n)
 {
     fixture_t *f = ud;
@@ -76,8 +93,9 @@ static int setup(void **state)
     assert_non_null(f);
     f->ready = 1;
     f->port = free_port();
-    f->http = hc_http_create("test", "127.0.0.1", f->port, 16, 65536);
+    f->http = hc_http_create("test", "127.0.0.1", f->port, MAX_CONNS, 65536);
     assert_non_null(f->http);
+    hc_http_route(f->http, "GET", "/wait", NULL, wait_handler, f);
     hc_http_route(f->http, "*", "/fail/{what}", NULL, fail_handler, f);
     hc_http_route(f->http, "*", "/things", NULL, ok_handler, f);
     hc_http_set_ready(f->http, ready_cb, f);
@@ -244,6 +262,99 @@ static void test_write_gate(void **state)
     assert_int_equal(f->handled, 2);
 }
 
+/* A TCP connection to the fixture's server. */
+static int connect_to(const fixture_t *f)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/* Sends GET path on fd, kept alive. */
+static void send_get(int fd, const char *path)
+{
+    char req[128];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: test\r\n\r\n", path);
+    assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+}
+
+/* Reads one answer on fd; returns its status, or -1 when the server closed
+ * the connection (or the read failed) first. */
+static int read_status(int fd)
+{
+    char buf[4096];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+        if (n <= 0)
+            return -1;
+        len += (size_t)n;
+        buf[len] = '\0';
+        const char *end = strstr(buf, "\r\n\r\n");
+        const char *cl = strcasestr(buf, "Content-Length:");
+        if (end && cl && len >= (size_t)(end + 4 - buf) + (size_t)atoi(cl + 15))
+            return atoi(buf + 9); /* "HTTP/1.1 200" */
+        if (len == sizeof buf - 1)
+            return -1;
+    }
+}
+
+static void test_a_waiting_handler_holds_up_only_its_connection(void **state)
+{
+    fixture_t *f = *state;
+    int a = connect_to(f), b = connect_to(f);
+    send_get(a, "/things");
+    assert_int_equal(read_status(a), 200);
+    send_get(b, "/wait");
+    for (int i = 0; i < 5000 && atomic_load(&f->waiting) == 0; i++)
+        usleep(1000);
+    assert_int_equal(atomic_load(&f->waiting), 1);
+    /* While /wait waits, the kept-alive connection a is still served. */
+    for (int i = 0; i < 3; i++) {
+        send_get(a, "/things");
+        assert_int_equal(read_status(a), 200);
+    }
+    atomic_store(&f->release, 1);
+    assert_int_equal(read_status(b), 200);
+    close(a);
+    close(b);
+}
+
+static void test_a_connection_beyond_the_limit_is_closed(void **state)
+{
+    fixture_t *f = *state;
+    int fds[MAX_CONNS];
+    for (int i = 0; i < MAX_CONNS; i++) {
+        fds[i] = connect_to(f);
+        send_get(fds[i], "/things"); /* answered: the server holds it */
+        assert_int_equal(read_status(fds[i]), 200);
+    }
+    int extra = connect_to(f);
+    send_get(extra, "/things");
+    assert_int_equal(read_status(extra), -1);
+    close(extra);
+    /* One closes: a new connection is served again (once the server has
+     * seen the close). */
+    close(fds[0]);
+    int status = -1;
+    for (int i = 0; i < 500 && status != 200; i++) {
+        int fd = connect_to(f);
+        send_get(fd, "/things");
+        status = read_status(fd);
+        close(fd);
+        if (status != 200)
+            usleep(10000);
+    }
+    assert_int_equal(status, 200);
+    for (int i = 1; i < MAX_CONNS; i++)
+        close(fds[i]);
+}
+
 int main(void)
 {
     hc_log_init("test_http", "error");
@@ -252,6 +363,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storage_error_replies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readiness_reason_and_liveness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_gate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_waiting_handler_holds_up_only_its_connection, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_connection_beyond_the_limit_is_closed, setup,
+                                        teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
