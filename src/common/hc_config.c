@@ -86,6 +86,9 @@ static const cfg_var_t vars[] = {
     {"HC_SMS_MAX_ATTEMPTS", "8", I(sms_max_attempts, 1, 100),
      "SMS delivery attempts before FAILED for good"},
     {"HC_NGINX", "", S(nginx_bin), "nginx binary for `up` (default: found in /usr/sbin or PATH)"},
+    {"HC_SHUTDOWN_GRACE_MS", "10000", I(shutdown_grace_ms, 0, 600000),
+     "on SIGTERM/SIGINT a service stops taking connections and gives the requests in flight this "
+     "long to finish, then publishes its outbox and commits its consumer, ms"},
     {"HC_READY_TIMEOUT_MS", "15000", I(ready_timeout_ms, 100, 600000),
      "`up`: time allowed for every process to become ready, ms"},
 };

@@ -62,7 +62,8 @@ typedef struct hc_config {
     int sms_timeout_ms;
     int sms_max_attempts;
     char nginx_bin[256];
-    int ready_timeout_ms; /* `up`: how long to wait for every service */
+    int shutdown_grace_ms; /* time requests in flight get on SIGTERM, ms */
+    int ready_timeout_ms;  /* `up`: how long to wait for every service */
 } hc_config_t;
 
 /* Fills cfg from defaults and the environment. Returns 0, or HC_EINVAL with a

@@ -7,10 +7,12 @@
 #include "hc_http.h"
 
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hc_auth.h"
 #include "hc_buf.h"
@@ -29,6 +31,7 @@
 #define DISCARD_MAX (16u * 1024 * 1024)
 /* After answers or bodies this large, free memory goes back to the system. */
 #define TRIM_AFTER_BYTES (64u * 1024)
+#define MAX_HEALTH 8 /* components of /actuator/health */
 
 typedef hc_route_t route_t; /* see hc_route.h */
 
@@ -46,6 +49,14 @@ struct hc_http {
     char public_url[300]; /* base of links; see hc_http_set_public_url */
     int (*write_gate)(void *ud);
     void *write_gate_ud;
+    struct {
+        char name[32];
+        hc_health_cb cb;
+        void *ud;
+    } health[MAX_HEALTH];
+    size_t n_health;
+    atomic_int inflight; /* requests begun and not yet completed */
+    atomic_int draining; /* hc_http_drain was called */
 };
 
 struct hc_req {
@@ -114,6 +125,16 @@ void hc_http_set_ready(hc_http_t *h, int (*ready)(void *ud, char *why, size_t n)
 {
     h->ready = ready;
     h->ready_ud = ud;
+}
+
+void hc_http_add_health(hc_http_t *h, const char *name, hc_health_cb cb, void *ud)
+{
+    if (h->n_health >= MAX_HEALTH)
+        hc_fatal("too many health components (at most %d)", MAX_HEALTH);
+    hc_strlcpy(h->health[h->n_health].name, name, sizeof h->health[0].name);
+    h->health[h->n_health].cb = cb;
+    h->health[h->n_health].ud = ud;
+    h->n_health++;
 }
 
 void hc_http_set_write_gate(hc_http_t *h, int (*gate)(void *ud), void *ud)
@@ -217,6 +238,8 @@ static void reply_raw(hc_req_t *r, int status, const char *ctype, char *data, si
     MHD_add_response_header(resp, "traceparent", tp);
     for (size_t i = 0; i < r->n_hdrs; i++)
         MHD_add_response_header(resp, r->hdr_names[i], r->hdr_values[i]);
+    if (atomic_load(&r->http->draining)) /* the client goes elsewhere for its next request */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
 
@@ -318,16 +341,69 @@ void hc_hal_self(hc_req_t *r, json_t *obj, const char *rel, const char *path)
 
 /* ---- dispatch ---- */
 
-static void builtin_health(hc_req_t *r, int ready_check)
+typedef enum health_kind { HEALTH_LIVE, HEALTH_READY, HEALTH_ALL } health_kind_t;
+
+/* The health paths: ours and Spring Boot's names for the same probes. */
+static const struct {
+    const char *path;
+    health_kind_t kind;
+} probes[] = {
+    {"/health/live", HEALTH_LIVE},    {"/actuator/health/liveness", HEALTH_LIVE},
+    {"/health/ready", HEALTH_READY},  {"/actuator/health/readiness", HEALTH_READY},
+    {"/actuator/health", HEALTH_ALL},
+};
+
+/* The index of path in probes, or -1. */
+static int health_probe(const char *path)
+{
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++)
+        if (strcmp(path, probes[i].path) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Readiness: UP, OUT_OF_SERVICE while draining, or DOWN with the reason
+ * (why, n bytes) the service's check gives. */
+static const char *readiness(hc_http_t *h, char *why, size_t n)
+{
+    if (atomic_load(&h->draining)) {
+        snprintf(why, n, "shutting down: finishing the requests in flight");
+        return "OUT_OF_SERVICE";
+    }
+    if (h->ready && !h->ready(h->ready_ud, why, n)) {
+        if (!why[0])
+            snprintf(why, n, "not ready");
+        return "DOWN";
+    }
+    return "UP";
+}
+
+/* Answers a health probe: liveness (always UP while the process answers),
+ * readiness, or the whole /actuator/health with its components. 200 when
+ * UP, else 503, as Spring Boot's actuator does. */
+static void builtin_health(hc_req_t *r, health_kind_t kind)
 {
     char why[512] = "";
-    int ok = !ready_check || !r->http->ready || r->http->ready(r->http->ready_ud, why, sizeof why);
-    if (ok) {
-        hc_reply_json(r, 200, json_pack("{s:s}", "status", "UP"));
-        return;
+    const char *status = kind == HEALTH_LIVE ? "UP" : readiness(r->http, why, sizeof why);
+    json_t *body = json_pack("{s:s}", "status", status);
+    if (why[0])
+        json_object_set_new(body, "reason", json_string(why));
+    if (kind == HEALTH_ALL) {
+        json_t *components = json_object();
+        json_object_set_new(components, "liveness", json_pack("{s:s}", "status", "UP"));
+        json_object_set_new(components, "readiness", json_pack("{s:s}", "status", status));
+        for (size_t i = 0; i < r->http->n_health; i++) {
+            json_t *c = r->http->health[i].cb(r->http->health[i].ud);
+            const char *cs = json_string_value(json_object_get(c, "status"));
+            if (cs && strcmp(cs, "DOWN") == 0 && strcmp(status, "UP") == 0) {
+                status = "DOWN";
+                json_object_set_new(body, "status", json_string(status));
+            }
+            json_object_set_new(components, r->http->health[i].name, c ? c : json_object());
+        }
+        json_object_set_new(body, "components", components);
     }
-    hc_reply_json(r, 503,
-                  json_pack("{s:s, s:s}", "status", "DOWN", "reason", why[0] ? why : "not ready"));
+    hc_reply_json(r, strcmp(status, "UP") == 0 ? 200 : 503, body);
 }
 
 /* Methods that change state pass the write gate first. */
@@ -401,8 +477,7 @@ static void dispatch(hc_req_t *r)
 {
     hc_http_t *h = r->http;
     const char *path = r->url;
-    int builtin = strcmp(path, "/health/live") == 0 || strcmp(path, "/health/ready") == 0 ||
-                  strcmp(path, "/actuator/health") == 0 || strcmp(path, "/metrics") == 0;
+    int builtin = health_probe(path) >= 0 || strcmp(path, "/metrics") == 0;
     if (builtin && strcmp(r->method, "GET") != 0) {
         hc_reply_header(r, "Allow", "GET");
         hc_reply_error(r, 405, "method_not_allowed", "this method is not allowed on this resource",
@@ -411,14 +486,10 @@ static void dispatch(hc_req_t *r)
     }
     if (builtin && !query_allowed(r, ""))
         return;
-    if (strcmp(path, "/health/live") == 0) {
-        r->route_label = "/health/live";
-        builtin_health(r, 0);
-        return;
-    }
-    if (strcmp(path, "/health/ready") == 0 || strcmp(path, "/actuator/health") == 0) {
-        r->route_label = strcmp(path, "/health/ready") == 0 ? "/health/ready" : "/actuator/health";
-        builtin_health(r, 1);
+    int probe = health_probe(path);
+    if (probe >= 0) {
+        r->route_label = probes[probe].path;
+        builtin_health(r, probes[probe].kind);
         return;
     }
     if (strcmp(path, "/metrics") == 0) {
@@ -482,6 +553,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     hc_http_t *h = cls;
     hc_req_t *r = *con_cls;
     if (!r) {
+        atomic_fetch_add(&h->inflight, 1);
         r = hc_xcalloc(1, sizeof *r);
         r->http = h;
         r->conn = conn;
@@ -543,6 +615,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     hc_req_t *r = *con_cls;
     if (!r)
         return;
+    atomic_fetch_sub(&r->http->inflight, 1);
     /* A large answer (a page of 1,000 items) leaves megabytes of freed small
      * blocks in this thread's malloc arena; give them back to the system so
      * that one big read does not stay in the service's RSS for good. */
@@ -574,7 +647,7 @@ int hc_http_start(hc_http_t *h)
      * back (payment -> order -> payment) can land on the very thread that
      * waits for it, or find every pool thread waiting. */
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                                MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
                             0, NULL, NULL, access_cb, h, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
                             h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
@@ -585,6 +658,32 @@ int hc_http_start(hc_http_t *h)
     }
     hc_info("listening on http://%s:%d", h->addr, h->port);
     return 0;
+}
+
+void hc_http_drain(hc_http_t *h)
+{
+    if (!h || atomic_exchange(&h->draining, 1))
+        return;
+    if (h->d) {
+        MHD_socket fd = MHD_quiesce_daemon(h->d);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
+}
+
+int hc_http_wait_idle(hc_http_t *h, int64_t deadline)
+{
+    while (h && atomic_load(&h->inflight) > 0) {
+        if (hc_deadline_left(deadline) == 0)
+            return HC_ETIMEDOUT;
+        hc_sleep_ms(5);
+    }
+    return 0;
+}
+
+int hc_http_inflight(hc_http_t *h)
+{
+    return h ? atomic_load(&h->inflight) : 0;
 }
 
 void hc_http_destroy(hc_http_t *h)

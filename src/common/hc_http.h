@@ -51,10 +51,35 @@ void hc_http_set_ready(hc_http_t *h, int (*ready)(void *ud, char *why, size_t n)
  * now, so the handler would fail after doing part of its work). */
 void hc_http_set_write_gate(hc_http_t *h, int (*gate)(void *ud), void *ud);
 
+/* A component of /actuator/health (Spring Boot's "components"): returns a
+ * new object {"status": ..., "details": {...}} (hc_http takes it). Runs on
+ * the request's thread and must answer at once. */
+typedef json_t *(*hc_health_cb)(void *ud);
+
+/* Adds component name to /actuator/health, before hc_http_start (at most 8).
+ * A component whose status is "DOWN" makes the whole DOWN; any other status
+ * ("UP", "CIRCUIT_OPEN", ...) is shown only: the service itself still works. */
+void hc_http_add_health(hc_http_t *h, const char *name, hc_health_cb cb, void *ud);
+
 /* Starts listening. Returns 0 or an hc_err (port in use: HC_EUNAVAIL). */
 int hc_http_start(hc_http_t *h);
 
-/* Stops listening and frees the server. Accepts NULL. */
+/* Begins a graceful stop: no new connections are accepted (the listening
+ * socket closes), readiness answers 503 OUT_OF_SERVICE, and every answer
+ * from now on carries "Connection: close" so that kept-alive clients go
+ * elsewhere. Requests in flight, and requests still arriving on open
+ * connections, are served. Idempotent; accepts NULL. */
+void hc_http_drain(hc_http_t *h);
+
+/* Waits until no request is in flight or the monotonic deadline (hc_time)
+ * passes. Returns 0, or HC_ETIMEDOUT with requests still running. */
+int hc_http_wait_idle(hc_http_t *h, int64_t deadline);
+
+/* Requests begun and not yet completed (0 for NULL). */
+int hc_http_inflight(hc_http_t *h);
+
+/* Stops listening and frees the server; requests still running are cut.
+ * Accepts NULL. */
 void hc_http_destroy(hc_http_t *h);
 
 /* Request accessors: all strings are borrowed for the handler's duration. */

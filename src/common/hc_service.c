@@ -16,6 +16,7 @@
 #include "hc_event.h"
 #include "hc_log.h"
 #include "hc_metrics.h"
+#include "hc_time.h"
 
 static int64_t gauge_backlog(void *ud)
 {
@@ -180,10 +181,18 @@ int hc_service_run(const hc_service_def_t *def)
 
     int sig = 0;
     sigwait(&stop_set, &sig);
-    hc_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    hc_info("received %s, stopping: no new connections; %d request(s) in flight get up to %d ms",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", hc_http_inflight(svc.http),
+            hc_cfg.shutdown_grace_ms);
+    hc_http_drain(svc.http);
+    if (hc_http_wait_idle(svc.http, hc_deadline_ms(hc_cfg.shutdown_grace_ms)) != 0)
+        hc_warn("%d request(s) still running after HC_SHUTDOWN_GRACE_MS (%d ms); stopping them",
+                hc_http_inflight(svc.http), hc_cfg.shutdown_grace_ms);
     exit_code = 0;
 out:
-    /* Stop taking requests first, then background work, then storage. */
+    /* Stop taking requests first, then background work (the consumer commits
+     * its offset, the relay publishes what the outbox still holds), then
+     * storage. */
     hc_http_destroy(svc.http);
     svc.http = NULL;
     if (def->stop)

@@ -45,7 +45,9 @@ def spec():
 ROUTE_CALL_RE = re.compile(r"\bhc_http_route\s*\(")
 ROUTE_RE = re.compile(r'\bhc_http_route\s*\(\s*[^,()]+,\s*"([A-Z*]+)"\s*,\s*"([^"]+)"\s*,')
 BUILTIN_RE = re.compile(r'strcmp\(\s*path\s*,\s*"(/[^"]*)"\s*\)\s*==\s*0')
-OPERATIONAL = {"/health/live", "/health/ready", "/actuator/health", "/metrics"}
+PROBE_RE = re.compile(r'\{\s*"(/[^"]*)"\s*,\s*HEALTH_[A-Z]+\s*\}')  # hc_http.c's probes[] table
+OPERATIONAL = {"/health/live", "/health/ready", "/actuator/health", "/actuator/health/liveness",
+               "/actuator/health/readiness", "/metrics"}
 
 
 def strip_c_comments(text):
@@ -76,7 +78,8 @@ def code_routes():
                 method, path, routes[key], service)
             routes[key] = service
     with open(os.path.join(src, "src", "common", "hc_http.c"), encoding="utf-8") as f:
-        builtins = set(BUILTIN_RE.findall(strip_c_comments(f.read())))
+        text = strip_c_comments(f.read())
+        builtins = set(BUILTIN_RE.findall(text)) | set(PROBE_RE.findall(text))
     assert OPERATIONAL <= builtins, (
         "hc_http.c no longer dispatches %s itself" % sorted(OPERATIONAL - builtins))
     for path in builtins:

@@ -16,17 +16,19 @@
 #include "hc_err.h"
 #include "hc_http.h"
 #include "hc_log.h"
+#include "hc_time.h"
 
 #define MAX_CONNS 16
 
 typedef struct fixture {
     hc_http_t *http;
     int port;
-    int ready;          /* what the readiness check answers */
-    int gate;           /* what the write gate answers */
-    int handled;        /* requests that reached a handler */
-    atomic_int waiting; /* /wait handlers running */
-    atomic_int release; /* lets /wait answer */
+    int ready;           /* what the readiness check answers */
+    int gate;            /* what the write gate answers */
+    int handled;         /* requests that reached a handler */
+    atomic_int waiting;  /* /wait handlers running */
+    atomic_int release;  /* lets /wait answer */
+    const char *breaker; /* the "breakers" component's status */
 } fixture_t;
 
 /* A free TCP port on 127.0.0.1 (bound to 0, read, closed). */
@@ -73,6 +75,13 @@ static void wait_handler(hc_req_t *req, void *ud)
     hc_reply_json(req, 200, json_pack("{s:b}", "released", atomic_load(&f->release)));
 }
 
+/* A health component whose status the test sets. */
+static json_t *breakers_cb(void *ud)
+{
+    fixture_t *f = ud;
+    return json_pack("{s:s, s:{s:i}}", "status", f->breaker, "details", "calls", 3);
+}
+
 static int ready_cb(void *ud, char *why, size_t n)
 {
     fixture_t *f = ud;
@@ -100,6 +109,8 @@ static int setup(void **state)
     hc_http_route(f->http, "*", "/things", NULL, ok_handler, f);
     hc_http_set_ready(f->http, ready_cb, f);
     hc_http_set_write_gate(f->http, gate_cb, f);
+    f->breaker = "UP";
+    hc_http_add_health(f->http, "breakers", breakers_cb, f);
     assert_int_equal(hc_http_start(f->http), 0);
     *state = f;
     return 0;
@@ -229,6 +240,92 @@ static void test_readiness_reason_and_liveness(void **state)
     assert_int_equal(a.status, 200);
     assert_string_equal(field(&a, "status"), "UP");
     answer_free(&a);
+}
+
+static int connect_to(const fixture_t *f);
+static void send_get(int fd, const char *path);
+static int read_status(int fd);
+
+/* Status of component name in a's components, or NULL. */
+static const char *component(const answer_t *a, const char *name)
+{
+    json_t *c = json_object_get(json_object_get(a->json, "components"), name);
+    return json_string_value(json_object_get(c, "status"));
+}
+
+static void test_health_components_and_spring_names(void **state)
+{
+    fixture_t *f = *state;
+    answer_t a;
+    call(f, "GET", "/actuator/health", &a);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(field(&a, "status"), "UP");
+    assert_string_equal(component(&a, "liveness"), "UP");
+    assert_string_equal(component(&a, "readiness"), "UP");
+    assert_string_equal(component(&a, "breakers"), "UP");
+    json_t *details = json_object_get(
+        json_object_get(json_object_get(a.json, "components"), "breakers"), "details");
+    assert_int_equal(json_integer_value(json_object_get(details, "calls")), 3);
+    answer_free(&a);
+    /* A status other than DOWN is shown only. */
+    f->breaker = "CIRCUIT_OPEN";
+    call(f, "GET", "/actuator/health", &a);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(field(&a, "status"), "UP");
+    assert_string_equal(component(&a, "breakers"), "CIRCUIT_OPEN");
+    answer_free(&a);
+    /* A DOWN component takes the whole down; readiness alone stays UP. */
+    f->breaker = "DOWN";
+    call(f, "GET", "/actuator/health", &a);
+    assert_int_equal(a.status, 503);
+    assert_string_equal(field(&a, "status"), "DOWN");
+    answer_free(&a);
+    call(f, "GET", "/actuator/health/readiness", &a);
+    assert_int_equal(a.status, 200);
+    assert_null(json_object_get(a.json, "components"));
+    answer_free(&a);
+    /* Spring Boot's probe names answer as ours. */
+    f->ready = 0;
+    call(f, "GET", "/actuator/health/readiness", &a);
+    assert_int_equal(a.status, 503);
+    assert_string_equal(field(&a, "status"), "DOWN");
+    answer_free(&a);
+    call(f, "GET", "/actuator/health/liveness", &a);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(field(&a, "status"), "UP");
+    answer_free(&a);
+}
+
+static void test_a_draining_server_is_out_of_service_and_closes(void **state)
+{
+    fixture_t *f = *state;
+    int a = connect_to(f), b = connect_to(f);
+    send_get(a, "/things");
+    assert_int_equal(read_status(a), 200);
+    send_get(b, "/wait");
+    for (int i = 0; i < 5000 && atomic_load(&f->waiting) == 0; i++)
+        usleep(1000);
+    assert_int_equal(hc_http_inflight(f->http), 1);
+    hc_http_drain(f->http);
+    /* The in-flight request keeps the server busy. */
+    assert_int_equal(hc_http_wait_idle(f->http, hc_deadline_ms(20)), HC_ETIMEDOUT);
+    /* Open connections are still served, as OUT_OF_SERVICE, then closed. */
+    send_get(a, "/health/ready");
+    assert_int_equal(read_status(a), 503);
+    char c;
+    assert_int_equal(recv(a, &c, 1, 0), 0); /* Connection: close */
+    close(a);
+    /* New connections are refused. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_not_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    close(fd);
+    /* The request in flight finishes with its answer; then the server is idle. */
+    atomic_store(&f->release, 1);
+    assert_int_equal(read_status(b), 200);
+    assert_int_equal(hc_http_wait_idle(f->http, hc_deadline_ms(5000)), 0);
+    close(b);
 }
 
 static void test_write_gate(void **state)
@@ -366,6 +463,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_waiting_handler_holds_up_only_its_connection, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_connection_beyond_the_limit_is_closed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_health_components_and_spring_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_draining_server_is_out_of_service_and_closes, setup,
                                         teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
