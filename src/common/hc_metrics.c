@@ -142,6 +142,8 @@ void hc_metrics_count(const char *name, const char *label_value, int64_t n)
     pthread_mutex_unlock(&mu);
 }
 
+static void render_texts(hc_buf_t *out, const char *service);
+
 void hc_metrics_render(hc_buf_t *out, const char *service)
 {
     gauge_t g[MAX_GAUGES];
@@ -212,4 +214,37 @@ void hc_metrics_render(hc_buf_t *out, const char *service)
     for (size_t i = 0; i < ng; i++)
         hc_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s{service=\"%s\"} %lld\n", g[i].name,
                       g[i].help, g[i].name, g[i].name, service, (long long)g[i].fn(g[i].ud));
+    render_texts(out, service);
+}
+
+/* ---- sections rendered by their owners (hc_metrics_add_text) ---- */
+
+#define MAX_TEXTS 8
+
+static struct {
+    hc_metrics_text_cb fn;
+    void *ud;
+} texts[MAX_TEXTS];
+static size_t n_texts;
+
+void hc_metrics_add_text(hc_metrics_text_cb fn, void *ud)
+{
+    pthread_mutex_lock(&mu);
+    if (n_texts < MAX_TEXTS) {
+        texts[n_texts].fn = fn;
+        texts[n_texts].ud = ud;
+        n_texts++;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+/* Appends every registered section, called outside the lock (a section may
+ * take locks of its own). */
+static void render_texts(hc_buf_t *out, const char *service)
+{
+    pthread_mutex_lock(&mu);
+    size_t n = n_texts;
+    pthread_mutex_unlock(&mu);
+    for (size_t i = 0; i < n; i++)
+        texts[i].fn(out, service, texts[i].ud);
 }

@@ -27,4 +27,13 @@ void hc_metrics_count(const char *name, const char *label_value, int64_t n);
 /* Writes all metrics in Prometheus text format for service. */
 void hc_metrics_render(hc_buf_t *out, const char *service);
 
+/* Appends one section of complete Prometheus text (HELP, TYPE, samples) for
+ * service to out; for metrics whose labels the tables above cannot express. */
+typedef void (*hc_metrics_text_cb)(hc_buf_t *out, const char *service, void *ud);
+
+/* Registers a section that hc_metrics_render appends at scrape time, after
+ * everything else, calling fn outside the metrics lock (at most 8; ud must
+ * outlive every scrape). */
+void hc_metrics_add_text(hc_metrics_text_cb fn, void *ud);
+
 #endif
