@@ -61,8 +61,8 @@ static const cfg_var_t vars[] = {
     {"HC_LOG_LEVEL", "info", S(log_level), "debug, info, warn or error"},
     {"HC_BUS", "log", S(bus), "event bus: log (embedded durable log under $HC_DATA_DIR/bus)"},
     {"HC_TOPIC", "healthcenter", S(topic), "event topic name"},
-    {"HC_PAYMENT_TIMEOUT_MS", "3000", I(payment_timeout_ms, 10, 600000),
-     "order->payment call timeout, ms"},
+    {"HC_PAYMENT_TIMEOUT_MS", "610", I(payment_timeout_ms, 10, 600000),
+     "order->payment call timeout, ms (610: the original's Hystrix timeout)"},
     {"HC_PENDING_RECOVERY_MS", "10000", I(pending_recovery_ms, 100, 86400000),
      "a booking still PENDING after this long (crash mid-payment) is failed and compensated, ms"},
     {"HC_TZ", "Asia/Seoul", S(tz), "the centers' time zone (dates, deadlines)"},
@@ -91,6 +91,32 @@ static const cfg_var_t vars[] = {
      "long to finish, then publishes its outbox and commits its consumer, ms"},
     {"HC_READY_TIMEOUT_MS", "15000", I(ready_timeout_ms, 100, 600000),
      "`up`: time allowed for every process to become ready, ms"},
+    {"HC_PAYMENT_CB_SLIDING_WINDOW_SIZE", "20", I(payment_cb_sliding_window_size, 1, 10000),
+     "order->payment circuit breaker: the last N calls whose outcomes it judges (count-based "
+     "sliding window)"},
+    {"HC_PAYMENT_CB_MINIMUM_NUMBER_OF_CALLS", "10", I(payment_cb_minimum_number_of_calls, 1, 10000),
+     "circuit breaker: calls in the window before it may open (at most the window)"},
+    {"HC_PAYMENT_CB_FAILURE_RATE_THRESHOLD", "50", I(payment_cb_failure_rate_threshold, 1, 100),
+     "circuit breaker: opens when this percentage of the window failed (no answer in time, "
+     "could not connect, reset, 5xx; a decline is an answer)"},
+    {"HC_PAYMENT_CB_SLOW_CALL_DURATION_THRESHOLD_MS", NULL,
+     I(payment_cb_slow_call_duration_threshold_ms, 1, 600000),
+     "circuit breaker: a call longer than this is slow, ms (default: HC_PAYMENT_TIMEOUT_MS)"},
+    {"HC_PAYMENT_CB_SLOW_CALL_RATE_THRESHOLD", "100",
+     I(payment_cb_slow_call_rate_threshold, 1, 100),
+     "circuit breaker: opens when this percentage of the window was slow"},
+    {"HC_PAYMENT_CB_WAIT_DURATION_IN_OPEN_STATE_MS", "5000",
+     I(payment_cb_wait_duration_in_open_state_ms, 10, 3600000),
+     "circuit breaker: how long it stays open, refusing bookings and refunds at once (503 with "
+     "Retry-After), before trial calls, ms"},
+    {"HC_PAYMENT_CB_PERMITTED_NUMBER_OF_CALLS_IN_HALF_OPEN_STATE", "3",
+     I(payment_cb_permitted_calls_in_half_open, 1, 1000),
+     "circuit breaker: trial calls when half-open; their failure rate closes it or opens it again"},
+    {"HC_PAYMENT_BULKHEAD_MAX_CONCURRENT_CALLS", NULL,
+     I(payment_bulkhead_max_concurrent_calls, 1, 20000),
+     "payment calls one order process makes at once (bookings and refunds); one more is refused "
+     "at once (503); below HC_HTTP_MAX_CONNECTIONS, so that reads and probes always find a "
+     "connection (default: a fifth of it, 200)"},
 };
 
 static int set_var(hc_config_t *cfg, const cfg_var_t *v, const char *val, char *err, size_t errlen)
@@ -262,6 +288,18 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
     if (!cfg->payment_url[0])
         snprintf(cfg->payment_url, sizeof cfg->payment_url, "http://127.0.0.1:%d",
                  cfg->payment_port);
+    if (!cfg->payment_cb_slow_call_duration_threshold_ms)
+        cfg->payment_cb_slow_call_duration_threshold_ms = cfg->payment_timeout_ms;
+    if (!cfg->payment_bulkhead_max_concurrent_calls)
+        cfg->payment_bulkhead_max_concurrent_calls =
+            cfg->http_max_connections / 5 > 0 ? cfg->http_max_connections / 5 : 1;
+    if (cfg->payment_bulkhead_max_concurrent_calls >= cfg->http_max_connections) {
+        snprintf(err, errlen,
+                 "HC_PAYMENT_BULKHEAD_MAX_CONCURRENT_CALLS: must be below HC_HTTP_MAX_CONNECTIONS "
+                 "(%d), so that a slow payment never takes every connection; got %d",
+                 cfg->http_max_connections, cfg->payment_bulkhead_max_concurrent_calls);
+        return HC_EINVAL;
+    }
     if (!cfg->order_url[0])
         snprintf(cfg->order_url, sizeof cfg->order_url, "http://127.0.0.1:%d", cfg->order_port);
     if (cfg->public_url[0] == '\0') {

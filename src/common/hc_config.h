@@ -64,6 +64,16 @@ typedef struct hc_config {
     char nginx_bin[256];
     int shutdown_grace_ms; /* time requests in flight get on SIGTERM, ms */
     int ready_timeout_ms;  /* `up`: how long to wait for every service */
+    /* order -> payment: the circuit breaker (Resilience4j's settings) and the
+     * bulkhead, docs/breaker.md */
+    int payment_cb_sliding_window_size;             /* outcomes kept while CLOSED */
+    int payment_cb_minimum_number_of_calls;         /* outcomes before the rates count */
+    int payment_cb_failure_rate_threshold;          /* percent */
+    int payment_cb_slow_call_duration_threshold_ms; /* default: payment_timeout_ms */
+    int payment_cb_slow_call_rate_threshold;        /* percent */
+    int payment_cb_wait_duration_in_open_state_ms;
+    int payment_cb_permitted_calls_in_half_open; /* trial calls in HALF_OPEN */
+    int payment_bulkhead_max_concurrent_calls;   /* payment calls at once per order process */
 } hc_config_t;
 
 /* Fills cfg from defaults and the environment. Returns 0, or HC_EINVAL with a

@@ -15,6 +15,8 @@
 #include "hc_log.h"
 #include "hc_outbox.h"
 #include "hc_time.h"
+#include "order_guard.h"
+#include "order_state.h"
 #include "order_store.h"
 
 #define RETRY_AFTER_S 2
@@ -152,10 +154,44 @@ static pay_verdict_t answered_verdict(int status)
     return PAY_UNKNOWN;
 }
 
-/* Charges o through payment. *pid receives the payment id when approved;
- * *why a text for the order's reason otherwise. */
-static pay_verdict_t charge(const order_request_t *rq, const order_t *o, const char *card,
-                            int64_t *pid, const char **why)
+/* Makes call to payment for the held ticket t and ends the ticket with the
+ * outcome the breaker counts: a failure when no answer came (could not
+ * connect, timeout, reset) or payment answered 5xx. Returns what
+ * hc_client_call returns. */
+static int pay_call(const order_request_t *rq, order_guard_ticket_t *t, const hc_call_t *call,
+                    int *status, json_t **resp)
+{
+    int64_t t0 = hc_mono_ms();
+    int crc = hc_client_call(call, status, resp);
+    order_guard_leave(order_guard_of(rq->svc), t, hc_mono_ms() - t0, crc != 0 || *status >= 500);
+    return crc;
+}
+
+/* Lets a payment call through the guard, or sets res to the 503 a refused
+ * one answers (message, and Retry-After until the breaker tries payment
+ * again). Returns 1 when t is held. */
+static int pay_allowed(const order_request_t *rq, order_guard_ticket_t *t, order_result_t *res,
+                       const char *message)
+{
+    int retry = 0;
+    int rc = order_guard_enter(order_guard_of(rq->svc), t, &retry);
+    if (rc == 0)
+        return 1;
+    res->retry_after = retry;
+    set_error(res, 503, "payment_unavailable", "%s", message);
+    return 0;
+}
+
+#define MSG_PAY_LATER                                                                              \
+    "payment is busy or unavailable; nothing was charged. Please pay a little later."
+#define MSG_REFUND_LATER                                                                           \
+    "the refund could not be made right now; the booking is unchanged. Please try again a little"  \
+    " later."
+
+/* Charges o through payment on the held ticket t. *pid receives the payment
+ * id when approved; *why a text for the order's reason otherwise. */
+static pay_verdict_t charge(const order_request_t *rq, order_guard_ticket_t *t, const order_t *o,
+                            const char *card, int64_t *pid, const char **why)
 {
     char url[400];
     json_t *resp = NULL;
@@ -172,7 +208,7 @@ static pay_verdict_t charge(const order_request_t *rq, const order_t *o, const c
                       .trace = rq->trace,
                       .timeout_ms = hc_cfg.payment_timeout_ms,
                       .caller = rq->svc->def->name};
-    int crc = hc_client_call(&call, &status, &resp);
+    int crc = pay_call(rq, t, &call, &status, &resp);
     json_decref(body);
 
     pay_verdict_t v;
@@ -210,8 +246,9 @@ static pay_verdict_t charge(const order_request_t *rq, const order_t *o, const c
     return v;
 }
 
-/* Refunds the payment of o through payment (a customer's cancel). */
-static pay_verdict_t refund(const order_request_t *rq, const order_t *o)
+/* Refunds the payment of o through payment (a customer's cancel) on the
+ * held ticket t. */
+static pay_verdict_t refund(const order_request_t *rq, order_guard_ticket_t *t, const order_t *o)
 {
     char url[400];
     json_t *resp = NULL;
@@ -227,7 +264,7 @@ static pay_verdict_t refund(const order_request_t *rq, const order_t *o)
                       .caller = rq->svc->def->name,
                       /* a refund asked at payment: payment waits on us */
                       .fresh = rq->caller != NULL};
-    int crc = hc_client_call(&call, &status, &resp);
+    int crc = pay_call(rq, t, &call, &status, &resp);
     json_decref(body);
     const char *st = json_string_value(json_object_get(resp, "status"));
     pay_verdict_t v = crc == HC_EUNAVAIL ? PAY_NOT_ACTED
@@ -249,7 +286,12 @@ void order_book(const order_request_t *rq, order_t *o, const char *card, order_r
     char now[32];
     const char *why = "";
     int64_t pid = 0;
+    order_guard_ticket_t ticket;
     memset(res, 0, sizeof *res);
+    /* 0. The breaker and the bulkhead decide before anything is stored: a
+     * refused booking leaves no order, no event and no charge. */
+    if (!pay_allowed(rq, &ticket, res, MSG_PAY_LATER))
+        return;
     hc_conn_t *c = hc_db_acquire(rq->svc->db);
 
     /* 1. Store the booking PENDING before money moves, so that a crash
@@ -272,7 +314,7 @@ void order_book(const order_request_t *rq, order_t *o, const char *card, order_r
     hc_log_ctx_order(o->id);
 
     /* 2. The synchronous payment (the seed's Req/Resp). */
-    pay_verdict_t v = charge(rq, o, card, &pid, &why);
+    pay_verdict_t v = charge(rq, &ticket, o, card, &pid, &why);
 
     /* 3. The outcome, with its events, in one transaction. */
     order_t cur;
@@ -307,9 +349,7 @@ void order_book(const order_request_t *rq, order_t *o, const char *card, order_r
         hc_info("order %lld failed: payment declined", (long long)cur.id);
     } else {
         order_move(&cur, ORDER_FAILED, why, now);
-        set_error(
-            res, 503, "payment_unavailable",
-            "payment is busy or unavailable; nothing was charged. Please pay a little later.");
+        set_error(res, 503, "payment_unavailable", MSG_PAY_LATER);
         hc_warn("order %lld failed: %s", (long long)cur.id, why);
     }
     /* Payment that provably never acted leaves nothing to compensate or
@@ -321,6 +361,7 @@ void order_book(const order_request_t *rq, order_t *o, const char *card, order_r
     if (finish_tx(rq, c, rc, res, "storing the payment outcome") == 0)
         *o = cur;
 out:
+    order_guard_cancel(order_guard_of(rq->svc), &ticket); /* the charge was never made */
     hc_db_release(rq->svc->db, c);
 }
 
@@ -383,15 +424,19 @@ void order_cancel(const order_request_t *rq, int64_t id, order_result_t *res)
 {
     order_t o;
     char now[32];
+    order_guard_ticket_t ticket = {.held = 0};
     memset(res, 0, sizeof *res);
     hc_conn_t *c = hc_db_acquire(rq->svc->db);
 
     /* 1. Check, and remember the refund request: if its answer is lost, the
-     * PaymentCanceled event still completes the cancel. */
+     * PaymentCanceled event still completes the cancel. The breaker and the
+     * bulkhead decide after the checks (a canceled booking still answers
+     * 409) and before anything changes. */
     int rc = begin_with_order(rq, c, id, &o, res);
     if (rc)
         goto out;
-    if (!cancel_allowed(&o, res)) {
+    if (!cancel_allowed(&o, res) ||
+        (o.payment_id && !pay_allowed(rq, &ticket, res, MSG_REFUND_LATER))) {
         hc_conn_rollback(c);
         goto out;
     }
@@ -408,7 +453,7 @@ void order_cancel(const order_request_t *rq, int64_t id, order_result_t *res)
         goto out;
 
     /* 2. The synchronous refund. */
-    pay_verdict_t v = o.payment_id ? refund(rq, &o) : PAY_DONE;
+    pay_verdict_t v = o.payment_id ? refund(rq, &ticket, &o) : PAY_DONE;
 
     /* 3. The outcome. */
     if (begin_with_order(rq, c, id, &o, res))
@@ -434,10 +479,9 @@ void order_cancel(const order_request_t *rq, int64_t id, order_result_t *res)
     } else {
         if (v == PAY_NOT_ACTED)
             o.cancel_requested = 0;
-        set_error(res, 503, "payment_unavailable",
+        set_error(res, 503, "payment_unavailable", "%s",
                   v == PAY_NOT_ACTED
-                      ? "the refund could not be made right now; the booking is unchanged."
-                        " Please try again a little later."
+                      ? MSG_REFUND_LATER
                       : "the refund's outcome is not known yet; if it went through, the booking"
                         " shows CANCELED shortly. Please check it or try again a little later.");
         rc = order_saga_save(c, &o, old, 0, NULL);
@@ -446,6 +490,7 @@ void order_cancel(const order_request_t *rq, int64_t id, order_result_t *res)
     }
     finish_tx(rq, c, rc, res, "recording the cancellation");
 out:
+    order_guard_cancel(order_guard_of(rq->svc), &ticket); /* the refund was never asked */
     hc_db_release(rq->svc->db, c);
 }
 

@@ -1,5 +1,6 @@
-/* order_service: wires the order service together: routes, policies and the
- * recovery of bookings left PENDING by a crash during the payment call. */
+/* order_service: wires the order service together: routes, policies, the
+ * guard of its payment calls (breaker and bulkhead) and the recovery of
+ * bookings left PENDING by a crash during the payment call. */
 #include <stdlib.h>
 
 #include "hc_buf.h"
@@ -11,12 +12,9 @@
 #include "order_api.h"
 #include "order_policy.h"
 #include "order_saga.h"
+#include "order_state.h"
 #include "order_store.h"
 #include "services.h"
-
-typedef struct order_state {
-    hc_worker_t *recovery; /* NULL unless running */
-} order_state_t;
 
 static order_state_t order_state;
 
@@ -49,7 +47,11 @@ static int order_init(hc_service_t *svc)
                  hc_cfg.pending_recovery_ms, hc_cfg.payment_timeout_ms);
         return HC_EINVAL;
     }
+    int rc = order_guard_create(&hc_cfg, &order_state.guard);
+    if (rc)
+        return rc;
     svc->state = &order_state;
+    order_guard_register(order_state.guard, svc->http);
     return order_api_register(svc);
 }
 
@@ -66,6 +68,10 @@ static void order_stop(hc_service_t *svc)
         return;
     hc_worker_stop(st->recovery);
     st->recovery = NULL;
+    /* The server is gone (hc_service stops it first): no request uses the
+     * guard any more. */
+    order_guard_destroy(st->guard);
+    st->guard = NULL;
 }
 
 const hc_service_def_t order_service_def = {
