@@ -18,7 +18,7 @@ FORMAT_FILES = $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tes
                           tests/fuzz/*.c tests/fuzz/*.h)
 
 .PHONY: all deps venv build run test test-fast unit e2e asan fuzz-build fuzz fuzz-smoke bench \
-        format format-check clean
+        bench-breaker format format-check clean
 
 all: build
 
@@ -76,6 +76,13 @@ e2e: build venv
 
 bench: build
 	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter
+
+# The original's siege scenario against a payment slowed 400-620 ms by a
+# bench-only delaying proxy: 100 clients for 60 s through the gateway, one JSON
+# line out (docs/breaker.md). Shorter: make bench-breaker BREAKER_ARGS="--duration 10".
+BREAKER_ARGS ?=
+bench-breaker: build
+	/usr/bin/python3 bench/breaker.py --bin ./$(BUILD)/healthcenter $(BREAKER_ARGS)
 
 # Lays out every C file as .clang-format says (tables keep their columns
 # between "clang-format off" and "on" comments).
