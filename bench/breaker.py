@@ -394,7 +394,17 @@ def main():
             key = str(st) if st is not None else "socket_error"
             statuses[key] = statuses.get(key, 0) + 1
         log("done: %d requests in %.1f s, statuses %s", len(run.posts), elapsed, statuses)
-        end = order_metrics(ports["order"])
+        if system.proc.poll() is not None:
+            problems.append("healthcenter up exited with code %s during the run"
+                            % system.proc.returncode)
+            log("healthcenter up exited with code %s during the run; its last lines:\n%s",
+                system.proc.returncode, system.tail(60))
+            code = 1
+        try:
+            end = order_metrics(ports["order"])
+        except (OSError, BenchError) as e:
+            problems.append("order /metrics unreadable after the run: %s" % e)
+            end, code = {}, 1
         result = siege_figures(run.posts, elapsed)
         result.update({
             "accepted": ms_stats([t for st, t in run.posts if st == 201]),

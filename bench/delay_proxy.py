@@ -113,8 +113,16 @@ class Upstream:
         raise ConnectionError("unreachable")
 
 
+# The tasks serving connections: asyncio keeps only a weak reference to a
+# connection's task once its client has gone, and a task still waiting for
+# payment's answer would otherwise be collected mid-request.
+SERVING = set()
+
+
 async def serve(reader, writer, args, up, stats):
     lo, hi = args.delay
+    me = asyncio.current_task()
+    SERVING.add(me)
     try:
         while True:
             head = await read_head(reader)
@@ -148,6 +156,7 @@ async def serve(reader, writer, args, up, stats):
         return
     finally:
         writer.close()
+        SERVING.discard(me)
 
 
 def parse_delay(text):
