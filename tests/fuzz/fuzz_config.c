@@ -6,7 +6,8 @@
  * survive being written back as a spec and parsed again, that a refused spec
  * leaves none; that a loaded configuration has every value within its range
  * (and loads again the same, byte for byte), and a refused one an error
- * message that names a variable of the table. */
+ * message that names a variable of the table. The gateway's settings hold
+ * only what its template may render (numbers, addresses, a header name). */
 #include "fuzz.h"
 
 #include "hc_config.h"
@@ -175,6 +176,20 @@ static void check_load(const char *text)
     FUZZ_CHECK(cfg->order_timeout_ms >= 10 && cfg->payment_timeout_ms >= 10 &&
                cfg->sms_timeout_ms >= 10 && cfg->http_max_connections >= 8 &&
                cfg->http_max_connections <= 20000);
+    /* the payment breaker and bulkhead: every setting in the range
+     * hc_breaker_create takes, and the bulkhead below the connection limit so
+     * that a slow payment never takes every connection */
+    FUZZ_CHECK(cfg->payment_cb_sliding_window_size >= 1 &&
+               cfg->payment_cb_minimum_number_of_calls >= 1 &&
+               cfg->payment_cb_failure_rate_threshold >= 1 &&
+               cfg->payment_cb_failure_rate_threshold <= 100 &&
+               cfg->payment_cb_slow_call_rate_threshold >= 1 &&
+               cfg->payment_cb_slow_call_rate_threshold <= 100 &&
+               cfg->payment_cb_slow_call_duration_threshold_ms >= 1 &&
+               cfg->payment_cb_wait_duration_in_open_state_ms >= 1 &&
+               cfg->payment_cb_permitted_calls_in_half_open >= 1);
+    FUZZ_CHECK(cfg->payment_bulkhead_max_concurrent_calls >= 1 &&
+               cfg->payment_bulkhead_max_concurrent_calls < cfg->http_max_connections);
     FUZZ_CHECK(cfg->max_body_bytes >= 256 && cfg->max_body_bytes <= 64 * 1024 * 1024);
     FUZZ_CHECK(cfg->horizon_days >= 1 && cfg->cancel_cutoff_days >= 0);
     FUZZ_CHECK(cfg->sms_max_attempts >= 1 && cfg->ready_timeout_ms >= 100);
@@ -192,6 +207,17 @@ static void check_load(const char *text)
                (!strcmp(cfg->sms_provider, "http") && cfg->sms_url[0]));
     FUZZ_CHECK(cfg->n_packages >= 1 && cfg->n_packages <= HC_MAX_PACKAGES);
     FUZZ_CHECK(cfg->n_centers >= 1 && cfg->n_centers <= HC_MAX_CENTERS);
+    /* what the gateway template renders: numbers, addresses and a header name */
+    FUZZ_CHECK(cfg->rate_limit_rps >= 0 && cfg->rate_limit_rps <= 100000);
+    FUZZ_CHECK(cfg->rate_limit_burst >= 0 && cfg->rate_limit_burst <= 100000);
+    FUZZ_CHECK(cfg->rate_limit_connections >= 0 && cfg->rate_limit_connections <= 100000);
+    const char *tp = cfg->trusted_proxy;
+    FUZZ_CHECK(strspn(tp, "0123456789abcdefABCDEF.:/,") == strlen(tp));
+    FUZZ_CHECK(!strstr(tp, ",,") && tp[0] != ',' && (!tp[0] || tp[strlen(tp) - 1] != ','));
+    const char *hd = cfg->real_ip_header;
+    FUZZ_CHECK(hd[0] &&
+               strspn(hd, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") ==
+                   strlen(hd));
     /* the same environment loads the same configuration, byte for byte */
     hc_config_t *again = malloc(sizeof *again);
     FUZZ_CHECK(hc_config_load(again, err, sizeof err) == 0);

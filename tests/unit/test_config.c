@@ -184,6 +184,133 @@ static void test_invalid_choices(void **state)
     load_fails_naming("HC_BUS");
 }
 
+static void test_rate_limits(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    load_ok(cfg);
+    assert_int_equal(cfg->rate_limit_rps, 20);
+    assert_int_equal(cfg->rate_limit_burst, 40);
+    assert_int_equal(cfg->rate_limit_connections, 20);
+    assert_string_equal(cfg->trusted_proxy, "");
+    assert_string_equal(cfg->real_ip_header, "X-Forwarded-For");
+    /* 0 turns a limit off (and means no burst) */
+    setenv("HC_RATE_LIMIT_RPS", "0", 1);
+    setenv("HC_RATE_LIMIT_BURST", "0", 1);
+    setenv("HC_RATE_LIMIT_CONNECTIONS", "0", 1);
+    load_ok(cfg);
+    assert_int_equal(cfg->rate_limit_rps, 0);
+    assert_int_equal(cfg->rate_limit_burst, 0);
+    assert_int_equal(cfg->rate_limit_connections, 0);
+    static const char *const bad[] = {"-1", "100001", "1.5", "ten"};
+    static const char *const names[] = {"HC_RATE_LIMIT_RPS", "HC_RATE_LIMIT_BURST",
+                                        "HC_RATE_LIMIT_CONNECTIONS"};
+    for (size_t n = 0; n < 3; n++) {
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            setenv(names[n], bad[i], 1);
+            load_fails_naming(names[n]);
+        }
+        setenv(names[n], "0", 1);
+    }
+    free(cfg);
+}
+
+static void test_payment_breaker_and_bulkhead(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    /* Resilience4j's defaults, the original's 610 ms timeout; the slow-call
+     * threshold follows the timeout, the bulkhead a fifth of the connections */
+    load_ok(cfg);
+    assert_int_equal(cfg->payment_timeout_ms, 610);
+    assert_int_equal(cfg->payment_cb_sliding_window_size, 20);
+    assert_int_equal(cfg->payment_cb_minimum_number_of_calls, 10);
+    assert_int_equal(cfg->payment_cb_failure_rate_threshold, 50);
+    assert_int_equal(cfg->payment_cb_slow_call_duration_threshold_ms, 610);
+    assert_int_equal(cfg->payment_cb_slow_call_rate_threshold, 100);
+    assert_int_equal(cfg->payment_cb_wait_duration_in_open_state_ms, 5000);
+    assert_int_equal(cfg->payment_cb_permitted_calls_in_half_open, 3);
+    assert_int_equal(cfg->payment_bulkhead_max_concurrent_calls, cfg->http_max_connections / 5);
+    setenv("HC_PAYMENT_TIMEOUT_MS", "900", 1);
+    setenv("HC_HTTP_MAX_CONNECTIONS", "8", 1);
+    load_ok(cfg);
+    assert_int_equal(cfg->payment_cb_slow_call_duration_threshold_ms, 900);
+    assert_int_equal(cfg->payment_bulkhead_max_concurrent_calls, 1);
+    setenv("HC_PAYMENT_CB_SLOW_CALL_DURATION_THRESHOLD_MS", "300", 1);
+    setenv("HC_PAYMENT_BULKHEAD_MAX_CONCURRENT_CALLS", "7", 1);
+    load_ok(cfg);
+    assert_int_equal(cfg->payment_cb_slow_call_duration_threshold_ms, 300);
+    assert_int_equal(cfg->payment_bulkhead_max_concurrent_calls, 7);
+    /* as many payment calls as connections would let a slow payment take them all */
+    setenv("HC_PAYMENT_BULKHEAD_MAX_CONCURRENT_CALLS", "8", 1);
+    load_fails_naming("HC_PAYMENT_BULKHEAD_MAX_CONCURRENT_CALLS");
+    setenv("HC_PAYMENT_BULKHEAD_MAX_CONCURRENT_CALLS", "0", 1);
+    load_fails_naming("HC_PAYMENT_BULKHEAD_MAX_CONCURRENT_CALLS");
+    unsetenv("HC_PAYMENT_BULKHEAD_MAX_CONCURRENT_CALLS");
+    static const char *const pct[] = {"HC_PAYMENT_CB_FAILURE_RATE_THRESHOLD",
+                                      "HC_PAYMENT_CB_SLOW_CALL_RATE_THRESHOLD"};
+    for (size_t n = 0; n < 2; n++) {
+        setenv(pct[n], "0", 1);
+        load_fails_naming(pct[n]);
+        setenv(pct[n], "101", 1);
+        load_fails_naming(pct[n]);
+        setenv(pct[n], "100", 1);
+        load_ok(cfg);
+    }
+    static const char *const counts[] = {
+        "HC_PAYMENT_CB_SLIDING_WINDOW_SIZE", "HC_PAYMENT_CB_MINIMUM_NUMBER_OF_CALLS",
+        "HC_PAYMENT_CB_PERMITTED_NUMBER_OF_CALLS_IN_HALF_OPEN_STATE",
+        "HC_PAYMENT_CB_WAIT_DURATION_IN_OPEN_STATE_MS",
+        "HC_PAYMENT_CB_SLOW_CALL_DURATION_THRESHOLD_MS"};
+    for (size_t n = 0; n < sizeof counts / sizeof counts[0]; n++) {
+        setenv(counts[n], "0", 1);
+        load_fails_naming(counts[n]);
+        setenv(counts[n], "x", 1);
+        load_fails_naming(counts[n]);
+        unsetenv(counts[n]);
+    }
+    /* a minimum above the window is Resilience4j's "the whole window" */
+    setenv("HC_PAYMENT_CB_SLIDING_WINDOW_SIZE", "4", 1);
+    setenv("HC_PAYMENT_CB_MINIMUM_NUMBER_OF_CALLS", "40", 1);
+    load_ok(cfg);
+    free(cfg);
+}
+
+static void test_trusted_proxy(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    /* commas and/or blanks between items; stored as a plain comma list */
+    setenv("HC_TRUSTED_PROXY", " 10.0.0.0/8,, 192.168.0.1\t::1 , fd00::/8,0.0.0.0/0 ", 1);
+    setenv("HC_REAL_IP_HEADER", "X-Real-IP", 1);
+    load_ok(cfg);
+    assert_string_equal(cfg->trusted_proxy, "10.0.0.0/8,192.168.0.1,::1,fd00::/8,0.0.0.0/0");
+    assert_string_equal(cfg->real_ip_header, "X-Real-IP");
+    setenv("HC_TRUSTED_PROXY", " , ", 1);
+    load_ok(cfg);
+    assert_string_equal(cfg->trusted_proxy, "");
+    static const char *const bad[] = {
+        "proxy.example.com", /* a host name: nginx would resolve it once */
+        "10.0.0.1/33",       /* prefix longer than the address */
+        "::1/129",           "10.0.0.1/", "10.0.0.1/08",           "/8", "10.0.0",
+        "10.0.0.1;deny",     "unix:",     "10.0.0.1,fe80::1%eth0",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("HC_TRUSTED_PROXY", bad[i], 1);
+        load_fails_naming("HC_TRUSTED_PROXY");
+    }
+    unsetenv("HC_TRUSTED_PROXY");
+    static const char *const bad_header[] = {"", "X Real", "X-A;deny", "proxy_protocol", "X:Y"};
+    for (size_t i = 0; i < sizeof bad_header / sizeof bad_header[0]; i++) {
+        setenv("HC_REAL_IP_HEADER", bad_header[i], 1);
+        load_fails_naming("HC_REAL_IP_HEADER");
+    }
+    free(cfg);
+}
+
 /* Regression (found by fuzz_config): HC_DATA_DIR set but empty was taken as
  * "", which made the run directory "/run" and the databases "/<service>.db". */
 static void test_empty_data_dir_refused(void **state)
@@ -292,6 +419,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_centers, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_invalid_choices, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_empty_data_dir_refused, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_rate_limits, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_trusted_proxy, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_payment_breaker_and_bulkhead, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_parse_packages, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_parse_centers, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_print_table_names_variables, clear_env, clear_env),
