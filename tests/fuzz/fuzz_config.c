@@ -16,7 +16,7 @@
 #define MAX_VARS 64
 #define ENV_BUF 4096
 
-static char names[MAX_VARS][40]; /* the table's variable names, from its printout */
+static char names[MAX_VARS][72]; /* the table's variable names, from its printout */
 static size_t n_names;
 /* putenv keeps the string itself, so no input grows setenv's never-freed copies. */
 static char env[MAX_VARS][ENV_BUF];
