@@ -161,9 +161,13 @@ static pay_verdict_t answered_verdict(int status)
 static int pay_call(const order_request_t *rq, order_guard_ticket_t *t, const hc_call_t *call,
                     int *status, json_t **resp)
 {
-    int64_t t0 = hc_mono_ms();
+    int64_t t0 = hc_mono_us();
     int crc = hc_client_call(call, status, resp);
-    order_guard_leave(order_guard_of(rq->svc), t, hc_mono_ms() - t0, crc != 0 || *status >= 500);
+    /* Rounded up: a call is slow when it took longer than the threshold's
+     * whole milliseconds, so a call cut at the timeout (the threshold by
+     * default) is slow, whichever side of a millisecond its ends fell. */
+    int64_t took_ms = (hc_mono_us() - t0 + 999) / 1000;
+    order_guard_leave(order_guard_of(rq->svc), t, took_ms, crc != 0 || *status >= 500);
     return crc;
 }
 

@@ -259,8 +259,14 @@ def test_random_interleavings_keep_one_history(make_system):
     seed = int(os.environ.get("HC_TEST_SEED") or random.randrange(1 << 30))
     print("random interleavings: HC_TEST_SEED=%d" % seed)
     rnd = random.Random(seed)
+    # Payment is killed every second or so: order's payment breaker would open
+    # and refuse bookings at once (storing nothing), leaving too few bookings
+    # to race. It opens here only after 100 failed calls in a row, so that the
+    # bookings reach the kills (the breaker has its own tests, test_breaker.py).
     s = make_system(HC_PENDING_RECOVERY_MS="2000", HC_PAYMENT_TIMEOUT_MS="1500",
-                    HC_ORDER_TIMEOUT_MS="1500")
+                    HC_ORDER_TIMEOUT_MS="1500", HC_PAYMENT_CB_SLIDING_WINDOW_SIZE="100",
+                    HC_PAYMENT_CB_MINIMUM_NUMBER_OF_CALLS="100",
+                    HC_PAYMENT_CB_FAILURE_RATE_THRESHOLD="100")
     s.start_services()
     dates = [day(30 + i) for i in range(4)]
     for d in dates:
