@@ -71,6 +71,12 @@ typedef struct hc_config {
     int restart_backoff_max_ms; /* `up`: restart delay cap, ms */
     int crash_loop_restarts;    /* `up`: restarts allowed within crash_loop_window_ms */
     int crash_loop_window_ms;   /* `up`: the crash-loop window, ms */
+    /* Gateway rate limits per client (docs/gateway.md, "Rate limits"). */
+    int rate_limit_rps;         /* requests per second per client; 0 = no rate limit */
+    int rate_limit_burst;       /* requests served at once above the rate; 0 = none */
+    int rate_limit_connections; /* requests in progress per client; 0 = no limit */
+    char trusted_proxy[512];    /* "addr[/bits],..." whose real_ip_header is believed */
+    char real_ip_header[64];    /* header a trusted proxy names the client in */
 } hc_config_t;
 
 /* Fills cfg from defaults and the environment. Returns 0, or HC_EINVAL with a
