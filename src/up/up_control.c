@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -112,7 +113,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         body = c->ops.health(c->ops.ud, &status);
         break;
     case UP_CTL_RESTART:
-        body = c->ops.restart(c->ops.ud, service, &status);
+        if (c->ops.restart) {
+            body = c->ops.restart(c->ops.ud, service, &status);
+            break;
+        }
+        status = 404;
+        body = error_body("not_found", "this socket answers GET /actuator/health only");
         break;
     case UP_CTL_METHOD:
         status = 405;
@@ -136,7 +142,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return answer(conn, status, body, allow);
 }
 
-int up_control_start(const char *path, const char *const *names, size_t n,
+int up_control_start(const char *path, mode_t mode, const char *const *names, size_t n,
                      const up_control_ops_t *ops, up_control_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -163,7 +169,8 @@ int up_control_start(const char *path, const char *const *names, size_t n,
         close(fd);
         return HC_EIO;
     }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 64) != 0) {
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || chmod(path, mode) != 0 ||
+        listen(fd, 64) != 0) {
         hc_fmt(err, errlen, "cannot listen on the control socket %s: %s", path, strerror(errno));
         close(fd);
         return HC_EIO;

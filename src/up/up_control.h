@@ -1,7 +1,8 @@
 /* up_control: the control socket of `healthcenter up`, an HTTP/1.1 server on
- * the AF_UNIX socket $HC_RUN_DIR/up.sock (only local processes of the same
- * machine reach it; the gateway forwards /actuator/health to it), and the
- * client `healthcenter restart` uses. The API:
+ * the AF_UNIX socket $HC_RUN_DIR/up.sock (mode 0600: only its owner may
+ * restart), its read-only twin $HC_RUN_DIR/health.sock (0666: nginx's
+ * workers, which may run as another user, forward the gateway's
+ * /actuator/health to it), and the client `healthcenter restart` uses. The API:
  *   GET  /actuator/health               the whole system's health (200 UP, 503 otherwise)
  *   POST /services/{service}/restart    a rolling restart; answers once it is over
  * Answers are JSON; errors {"error","message","fields":[]}. See
@@ -11,8 +12,10 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <sys/types.h>
 
-#define UP_CONTROL_SOCKET "up.sock" /* in the run directory */
+#define UP_CONTROL_SOCKET "up.sock"    /* in the run directory */
+#define UP_HEALTH_SOCKET "health.sock" /* in the run directory: health only */
 
 /* What a request asks for (up_control_route). */
 typedef enum up_ctl_route {
@@ -38,20 +41,22 @@ typedef struct up_control_ops {
      * its HTTP status in *status. */
     json_t *(*health)(void *ud, int *status);
     /* Restarts service i (an index of the names given to up_control_start)
-     * and returns the answer's body (taken) with its status in *status. */
+     * and returns the answer's body (taken) with its status in *status.
+     * NULL: this socket does not restart (404). */
     json_t *(*restart)(void *ud, int service, int *status);
     void *ud;
 } up_control_ops_t;
 
 typedef struct up_control up_control_t;
 
-/* Serves the control API on the AF_UNIX socket at path (a stale socket file
- * left there is removed first: the caller owns the run directory, see
- * hc_lock). names (n of them) and ops are borrowed until up_control_stop.
+/* Serves the control API on the AF_UNIX socket at path, with permissions
+ * mode (a stale socket file left there is removed first: the caller owns the
+ * run directory, see hc_lock). names (n of them) and ops are borrowed until
+ * up_control_stop.
  * The socket is close-on-exec. Returns 0 with *out set, or an hc_err with a
  * message in err (size errlen): a path too long for a socket address, or a
  * socket that cannot be bound. */
-int up_control_start(const char *path, const char *const *names, size_t n,
+int up_control_start(const char *path, mode_t mode, const char *const *names, size_t n,
                      const up_control_ops_t *ops, up_control_t **out, char *err, size_t errlen);
 
 /* Stops serving (waits for the requests being answered: answer the
