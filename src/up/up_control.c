@@ -142,7 +142,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return answer(conn, status, body, allow);
 }
 
-int up_control_start(const char *path, mode_t mode, const char *const *names, size_t n,
+int up_control_serve(int fd, const char *path, const char *const *names, size_t n,
+                     const up_control_ops_t *ops, up_control_t **out)
+{
+    *out = NULL;
+    up_control_t *c = hc_xcalloc(1, sizeof *c);
+    if (path)
+        hc_strlcpy(c->path, path, sizeof c->path);
+    c->names = names;
+    c->n = n;
+    c->ops = *ops;
+    c->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+                            0, NULL, NULL, on_request, c, MHD_OPTION_LISTEN_SOCKET, fd,
+                            MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, 64u,
+                            MHD_OPTION_END);
+    if (!c->d) {
+        free(c);
+        return HC_EIO;
+    }
+    *out = c;
+    return 0;
+}
+
+int up_control_start(const char *path, const char *const *names, size_t n,
                      const up_control_ops_t *ops, up_control_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -163,36 +186,25 @@ int up_control_start(const char *path, mode_t mode, const char *const *names, si
         return HC_EIO;
     }
     /* A socket file left by an `up` that was killed: ours to remove, as
-     * the run directory's lock is ours. */
+     * the data directory's lock is ours. */
     if (unlink(path) != 0 && errno != ENOENT) {
         hc_fmt(err, errlen, "cannot remove the stale control socket %s: %s", path, strerror(errno));
         close(fd);
         return HC_EIO;
     }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || chmod(path, mode) != 0 ||
+    /* Only the owner may restart: the socket file is 0600. */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || chmod(path, 0600) != 0 ||
         listen(fd, 64) != 0) {
         hc_fmt(err, errlen, "cannot listen on the control socket %s: %s", path, strerror(errno));
         close(fd);
         return HC_EIO;
     }
-    up_control_t *c = hc_xcalloc(1, sizeof *c);
-    memcpy(c->path, path, strlen(path) + 1);
-    c->names = names;
-    c->n = n;
-    c->ops = *ops;
-    c->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-                            0, NULL, NULL, on_request, c, MHD_OPTION_LISTEN_SOCKET, fd,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, 64u,
-                            MHD_OPTION_END);
-    if (!c->d) {
+    if (up_control_serve(fd, path, names, n, ops, out) != 0) {
         hc_fmt(err, errlen, "cannot serve the control socket %s", path);
         close(fd);
         unlink(path);
-        free(c);
         return HC_EIO;
     }
-    *out = c;
     return 0;
 }
 
@@ -201,7 +213,8 @@ void up_control_stop(up_control_t *c)
     if (!c)
         return;
     MHD_stop_daemon(c->d); /* closes the socket */
-    unlink(c->path);
+    if (c->path[0])
+        unlink(c->path);
     free(c);
 }
 

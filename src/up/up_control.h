@@ -1,8 +1,9 @@
 /* up_control: the control socket of `healthcenter up`, an HTTP/1.1 server on
  * the AF_UNIX socket $HC_RUN_DIR/up.sock (mode 0600: only its owner may
- * restart), its read-only twin $HC_RUN_DIR/health.sock (0666: nginx's
- * workers, which may run as another user, forward the gateway's
- * /actuator/health to it), and the client `healthcenter restart` uses. The API:
+ * restart), its read-only twin on a loopback TCP port the kernel picks
+ * (the gateway forwards /actuator/health there: nginx's workers may run as
+ * another user, who could not reach a socket file in a private directory),
+ * and the client `healthcenter restart` uses. The API:
  *   GET  /actuator/health               the whole system's health (200 UP, 503 otherwise)
  *   POST /services/{service}/restart    a rolling restart; answers once it is over
  * Answers are JSON; errors {"error","message","fields":[]}. See
@@ -12,7 +13,6 @@
 
 #include <jansson.h>
 #include <stddef.h>
-#include <sys/types.h>
 
 #define UP_CONTROL_SOCKET "up.sock"    /* in the run directory */
 #define UP_HEALTH_SOCKET "health.sock" /* in the run directory: health only */
@@ -49,15 +49,22 @@ typedef struct up_control_ops {
 
 typedef struct up_control up_control_t;
 
-/* Serves the control API on the AF_UNIX socket at path, with permissions
- * mode (a stale socket file left there is removed first: the caller owns the
- * run directory, see hc_lock). names (n of them) and ops are borrowed until
+/* Serves the control API on the AF_UNIX socket at path, mode 0600 (a stale
+ * socket file left there is removed first: the caller owns the run
+ * directory, see hc_lock). names (n of them) and ops are borrowed until
  * up_control_stop.
  * The socket is close-on-exec. Returns 0 with *out set, or an hc_err with a
  * message in err (size errlen): a path too long for a socket address, or a
  * socket that cannot be bound. */
-int up_control_start(const char *path, mode_t mode, const char *const *names, size_t n,
+int up_control_start(const char *path, const char *const *names, size_t n,
                      const up_control_ops_t *ops, up_control_t **out, char *err, size_t errlen);
+
+/* Serves the control API on fd, a listening socket: on success the server
+ * takes it (up_control_stop closes it), on failure it stays the caller's.
+ * path (may be NULL) names a socket file to remove at the stop. Returns 0
+ * with *out set, or HC_EIO. */
+int up_control_serve(int fd, const char *path, const char *const *names, size_t n,
+                     const up_control_ops_t *ops, up_control_t **out);
 
 /* Stops serving (waits for the requests being answered: answer the
  * restarts waiting first), removes the socket file and frees c. Accepts NULL. */

@@ -5,9 +5,11 @@
  * SIGINT/SIGTERM. Design: docs/supervisor.md. */
 #include "up_supervisor.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -92,6 +94,8 @@ typedef struct sv {
     sigset_t sigs;          /* the signals handled synchronously */
     up_policy_t policy;     /* restart and liveness rules, from cfg */
     int lock_fd[SV_NCHILD]; /* <data>/<service>.lock, held for the children; -1 */
+    int health_fd;          /* loopback listener for the gateway's /actuator/health; -1 */
+    char health_addr[112];  /* its host:port, rendered into nginx.conf */
     pthread_mutex_t mu;     /* guards child[] and stopping */
     pthread_cond_t cond;    /* signalled when a spawn asked for is done, and on stopping */
     pthread_t main_thread;  /* the one that forks and reaps */
@@ -133,6 +137,37 @@ static int sv_port_free(const char *host, int port)
     }
     freeaddrinfo(ai);
     return e;
+}
+
+/* Opens the loopback listener the gateway's /actuator/health is forwarded
+ * to, on a port the kernel picks, and notes its address for the nginx
+ * config. Returns 0, or HC_EIO with a message in err. */
+static int sv_health_listen(sv_t *sv, char *err, size_t errlen)
+{
+    struct addrinfo *ai = NULL;
+    if (sv_resolve(sv->host, 0, 0, &ai) != 0) {
+        hc_fmt(err, errlen, "cannot resolve %s for the health listener", sv->host);
+        return HC_EIO;
+    }
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        hc_fmt(err, errlen, "cannot open the health listener on %s: %s", sv->host, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return HC_EIO;
+    }
+    freeaddrinfo(ai);
+    int port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port);
+    char host[96];
+    up_gateway_addr_literal(sv->host, host, sizeof host);
+    hc_fmt(sv->health_addr, sizeof sv->health_addr, "%s:%d", host, port);
+    sv->health_fd = fd;
+    return 0;
 }
 
 /* Starts a process for child c (up_proc_spawn: its own process group, death
@@ -501,8 +536,8 @@ static int sv_prepare(sv_t *sv, char *err, size_t errlen)
     }
 
     char source[PATH_MAX];
-    int rc =
-        up_gateway_write_config(cfg, sv->run_dir, sv->conf, source, sizeof source, err, errlen);
+    int rc = up_gateway_write_config(cfg, sv->run_dir, sv->health_addr, sv->conf, source,
+                                     sizeof source, err, errlen);
     if (rc == 0)
         hc_info("gateway config %s rendered from %s; nginx is %s%s", sv->conf, source, sv->nginx,
                 strchr(sv->nginx, '/') ? "" : " (searched in PATH)");
@@ -706,8 +741,8 @@ static void sv_on_live(void *ud, int id, const up_probe_result_t *r)
 /* Probes every serving child's liveness once, in parallel (each at most
  * HC_LIVENESS_TIMEOUT_MS), and kills one that failed HC_LIVENESS_FAILURE_
  * THRESHOLD probes in a row: it hangs (stopped, deadlocked, swamped); the
- * reaper then restarts it. A child that has not answered once since it
- * started counts no failure until HC_READY_TIMEOUT_MS has passed (it may
+ * reaper then restarts it. A child that has answered neither probe once
+ * since it started counts no failure until HC_READY_TIMEOUT_MS has passed (it may
  * still be starting), nor does one in a rolling restart (its port has two
  * processes). Called without sv->mu. */
 static void sv_liveness_round(sv_t *sv, up_probe_t *probe)
@@ -731,7 +766,7 @@ static void sv_liveness_round(sv_t *sv, up_probe_t *probe)
             continue;
         if (l.ok[i])
             c->live_seen = 1;
-        else if (!c->live_seen && now - c->started_ms < sv->cfg->ready_timeout_ms)
+        else if (!c->live_seen && !c->ready && now - c->started_ms < sv->cfg->ready_timeout_ms)
             continue;
         if (!up_policy_on_probe(&sv->policy, &c->hist, l.ok[i])) {
             if (!l.ok[i])
@@ -1118,29 +1153,27 @@ static void sv_report(const char *err)
     fflush(stderr);
 }
 
-/* Starts the control sockets: $HC_RUN_DIR/up.sock (0600: `healthcenter
- * restart`, health) and health.sock (0666, health only: nginx's workers may
- * run as another user). Without them `up` still supervises: failing to start
- * one is a warning. ctl gets both (NULL where it failed). */
+/* Starts the control socket $HC_RUN_DIR/up.sock (`healthcenter restart`,
+ * health) and serves health alone on the loopback listener the gateway
+ * forwards /actuator/health to. Without them `up` still supervises: failing
+ * to start one is a warning. ctl gets both (NULL where it failed). */
 static void sv_control_start(sv_t *sv, const char **names, up_control_t *ctl[2])
 {
     for (int i = 0; i < SV_NCHILD; i++)
         names[i] = sv->child[i].ctl_name;
-    const char *file[2] = {UP_CONTROL_SOCKET, UP_HEALTH_SOCKET};
-    const mode_t mode[2] = {0600, 0666};
-    for (int k = 0; k < 2; k++) {
-        char path[PATH_MAX + 16], err[512];
-        hc_fmt(path, sizeof path, "%s/%s", sv->run_dir, file[k]);
-        up_control_ops_t ops = {
-            .health = sv_ctl_health, .restart = k == 0 ? sv_ctl_restart : NULL, .ud = sv};
-        ctl[k] = NULL;
-        if (up_control_start(path, mode[k], names, SV_NCHILD, &ops, &ctl[k], err, sizeof err))
-            hc_warn("%s: %s unavailable", err,
-                    k == 0 ? "`healthcenter restart`" : "the gateway's /actuator/health");
-        else
-            hc_info("control socket %s (%s)", path,
-                    k == 0 ? "healthcenter restart SERVICE, GET /actuator/health"
-                           : "GET /actuator/health, for the gateway");
+    char path[PATH_MAX + 16], err[512];
+    hc_fmt(path, sizeof path, "%s/%s", sv->run_dir, UP_CONTROL_SOCKET);
+    up_control_ops_t ops = {.health = sv_ctl_health, .restart = sv_ctl_restart, .ud = sv};
+    if (up_control_start(path, names, SV_NCHILD, &ops, &ctl[0], err, sizeof err) != 0)
+        hc_warn("%s: `healthcenter restart` is unavailable", err);
+    else
+        hc_info("control socket %s (healthcenter restart SERVICE, GET /actuator/health)", path);
+    ops.restart = NULL; /* health only */
+    if (up_control_serve(sv->health_fd, NULL, names, SV_NCHILD, &ops, &ctl[1]) != 0) {
+        hc_warn("cannot serve %s: the gateway's /actuator/health is unavailable", sv->health_addr);
+    } else {
+        sv->health_fd = -1; /* the server's now */
+        hc_info("health for the gateway's /actuator/health on http://%s", sv->health_addr);
     }
 }
 
@@ -1157,6 +1190,7 @@ int up_supervisor_run(const hc_config_t *cfg, const char *self_exe)
     sv_init_children(sv);
     for (int i = 0; i < SV_NCHILD; i++)
         sv->lock_fd[i] = -1;
+    sv->health_fd = -1;
 
     /* The signals are taken synchronously with sigtimedwait: no handlers, no
      * races between a child's death and a stop request. Blocked before any
@@ -1185,7 +1219,8 @@ int up_supervisor_run(const hc_config_t *cfg, const char *self_exe)
         sv_report(err);
     } else if (sv_lock(sv, err, sizeof err) != 0) {
         sv_report(err);
-    } else if (sv_prepare(sv, err, sizeof err) == 0 && sv_check_ports(sv, err, sizeof err) == 0) {
+    } else if (sv_health_listen(sv, err, sizeof err) == 0 && sv_prepare(sv, err, sizeof err) == 0 &&
+               sv_check_ports(sv, err, sizeof err) == 0) {
         int started = sv_start(sv, t0, err, sizeof err);
         const char *names[SV_NCHILD];
         up_control_t *ctl[2] = {NULL, NULL};
@@ -1210,6 +1245,8 @@ int up_supervisor_run(const hc_config_t *cfg, const char *self_exe)
     }
     for (int i = 0; i < SV_NCHILD; i++)
         hc_lock_release(sv->lock_fd[i]);
+    if (sv->health_fd >= 0)
+        close(sv->health_fd);
     /* Consume what is still pending (a late Ctrl-C, the last SIGCHLD) so that
      * unblocking does not act on it. */
     while (sv_wait_signal(sv, 0) > 0)
