@@ -3,6 +3,7 @@
  * `check` and `dead-letters` are the operator's integrity tools. */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,8 +12,10 @@
 #include "hc_client.h"
 #include "hc_config.h"
 #include "hc_deadletter.h"
+#include "hc_err.h"
 #include "hc_log.h"
 #include "services.h"
+#include "up/up_control.h"
 #include "up/up_supervisor.h"
 
 #ifndef HC_VERSION
@@ -57,7 +60,12 @@ static void usage(FILE *out)
             "\n"
             "commands:\n"
             "  up                     run all four services and the nginx gateway, wait until\n"
-            "                         they are ready, restart any that dies, stop all on Ctrl-C\n");
+            "                         they are ready, restart any that dies or hangs, stop all on\n"
+            "                         Ctrl-C\n"
+            "  restart SERVICE        restart one service of the running `up` without dropping a\n"
+            "                         request (a new instance, then the old one drains);\n"
+            "                         SERVICE: order, payment, reservation, notification or\n"
+            "                         gateway (reloads nginx)\n");
     for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
         fprintf(out, "  %-22s run the %s\n", services[i].name, services[i].what);
     fprintf(out,
@@ -171,6 +179,63 @@ static int cmd_up(void)
     return rc;
 }
 
+/* Runs `restart SERVICE`: asks the running `up` (its control socket in
+ * HC_RUN_DIR) for a rolling restart and waits for it. Exit 0 when done, 1
+ * when it failed or no `up` runs, 2 on bad usage. */
+static int cmd_restart(int argc, char **argv)
+{
+    static const char *const usage_line =
+        "usage: healthcenter restart SERVICE\n"
+        "  Restarts SERVICE (order, payment, reservation, notification, or gateway) of the\n"
+        "  `healthcenter up` running on this HC_RUN_DIR without dropping a request: a new\n"
+        "  instance starts on the same port, takes the traffic once ready, and the old one\n"
+        "  finishes its requests and stops (the gateway reloads nginx). Also starts again a\n"
+        "  service `up` gave up on (crash loop).\n";
+    if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+        fputs(usage_line, stdout);
+        return 0;
+    }
+    if (argc != 3 || (!is_service(argv[2]) && strcmp(argv[2], "gateway") != 0)) {
+        if (argc == 3)
+            fprintf(stderr, "healthcenter restart: unknown service \"%s\"\n", argv[2]);
+        fputs(usage_line, stderr);
+        return 2;
+    }
+    int rc = load_config("restart");
+    if (rc)
+        return rc;
+    char sock[700], path[128], err[800];
+    hc_fmt(sock, sizeof sock, "%s/%s", hc_cfg.run_dir, UP_CONTROL_SOCKET);
+    hc_fmt(path, sizeof path, "/services/%s/restart", argv[2]);
+    /* A restart takes at most the new instance's start, the old one's drain
+     * and the supervisor's margin. */
+    long timeout = (long)hc_cfg.ready_timeout_ms + hc_cfg.shutdown_grace_ms + 30000;
+    int status = 0;
+    json_t *body = NULL;
+    rc = up_control_call(sock, "POST", path, timeout, &status, &body, err, sizeof err);
+    if (rc == HC_EUNAVAIL) {
+        fprintf(stderr,
+                "healthcenter restart: no `healthcenter up` is running for HC_RUN_DIR=%s (%s)\n",
+                hc_cfg.run_dir, err);
+        rc = 1;
+    } else if (rc != 0) {
+        fprintf(stderr, "healthcenter restart: %s\n", err);
+        rc = 1;
+    } else if (status != 200) {
+        const char *msg = json_string_value(json_object_get(body, "message"));
+        fprintf(stderr, "healthcenter restart: %s: %s (HTTP %d)\n", argv[2], msg ? msg : "failed",
+                status);
+        rc = 1;
+    } else {
+        char *text = json_dumps(body, JSON_COMPACT);
+        printf("%s\n", text ? text : "{}");
+        free(text);
+    }
+    json_decref(body);
+    hc_client_global_cleanup();
+    return rc;
+}
+
 /* Runs one service in the foreground until SIGINT/SIGTERM. */
 static int cmd_service(const hc_service_def_t *def)
 {
@@ -208,6 +273,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "dead-letters") == 0)
         return cmd_dead_letters(argc, argv);
+    if (strcmp(cmd, "restart") == 0)
+        return cmd_restart(argc, argv);
     if (argc > 2) {
         fprintf(stderr,
                 "healthcenter %s: unexpected argument \"%s\" (settings come from "

@@ -93,6 +93,25 @@ static const cfg_var_t vars[] = {
      "long to finish, then publishes its outbox and commits its consumer, ms"},
     {"HC_READY_TIMEOUT_MS", "15000", I(ready_timeout_ms, 100, 600000),
      "`up`: time allowed for every process to become ready, ms"},
+    {"HC_LIVENESS_PERIOD_MS", "2000", I(liveness_period_ms, 0, 600000),
+     "`up`: how often it probes each running child's liveness (`/health/live`; nginx: "
+     "`/gateway/health`), ms; 0: never"},
+    {"HC_LIVENESS_TIMEOUT_MS", "1000", I(liveness_timeout_ms, 10, 60000),
+     "`up`: time one liveness probe may take, ms; also each service's share of the gateway's "
+     "`/actuator/health`"},
+    {"HC_LIVENESS_FAILURE_THRESHOLD", "3", I(liveness_failures, 1, 100),
+     "`up`: liveness probes failed in a row after which a child is killed and restarted"},
+    {"HC_RESTART_BACKOFF_MS", "100", I(restart_backoff_ms, 0, 60000),
+     "`up`: delay before restarting a child that exited or hung; it doubles with each restart "
+     "up to HC_RESTART_BACKOFF_MAX_MS, and starts again here once the child ran 10 s, ms"},
+    {"HC_RESTART_BACKOFF_MAX_MS", "5000", I(restart_backoff_max_ms, 0, 600000),
+     "`up`: the longest delay before a restart, ms"},
+    {"HC_CRASH_LOOP_RESTARTS", "5", I(crash_loop_restarts, 1, 100),
+     "`up`: restarts of one child allowed within HC_CRASH_LOOP_WINDOW_MS; the next exit in the "
+     "window gives up on it (DOWN in the gateway's `/actuator/health` until `healthcenter "
+     "restart`)"},
+    {"HC_CRASH_LOOP_WINDOW_MS", "60000", I(crash_loop_window_ms, 1000, 86400000),
+     "`up`: the window of HC_CRASH_LOOP_RESTARTS, ms"},
     {"HC_RATE_LIMIT_RPS", "20", I(rate_limit_rps, 0, 100000),
      "gateway: requests per second one client may make on average (nginx `limit_req`; beyond it "
      "and its burst: 429 with `Retry-After`); 0 turns the limit off. Health and metrics paths are "
@@ -402,6 +421,11 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
     }
     if (strcmp(cfg->sms_provider, "http") == 0 && !cfg->sms_url[0]) {
         snprintf(err, errlen, "HC_SMS_URL: required when HC_SMS_PROVIDER=http");
+        return HC_EINVAL;
+    }
+    if (cfg->restart_backoff_max_ms < cfg->restart_backoff_ms) {
+        snprintf(err, errlen, "HC_RESTART_BACKOFF_MAX_MS (%d) is below HC_RESTART_BACKOFF_MS (%d)",
+                 cfg->restart_backoff_max_ms, cfg->restart_backoff_ms);
         return HC_EINVAL;
     }
     char bad[64];

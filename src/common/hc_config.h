@@ -62,8 +62,15 @@ typedef struct hc_config {
     int sms_timeout_ms;
     int sms_max_attempts;
     char nginx_bin[256];
-    int shutdown_grace_ms; /* time requests in flight get on SIGTERM, ms */
-    int ready_timeout_ms;  /* `up`: how long to wait for every service */
+    int shutdown_grace_ms;      /* time requests in flight get on SIGTERM, ms */
+    int ready_timeout_ms;       /* `up`: how long to wait for every service */
+    int liveness_period_ms;     /* `up`: liveness probe interval per child, ms; 0 = none */
+    int liveness_timeout_ms;    /* `up`: one liveness probe, ms */
+    int liveness_failures;      /* `up`: failed probes in a row before a child is replaced */
+    int restart_backoff_ms;     /* `up`: first restart delay, ms */
+    int restart_backoff_max_ms; /* `up`: restart delay cap, ms */
+    int crash_loop_restarts;    /* `up`: restarts allowed within crash_loop_window_ms */
+    int crash_loop_window_ms;   /* `up`: the crash-loop window, ms */
     /* Gateway rate limits per client (docs/gateway.md, "Rate limits"). */
     int rate_limit_rps;         /* requests per second per client; 0 = no rate limit */
     int rate_limit_burst;       /* requests served at once above the rate; 0 = none */

@@ -1,6 +1,9 @@
 /* hc_http: routing, body collection with a limit, JSON answers, trace context,
  * health and metrics endpoints, on libmicrohttpd, a thread per connection. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
 #include <microhttpd.h>
 #include <sys/socket.h>
 
@@ -33,6 +36,10 @@
 #define TRIM_AFTER_BYTES (64u * 1024)
 #define MAX_HEALTH 8 /* components of /actuator/health */
 
+#ifndef SO_ATTACH_REUSEPORT_CBPF
+#define SO_ATTACH_REUSEPORT_CBPF 51 /* Linux 4.5 */
+#endif
+
 typedef hc_route_t route_t; /* see hc_route.h */
 
 struct hc_http {
@@ -57,6 +64,9 @@ struct hc_http {
     size_t n_health;
     atomic_int inflight; /* requests begun and not yet completed */
     atomic_int draining; /* hc_http_drain was called */
+    int share_port;      /* SO_REUSEPORT: a successor instance listens on the port too */
+    int listen_fd;       /* ours until MHD has it; -1 once hc_http_drain closed it */
+    char pid[16];        /* X-HC-Pid of the health answers */
 };
 
 struct hc_req {
@@ -94,8 +104,15 @@ hc_http_t *hc_http_create(const char *service, const char *addr, int port, int m
     h->port = port;
     h->max_conns = max_conns;
     h->max_body = max_body;
+    h->listen_fd = -1;
+    snprintf(h->pid, sizeof h->pid, "%ld", (long)getpid());
     snprintf(h->public_url, sizeof h->public_url, "http://%s:%d", h->addr, port);
     return h;
+}
+
+void hc_http_share_port(hc_http_t *h)
+{
+    h->share_port = 1;
 }
 
 void hc_http_set_public_url(hc_http_t *h, const char *url)
@@ -411,6 +428,9 @@ static void builtin_health(hc_req_t *r, health_kind_t kind)
         }
         json_object_set_new(body, "components", components);
     }
+    /* Which process answered: with a shared port (a restart in progress)
+     * the supervisor needs to know whether its new instance serves. */
+    hc_reply_header(r, "X-HC-Pid", r->http->pid);
     hc_reply_json(r, strcmp(status, "UP") == 0 ? 200 : 503, body);
 }
 
@@ -641,6 +661,42 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* Points the port's new connections at member index of its SO_REUSEPORT
+ * group: a one-instruction classic BPF program, "return index", attached to
+ * the group through fd (any member may attach it; it replaces the group's
+ * program). The kernel numbers a group's sockets in the order they joined
+ * and moves the last into the place of one that leaves; an index past the
+ * last falls back to its usual hash over all. Returns 0 or -1 with errno. */
+static int steer(int fd, unsigned index)
+{
+    struct sock_filter code[] = {BPF_STMT(BPF_RET | BPF_K, index)};
+    struct sock_fprog prog = {.len = 1, .filter = code};
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog);
+}
+
+/* Opens h's listening socket on addr: close-on-exec, non-blocking (the
+ * drain accepts from it until it is empty), SO_REUSEADDR, and with a shared
+ * port SO_REUSEPORT and the steering that keeps new connections where they
+ * go now (index 0: the instance already serving, or this one when alone).
+ * Returns the socket or -1 with errno set. */
+static int listen_on(const hc_http_t *h, const struct sockaddr_in *addr)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1, e;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        (h->share_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+        bind(fd, (const struct sockaddr *)addr, sizeof *addr) != 0 || listen(fd, SOMAXCONN) != 0 ||
+        (h->share_port && steer(fd, 0) != 0)) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 int hc_http_start(hc_http_t *h)
 {
     struct sockaddr_in sa;
@@ -651,6 +707,11 @@ int hc_http_start(hc_http_t *h)
         hc_error("HC_BIND_ADDR %s is not an IPv4 address", h->addr);
         return HC_EINVAL;
     }
+    int fd = listen_on(h, &sa);
+    if (fd < 0) {
+        hc_error("cannot listen on %s:%d: %s", h->addr, h->port, strerror(errno));
+        return errno == EADDRINUSE ? HC_EUNAVAIL : HC_EIO;
+    }
     /* A thread per connection, not a pool: in a pool a handler that waits on
      * another service stalls every connection its thread holds, and a call
      * back (payment -> order -> payment) can land on the very thread that
@@ -658,14 +719,30 @@ int hc_http_start(hc_http_t *h)
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                                 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
                             0, NULL, NULL, access_cb, h, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
-                            h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)h->max_conns, MHD_OPTION_END);
+                            h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->max_conns, MHD_OPTION_END);
     if (!h->d) {
-        hc_error("cannot listen on %s:%d (port in use?)", h->addr, h->port);
+        close(fd);
+        hc_error("cannot serve on %s:%d", h->addr, h->port);
         return HC_EUNAVAIL;
     }
-    hc_info("listening on http://%s:%d", h->addr, h->port);
+    h->listen_fd = fd;
+    hc_info("listening on http://%s:%d%s", h->addr, h->port,
+            h->share_port ? " (shared port: a restart's new instance can take it over)" : "");
+    return 0;
+}
+
+int hc_http_take_traffic(hc_http_t *h)
+{
+    if (!h || !h->share_port || h->listen_fd < 0 || atomic_load(&h->draining))
+        return 0;
+    /* Index 1: the newest of the two instances of a restart. Alone in the
+     * group there is no index 1 and the kernel's hash picks this socket. */
+    if (steer(h->listen_fd, 1) != 0) {
+        hc_error("cannot steer new connections on port %d to this instance: %s", h->port,
+                 strerror(errno));
+        return HC_EIO;
+    }
     return 0;
 }
 
@@ -673,16 +750,52 @@ void hc_http_drain(hc_http_t *h)
 {
     if (!h || atomic_exchange(&h->draining, 1))
         return;
-    if (h->d) {
-        MHD_socket fd = MHD_quiesce_daemon(h->d);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
+    if (!h->d)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(h->d);
+    if (fd == MHD_INVALID_SOCKET)
+        return;
+    /* Closing a listening socket resets the connections still in its
+     * accept queue: their clients' connect() succeeded, so they may have sent
+     * a request already. Accept them first and serve them like the others
+     * (in a restart the new instance gets the port's new connections before
+     * this one drains, so this queue only holds what came before). */
+    int taken = 0;
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            break; /* EAGAIN: empty */
+        }
+        /* MHD closes c itself when it cannot take it (connection limit). */
+        if (MHD_add_connection(h->d, c, (struct sockaddr *)&ss, len) == MHD_YES)
+            taken++;
     }
+    close(fd);
+    h->listen_fd = -1;
+    if (taken)
+        hc_info("took %d connection(s) still queued on the listening socket before closing it",
+                taken);
+}
+
+/* Connections MHD holds open now. */
+static unsigned open_connections(hc_http_t *h)
+{
+    const union MHD_DaemonInfo *i =
+        h->d ? MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+    return i ? i->num_connections : 0;
 }
 
 int hc_http_wait_idle(hc_http_t *h, int64_t deadline)
 {
-    while (h && atomic_load(&h->inflight) > 0) {
+    /* With a shared port, the clients close their kept-alive connections
+     * themselves (nginx once `up` reloads it, the services' calls with the
+     * thread that made them): closing one under a client that is just
+     * sending on it would fail that request. */
+    while (h && (atomic_load(&h->inflight) > 0 || (h->share_port && open_connections(h) > 0))) {
         if (hc_deadline_left(deadline) == 0)
             return HC_ETIMEDOUT;
         hc_sleep_ms(5);
@@ -693,6 +806,11 @@ int hc_http_wait_idle(hc_http_t *h, int64_t deadline)
 int hc_http_inflight(hc_http_t *h)
 {
     return h ? atomic_load(&h->inflight) : 0;
+}
+
+int hc_http_connections(hc_http_t *h)
+{
+    return h ? (int)open_connections(h) : 0;
 }
 
 void hc_http_destroy(hc_http_t *h)

@@ -61,22 +61,46 @@ typedef json_t *(*hc_health_cb)(void *ud);
  * ("UP", "CIRCUIT_OPEN", ...) is shown only: the service itself still works. */
 void hc_http_add_health(hc_http_t *h, const char *name, hc_health_cb cb, void *ud);
 
-/* Starts listening. Returns 0 or an hc_err (port in use: HC_EUNAVAIL). */
+/* Shares the port, before hc_http_start: the server listens with
+ * SO_REUSEPORT, so that a second instance of the service (a rolling restart
+ * under `healthcenter up`) can listen on the same port while this one still
+ * serves, and new connections keep going to the instance that served the
+ * port first until the newer one calls hc_http_take_traffic. See
+ * docs/supervisor.md ("Rolling restart"). */
+void hc_http_share_port(hc_http_t *h);
+
+/* Starts listening (on its own close-on-exec socket, backlog SOMAXCONN).
+ * Returns 0 or an hc_err (port in use: HC_EUNAVAIL). */
 int hc_http_start(hc_http_t *h);
 
-/* Begins a graceful stop: no new connections are accepted (the listening
- * socket closes), readiness answers 503 OUT_OF_SERVICE, and every answer
- * from now on carries "Connection: close" so that kept-alive clients go
- * elsewhere. Requests in flight, and requests still arriving on open
+/* With a shared port: from now on the port's new connections come to this
+ * server, the newest instance listening on it (a classic BPF program
+ * attached to the port's SO_REUSEPORT group). Call once the service is
+ * ready. Returns 0 (also without a shared port, or after hc_http_drain:
+ * nothing to do), or HC_EIO when the kernel refused the program. */
+int hc_http_take_traffic(hc_http_t *h);
+
+/* Begins a graceful stop: no new connections are accepted, readiness
+ * answers 503 OUT_OF_SERVICE, and every answer from now on carries
+ * "Connection: close" so that kept-alive clients go elsewhere. The
+ * connections the kernel had already queued on the listening socket are
+ * accepted and served (closing it with them queued would reset them), then
+ * it closes. Requests in flight, and requests still arriving on open
  * connections, are served. Idempotent; accepts NULL. */
 void hc_http_drain(hc_http_t *h);
 
 /* Waits until no request is in flight or the monotonic deadline (hc_time)
- * passes. Returns 0, or HC_ETIMEDOUT with requests still running. */
+ * passes; with a shared port also until the clients have closed every
+ * connection (none is closed under a client that may be sending on it).
+ * Returns 0, or HC_ETIMEDOUT with requests still running or connections
+ * still open. */
 int hc_http_wait_idle(hc_http_t *h, int64_t deadline);
 
 /* Requests begun and not yet completed (0 for NULL). */
 int hc_http_inflight(hc_http_t *h);
+
+/* Connections open now (0 for NULL). */
+int hc_http_connections(hc_http_t *h);
 
 /* Stops listening and frees the server; requests still running are cut.
  * Accepts NULL. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hc_auth.h"
 #include "hc_buf.h"
@@ -14,6 +15,7 @@
 #include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_event.h"
+#include "hc_lock.h"
 #include "hc_log.h"
 #include "hc_metrics.h"
 #include "hc_time.h"
@@ -89,6 +91,56 @@ int hc_service_commit(hc_service_t *svc, hc_conn_t *c)
     return rc;
 }
 
+/* Makes sure this process may use the service's files in the data
+ * directory: it takes <data>/<name>.lock, or finds it held by its parent,
+ * `healthcenter up`, which holds it for every instance it runs (two of them
+ * during a rolling restart). Returns 0 with *supervised set (1: under `up`;
+ * *lock_fd stays -1) or with the lock in *lock_fd; HC_EBUSY after logging
+ * who holds it; HC_EIO when the lock file cannot be used. */
+static int service_claim(const hc_service_def_t *def, int *lock_fd, int *supervised)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.lock", hc_cfg.data_dir, def->name);
+    hc_lock_holder_t holder;
+    *supervised = 0;
+    int rc = hc_lock_acquire(path, def->name, 0, lock_fd, &holder);
+    if (rc == HC_EBUSY && holder.pid == getppid() && strcmp(holder.what, "up") == 0) {
+        *supervised = 1;
+        return 0;
+    }
+    if (rc == HC_EBUSY) {
+        char who[160];
+        hc_lock_describe(&holder, who, sizeof who);
+        hc_error("data directory %s is in use: %s holds %s; stop it first or set HC_DATA_DIR to "
+                 "another directory",
+                 hc_cfg.data_dir, who, path);
+        fprintf(stderr, "healthcenter %s: data directory %s is in use by %s\n", def->name,
+                hc_cfg.data_dir, who);
+    } else if (rc) {
+        hc_error("cannot lock %s: %s", path, strerror(errno));
+    }
+    return rc;
+}
+
+/* Under `up`, takes the port's new connections once the service is ready
+ * (a restart's new instance; alone it has them anyway), or returns early
+ * with the stop signal. Returns that signal, or 0 once it serves. */
+static int take_traffic_when_ready(hc_service_t *svc, const sigset_t *stop_set)
+{
+    for (;;) {
+        char why[512] = "";
+        if (service_ready(svc, why, sizeof why)) {
+            if (hc_http_take_traffic(svc->http) == 0)
+                hc_info("ready: the port's new connections come to this instance");
+            return 0;
+        }
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+        int sig = sigtimedwait(stop_set, NULL, &ts);
+        if (sig > 0)
+            return sig;
+    }
+}
+
 int hc_service_run(const hc_service_def_t *def)
 {
     /* Block the stop signals before any thread starts so that only sigwait
@@ -105,7 +157,7 @@ int hc_service_run(const hc_service_def_t *def)
     setenv("TZ", hc_cfg.tz, 1);
     tzset();
 
-    int exit_code = 1, rc;
+    int exit_code = 1, rc, lock_fd = -1, supervised = 0, sig = 0;
     hc_service_t svc;
     memset(&svc, 0, sizeof svc);
     svc.def = def;
@@ -114,6 +166,9 @@ int hc_service_run(const hc_service_def_t *def)
         hc_error("cannot create data directory %s: %s", hc_cfg.data_dir, strerror(errno));
         return 1;
     }
+    /* One owner per data directory, before anything in it is touched. */
+    if (service_claim(def, &lock_fd, &supervised) != 0)
+        return 1;
     if ((rc = hc_auth_init(hc_cfg.service_secret, hc_cfg.data_dir))) {
         hc_error("cannot load the service key: %s", hc_strerror(rc));
         return 1;
@@ -142,6 +197,8 @@ int hc_service_run(const hc_service_def_t *def)
                               hc_cfg.http_max_connections, hc_cfg.max_body_bytes);
     if (!svc.http)
         goto out;
+    if (supervised)
+        hc_http_share_port(svc.http);
     hc_http_set_ready(svc.http, service_ready, &svc);
     hc_http_set_public_url(svc.http, hc_cfg.public_url);
     hc_http_set_write_gate(svc.http, service_write_gate, &svc);
@@ -179,15 +236,19 @@ int hc_service_run(const hc_service_def_t *def)
     hc_info("%s service %s (version %s)", def->name,
             corrupt ? "up but not ready: its database is corrupt" : "ready", HC_VERSION);
 
-    int sig = 0;
-    sigwait(&stop_set, &sig);
+    if (supervised)
+        sig = take_traffic_when_ready(&svc, &stop_set);
+    if (sig == 0)
+        sigwait(&stop_set, &sig);
     hc_info("received %s, stopping: no new connections; %d request(s) in flight get up to %d ms",
             sig == SIGINT ? "SIGINT" : "SIGTERM", hc_http_inflight(svc.http),
             hc_cfg.shutdown_grace_ms);
     hc_http_drain(svc.http);
     if (hc_http_wait_idle(svc.http, hc_deadline_ms(hc_cfg.shutdown_grace_ms)) != 0)
-        hc_warn("%d request(s) still running after HC_SHUTDOWN_GRACE_MS (%d ms); stopping them",
-                hc_http_inflight(svc.http), hc_cfg.shutdown_grace_ms);
+        hc_warn("after HC_SHUTDOWN_GRACE_MS (%d ms) %d request(s) still run and %d connection(s) "
+                "are open; closing them",
+                hc_cfg.shutdown_grace_ms, hc_http_inflight(svc.http),
+                hc_http_connections(svc.http));
     exit_code = 0;
 out:
     /* Stop taking requests first, then background work (the consumer commits
@@ -201,6 +262,7 @@ out:
     hc_relay_stop(svc.relay);
     hc_bus_destroy(svc.bus);
     hc_db_destroy(svc.db);
+    hc_lock_release(lock_fd);
     if (exit_code == 0)
         hc_info("stopped");
     return exit_code;

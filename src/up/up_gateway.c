@@ -148,8 +148,8 @@ static int add_indented(hc_buf_t *out, const char *value, const char *indent, si
     return rc ? HC_EINVAL : 0;
 }
 
-int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_dir, hc_buf_t *out,
-                      char *err, size_t errlen)
+int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_dir,
+                      const char *health_addr, hc_buf_t *out, char *err, size_t errlen)
 {
     char bind[80], reach[80], upstream[80];
     char gw[16], ord[16], res[16], pay[16], noti[16], body[32];
@@ -178,6 +178,7 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
         int directives;
     } vars[] = {
         {"RUN_DIR", run_dir, 0},
+        {"HEALTH_ADDR", health_addr, 0},
         {"BIND_ADDR", bind, 0},
         {"UPSTREAM_HOST", upstream, 0},
         {"GATEWAY_PORT", gw, 0},
@@ -248,8 +249,9 @@ out:
     return rc;
 }
 
-int up_gateway_write_config(const hc_config_t *cfg, const char *run_dir, const char *conf_path,
-                            char *source, size_t srclen, char *err, size_t errlen)
+int up_gateway_write_config(const hc_config_t *cfg, const char *run_dir, const char *health_addr,
+                            const char *conf_path, char *source, size_t srclen, char *err,
+                            size_t errlen)
 {
     /* The template is looked up next to the real executable. */
     char exe[PATH_MAX];
@@ -269,7 +271,7 @@ int up_gateway_write_config(const hc_config_t *cfg, const char *run_dir, const c
     char *tmpl = up_gateway_load_template(exe_dir, source, srclen, err, errlen);
     if (!tmpl)
         goto out;
-    rc = up_gateway_render(tmpl, cfg, run_dir, &conf, err, errlen);
+    rc = up_gateway_render(tmpl, cfg, run_dir, health_addr, &conf, err, errlen);
     if (rc != 0)
         goto out;
     if (up_fs_write_file(conf_path, hc_buf_str(&conf)) != 0) {

@@ -24,8 +24,9 @@ char *up_gateway_load_template(const char *exe_dir, char *source, size_t srclen,
                                size_t errlen);
 
 /* Replaces every @NAME@ placeholder of the gateway template tmpl with its
- * value from cfg (ports, bind address, max body, real-IP header) and run_dir
- * (an absolute path), appending the result to out. Three placeholders stand
+ * value from cfg (ports, bind address, max body, real-IP header), run_dir
+ * (an absolute path) and health_addr (HEALTH_ADDR: host:port where `up`
+ * answers the gateway's /actuator/health), appending the result to out. Three placeholders stand
  * for whole directives, one per line, each line indented like the
  * placeholder: REAL_IP_FROM (a set_real_ip_from per HC_TRUSTED_PROXY item),
  * LIMIT_REQ (limit_req_zone and limit_req) and LIMIT_CONN (limit_conn_zone
@@ -34,15 +35,16 @@ char *up_gateway_load_template(const char *exe_dir, char *source, size_t srclen,
  * errlen) for an unknown placeholder, a value nginx could not parse (say a
  * run_dir with spaces) or a result larger than out's maximum. Everything is
  * borrowed; out stays the caller's. */
-int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_dir, hc_buf_t *out,
-                      char *err, size_t errlen);
+int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_dir,
+                      const char *health_addr, hc_buf_t *out, char *err, size_t errlen);
 
 /* Renders the template found next to the running executable (see
  * up_gateway_load_template) for cfg and run_dir into the file conf_path.
  * Returns 0 with where the template came from in source (size srclen), or
  * an hc_err with a message in err (size errlen); conf_path is then unchanged. */
-int up_gateway_write_config(const hc_config_t *cfg, const char *run_dir, const char *conf_path,
-                            char *source, size_t srclen, char *err, size_t errlen);
+int up_gateway_write_config(const hc_config_t *cfg, const char *run_dir, const char *health_addr,
+                            const char *conf_path, char *source, size_t srclen, char *err,
+                            size_t errlen);
 
 /* Writes the address the children are reached at into out (size outlen):
  * bind_addr, or the loopback address when the services listen on every

@@ -193,6 +193,11 @@ static void check_load(const char *text)
     FUZZ_CHECK(cfg->max_body_bytes >= 256 && cfg->max_body_bytes <= 64 * 1024 * 1024);
     FUZZ_CHECK(cfg->horizon_days >= 1 && cfg->cancel_cutoff_days >= 0);
     FUZZ_CHECK(cfg->sms_max_attempts >= 1 && cfg->ready_timeout_ms >= 100);
+    FUZZ_CHECK(cfg->liveness_period_ms >= 0 && cfg->liveness_timeout_ms >= 10 &&
+               cfg->liveness_failures >= 1 && cfg->crash_loop_restarts >= 1 &&
+               cfg->crash_loop_restarts <= 100 && cfg->crash_loop_window_ms >= 1000 &&
+               cfg->restart_backoff_ms >= 0 &&
+               cfg->restart_backoff_max_ms >= cfg->restart_backoff_ms);
     FUZZ_CHECK(cfg->data_dir[0] && cfg->run_dir[0] && cfg->payment_url[0] && cfg->order_url[0]);
     /* links start with the public URL; one derived from HC_BIND_ADDR is only
      * used once hc_http_start has taken that address as IPv4 */

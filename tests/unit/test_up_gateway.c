@@ -47,7 +47,8 @@ static void test_render_builtin_template(void **state)
     hc_buf_t out;
     char err[256] = "";
     hc_buf_init(&out, 1 << 20);
-    int rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/hc-run-dir", &out, err, sizeof err);
+    int rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/hc-run-dir", "127.0.0.1:1", &out, err,
+                               sizeof err);
     if (rc != 0)
         fail_msg("render: %d: %s", rc, err);
     const char *text = hc_buf_str(&out);
@@ -71,7 +72,8 @@ static void test_render_plain_text_unchanged(void **state)
     const char *tmpl = "events { worker_connections 1024; }\nlocation @fallback { }\n";
     hc_buf_init(&out, 4096);
     assert_int_equal(hc_buf_adds(&out, "# before\n"), 0);
-    assert_int_equal(up_gateway_render(tmpl, cfg, "/tmp/run", &out, err, sizeof err), 0);
+    assert_int_equal(up_gateway_render(tmpl, cfg, "/tmp/run", "127.0.0.1:1", &out, err, sizeof err),
+                     0);
     /* appended after what the buffer held */
     assert_string_equal(hc_buf_str(&out),
                         "# before\nevents { worker_connections 1024; }\nlocation @fallback { }\n");
@@ -86,7 +88,8 @@ static void test_render_unknown_placeholder(void **state)
     hc_buf_t out;
     char err[256] = "";
     hc_buf_init(&out, 4096);
-    int rc = up_gateway_render("listen @NO_SUCH_THING@;\n", cfg, "/tmp/run", &out, err, sizeof err);
+    int rc = up_gateway_render("listen @NO_SUCH_THING@;\n", cfg, "/tmp/run", "127.0.0.1:1", &out,
+                               err, sizeof err);
     assert_int_equal(rc, HC_EINVAL);
     if (strstr(err, "NO_SUCH_THING") == NULL)
         fail_msg("error does not name the placeholder: \"%s\"", err);
@@ -101,11 +104,13 @@ static void test_render_rejects_unsafe_run_dir(void **state)
     hc_buf_t out;
     char err[256] = "";
     hc_buf_init(&out, 1 << 20);
-    int rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/my run dir", &out, err, sizeof err);
+    int rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/my run dir", "127.0.0.1:1", &out, err,
+                               sizeof err);
     assert_int_equal(rc, HC_EINVAL);
     assert_true(err[0] != '\0');
     hc_buf_reset(&out);
-    rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/evil;dir", &out, err, sizeof err);
+    rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/evil;dir", "127.0.0.1:1", &out, err,
+                           sizeof err);
     assert_int_equal(rc, HC_EINVAL);
     hc_buf_cleanup(&out);
     free(cfg);
@@ -117,7 +122,7 @@ static char *render_builtin(const hc_config_t *cfg, const char *run_dir)
     hc_buf_t out;
     char err[256] = "";
     hc_buf_init(&out, 1 << 20);
-    int rc = up_gateway_render(up_gateway_tmpl, cfg, run_dir, &out, err, sizeof err);
+    int rc = up_gateway_render(up_gateway_tmpl, cfg, run_dir, "127.0.0.1:1", &out, err, sizeof err);
     if (rc != 0)
         fail_msg("render: %d: %s", rc, err);
     return hc_buf_take(&out);
@@ -309,7 +314,7 @@ static void test_render_directive_lines_keep_the_indentation(void **state)
     char err[256] = "";
     hc_buf_init(&out, 4096);
     assert_int_equal(up_gateway_render("http {\n\t  @REAL_IP_FROM@\n  x @LIMIT_CONN@\n}\n", cfg,
-                                       "/tmp/run", &out, err, sizeof err),
+                                       "/tmp/run", "127.0.0.1:1", &out, err, sizeof err),
                      0);
     /* after the line's own blanks; not after other text before the placeholder */
     assert_string_equal(hc_buf_str(&out), "http {\n"
@@ -332,15 +337,17 @@ static void test_render_rejects_unsafe_proxy_values(void **state)
     /* hc_config_load refuses these; the renderer does not rely on it */
     hc_strlcpy(cfg->trusted_proxy, "10.0.0.1,10.0.0.2;include /etc/passwd",
                sizeof cfg->trusted_proxy);
-    assert_int_equal(up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", &out, err, sizeof err),
-                     HC_EINVAL);
+    assert_int_equal(
+        up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", "127.0.0.1:1", &out, err, sizeof err),
+        HC_EINVAL);
     assert_non_null(strstr(err, "HC_TRUSTED_PROXY"));
     hc_buf_reset(&out);
     hc_strlcpy(cfg->trusted_proxy, "", sizeof cfg->trusted_proxy);
     hc_strlcpy(cfg->real_ip_header, "X-A;deny", sizeof cfg->real_ip_header);
     err[0] = '\0';
-    assert_int_equal(up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", &out, err, sizeof err),
-                     HC_EINVAL);
+    assert_int_equal(
+        up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", "127.0.0.1:1", &out, err, sizeof err),
+        HC_EINVAL);
     assert_non_null(strstr(err, "REAL_IP_HEADER"));
     hc_buf_cleanup(&out);
     free(cfg);
