@@ -13,7 +13,7 @@
 #include "hc_config.h"
 #include "hc_err.h"
 
-#define MAX_VARS 64
+#define MAX_VARS 96
 #define ENV_BUF 4096
 
 static char names[MAX_VARS][72]; /* the table's variable names, from its printout */
