@@ -52,6 +52,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -296,6 +297,114 @@ def stop_proxy(p):
         return {}
 
 
+class DiskProbe:
+    """Every 50 ms writes 4 KiB to a file in the data directory and
+    fdatasyncs it, timing the fdatasync: what a durable commit of the
+    services costs on that filesystem at that moment (a shared disk stalls)."""
+
+    def __init__(self, data_dir):
+        self.path = os.path.join(data_dir, "fsync-probe")
+        self.ms = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+
+    def loop(self):
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            while not self.done.is_set():
+                os.pwrite(fd, b"x" * 4096, (len(self.ms) % 256) * 4096)
+                t = time.perf_counter()
+                os.fdatasync(fd)
+                self.ms.append((time.perf_counter() - t) * 1000.0)
+                self.done.wait(0.05)  # the probe's pace
+        finally:
+            os.close(fd)
+            os.unlink(self.path)
+
+    def summary(self):
+        xs = self.ms
+        return {"n": len(xs), "p50_ms": bench.r1(percentile(xs, 50), 1),
+                "p99_ms": bench.r1(percentile(xs, 99), 1),
+                "max_ms": bench.r1(max(xs), 1) if xs else None,
+                "over_100ms": sum(1 for x in xs if x > 100),
+                "over_610ms": sum(1 for x in xs if x > 610)}
+
+
+def fs_type(path):
+    """The type of the filesystem holding path (from /proc/mounts), or None."""
+    best, kind = "", None
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                parts = line.split()
+                mnt = parts[1]
+                if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) > len(best):
+                    best, kind = mnt, parts[2]
+    except OSError:
+        pass
+    return kind
+
+
+def harness_cpu(proxy):
+    """CPU seconds used so far by this script (the clients) and the proxy."""
+    t = os.times()
+    out = {"bench_clients": t.user + t.system}
+    st = bench.proc_stat(proxy.pid) if proxy is not None else None
+    if st:
+        out["delay_proxy"] = st[2] / float(os.sysconf("SC_CLK_TCK"))
+    return out
+
+
+HIST_RE = re.compile(r'^hc_http_request_duration_seconds_(bucket|sum|count)\{([^}]*)\}\s+(\S+)$',
+                     re.M)
+
+
+def route_latency(port, service, method):
+    """{route: {"le": {bound: count}, "sum": s, "count": n}} of a service's
+    request duration histograms for method, from its /metrics ({} if unreadable)."""
+    try:
+        status, body = bench.http_get(port, "/metrics", timeout=5.0)
+    except (OSError, BenchError):
+        return {}
+    out = {}
+    for kind, labels, value in HIST_RE.findall(body.decode("utf-8", "replace")):
+        lab = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        if lab.get("service") != service or lab.get("method") != method:
+            continue
+        r = out.setdefault(lab.get("route"), {"le": {}, "sum": 0.0, "count": 0})
+        if kind == "bucket":
+            r["le"][lab["le"]] = int(float(value))
+        elif kind == "sum":
+            r["sum"] = float(value)
+        else:
+            r["count"] = int(float(value))
+    return out
+
+
+def latency_delta(before, after):
+    """Per route, what the histograms gained during the run: count, mean ms,
+    and the share of requests at or below each bound (cumulative, %)."""
+    out = {}
+    for route, a in after.items():
+        b = before.get(route, {"le": {}, "sum": 0.0, "count": 0})
+        n = a["count"] - b["count"]
+        if n <= 0:
+            continue
+        cdf = {}
+        for le, c in a["le"].items():
+            cdf[le] = round(100.0 * (c - b["le"].get(le, 0)) / n, 1)
+        out[route] = {"n": n, "mean_ms": round(1000.0 * (a["sum"] - b["sum"]) / n, 1),
+                      "le_s_pct": cdf}
+    return out
+
+
 def loadavg():
     try:
         with open("/proc/loadavg") as f:
@@ -348,6 +457,10 @@ def main():
                     help="an HC_* setting for the system (repeatable; reported in the output)")
     ap.add_argument("--ready-timeout", type=float, default=30.0)
     ap.add_argument("--keep-data", action="store_true", help="keep the temporary HC_DATA_DIR")
+    ap.add_argument("--data-in", default=None, metavar="DIR",
+                    help="where the fresh data directory is made (default: the temporary "
+                         "directory, on disk; /dev/shm puts the databases in memory, as the "
+                         "original's HSQLDB was)")
     a = ap.parse_args()
     if a.clients < 1 or a.duration < 1 or a.delay < 0:
         ap.error("--clients and --duration must be >= 1, --delay >= 0")
@@ -363,7 +476,7 @@ def main():
         return 1
 
     ports = dict(zip(("gateway",) + bench.SERVICES + ("proxy",), bench.free_ports(6)))
-    data_dir = tempfile.mkdtemp(prefix="hc-bench-breaker-")
+    data_dir = tempfile.mkdtemp(prefix="hc-bench-breaker-", dir=a.data_in)
     env = build_env(data_dir, ports, ports["proxy"], extra)
     system = bench.System(binary, env, ports)
     proxy = None
@@ -389,11 +502,18 @@ def main():
         if oid is None:
             raise BenchError("no booking succeeded before the run (last answer %s)" % st)
         cpu0 = bench.cpu_snapshot(system.proc.pid)
+        cpu0.update(harness_cpu(proxy))
+        pay0 = route_latency(ports["payment"], "payment", "POST")
         run = Run(ports, date, oid, a.clients, a.duration, a.timeout, a.delay, a.keep_alive)
         log("%d clients for %d s through the gateway on %d", a.clients, a.duration,
             ports["gateway"])
+        disk = DiskProbe(data_dir)
+        disk.start()
         asyncio.run(run.go())
+        disk.stop()
         cpu1 = bench.cpu_snapshot(system.proc.pid)
+        cpu1.update(harness_cpu(proxy))
+        pay1 = route_latency(ports["payment"], "payment", "POST")
         load_after = loadavg()
         elapsed = run.t_end - run.t0
         statuses = {}
@@ -427,6 +547,8 @@ def main():
                         "failure_rate_at_end": end.get("failure_rate")},
             "bulkhead": {"max_allowed": end.get("bulkhead_max_allowed"),
                          "rejected_total": end.get("bulkhead_rejected_total")},
+            "payment_charge_latency": latency_delta(pay0, pay1),
+            "data_fsync": dict(disk.summary(), filesystem=fs_type(data_dir)),
             "original": ORIGINAL,
             "scenario": {"clients": a.clients, "duration_s": a.duration,
                          "payment_delay_ms": list(a.payment_delay), "through": "gateway",

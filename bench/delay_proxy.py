@@ -24,6 +24,7 @@ import json
 import random
 import signal
 import sys
+import time
 
 HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "upgrade"}
 
@@ -35,6 +36,35 @@ class Stats:
         self.forwarded = 0     # answered by the target
         self.upstream_errors = 0
         self.client_gone = 0   # the answer could not be written back (client gave up)
+        # Per held request, in ms: (connection accepted -> request read (0 on
+        # a kept-alive connection's later requests),
+        # drawn delay, sleep overrun (the event loop's lag), the target's
+        # answer time, writing the answer back, accepted -> answer written).
+        self.held = []
+
+    def summary(self, timeout_ms):
+        """The counts, plus where the time of held requests went: p50/p99/max
+        of each phase, and the mean phases of those that took longer than
+        timeout_ms from accept to answer (order had given up on them)."""
+        out = {k: v for k, v in vars(self).items() if k != "held"}
+        names = ("accept_to_read_ms", "drawn_ms", "overrun_ms", "target_ms", "write_ms",
+                 "total_ms")
+        if not self.held:
+            return out
+        phases = {}
+        for i, name in enumerate(names):
+            xs = sorted(h[i] for h in self.held)
+            phases[name] = {"p50": round(xs[len(xs) // 2], 1),
+                            "p99": round(xs[min(len(xs) - 1, int(len(xs) * 0.99))], 1),
+                            "max": round(xs[-1], 1)}
+        late = [h for h in self.held if h[5] > timeout_ms]
+        out["phases"] = phases
+        out["over_timeout"] = {"n": len(late), "timeout_ms": timeout_ms}
+        if late:
+            out["over_timeout"]["mean"] = {
+                name: round(sum(h[i] for h in late) / len(late), 1)
+                for i, name in enumerate(names)}
+        return out
 
 
 async def read_head(reader):
@@ -123,6 +153,8 @@ async def serve(reader, writer, args, up, stats):
     lo, hi = args.delay
     me = asyncio.current_task()
     SERVING.add(me)
+    clock = time.monotonic
+    t_acc = clock()  # the connection's accept (of its first request)
     try:
         while True:
             head = await read_head(reader)
@@ -131,16 +163,24 @@ async def serve(reader, writer, args, up, stats):
             start, headers = head
             method, path, _ = start.split(" ", 2)
             body = await read_body(reader, headers)
+            t_read = clock()
+            if t_acc is None:  # a later request on a kept-alive connection
+                t_acc = t_read
             stats.requests += 1
-            if method == "POST" and any(path.startswith(p) for p in args.paths):
+            held = method == "POST" and any(path.startswith(p) for p in args.paths)
+            drawn = 0.0
+            if held:
                 stats.delayed += 1
-                await asyncio.sleep(random.uniform(lo, hi) / 1000.0)  # the injected slowness
+                drawn = random.uniform(lo, hi) / 1000.0
+                await asyncio.sleep(drawn)  # the injected slowness
+            t_slept = clock()
             try:
                 status, rheaders, rbody = await up.call(method, path, headers, body)
                 stats.forwarded += 1
             except (OSError, asyncio.IncompleteReadError, ValueError):
                 stats.upstream_errors += 1
                 status, rheaders, rbody = "HTTP/1.1 502 Bad Gateway", [], b""
+            t_up = clock()
             out = [status] + ["%s: %s" % (k, v) for k, v in rheaders
                               if k.lower() not in HOP and k.lower() != "content-length"]
             out.append("Content-Length: %d" % len(rbody))
@@ -150,6 +190,13 @@ async def serve(reader, writer, args, up, stats):
             except OSError:
                 stats.client_gone += 1
                 return
+            finally:
+                if held:
+                    t_out = clock()
+                    stats.held.append(((t_read - t_acc) * 1e3, drawn * 1e3,
+                                       (t_slept - t_read - drawn) * 1e3, (t_up - t_slept) * 1e3,
+                                       (t_out - t_up) * 1e3, (t_out - t_acc) * 1e3))
+            t_acc = None
             if (header(headers, "connection") or "").lower() == "close":
                 return
     except (OSError, asyncio.IncompleteReadError, ValueError):
@@ -183,7 +230,7 @@ async def main_async(args):
     sys.stderr.flush()
     await stop.wait()
     server.close()
-    sys.stdout.write(json.dumps(vars(stats)) + "\n")
+    sys.stdout.write(json.dumps(stats.summary(args.timeout_ms)) + "\n")
     sys.stdout.flush()
 
 
@@ -193,6 +240,8 @@ def main():
     ap.add_argument("--target", required=True, help="base URL to forward to, http://host:port")
     ap.add_argument("--delay-ms", dest="delay", type=parse_delay, default=(400, 620),
                     help="hold each matching POST this long, uniform LO-HI ms (default 400-620)")
+    ap.add_argument("--timeout-ms", type=int, default=610,
+                    help="report the phases of held requests slower than this (order's timeout)")
     ap.add_argument("--paths", default="/paymentHistories",
                     help="comma list of path prefixes whose POSTs are held")
     args = ap.parse_args()
