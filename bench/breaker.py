@@ -88,6 +88,7 @@ class Conn:
         self.port = port
         self.keep_alive = keep_alive
         self.rw = None
+        self.retry_after = None  # the last answer's Retry-After, if any
 
     def close(self):
         if self.rw:
@@ -116,6 +117,7 @@ class Conn:
         if not self.keep_alive or \
                 (delay_proxy.header(headers, "connection") or "").lower() == "close":
             self.close()
+        self.retry_after = delay_proxy.header(headers, "retry-after")
         return int(start.split(" ", 2)[1]), payload
 
 
@@ -143,10 +145,12 @@ def booking_body(date):
 class Run:
     """The load: clients booking, a reader, a metrics scraper, until the deadline."""
 
-    def __init__(self, ports, date, oid, clients, duration, timeout, delay, keep_alive):
+    def __init__(self, ports, date, oid, clients, duration, timeout, delay, keep_alive,
+                 honour_retry_after=False):
         self.ports, self.oid = ports, oid
         self.clients, self.duration, self.timeout = clients, duration, timeout
         self.delay, self.keep_alive = delay, keep_alive
+        self.honour_retry_after = honour_retry_after
         self.body = booking_body(date)
         self.posts = []    # (status or None, seconds)
         self.post_ends = []  # seconds into the run at which each of posts ended
@@ -162,10 +166,17 @@ class Run:
             self.posts.append(await timed_request(conn, "POST", "/orders", self.body,
                                                   self.timeout))
             self.post_ends.append(time.monotonic() - self.t0)
-            if self.delay > 0:
+            pause = random.uniform(0, self.delay) if self.delay > 0 else 0.0
+            if self.honour_retry_after and self.posts[-1][0] == 503 and conn.retry_after:
+                # a polite client: not before Retry-After seconds (siege ignores it)
+                try:
+                    pause = max(pause, float(conn.retry_after))
+                except ValueError:
+                    pass
+            if pause > 0:
                 # siege's think time between a user's requests (its `delay`)
                 left = self.deadline - time.monotonic()
-                await asyncio.sleep(max(0.0, min(left, random.uniform(0, self.delay))))
+                await asyncio.sleep(max(0.0, min(left, pause)))
         conn.close()
 
     async def reader(self):
@@ -190,12 +201,30 @@ class Run:
                 self.states["unreadable"] = self.states.get("unreadable", 0) + 1
             await asyncio.sleep(METRICS_EVERY_S)  # the scrape's pace
 
-    async def go(self):
+    async def go(self, siege_cmd=None):
+        """Runs the load: the clients, or siege_cmd (the real siege) when given,
+        whose stdout is then kept in self.siege_out."""
         self.t0 = time.monotonic()
         self.deadline = self.t0 + self.duration
-        await asyncio.gather(*[self.client() for _ in range(self.clients)], self.reader(),
-                             self.scraper())
+        if siege_cmd:
+            load = [self.siege(siege_cmd)]
+        else:
+            load = [self.client() for _ in range(self.clients)]
+        await asyncio.gather(*load, self.reader(), self.scraper())
         self.t_end = time.monotonic()
+
+    async def siege(self, cmd):
+        p = await asyncio.create_subprocess_exec(*cmd, stdin=subprocess.DEVNULL,
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                 start_new_session=True)
+        self.siege_pid = p.pid
+        try:
+            out, err = await p.communicate()
+        finally:
+            if p.returncode is None:
+                p.kill()  # only the siege this script started
+        self.deadline = time.monotonic()  # the reads stop with siege
+        self.siege_out, self.siege_err, self.siege_rc = out, err, p.returncode
 
 
 METRIC_RE = re.compile(r'^(resilience4j_\w+|hc_bulkhead_\w+)\{([^}]*)\}\s+(\S+)$', re.M)
@@ -297,13 +326,65 @@ def stop_proxy(p):
         return {}
 
 
+SIEGERC = """# bench/breaker.py's siegerc: siege 4.0.7's packaged defaults, made explicit
+# (connection = close, HTTP/1.1, 30 s socket timeout), with the think time
+# of --delay, quiet per-request output and the JSON summary.
+verbose = false
+quiet = false
+json_output = true
+show-logfile = false
+logging = false
+parser = false
+protocol = HTTP/1.1
+chunked = true
+cache = false
+connection = close
+timeout = 30
+failures = 1000000
+delay = %s
+accept-encoding = gzip, deflate
+url-escaping = true
+"""
+
+
+def siege_command(rc_path, clients, duration, port, body):
+    """The original's command shape: siege -c100 -t60S -r10 --content-type
+    application/json 'URL POST {json}', against the gateway."""
+    return ["siege", "-R", rc_path, "-c%d" % clients, "-t%dS" % duration, "-r10",
+            "--content-type", "application/json",
+            "http://127.0.0.1:%d/orders POST %s" % (port, body.decode())]
+
+
+def parse_siege(out):
+    """siege's JSON summary (the last {...} of its stdout) -> dict."""
+    text = out.decode("utf-8", "replace")
+    start = text.rfind("{")
+    if start < 0:
+        raise BenchError("siege printed no JSON summary: %r" % text[-500:])
+    return json.loads(text[start:text.index("}", start) + 1])
+
+
+REQ_RE = re.compile(r'^hc_http_requests_total\{([^}]*)\}\s+(\S+)$', re.M)
+
+
+def route_statuses(port, service, method, route):
+    """{status: count} of a service's hc_http_requests_total for one route."""
+    status, body = bench.http_get(port, "/metrics", timeout=5.0)
+    out = {}
+    for labels, value in REQ_RE.findall(body.decode("utf-8", "replace")):
+        lab = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        if (lab.get("service"), lab.get("method"), lab.get("route")) == (service, method, route):
+            out[lab["status"]] = out.get(lab["status"], 0) + int(float(value))
+    return out
+
+
 class DiskProbe:
     """Every 50 ms writes 4 KiB to a file in the data directory and
     fdatasyncs it, timing the fdatasync: what a durable commit of the
     services costs on that filesystem at that moment (a shared disk stalls)."""
 
-    def __init__(self, data_dir):
-        self.path = os.path.join(data_dir, "fsync-probe")
+    def __init__(self, where):
+        self.path = os.path.join(where, "hc-bench-fsync-probe-%d" % os.getpid())
         self.ms = []
         self.done = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
@@ -457,6 +538,16 @@ def main():
                     help="an HC_* setting for the system (repeatable; reported in the output)")
     ap.add_argument("--ready-timeout", type=float, default=30.0)
     ap.add_argument("--keep-data", action="store_true", help="keep the temporary HC_DATA_DIR")
+    ap.add_argument("--fsync-probe-in", default=None, metavar="DIR",
+                    help="time fdatasync in DIR instead of the data directory (e.g. the disk's "
+                         "/tmp while the data is in /dev/shm: the disk's own stalls)")
+    ap.add_argument("--honour-retry-after", action="store_true",
+                    help="clients wait Retry-After seconds after a 503 (siege does not; "
+                         "a second, separately labelled figure)")
+    ap.add_argument("--siege", action="store_true",
+                    help="drive the load with the real siege (apt-get install siege) instead of "
+                         "this script's clients: siege -c CLIENTS -t DURATION S -r10, "
+                         "connection close, delay --delay, its own summary reported")
     ap.add_argument("--data-in", default=None, metavar="DIR",
                     help="where the fresh data directory is made (default: the temporary "
                          "directory, on disk; /dev/shm puts the databases in memory, as the "
@@ -470,6 +561,10 @@ def main():
         if not sep or not k.startswith("HC_"):
             ap.error("--env takes HC_NAME=VALUE, got %r" % kv)
         extra[k] = v
+    if a.siege and not shutil.which("siege"):
+        log("--siege needs siege on PATH (Debian: apt-get install siege; "
+            "scripts/install-deps.sh installs it)")
+        return 1
     binary = os.path.abspath(a.bin)
     if not os.access(binary, os.X_OK):
         log("no executable at %s: build it first (make build)", binary)
@@ -504,12 +599,22 @@ def main():
         cpu0 = bench.cpu_snapshot(system.proc.pid)
         cpu0.update(harness_cpu(proxy))
         pay0 = route_latency(ports["payment"], "payment", "POST")
-        run = Run(ports, date, oid, a.clients, a.duration, a.timeout, a.delay, a.keep_alive)
+        run = Run(ports, date, oid, a.clients, a.duration, a.timeout, a.delay, a.keep_alive,
+                  a.honour_retry_after)
         log("%d clients for %d s through the gateway on %d", a.clients, a.duration,
             ports["gateway"])
-        disk = DiskProbe(data_dir)
+        siege_cmd = None
+        if a.siege:
+            rc_path = os.path.join(data_dir, "siegerc")
+            with open(rc_path, "w") as f:
+                f.write(SIEGERC % ("%g" % a.delay))
+            siege_cmd = siege_command(rc_path, a.clients, a.duration, ports["gateway"],
+                                      booking_body(date))
+            orders0 = route_statuses(ports["order"], "order", "POST", "/orders")
+        probe_dir = a.fsync_probe_in or data_dir
+        disk = DiskProbe(probe_dir)
         disk.start()
-        asyncio.run(run.go())
+        asyncio.run(run.go(siege_cmd))
         disk.stop()
         cpu1 = bench.cpu_snapshot(system.proc.pid)
         cpu1.update(harness_cpu(proxy))
@@ -532,7 +637,19 @@ def main():
         except (OSError, BenchError) as e:
             problems.append("order /metrics unreadable after the run: %s" % e)
             end, code = {}, 1
-        result = siege_figures(run.posts, elapsed)
+        if a.siege:
+            if run.siege_rc != 0:
+                raise BenchError("siege exited with %s: %s" % (
+                    run.siege_rc, run.siege_err.decode("utf-8", "replace")[-800:]))
+            result = {k: v for k, v in parse_siege(run.siege_out).items()
+                      if k in ORIGINAL or k in ("data_transferred", "throughput")}
+            orders1 = route_statuses(ports["order"], "order", "POST", "/orders")
+            statuses = {k: n - orders0.get(k, 0) for k, n in orders1.items()
+                        if n - orders0.get(k, 0)}
+            result["load"] = "siege " + " ".join(siege_cmd[1:-1]) + " 'URL POST {json}'"
+        else:
+            result = siege_figures(run.posts, elapsed)
+            result["load"] = "bench/breaker.py clients"
         result.update({
             "accepted": ms_stats([t for st, t in run.posts if st == 201]),
             "rejected": ms_stats([t for st, t in run.posts if st == 503]),
@@ -548,11 +665,14 @@ def main():
             "bulkhead": {"max_allowed": end.get("bulkhead_max_allowed"),
                          "rejected_total": end.get("bulkhead_rejected_total")},
             "payment_charge_latency": latency_delta(pay0, pay1),
-            "data_fsync": dict(disk.summary(), filesystem=fs_type(data_dir)),
+            "data_fsync": dict(disk.summary(), filesystem=fs_type(probe_dir),
+                               where="data directory" if probe_dir == data_dir else probe_dir),
             "original": ORIGINAL,
             "scenario": {"clients": a.clients, "duration_s": a.duration,
                          "payment_delay_ms": list(a.payment_delay), "through": "gateway",
                          "client_delay_s": a.delay, "keep_alive": a.keep_alive,
+                         "honour_retry_after": a.honour_retry_after,
+                         "data_in": fs_type(data_dir), "real_siege": a.siege,
                          "env": {k: v for k, v in env.items() if k in extra or k in KEEP_ENV}},
             "cpu_s": {k: round(v - cpu0.get(k, 0.0), 2) for k, v in cpu1.items()},
             "loadavg_before": load_before,
