@@ -78,8 +78,10 @@ bench: build
 	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter
 
 # The original's siege scenario against a payment slowed 400-620 ms by a
-# bench-only delaying proxy: 100 clients for 60 s through the gateway, one JSON
-# line out (docs/breaker.md). Shorter: make bench-breaker BREAKER_ARGS="--duration 10".
+# bench-only delaying proxy: the real siege, 100 users for 60 s through the
+# gateway, one JSON line out (docs/breaker.md). Shorter:
+# make bench-breaker BREAKER_ARGS="--duration 10"; data on the disk instead of
+# /dev/shm: BREAKER_ARGS="--data-in /tmp"; without siege: BREAKER_ARGS=--python-clients.
 BREAKER_ARGS ?=
 bench-breaker: build
 	/usr/bin/python3 bench/breaker.py --bin ./$(BUILD)/healthcenter $(BREAKER_ARGS)

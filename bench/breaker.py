@@ -7,25 +7,33 @@ The original (Spring Boot, Hystrix with a 610 ms timeout) slowed its payment by
 5.47 s mean response time, 8.41 s longest.
 
 This script starts the whole system (`healthcenter up`: nginx and the four
-services) on free ports with a fresh data directory and its own environment
-(default settings: order's payment timeout 610 ms, the breaker and bulkhead
-defaults), with a delaying proxy (bench/delay_proxy.py, bench-only) in front
-of payment that holds every charge 400-620 ms, uniformly, before payment acts
-on it. Then 100 clients (--clients) book through the gateway for 60 s
-(--duration) the way siege's simulated users do with its default siegerc
-(`delay = 1`, `connection = close`): a new connection per request, and
-between one answer and the next request a pause drawn uniformly from 0 to 1 s
-(--delay; not counted in any response time; --delay 0 is siege's benchmark
-mode -b, requests back to back, --keep-alive reuses connections), while a probe
-reads GET /orders/{id} through the gateway and order's /health/ready every
-50 ms and order's /metrics every 250 ms (the breaker's state changes seen
-are reported as a timeline). It prints ONE JSON line on stdout:
-siege's figures, computed as siege computes them, beside the original's,
-plus the latency of accepted (201) and refused (503) bookings, the reads, and
-what the breaker and bulkhead did. Progress goes to stderr.
+services) on free ports with a fresh data directory (by default in /dev/shm,
+in memory, as the original's HSQLDB was; --data-in /tmp puts it on the disk)
+and its own environment (default settings: order's payment timeout 610 ms,
+the breaker and bulkhead defaults, durable commits), with a delaying proxy
+(bench/delay_proxy.py, bench-only) in front of payment that holds every
+charge 400-620 ms, uniformly, before payment acts on it. Then the real siege
+(Debian's siege 4.0.7) runs the original's command through the gateway:
+`siege -c100 -t60S -r10 --content-type application/json 'URL POST {json}'`
+with a siegerc of its packaged defaults (`connection = close`) and
+`delay = 1` (--delay: a pause of 0 or 1 s before each next request, as
+siege rounds it), its per-answer lines read for the latencies and its
+summary reported as it printed it. --python-clients runs this script's own
+asyncio clients instead, the same way (a pause uniform in 0..--delay s;
+--delay 0 is siege's benchmark mode -b; --keep-alive reuses connections;
+--honour-retry-after makes them polite). Meanwhile a probe reads
+GET /orders/{id} through the gateway and order's /health/ready every 50 ms,
+order's /metrics every 250 ms (the breaker's state changes seen are
+reported as a timeline), and fdatasync is timed every 50 ms on the data
+directory's filesystem (or the disk's temporary directory when the data is
+in memory). It prints ONE JSON line on stdout: siege's figures beside the
+original's, plus the latency of accepted (201) and refused (503) bookings,
+the reads, what the breaker and bulkhead did, where the held charges' time
+went (the proxy's phases, payment's own latency histogram), the fdatasync
+times and the CPU of every process. Progress goes to stderr.
 
-Siege's figures: a transaction is an answer below 500 and a failed transaction
-a 5xx or a socket error (the original's 1054 successful and 258 failed give
+Siege's figures (computed the same way for --python-clients): a transaction
+is an answer below 500 and a failed transaction a 5xx or a socket error (the original's 1054 successful and 258 failed give
 its 80.34 %); availability = transactions / (transactions + failed);
 transaction_rate = transactions / elapsed; response_time = the mean time of
 the transactions; longest and shortest over every request.
@@ -72,6 +80,8 @@ ORIGINAL = {
 # Inherited variables that only say where things are; every other HC_* is
 # dropped, so the system runs on its defaults plus what --env sets.
 KEEP_ENV = ("HC_NGINX", "HC_READY_TIMEOUT_MS")
+# The data directory's parent: memory when the machine has /dev/shm.
+DEFAULT_DATA_IN = "/dev/shm" if os.path.isdir("/dev/shm") else None
 PROBE_EVERY_S = 0.05
 METRICS_EVERY_S = 0.25
 
@@ -202,8 +212,7 @@ class Run:
             await asyncio.sleep(METRICS_EVERY_S)  # the scrape's pace
 
     async def go(self, siege_cmd=None):
-        """Runs the load: the clients, or siege_cmd (the real siege) when given,
-        whose stdout is then kept in self.siege_out."""
+        """Runs the load: the real siege (siege_cmd) or this script's clients."""
         self.t0 = time.monotonic()
         self.deadline = self.t0 + self.duration
         if siege_cmd:
@@ -214,17 +223,30 @@ class Run:
         self.t_end = time.monotonic()
 
     async def siege(self, cmd):
+        """Runs siege; each answer it prints (verbose) is kept in self.posts
+        with the time it was read; its summary (stderr) in self.siege_err."""
         p = await asyncio.create_subprocess_exec(*cmd, stdin=subprocess.DEVNULL,
                                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                                 start_new_session=True)
-        self.siege_pid = p.pid
+                                                 start_new_session=True, limit=1 << 20)
+        err = asyncio.ensure_future(p.stderr.read())
+        tail = []
         try:
-            out, err = await p.communicate()
+            while True:
+                line = await p.stdout.readline()
+                if not line:
+                    break
+                m = SIEGE_LINE_RE.match(line.decode("utf-8", "replace"))
+                if m:
+                    self.posts.append((int(m.group(1)), float(m.group(2))))
+                    self.post_ends.append(time.monotonic() - self.t0)
+                else:
+                    tail.append(line)
+            await p.wait()
         finally:
             if p.returncode is None:
                 p.kill()  # only the siege this script started
         self.deadline = time.monotonic()  # the reads stop with siege
-        self.siege_out, self.siege_err, self.siege_rc = out, err, p.returncode
+        self.siege_out, self.siege_err, self.siege_rc = b"".join(tail), await err, p.returncode
 
 
 METRIC_RE = re.compile(r'^(resilience4j_\w+|hc_bulkhead_\w+)\{([^}]*)\}\s+(\S+)$', re.M)
@@ -326,12 +348,16 @@ def stop_proxy(p):
         return {}
 
 
+# One answer in siege's verbose output: "HTTP/1.1 201     0.52 secs:     245 bytes ==> POST ..."
+SIEGE_LINE_RE = re.compile(r'^HTTP/\d\.\d\s+(\d{3})\s+([\d.]+) secs:')
 SIEGERC = """# bench/breaker.py's siegerc: siege 4.0.7's packaged defaults, made explicit
 # (connection = close, HTTP/1.1, 30 s socket timeout), with the think time
-# of --delay, quiet per-request output and the JSON summary.
-verbose = false
+# of --delay, a line per answer on stdout (read for the latencies) and the
+# summary on stderr (json_output would silence the lines).
+verbose = true
+color = off
 quiet = false
-json_output = true
+json_output = false
 show-logfile = false
 logging = false
 parser = false
@@ -355,13 +381,29 @@ def siege_command(rc_path, clients, duration, port, body):
             "http://127.0.0.1:%d/orders POST %s" % (port, body.decode())]
 
 
-def parse_siege(out):
-    """siege's JSON summary (the last {...} of its stdout) -> dict."""
-    text = out.decode("utf-8", "replace")
-    start = text.rfind("{")
-    if start < 0:
-        raise BenchError("siege printed no JSON summary: %r" % text[-500:])
-    return json.loads(text[start:text.index("}", start) + 1])
+SIEGE_SUMMARY = {"Transactions": "transactions", "Availability": "availability",
+                 "Elapsed time": "elapsed_time", "Data transferred": "data_transferred",
+                 "Response time": "response_time", "Transaction rate": "transaction_rate",
+                 "Throughput": "throughput", "Concurrency": "concurrency",
+                 "Successful transactions": "successful_transactions",
+                 "Failed transactions": "failed_transactions",
+                 "Longest transaction": "longest_transaction",
+                 "Shortest transaction": "shortest_transaction"}
+
+
+def parse_siege(err):
+    """siege's summary (printed on stderr when json_output is off, which
+    verbose needs) -> the keys of its JSON summary."""
+    out = {}
+    for line in err.decode("utf-8", "replace").splitlines():
+        name, sep, rest = line.partition(":")
+        if sep and name.strip() in SIEGE_SUMMARY and rest.split():
+            v = float(rest.split()[0])
+            out[SIEGE_SUMMARY[name.strip()]] = int(v) if v.is_integer() and "." not in \
+                rest.split()[0] else v
+    if "transactions" not in out:
+        raise BenchError("siege printed no summary: %r" % err.decode("utf-8", "replace")[-500:])
+    return out
 
 
 REQ_RE = re.compile(r'^hc_http_requests_total\{([^}]*)\}\s+(\S+)$', re.M)
@@ -539,19 +581,17 @@ def main():
     ap.add_argument("--ready-timeout", type=float, default=30.0)
     ap.add_argument("--keep-data", action="store_true", help="keep the temporary HC_DATA_DIR")
     ap.add_argument("--fsync-probe-in", default=None, metavar="DIR",
-                    help="time fdatasync in DIR instead of the data directory (e.g. the disk's "
-                         "/tmp while the data is in /dev/shm: the disk's own stalls)")
+                    help="time fdatasync in DIR (default: the data directory, or the temporary "
+                         "directory when the data is in memory: the disk's own stalls)")
     ap.add_argument("--honour-retry-after", action="store_true",
                     help="clients wait Retry-After seconds after a 503 (siege does not; "
                          "a second, separately labelled figure)")
-    ap.add_argument("--siege", action="store_true",
-                    help="drive the load with the real siege (apt-get install siege) instead of "
-                         "this script's clients: siege -c CLIENTS -t DURATION S -r10, "
-                         "connection close, delay --delay, its own summary reported")
-    ap.add_argument("--data-in", default=None, metavar="DIR",
-                    help="where the fresh data directory is made (default: the temporary "
-                         "directory, on disk; /dev/shm puts the databases in memory, as the "
-                         "original's HSQLDB was)")
+    ap.add_argument("--python-clients", dest="siege", action="store_false",
+                    help="drive the load with this script's clients (asyncio, siege's ways) "
+                         "instead of the real siege")
+    ap.add_argument("--data-in", default=DEFAULT_DATA_IN, metavar="DIR",
+                    help="where the fresh data directory is made (default: %s, in memory, as "
+                         "the original's HSQLDB was; /tmp puts it on the disk)" % DEFAULT_DATA_IN)
     a = ap.parse_args()
     if a.clients < 1 or a.duration < 1 or a.delay < 0:
         ap.error("--clients and --duration must be >= 1, --delay >= 0")
@@ -561,9 +601,12 @@ def main():
         if not sep or not k.startswith("HC_"):
             ap.error("--env takes HC_NAME=VALUE, got %r" % kv)
         extra[k] = v
+    if a.siege and a.honour_retry_after:
+        ap.error("--honour-retry-after needs --python-clients (siege ignores Retry-After)")
     if a.siege and not shutil.which("siege"):
-        log("--siege needs siege on PATH (Debian: apt-get install siege; "
-            "scripts/install-deps.sh installs it)")
+        log("siege is not installed: the load is the real siege by default (Debian: "
+            "apt-get install siege; scripts/install-deps.sh installs it), or use "
+            "--python-clients (make bench-breaker BREAKER_ARGS=--python-clients)")
         return 1
     binary = os.path.abspath(a.bin)
     if not os.access(binary, os.X_OK):
@@ -611,7 +654,8 @@ def main():
             siege_cmd = siege_command(rc_path, a.clients, a.duration, ports["gateway"],
                                       booking_body(date))
             orders0 = route_statuses(ports["order"], "order", "POST", "/orders")
-        probe_dir = a.fsync_probe_in or data_dir
+        probe_dir = a.fsync_probe_in or (tempfile.gettempdir() if fs_type(data_dir) == "tmpfs"
+                                         else data_dir)
         disk = DiskProbe(probe_dir)
         disk.start()
         asyncio.run(run.go(siege_cmd))
@@ -641,11 +685,11 @@ def main():
             if run.siege_rc != 0:
                 raise BenchError("siege exited with %s: %s" % (
                     run.siege_rc, run.siege_err.decode("utf-8", "replace")[-800:]))
-            result = {k: v for k, v in parse_siege(run.siege_out).items()
+            result = {k: v for k, v in parse_siege(run.siege_err).items()
                       if k in ORIGINAL or k in ("data_transferred", "throughput")}
             orders1 = route_statuses(ports["order"], "order", "POST", "/orders")
-            statuses = {k: n - orders0.get(k, 0) for k, n in orders1.items()
-                        if n - orders0.get(k, 0)}
+            result["order_statuses"] = {k: n - orders0.get(k, 0) for k, n in orders1.items()
+                                        if n - orders0.get(k, 0)}
             result["load"] = "siege " + " ".join(siege_cmd[1:-1]) + " 'URL POST {json}'"
         else:
             result = siege_figures(run.posts, elapsed)

@@ -6,6 +6,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
       libsqlite3-dev sqlite3 libsodium-dev zlib1g-dev libcmocka-dev nginx python3 python3-pytest
       python3-yaml python3-venv curl wrk
+      # make bench-breaker: the original's load tool
+      siege
       # make format / format-check
       clang-format
       # the fuzz build (tests/fuzz): clang, its libFuzzer and sanitizer runtimes,
