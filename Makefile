@@ -83,8 +83,10 @@ bench: build
 # make bench-breaker BREAKER_ARGS="--duration 10"; data on the disk instead of
 # /dev/shm: BREAKER_ARGS="--data-in /tmp"; without siege: BREAKER_ARGS=--python-clients.
 BREAKER_ARGS ?=
-bench-breaker: build
-	/usr/bin/python3 bench/breaker.py --bin ./$(BUILD)/healthcenter $(BREAKER_ARGS)
+# Its stdout is the JSON line alone: the build's output goes to stderr.
+bench-breaker:
+	@$(MAKE) --no-print-directory build >&2
+	@/usr/bin/python3 bench/breaker.py --bin ./$(BUILD)/healthcenter $(BREAKER_ARGS)
 
 # Lays out every C file as .clang-format says (tables keep their columns
 # between "clang-format off" and "on" comments).
