@@ -37,7 +37,8 @@ GAUGES = ("hc_outbox_backlog", "hc_consumer_lag")
 # every other HC_* variable is dropped so the benchmark runs on its own settings.
 TUNING_ENV = ("HC_HTTP_MAX_CONNECTIONS", "HC_DB_SYNC", "HC_NGINX", "HC_READY_TIMEOUT_MS",
               "HC_PAYMENT_TIMEOUT_MS", "HC_PENDING_RECOVERY_MS", "HC_MAX_BODY_BYTES",
-              "HC_GATEWAY_TEMPLATE")
+              "HC_GATEWAY_TEMPLATE", "HC_RATE_LIMIT_RPS", "HC_RATE_LIMIT_BURST",
+              "HC_RATE_LIMIT_CONNECTIONS")
 
 
 class BenchError(Exception):
@@ -583,6 +584,10 @@ def build_env(data_dir, ports):
         "HC_PAYMENT_PORT": str(ports["payment"]),
         "HC_NOTIFICATION_PORT": str(ports["notification"]),
     })
+    # wrk is one client with many connections: the gateway's per-client limits
+    # are off unless the environment sets them (to measure what they cost).
+    for name in ("HC_RATE_LIMIT_RPS", "HC_RATE_LIMIT_CONNECTIONS"):
+        env.setdefault(name, "0")
     return env
 
 

@@ -1,6 +1,8 @@
 /* hc_config: the table of environment variables and their parsing. */
 #include "hc_config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +110,23 @@ static const cfg_var_t vars[] = {
      "long to finish, then publishes its outbox and commits its consumer, ms"},
     {"HC_READY_TIMEOUT_MS", "15000", I(ready_timeout_ms, 100, 600000),
      "`up`: time allowed for every process to become ready, ms"},
+    {"HC_RATE_LIMIT_RPS", "20", I(rate_limit_rps, 0, 100000),
+     "gateway: requests per second one client may make on average (nginx `limit_req`; beyond it "
+     "and its burst: 429 with `Retry-After`); 0 turns the limit off. Health and metrics paths are "
+     "never limited"},
+    {"HC_RATE_LIMIT_BURST", "40", I(rate_limit_burst, 0, 100000),
+     "gateway: requests a client may make at once above HC_RATE_LIMIT_RPS, served without delay; "
+     "0: none, every request must keep to the rate"},
+    {"HC_RATE_LIMIT_CONNECTIONS", "20", I(rate_limit_connections, 0, 100000),
+     "gateway: requests one client may have in progress at once (nginx `limit_conn`; 429 beyond); "
+     "0 turns the limit off"},
+    {"HC_TRUSTED_PROXY", "", S(trusted_proxy),
+     "gateway: IP addresses or CIDRs (comma list) of the proxies in front of it; for a connection "
+     "from one of them the client is the address in HC_REAL_IP_HEADER (rate limits, access log). "
+     "Empty: the client is always the connection's own address and the header is ignored"},
+    {"HC_REAL_IP_HEADER", "X-Forwarded-For", S(real_ip_header),
+     "gateway: the header a trusted proxy names the client in (the rightmost address in it that "
+     "is not a trusted proxy counts)"},
 };
 
 /* Returns 1 when val is one of choices ("a|b|c"), exactly. */
@@ -267,6 +286,56 @@ const hc_package_t *hc_config_package(const hc_config_t *cfg, const char *code)
     return NULL;
 }
 
+/* Checks HC_TRUSTED_PROXY: IPv4 or IPv6 addresses, each with an optional
+ * "/bits" prefix length, separated by commas and/or spaces; rewrites it in
+ * place as "a,b/24,c" (what the gateway renders, one set_real_ip_from each).
+ * Host names are refused: nginx would resolve them once, at start. Returns 0,
+ * or HC_EINVAL with the first bad item in bad (size badlen). */
+static int trusted_proxy_check(char *list, char *bad, size_t badlen)
+{
+    char in[sizeof((hc_config_t *)0)->trusted_proxy];
+    hc_strlcpy(in, list, sizeof in);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *item = strtok_r(in, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save)) {
+        char addr[INET6_ADDRSTRLEN];
+        unsigned char bin[sizeof(struct in6_addr)];
+        const char *slash = strchr(item, '/');
+        size_t alen = slash ? (size_t)(slash - item) : strlen(item);
+        int family = memchr(item, ':', alen) ? AF_INET6 : AF_INET;
+        long long bits = 0;
+        if (alen == 0 || alen >= sizeof addr ||
+            (slash && (hc_parse_i64(slash + 1, &bits) || bits < 0 ||
+                       bits > (family == AF_INET6 ? 128 : 32)))) {
+            hc_strlcpy(bad, item, badlen);
+            return HC_EINVAL;
+        }
+        memcpy(addr, item, alen);
+        addr[alen] = '\0';
+        if (inet_pton(family, addr, bin) != 1) {
+            hc_strlcpy(bad, item, badlen);
+            return HC_EINVAL;
+        }
+        /* the normalised list is never longer than the original */
+        n += (size_t)snprintf(list + n, sizeof in - n, "%s%s", n ? "," : "", item);
+    }
+    list[n] = '\0';
+    return 0;
+}
+
+/* Returns 1 when name is an HTTP header name nginx's real_ip_header takes as
+ * one: letters, digits and '-'. */
+static int header_name_ok(const char *name)
+{
+    if (!*name)
+        return 0;
+    for (; *name; name++)
+        if (!((*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z') ||
+              (*name >= '0' && *name <= '9') || *name == '-'))
+            return 0;
+    return 1;
+}
+
 /* Checks (and trims a trailing '/' from) a public base URL: http:// or
  * https://, a host, then only characters that are safe in a link. Returns 0
  * or HC_EINVAL. */
@@ -388,6 +457,20 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
     }
     if (strcmp(cfg->sms_provider, "http") == 0 && !cfg->sms_url[0]) {
         snprintf(err, errlen, "HC_SMS_URL: required when HC_SMS_PROVIDER=http");
+        return HC_EINVAL;
+    }
+    char bad[64];
+    if (trusted_proxy_check(cfg->trusted_proxy, bad, sizeof bad)) {
+        snprintf(err, errlen,
+                 "HC_TRUSTED_PROXY: expected IP addresses or CIDRs (a.b.c.d[/bits], ipv6[/bits]) "
+                 "separated by commas, got \"%s\"",
+                 bad);
+        return HC_EINVAL;
+    }
+    if (!header_name_ok(cfg->real_ip_header)) {
+        snprintf(err, errlen,
+                 "HC_REAL_IP_HEADER: expected a header name (letters, digits and '-'), got \"%s\"",
+                 cfg->real_ip_header);
         return HC_EINVAL;
     }
     if (hc_config_parse_packages(cfg, cfg->packages_spec)) {

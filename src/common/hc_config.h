@@ -65,6 +65,12 @@ typedef struct hc_config {
     char nginx_bin[256];
     int shutdown_grace_ms; /* time requests in flight get on SIGTERM, ms */
     int ready_timeout_ms;  /* `up`: how long to wait for every service */
+    /* Gateway rate limits per client (docs/gateway.md, "Rate limits"). */
+    int rate_limit_rps;         /* requests per second per client; 0 = no rate limit */
+    int rate_limit_burst;       /* requests served at once above the rate; 0 = none */
+    int rate_limit_connections; /* requests in progress per client; 0 = no limit */
+    char trusted_proxy[512];    /* "addr[/bits],..." whose real_ip_header is believed */
+    char real_ip_header[64];    /* header a trusted proxy names the client in */
 } hc_config_t;
 
 /* Fills cfg from defaults and the environment. Returns 0, or HC_EINVAL with a

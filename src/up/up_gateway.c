@@ -76,11 +76,89 @@ void up_gateway_reach_addr(const char *bind_addr, char *out, size_t outlen)
         snprintf(out, outlen, "%s", bind_addr);
 }
 
+/* Writes the limit_req lines for cfg into out (size outlen): its zone and the
+ * limit itself, keyed on $hc_limit_key (the template's map: the client, or ""
+ * for the paths never limited), or a comment when HC_RATE_LIMIT_RPS is 0. */
+static void limit_req_lines(const hc_config_t *cfg, char *out, size_t outlen)
+{
+    if (cfg->rate_limit_rps <= 0) {
+        snprintf(out, outlen, "# HC_RATE_LIMIT_RPS is 0: no request rate limit");
+        return;
+    }
+    /* nginx refuses burst=0: no burst is written as no burst= at all */
+    char burst[48] = "";
+    if (cfg->rate_limit_burst > 0)
+        snprintf(burst, sizeof burst, " burst=%d nodelay", cfg->rate_limit_burst);
+    snprintf(out, outlen,
+             "limit_req_zone $hc_limit_key zone=hc_req:10m rate=%dr/s;\n"
+             "limit_req zone=hc_req%s;",
+             cfg->rate_limit_rps, burst);
+}
+
+/* Writes the limit_conn lines for cfg into out (size outlen), or a comment
+ * when HC_RATE_LIMIT_CONNECTIONS is 0. */
+static void limit_conn_lines(const hc_config_t *cfg, char *out, size_t outlen)
+{
+    if (cfg->rate_limit_connections <= 0)
+        snprintf(out, outlen, "# HC_RATE_LIMIT_CONNECTIONS is 0: no limit on requests in progress");
+    else
+        snprintf(out, outlen,
+                 "limit_conn_zone $hc_limit_key zone=hc_conn:10m;\nlimit_conn hc_conn %d;",
+                 cfg->rate_limit_connections);
+}
+
+/* Appends one set_real_ip_from line per HC_TRUSTED_PROXY item to out, or a
+ * comment when there is none. Returns 0, or HC_EINVAL with a message in err
+ * (size errlen) for an item nginx could not take as it is. */
+static int real_ip_from_lines(const hc_config_t *cfg, hc_buf_t *out, char *err, size_t errlen)
+{
+    char list[sizeof cfg->trusted_proxy];
+    hc_strlcpy(list, cfg->trusted_proxy, sizeof list);
+    char *save = NULL;
+    for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        if (!nginx_safe(item)) {
+            hc_fmt(err, errlen,
+                   "gateway template: HC_TRUSTED_PROXY item \"%s\" cannot appear in an nginx "
+                   "config",
+                   item);
+            return HC_EINVAL;
+        }
+        if (hc_buf_printf(out, "%sset_real_ip_from %s;", out->len ? "\n" : "", item) != 0) {
+            hc_fmt(err, errlen, "gateway template: HC_TRUSTED_PROXY is too long");
+            return HC_EINVAL;
+        }
+    }
+    if (out->len == 0)
+        hc_buf_adds(out, "# HC_TRUSTED_PROXY is empty: the client is always the connection's "
+                         "address");
+    return 0;
+}
+
+/* Appends value to out; each line after the first gets indent (indent_len
+ * bytes) in front, so that a placeholder alone on an indented line renders
+ * as lines with that indentation. Returns 0 or HC_EINVAL (out is full). */
+static int add_indented(hc_buf_t *out, const char *value, const char *indent, size_t indent_len)
+{
+    int rc = 0;
+    for (const char *nl; (nl = strchr(value, '\n')) != NULL; value = nl + 1) {
+        rc |= hc_buf_add(out, value, (size_t)(nl - value + 1));
+        rc |= hc_buf_add(out, indent, indent_len);
+    }
+    rc |= hc_buf_adds(out, value);
+    return rc ? HC_EINVAL : 0;
+}
+
 int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_dir, hc_buf_t *out,
                       char *err, size_t errlen)
 {
     char bind[80], reach[80], upstream[80];
     char gw[16], ord[16], res[16], pay[16], noti[16], body[32];
+    char limit_req[160], limit_conn[160];
+    hc_buf_t real_ip;
+    hc_buf_init(&real_ip, 16 * 1024);
+    int rc = real_ip_from_lines(cfg, &real_ip, err, errlen);
+    if (rc != 0)
+        goto out;
     up_gateway_addr_literal(*cfg->bind_addr ? cfg->bind_addr : "0.0.0.0", bind, sizeof bind);
     up_gateway_reach_addr(cfg->bind_addr, reach, sizeof reach);
     up_gateway_addr_literal(reach, upstream, sizeof upstream);
@@ -90,21 +168,37 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
     snprintf(pay, sizeof pay, "%d", cfg->payment_port);
     snprintf(noti, sizeof noti, "%d", cfg->notification_port);
     snprintf(body, sizeof body, "%zu", cfg->max_body_bytes);
+    limit_req_lines(cfg, limit_req, sizeof limit_req);
+    limit_conn_lines(cfg, limit_conn, sizeof limit_conn);
+    /* A value is one nginx word, checked below; a directive value is whole
+     * lines built above from checked settings (numbers, addresses). */
     const struct {
         const char *name;
         const char *value;
+        int directives;
     } vars[] = {
-        {"RUN_DIR", run_dir},  {"BIND_ADDR", bind},         {"UPSTREAM_HOST", upstream},
-        {"GATEWAY_PORT", gw},  {"ORDER_PORT", ord},         {"RESERVATION_PORT", res},
-        {"PAYMENT_PORT", pay}, {"NOTIFICATION_PORT", noti}, {"MAX_BODY", body},
+        {"RUN_DIR", run_dir, 0},
+        {"BIND_ADDR", bind, 0},
+        {"UPSTREAM_HOST", upstream, 0},
+        {"GATEWAY_PORT", gw, 0},
+        {"ORDER_PORT", ord, 0},
+        {"RESERVATION_PORT", res, 0},
+        {"PAYMENT_PORT", pay, 0},
+        {"NOTIFICATION_PORT", noti, 0},
+        {"MAX_BODY", body, 0},
+        {"REAL_IP_HEADER", cfg->real_ip_header, 0},
+        {"REAL_IP_FROM", hc_buf_str(&real_ip), 1},
+        {"LIMIT_REQ", limit_req, 1},
+        {"LIMIT_CONN", limit_conn, 1},
     };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        if (!nginx_safe(vars[i].value)) {
+        if (!vars[i].directives && !nginx_safe(vars[i].value)) {
             hc_fmt(err, errlen,
                    "gateway template: value for @%s@ (\"%s\") cannot appear in an nginx "
                    "config (empty, or spaces, quotes, ';', '{', '}', '$' or '#')",
                    vars[i].name, vars[i].value);
-            return HC_EINVAL;
+            rc = HC_EINVAL;
+            goto out;
         }
     }
 
@@ -134,16 +228,24 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
                 value = vars[i].value;
         if (!value) {
             hc_fmt(err, errlen, "gateway template: unknown placeholder @%.*s@", (int)len, at + 1);
-            return HC_EINVAL;
+            rc = HC_EINVAL;
+            goto out;
         }
-        full |= hc_buf_adds(out, value) != 0;
+        /* the blanks between the line's start and the placeholder, if only blanks */
+        const char *indent = at;
+        while (indent > tmpl && (indent[-1] == ' ' || indent[-1] == '\t'))
+            indent--;
+        size_t indent_len = indent == tmpl || indent[-1] == '\n' ? (size_t)(at - indent) : 0;
+        full |= add_indented(out, value, indent, indent_len) != 0;
         p = q + 1;
     }
     if (full) {
         hc_fmt(err, errlen, "gateway template: the rendered config is too large");
-        return HC_EINVAL;
+        rc = HC_EINVAL;
     }
-    return 0;
+out:
+    hc_buf_cleanup(&real_ip);
+    return rc;
 }
 
 int up_gateway_write_config(const hc_config_t *cfg, const char *run_dir, const char *conf_path,

@@ -24,11 +24,16 @@ char *up_gateway_load_template(const char *exe_dir, char *source, size_t srclen,
                                size_t errlen);
 
 /* Replaces every @NAME@ placeholder of the gateway template tmpl with its
- * value from cfg (ports, bind address, max body) and run_dir (an absolute
- * path), appending the result to out. Returns 0, or HC_EINVAL with a message
- * in err (size errlen) for an unknown placeholder, a value nginx could not
- * parse (say a run_dir with spaces) or a result larger than out's maximum.
- * Everything is borrowed; out stays the caller's. */
+ * value from cfg (ports, bind address, max body, real-IP header) and run_dir
+ * (an absolute path), appending the result to out. Three placeholders stand
+ * for whole directives, one per line, each line indented like the
+ * placeholder: REAL_IP_FROM (a set_real_ip_from per HC_TRUSTED_PROXY item),
+ * LIMIT_REQ (limit_req_zone and limit_req) and LIMIT_CONN (limit_conn_zone
+ * and limit_conn); a limit that is off, or an empty proxy list, renders as
+ * one comment line. Returns 0, or HC_EINVAL with a message in err (size
+ * errlen) for an unknown placeholder, a value nginx could not parse (say a
+ * run_dir with spaces) or a result larger than out's maximum. Everything is
+ * borrowed; out stays the caller's. */
 int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_dir, hc_buf_t *out,
                       char *err, size_t errlen);
 

@@ -533,6 +533,12 @@ class System:
             "HC_READY_TIMEOUT_MS": "20000",
             "HC_CENTERS": "1:Test Center:1000,2:Second Center:1000",
             "HC_SMS_PROVIDER": "log",
+            # The gateway's per-client limits stay on but far above what any
+            # test sends from its one address (127.0.0.1), so no test but
+            # test_rate_limit.py (which sets its own) meets a 429.
+            "HC_RATE_LIMIT_RPS": "100000",
+            "HC_RATE_LIMIT_BURST": "100000",
+            "HC_RATE_LIMIT_CONNECTIONS": "10000",
         })
         return env
 

@@ -9,7 +9,7 @@ import threading
 
 import hc
 from hc import booking
-from test_functional import day, fake_servers, forward, get_json, wait_mypage  # noqa: F401
+from test_functional import day, fake_servers, forward, wait_mypage, wait_order  # noqa: F401
 from test_one_history import check_bookings
 
 
@@ -51,13 +51,22 @@ def test_sigterm_finishes_a_booking_waiting_on_payment(make_system, fake_servers
     order.signal(signal.SIGTERM)
 
     # Readiness on the open connection: OUT_OF_SERVICE, and the connection closes.
+    errors = []
+
     def out_of_service():
-        probe.request("GET", "/actuator/health")
-        r = probe.getresponse()
-        body = json.loads(r.read())
+        try:
+            probe.request("GET", "/actuator/health")
+            r = probe.getresponse()
+            body = json.loads(r.read())
+        except Exception as e:
+            errors.append(repr(e))
+            raise
         return r, body
 
-    r, body = out_of_service()
+    # The signal is handled asynchronously: poll on the same connection until
+    # the service reports it (UP answers keep the connection open).
+    r, body = hc.wait_until(lambda: (lambda rb: rb if rb[1]["status"] != "UP" else None)(out_of_service()),
+                            what="order to report the signal on its open connection %r" % errors)
     assert r.status == 503 and body["status"] == "OUT_OF_SERVICE", body
     assert body["components"]["readiness"]["status"] == "OUT_OF_SERVICE", body
     assert (r.getheader("Connection") or "").lower() == "close", r.getheaders()
@@ -77,10 +86,15 @@ def test_sigterm_finishes_a_booking_waiting_on_payment(make_system, fake_servers
     assert order.wait(20) == 0, hc.tail(order.log_path, 30)
     oid = r.json["id"]
     # Order's outbox reached the bus before it exited: mypage shows the booking
-    # although order is down.
-    wait_mypage(s.notification, oid, "REQUESTED")
+    # although order is down. (Order may or may not have taken reservation's
+    # answer before it exited, so the booking is PAID or already REQUESTED.)
+    def on_mypage():
+        r = s.notification.get("/mypages/%d" % oid)
+        return r.json if r.status == 200 and r.json["status"] in ("PAID", "REQUESTED") else None
+    hc.wait_until(on_mypage, what="mypage of order %d while order is down" % oid)
     s.restart("order")
-    assert get_json(s.order, "/orders/%d" % oid)["status"] == "REQUESTED"
+    wait_order(s.order, oid, "REQUESTED")
+    wait_mypage(s.notification, oid, "REQUESTED")
     check_bookings(s, [oid])
 
 

@@ -6,7 +6,8 @@
  * survive being written back as a spec and parsed again, that a refused spec
  * leaves none; that a loaded configuration has every value within its range
  * (and loads again the same, byte for byte), and a refused one an error
- * message that names a variable of the table. */
+ * message that names a variable of the table. The gateway's settings hold
+ * only what its template may render (numbers, addresses, a header name). */
 #include "fuzz.h"
 
 #include "hc_config.h"
@@ -197,6 +198,17 @@ static void check_load(const char *text)
                (!strcmp(cfg->sms_provider, "http") && cfg->sms_url[0]));
     FUZZ_CHECK(cfg->n_packages >= 1 && cfg->n_packages <= HC_MAX_PACKAGES);
     FUZZ_CHECK(cfg->n_centers >= 1 && cfg->n_centers <= HC_MAX_CENTERS);
+    /* what the gateway template renders: numbers, addresses and a header name */
+    FUZZ_CHECK(cfg->rate_limit_rps >= 0 && cfg->rate_limit_rps <= 100000);
+    FUZZ_CHECK(cfg->rate_limit_burst >= 0 && cfg->rate_limit_burst <= 100000);
+    FUZZ_CHECK(cfg->rate_limit_connections >= 0 && cfg->rate_limit_connections <= 100000);
+    const char *tp = cfg->trusted_proxy;
+    FUZZ_CHECK(strspn(tp, "0123456789abcdefABCDEF.:/,") == strlen(tp));
+    FUZZ_CHECK(!strstr(tp, ",,") && tp[0] != ',' && (!tp[0] || tp[strlen(tp) - 1] != ','));
+    const char *hd = cfg->real_ip_header;
+    FUZZ_CHECK(hd[0] &&
+               strspn(hd, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") ==
+                   strlen(hd));
     /* the same environment loads the same configuration, byte for byte */
     hc_config_t *again = malloc(sizeof *again);
     FUZZ_CHECK(hc_config_load(again, err, sizeof err) == 0);

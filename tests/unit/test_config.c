@@ -425,6 +425,71 @@ static void test_effective_hides_secrets(void **state)
     free(text);
 }
 
+static void test_rate_limits(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    load_ok(cfg);
+    assert_int_equal(cfg->rate_limit_rps, 20);
+    assert_int_equal(cfg->rate_limit_burst, 40);
+    assert_int_equal(cfg->rate_limit_connections, 20);
+    assert_string_equal(cfg->trusted_proxy, "");
+    assert_string_equal(cfg->real_ip_header, "X-Forwarded-For");
+    /* 0 turns a limit off (and means no burst) */
+    setenv("HC_RATE_LIMIT_RPS", "0", 1);
+    setenv("HC_RATE_LIMIT_BURST", "0", 1);
+    setenv("HC_RATE_LIMIT_CONNECTIONS", "0", 1);
+    load_ok(cfg);
+    assert_int_equal(cfg->rate_limit_rps, 0);
+    assert_int_equal(cfg->rate_limit_burst, 0);
+    assert_int_equal(cfg->rate_limit_connections, 0);
+    static const char *const bad[] = {"-1", "100001", "1.5", "ten"};
+    static const char *const names[] = {"HC_RATE_LIMIT_RPS", "HC_RATE_LIMIT_BURST",
+                                        "HC_RATE_LIMIT_CONNECTIONS"};
+    for (size_t n = 0; n < 3; n++) {
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            setenv(names[n], bad[i], 1);
+            load_fails_naming(names[n]);
+        }
+        setenv(names[n], "0", 1);
+    }
+    free(cfg);
+}
+
+static void test_trusted_proxy(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    /* commas and/or blanks between items; stored as a plain comma list */
+    setenv("HC_TRUSTED_PROXY", " 10.0.0.0/8,, 192.168.0.1\t::1 , fd00::/8,0.0.0.0/0 ", 1);
+    setenv("HC_REAL_IP_HEADER", "X-Real-IP", 1);
+    load_ok(cfg);
+    assert_string_equal(cfg->trusted_proxy, "10.0.0.0/8,192.168.0.1,::1,fd00::/8,0.0.0.0/0");
+    assert_string_equal(cfg->real_ip_header, "X-Real-IP");
+    setenv("HC_TRUSTED_PROXY", " , ", 1);
+    load_ok(cfg);
+    assert_string_equal(cfg->trusted_proxy, "");
+    static const char *const bad[] = {
+        "proxy.example.com", /* a host name: nginx would resolve it once */
+        "10.0.0.1/33",       /* prefix longer than the address */
+        "::1/129",           "10.0.0.1/", "10.0.0.1/08",           "/8", "10.0.0",
+        "10.0.0.1;deny",     "unix:",     "10.0.0.1,fe80::1%eth0",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("HC_TRUSTED_PROXY", bad[i], 1);
+        load_fails_naming("HC_TRUSTED_PROXY");
+    }
+    unsetenv("HC_TRUSTED_PROXY");
+    static const char *const bad_header[] = {"", "X Real", "X-A;deny", "proxy_protocol", "X:Y"};
+    for (size_t i = 0; i < sizeof bad_header / sizeof bad_header[0]; i++) {
+        setenv("HC_REAL_IP_HEADER", bad_header[i], 1);
+        load_fails_naming("HC_REAL_IP_HEADER");
+    }
+    free(cfg);
+}
+
 /* Regression (found by fuzz_config): HC_DATA_DIR set but empty was taken as
  * "", which made the run directory "/run" and the databases "/<service>.db". */
 static void test_empty_data_dir_refused(void **state)
@@ -539,6 +604,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_effective_values_and_sources, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_effective_hides_secrets, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_empty_data_dir_refused, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_rate_limits, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_trusted_proxy, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_parse_packages, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_parse_centers, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_print_table_names_variables, clear_env, clear_env),

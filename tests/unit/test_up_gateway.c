@@ -111,6 +111,241 @@ static void test_render_rejects_unsafe_run_dir(void **state)
     free(cfg);
 }
 
+/* Renders the built-in template for cfg; the caller frees the result. */
+static char *render_builtin(const hc_config_t *cfg, const char *run_dir)
+{
+    hc_buf_t out;
+    char err[256] = "";
+    hc_buf_init(&out, 1 << 20);
+    int rc = up_gateway_render(up_gateway_tmpl, cfg, run_dir, &out, err, sizeof err);
+    if (rc != 0)
+        fail_msg("render: %d: %s", rc, err);
+    return hc_buf_take(&out);
+}
+
+/* Returns the number of lines of text that are the directive name (its first
+ * word, after the indentation), i.e. not comments; the first such line goes
+ * to line (size linelen) when line is not NULL. */
+static int directive_count(const char *text, const char *name, char *line, size_t linelen)
+{
+    int count = 0;
+    size_t n = strlen(name);
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *w = p;
+        while (w < p + len && (*w == ' ' || *w == '\t'))
+            w++;
+        if ((size_t)(p + len - w) > n && strncmp(w, name, n) == 0 && (w[n] == ' ' || w[n] == ';')) {
+            if (count++ == 0 && line)
+                snprintf(line, linelen, "%.*s", (int)len, p);
+        }
+        p += len + (end ? 1 : 0);
+    }
+    return count;
+}
+
+/* Asserts that text has exactly one line of the directive name and that it
+ * reads want (indentation included). */
+static void assert_one_directive(const char *text, const char *name, const char *want)
+{
+    char line[512] = "";
+    int count = directive_count(text, name, line, sizeof line);
+    if (count != 1)
+        fail_msg("%d lines of %s, expected 1 (\"%s\")", count, name, want);
+    assert_string_equal(line, want);
+}
+
+/* Runs `nginx -t` on text (a config rendered for run_dir) when nginx is
+ * installed; fails the test when nginx refuses it. */
+static void assert_nginx_accepts(const char *text, const char *run_dir)
+{
+    char nginx[PATH_MAX];
+    if (up_gateway_nginx_program("", nginx, sizeof nginx) != 0 || access(nginx, X_OK) != 0)
+        return; /* no nginx here: the e2e suite runs it */
+    char conf[512], tmp[512], cmd[2048];
+    hc_test_path(conf, sizeof conf, run_dir, "nginx.conf");
+    FILE *fp = fopen(conf, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    assert_int_equal(fclose(fp), 0);
+    hc_test_path(tmp, sizeof tmp, run_dir, "tmp");
+    assert_int_equal(mkdir(tmp, 0700), 0);
+    int n = snprintf(cmd, sizeof cmd, "%s -t -q -p %s/ -c %s -e %s/error.log 2>%s/stderr", nginx,
+                     run_dir, conf, run_dir, run_dir);
+    assert_true(n > 0 && (size_t)n < sizeof cmd);
+    int rc = system(cmd);
+    if (rc != 0) {
+        char log[512], msg[1024] = "";
+        hc_test_path(log, sizeof log, run_dir, "stderr");
+        fp = fopen(log, "r");
+        if (fp) {
+            size_t got = fread(msg, 1, sizeof msg - 1, fp);
+            msg[got] = '\0';
+            fclose(fp);
+        }
+        fail_msg("nginx -t refused the rendered config (%d): %s", rc, msg);
+    }
+}
+
+static void test_render_rate_limit_defaults(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    char dir[256];
+    hc_test_mkdtemp(dir, sizeof dir);
+    char *text = render_builtin(cfg, dir);
+    assert_int_equal(cfg->rate_limit_rps, 20);
+    assert_int_equal(cfg->rate_limit_burst, 40);
+    assert_int_equal(cfg->rate_limit_connections, 20);
+    assert_one_directive(text, "limit_req_zone",
+                         "    limit_req_zone $hc_limit_key zone=hc_req:10m rate=20r/s;");
+    assert_one_directive(text, "limit_req", "    limit_req zone=hc_req burst=40 nodelay;");
+    assert_one_directive(text, "limit_conn_zone",
+                         "    limit_conn_zone $hc_limit_key zone=hc_conn:10m;");
+    assert_one_directive(text, "limit_conn", "    limit_conn hc_conn 20;");
+    assert_one_directive(text, "limit_req_status", "    limit_req_status 429;");
+    assert_one_directive(text, "limit_conn_status", "    limit_conn_status 429;");
+    /* no proxy is trusted: the header is named but nginx never reads it */
+    assert_int_equal(directive_count(text, "set_real_ip_from", NULL, 0), 0);
+    assert_one_directive(text, "real_ip_header", "    real_ip_header X-Forwarded-For;");
+    assert_one_directive(text, "real_ip_recursive", "    real_ip_recursive on;");
+    /* 429 is answered as JSON with Retry-After, and the key spares health and metrics */
+    assert_non_null(strstr(text, "error_page 429 =429 /gateway/error;"));
+    assert_non_null(strstr(text, "429 '{\"error\":\"too_many_requests\""));
+    assert_non_null(strstr(text, "map $uri $hc_limit_key {"));
+    assert_non_null(strstr(text, "\"~^/(gateway|actuator)/health(/|$)\" \"\";"));
+    assert_nginx_accepts(text, dir);
+    free(text);
+    hc_test_rmtree(dir);
+    free(cfg);
+}
+
+static void test_render_rate_limits_off(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    char dir[256];
+    hc_test_mkdtemp(dir, sizeof dir);
+    cfg->rate_limit_rps = 0;
+    cfg->rate_limit_connections = 0;
+    char *text = render_builtin(cfg, dir);
+    /* 0 leaves no directive of either limit, only a comment saying so */
+    assert_int_equal(directive_count(text, "limit_req_zone", NULL, 0), 0);
+    assert_int_equal(directive_count(text, "limit_req", NULL, 0), 0);
+    assert_int_equal(directive_count(text, "limit_conn_zone", NULL, 0), 0);
+    assert_int_equal(directive_count(text, "limit_conn", NULL, 0), 0);
+    assert_non_null(strstr(text, "    # HC_RATE_LIMIT_RPS is 0: no request rate limit\n"));
+    assert_non_null(strstr(text, "    # HC_RATE_LIMIT_CONNECTIONS is 0: no limit"));
+    assert_nginx_accepts(text, dir);
+    free(text);
+    hc_test_rmtree(dir);
+
+    /* each limit is switched on and off by itself */
+    hc_test_mkdtemp(dir, sizeof dir);
+    cfg->rate_limit_rps = 5;
+    text = render_builtin(cfg, dir);
+    assert_one_directive(text, "limit_req", "    limit_req zone=hc_req burst=40 nodelay;");
+    assert_int_equal(directive_count(text, "limit_conn", NULL, 0), 0);
+    assert_nginx_accepts(text, dir);
+    free(text);
+    hc_test_rmtree(dir);
+    free(cfg);
+}
+
+static void test_render_burst_zero_has_no_burst(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    char dir[256];
+    hc_test_mkdtemp(dir, sizeof dir);
+    cfg->rate_limit_rps = 7;
+    cfg->rate_limit_burst = 0; /* nginx refuses burst=0: the parameter is left out */
+    cfg->rate_limit_connections = 3;
+    char *text = render_builtin(cfg, dir);
+    assert_one_directive(text, "limit_req_zone",
+                         "    limit_req_zone $hc_limit_key zone=hc_req:10m rate=7r/s;");
+    assert_one_directive(text, "limit_req", "    limit_req zone=hc_req;");
+    assert_one_directive(text, "limit_conn", "    limit_conn hc_conn 3;");
+    assert_nginx_accepts(text, dir);
+    free(text);
+    hc_test_rmtree(dir);
+    free(cfg);
+}
+
+static void test_render_trusted_proxies(void **state)
+{
+    (void)state;
+    hc_test_clear_hc_env();
+    setenv("HC_TRUSTED_PROXY", " 10.0.0.0/8, 192.168.1.7 2001:db8::/32,::1", 1);
+    setenv("HC_REAL_IP_HEADER", "X-Real-IP", 1);
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    char err[256] = "", dir[256];
+    assert_non_null(cfg);
+    if (hc_config_load(cfg, err, sizeof err) != 0)
+        fail_msg("hc_config_load: %s", err);
+    hc_test_clear_hc_env();
+    hc_test_mkdtemp(dir, sizeof dir);
+    char *text = render_builtin(cfg, dir);
+    /* one set_real_ip_from per proxy, each indented like the others around it */
+    assert_non_null(strstr(text, "\n    set_real_ip_from 10.0.0.0/8;\n"
+                                 "    set_real_ip_from 192.168.1.7;\n"
+                                 "    set_real_ip_from 2001:db8::/32;\n"
+                                 "    set_real_ip_from ::1;\n"
+                                 "    real_ip_header X-Real-IP;\n"));
+    assert_int_equal(directive_count(text, "set_real_ip_from", NULL, 0), 4);
+    assert_nginx_accepts(text, dir);
+    free(text);
+    hc_test_rmtree(dir);
+    free(cfg);
+}
+
+static void test_render_directive_lines_keep_the_indentation(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    hc_strlcpy(cfg->trusted_proxy, "10.1.2.3,10.4.5.6", sizeof cfg->trusted_proxy);
+    hc_buf_t out;
+    char err[256] = "";
+    hc_buf_init(&out, 4096);
+    assert_int_equal(up_gateway_render("http {\n\t  @REAL_IP_FROM@\n  x @LIMIT_CONN@\n}\n", cfg,
+                                       "/tmp/run", &out, err, sizeof err),
+                     0);
+    /* after the line's own blanks; not after other text before the placeholder */
+    assert_string_equal(hc_buf_str(&out), "http {\n"
+                                          "\t  set_real_ip_from 10.1.2.3;\n"
+                                          "\t  set_real_ip_from 10.4.5.6;\n"
+                                          "  x limit_conn_zone $hc_limit_key zone=hc_conn:10m;\n"
+                                          "limit_conn hc_conn 20;\n"
+                                          "}\n");
+    hc_buf_cleanup(&out);
+    free(cfg);
+}
+
+static void test_render_rejects_unsafe_proxy_values(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    hc_buf_t out;
+    char err[256] = "";
+    hc_buf_init(&out, 1 << 20);
+    /* hc_config_load refuses these; the renderer does not rely on it */
+    hc_strlcpy(cfg->trusted_proxy, "10.0.0.1,10.0.0.2;include /etc/passwd",
+               sizeof cfg->trusted_proxy);
+    assert_int_equal(up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", &out, err, sizeof err),
+                     HC_EINVAL);
+    assert_non_null(strstr(err, "HC_TRUSTED_PROXY"));
+    hc_buf_reset(&out);
+    hc_strlcpy(cfg->trusted_proxy, "", sizeof cfg->trusted_proxy);
+    hc_strlcpy(cfg->real_ip_header, "X-A;deny", sizeof cfg->real_ip_header);
+    err[0] = '\0';
+    assert_int_equal(up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", &out, err, sizeof err),
+                     HC_EINVAL);
+    assert_non_null(strstr(err, "REAL_IP_HEADER"));
+    hc_buf_cleanup(&out);
+    free(cfg);
+}
+
 static void test_load_template_from_env_file(void **state)
 {
     (void)state;
@@ -244,6 +479,12 @@ int main(void)
         cmocka_unit_test(test_render_plain_text_unchanged),
         cmocka_unit_test(test_render_unknown_placeholder),
         cmocka_unit_test(test_render_rejects_unsafe_run_dir),
+        cmocka_unit_test(test_render_rate_limit_defaults),
+        cmocka_unit_test(test_render_rate_limits_off),
+        cmocka_unit_test(test_render_burst_zero_has_no_burst),
+        cmocka_unit_test(test_render_trusted_proxies),
+        cmocka_unit_test(test_render_directive_lines_keep_the_indentation),
+        cmocka_unit_test(test_render_rejects_unsafe_proxy_values),
         cmocka_unit_test(test_load_template_from_env_file),
         cmocka_unit_test(test_load_template_builtin_fallback),
         cmocka_unit_test(test_nginx_program_is_hc_nginx_when_it_is_executable),
