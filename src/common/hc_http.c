@@ -79,7 +79,9 @@ struct hc_req {
     char *hdr_values[MAX_RESP_HEADERS];
     size_t n_hdrs;
     const char *route_label;
-    int64_t start_us; /* hc_mono_us when the request arrived */
+    int64_t start_us;   /* hc_mono_us when the request arrived */
+    int probe_draining; /* a health probe's answer: 1 if it saw the server draining,
+                           0 if not, -1 for other requests */
 };
 
 hc_http_t *hc_http_create(const char *service, const char *addr, int port, int max_conns,
@@ -239,7 +241,11 @@ static void reply_raw(hc_req_t *r, int status, const char *ctype, char *data, si
     MHD_add_response_header(resp, "traceparent", tp);
     for (size_t i = 0; i < r->n_hdrs; i++)
         MHD_add_response_header(resp, r->hdr_names[i], r->hdr_values[i]);
-    if (atomic_load(&r->http->draining)) /* the client goes elsewhere for its next request */
+    /* While draining the client goes elsewhere for its next request. A health
+     * probe's header agrees with the status it reports (an UP answer keeps the
+     * connection); any other answer reads the flag now, so a booking that waited
+     * through the signal still closes its connection. */
+    if (r->probe_draining >= 0 ? r->probe_draining : atomic_load(&r->http->draining))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -365,9 +371,11 @@ static int health_probe(const char *path)
 
 /* Readiness: UP, OUT_OF_SERVICE while draining, or DOWN with the reason
  * (why, n bytes) the service's check gives. */
-static const char *readiness(hc_http_t *h, char *why, size_t n)
+static const char *readiness(hc_req_t *r, char *why, size_t n)
 {
-    if (atomic_load(&h->draining)) {
+    hc_http_t *h = r->http;
+    r->probe_draining = atomic_load(&h->draining);
+    if (r->probe_draining) {
         snprintf(why, n, "shutting down: finishing the requests in flight");
         return "OUT_OF_SERVICE";
     }
@@ -385,7 +393,7 @@ static const char *readiness(hc_http_t *h, char *why, size_t n)
 static void builtin_health(hc_req_t *r, health_kind_t kind)
 {
     char why[512] = "";
-    const char *status = kind == HEALTH_LIVE ? "UP" : readiness(r->http, why, sizeof why);
+    const char *status = kind == HEALTH_LIVE ? "UP" : readiness(r, why, sizeof why);
     json_t *body = json_pack("{s:s}", "status", status);
     if (why[0])
         json_object_set_new(body, "reason", json_string(why));
@@ -561,6 +569,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         r->method = method;
         r->url = url;
         r->start_us = hc_mono_us();
+        r->probe_draining = -1;
         hc_buf_init(&r->body, h->max_body);
         hc_trace_accept(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"),
                         &r->trace);
