@@ -80,6 +80,7 @@ struct hc_req {
     int responded;
     size_t reply_len; /* bytes of the answer's body */
     hc_trace_t trace;
+    char request_id[HC_LOG_REQUEST_ID_MAX + 1]; /* the gateway's X-Request-Id, "" if none */
     char *params[MAX_PARAMS];
     size_t n_params;
     char caller[40]; /* verified calling service, "" if none */
@@ -592,6 +593,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         hc_buf_init(&r->body, h->max_body);
         hc_trace_accept(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"),
                         &r->trace);
+        const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+        if (hc_log_request_id_valid(rid))
+            hc_strlcpy(r->request_id, rid, sizeof r->request_id);
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         long long len;
@@ -606,6 +610,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
             if ((expect && strcasecmp(expect, "100-continue") == 0) || len > DISCARD_MAX) {
                 hc_log_ctx_set(r->trace.trace_id, 0);
+                hc_log_ctx_request(r->request_id);
                 reply_too_large(r);
                 hc_log_ctx_clear();
             }
@@ -626,6 +631,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     if (r->responded)
         return MHD_YES;
     hc_log_ctx_set(r->trace.trace_id, 0);
+    hc_log_ctx_request(r->request_id);
     if (r->too_large) {
         reply_too_large(r);
     } else {
