@@ -6,6 +6,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
       libsqlite3-dev sqlite3 libsodium-dev zlib1g-dev libcmocka-dev nginx python3 python3-pytest
       python3-yaml python3-venv curl wrk
+      # README's "When things fail" reads pids and states from /actuator/health with it
+      jq
       # promtool (tests/e2e/test_promtool.py checks every /metrics with it);
       # only its binary is used, never the prometheus server
       prometheus
