@@ -636,6 +636,12 @@ class System:
         proc = self._spawn("up", ["up"])
         self.wait_ready(SERVICES, timeout=timeout, proc=proc)
         self.wait_gateway(timeout=timeout, proc=proc)
+        # `up` opens its control socket (healthcenter restart) once every
+        # child is ready, just after the probes above can succeed.
+        sock = os.path.join(self.run_dir, "up.sock")
+        if len(sock) < 100:  # else `up` cannot make one (sun_path) and says so
+            wait_until(lambda: os.path.exists(sock) or not proc.alive(), timeout=timeout,
+                       what="up's control socket %s" % sock)
         return proc
 
     def start(self, *names, timeout=20.0):
