@@ -6,6 +6,11 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
       libsqlite3-dev sqlite3 libsodium-dev zlib1g-dev libcmocka-dev nginx python3 python3-pytest
       python3-yaml python3-venv curl wrk
+      # README's "When things fail" reads pids and states from /actuator/health with it
+      jq
+      # promtool (tests/e2e/test_promtool.py checks every /metrics with it);
+      # only its binary is used, never the prometheus server
+      prometheus
       # make bench-breaker: the original's load tool
       siege
       # make format / format-check
@@ -29,11 +34,16 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# nginx is only ever run by `healthcenter up` with its own config; keep the
-# package's service from starting where an init system would start it.
-if [ ! -e /usr/sbin/policy-rc.d ] && [ -z "$SUDO" ]; then
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-    chmod +x /usr/sbin/policy-rc.d
-    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+# nginx is only ever run by `healthcenter up` with its own config, and of the
+# prometheus package only promtool is used: keep the packages' services from
+# starting (their postinst would start them: prometheus listens on :9090).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    $SUDO sh -c "printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d"
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Under systemd the postinst also enables prometheus at boot: undo that for a
+# package installed here, so a workstation does not gain a server.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi

@@ -16,6 +16,7 @@
 #include "hc_log.h"
 #include "services.h"
 #include "up/up_control.h"
+#include "up/up_gateway.h"
 #include "up/up_supervisor.h"
 
 #ifndef HC_VERSION
@@ -52,37 +53,136 @@ static void print_table(FILE *out, int markdown)
         fprintf(out, "  %-26s %s\n  %-26s default: %s\n", name, meaning, "", "(derived)");
 }
 
+/* The commands besides the services, in the order help lists them (the
+ * services come right after `up`). what: lines broken with '\n'. */
+static const struct {
+    const char *name;
+    const char *args; /* the synopsis after the name; "" = none */
+    const char *what;
+    int configured; /* 1: reads the HC_* environment */
+} commands[] = {
+    {"up", "",
+     "run all four services and the nginx gateway, wait until\n"
+     "they are ready, restart any that dies or hangs, stop all on\n"
+     "Ctrl-C",
+     1},
+    {"restart", "SERVICE",
+     "restart one service of the running `up` without dropping a\n"
+     "request: a new instance on the same port takes the traffic\n"
+     "once ready, then the old one drains and stops. SERVICE:\n"
+     "order, payment, reservation, notification, or gateway\n"
+     "(reloads nginx). Also starts again a service `up` gave up on\n"
+     "(crash loop)",
+     1},
+    {"check", "",
+     "verify every database, every log record's checksum and\n"
+     "every group's offset (read-only; exit 1 on a problem)",
+     1},
+    {"dead-letters", "list [SERVICE]", "list the events parked because they could not be applied",
+     1},
+    {"dead-letters", "retry SERVICE (ID|--all)",
+     "mark parked events for retry; the running service applies\n"
+     "them again within a second",
+     1},
+    {"config", "[--markdown]",
+     "print the configuration in effect: each variable's value\n"
+     "and whether it came from the environment (env), its default\n"
+     "or other settings (derived); secrets hidden. --markdown: the\n"
+     "table of variables and defaults (the README's form)",
+     0},
+    {"version", "", "print the version", 0},
+    {"help", "[COMMAND]", "print this text, or the help of COMMAND", 0},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+/* Prints what (lines broken with '\n'), each line after the first indented
+ * by indent spaces. */
+static void print_indented(FILE *out, const char *what, int indent)
+{
+    for (const char *p = what; *p;) {
+        size_t len = strcspn(p, "\n");
+        fprintf(out, "%.*s\n", (int)len, p);
+        p += len;
+        if (*p == '\n' && *++p)
+            fprintf(out, "%*s", indent, "");
+    }
+}
+
+/* Prints one command of the list: name and synopsis, then what it does. */
+static void print_command(FILE *out, const char *name, const char *args, const char *what)
+{
+    char head[64];
+    snprintf(head, sizeof head, "%s%s%s", name, *args ? " " : "", args);
+    if (strlen(head) > 22)
+        fprintf(out, "  %s\n%25s", head, "");
+    else
+        fprintf(out, "  %-22s ", head);
+    print_indented(out, what, 25);
+}
+
 /* Prints the usage text and the environment variable table to out. */
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: healthcenter <command>\n"
-            "\n"
-            "commands:\n"
-            "  up                     run all four services and the nginx gateway, wait until\n"
-            "                         they are ready, restart any that dies or hangs, stop all on\n"
-            "                         Ctrl-C\n"
-            "  restart SERVICE        restart one service of the running `up` without dropping a\n"
-            "                         request (a new instance, then the old one drains);\n"
-            "                         SERVICE: order, payment, reservation, notification or\n"
-            "                         gateway (reloads nginx)\n");
-    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
-        fprintf(out, "  %-22s run the %s\n", services[i].name, services[i].what);
-    fprintf(out,
-            "  check                  verify every database, every log record's checksum and\n"
-            "                         every group's offset (read-only; exit 1 on a problem)\n"
-            "  dead-letters list [SERVICE]\n"
-            "                         list the events parked because they could not be applied\n"
-            "  dead-letters retry SERVICE (ID|--all)\n"
-            "                         mark parked events for retry; the running service applies\n"
-            "                         them again within a second\n"
-            "  config [--markdown]    print the environment variable table (--markdown: the\n"
-            "                         README's form)\n"
-            "  version                print the version\n"
-            "  help                   print this text\n"
-            "\n"
-            "environment variables (all optional):\n");
+    fprintf(out, "usage: healthcenter <command>   (healthcenter <command> --help: that command)\n"
+                 "\n"
+                 "commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        print_command(out, commands[i].name, commands[i].args, commands[i].what);
+        if (strcmp(commands[i].name, "up") != 0)
+            continue;
+        for (size_t k = 0; k < N_SERVICES; k++) {
+            char what[160];
+            snprintf(what, sizeof what, "run the %s", services[k].what);
+            print_command(out, services[k].name, "", what);
+        }
+    }
+    fprintf(out, "\nenvironment variables (all optional):\n");
     print_table(out, 0);
+}
+
+/* Prints the help of one command to stdout. Returns 0, or 2 when there is
+ * no such command. */
+static int command_help(const char *name)
+{
+    int found = 0, configured = 1;
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(commands[i].name, name) != 0)
+            continue;
+        printf("%s healthcenter %s%s%s\n", found ? "      " : "usage:", name,
+               *commands[i].args ? " " : "", commands[i].args);
+        configured = commands[i].configured;
+        found = 1;
+    }
+    for (size_t i = 0; i < N_SERVICES; i++) {
+        if (strcmp(services[i].name, name) != 0)
+            continue;
+        printf("usage: healthcenter %s\n\nruns the %s, in the foreground until SIGINT or "
+               "SIGTERM\n",
+               name, services[i].what);
+        found = 1;
+    }
+    if (!found) {
+        fprintf(stderr, "healthcenter: unknown command \"%s\" (try healthcenter --help)\n", name);
+        return 2;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) {
+            fputc('\n', stdout);
+            print_indented(stdout, commands[i].what, 0);
+        }
+    if (configured)
+        printf("\nsettings come from HC_* environment variables: `healthcenter config` shows "
+               "the\nvalues in effect, `healthcenter help` lists them all\n");
+    return 0;
+}
+
+/* Returns 1 when one of the arguments after the command asks for help. */
+static int asks_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
 }
 
 /* Loads the configuration and sets up the process-wide libraries. Returns 0,
@@ -95,6 +195,7 @@ static int load_config(const char *service)
         return 2;
     }
     hc_log_init(service, hc_cfg.log_level);
+    hc_log_set_format(hc_cfg.log_format);
     hc_client_global_init();
     return 0;
 }
@@ -162,6 +263,48 @@ static int cmd_dead_letters(int argc, char **argv)
     return rc;
 }
 
+/* Writes the path of this very binary into self (PATH_MAX bytes). */
+static void self_path(char *self)
+{
+    ssize_t n = readlink("/proc/self/exe", self, PATH_MAX - 1);
+    if (n > 0)
+        self[n] = '\0';
+    else
+        hc_strlcpy(self, "/proc/self/exe", PATH_MAX);
+}
+
+/* Runs `config`: the values in effect (exit 2 when the configuration is
+ * invalid), or with --markdown the table of variables and defaults. */
+static int cmd_config(int argc, char **argv)
+{
+    int markdown = argc == 3 && strcmp(argv[2], "--markdown") == 0;
+    if (argc > 3 || (argc == 3 && !markdown)) {
+        fprintf(stderr, "usage: healthcenter config [--markdown]\n");
+        return 2;
+    }
+    if (markdown) {
+        print_table(stdout, 1);
+        return 0;
+    }
+    char err[512];
+    if (hc_config_load(&hc_cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "healthcenter: invalid configuration: %s\n", err);
+        return 2;
+    }
+    hc_config_print_effective(stdout, &hc_cfg);
+    /* HC_GATEWAY_TEMPLATE: the file `up` would render, found as it finds it. */
+    char self[PATH_MAX], source[PATH_MAX + 16];
+    self_path(self);
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    const char *env = getenv("HC_GATEWAY_TEMPLATE");
+    free(up_gateway_load_template(slash ? self : NULL, source, sizeof source, err, sizeof err));
+    hc_config_print_value(stdout, "HC_GATEWAY_TEMPLATE", env && *env ? env : source,
+                          env && *env ? "env" : "derived");
+    return 0;
+}
+
 /* Runs `up`: the supervisor re-executes this very binary for each service. */
 static int cmd_up(void)
 {
@@ -169,11 +312,7 @@ static int cmd_up(void)
     if (rc)
         return rc;
     char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0)
-        self[n] = '\0';
-    else
-        hc_strlcpy(self, "/proc/self/exe", sizeof self);
+    self_path(self);
     rc = up_supervisor_run(&hc_cfg, self);
     hc_client_global_cleanup();
     return rc;
@@ -184,17 +323,10 @@ static int cmd_up(void)
  * when it failed or no `up` runs, 2 on bad usage. */
 static int cmd_restart(int argc, char **argv)
 {
+    /* --help is answered by command_help, from the commands table */
     static const char *const usage_line =
-        "usage: healthcenter restart SERVICE\n"
-        "  Restarts SERVICE (order, payment, reservation, notification, or gateway) of the\n"
-        "  `healthcenter up` running on this HC_RUN_DIR without dropping a request: a new\n"
-        "  instance starts on the same port, takes the traffic once ready, and the old one\n"
-        "  finishes its requests and stops (the gateway reloads nginx). Also starts again a\n"
-        "  service `up` gave up on (crash loop).\n";
-    if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-        fputs(usage_line, stdout);
-        return 0;
-    }
+        "usage: healthcenter restart SERVICE   (SERVICE: order, payment, reservation,\n"
+        "       notification or gateway; healthcenter restart --help for more)\n";
     if (argc != 3 || (!is_service(argv[2]) && strcmp(argv[2], "gateway") != 0)) {
         if (argc == 3)
             fprintf(stderr, "healthcenter restart: unknown service \"%s\"\n", argv[2]);
@@ -255,22 +387,19 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        if (argc > 2 && strcmp(cmd, "help") == 0 && !asks_help(argc, argv))
+            return command_help(argv[2]);
         usage(stdout);
         return 0;
     }
+    if (asks_help(argc, argv))
+        return command_help(cmd);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("healthcenter %s\n", HC_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "config") == 0) {
-        int markdown = argc == 3 && strcmp(argv[2], "--markdown") == 0;
-        if (argc > 3 || (argc == 3 && !markdown)) {
-            fprintf(stderr, "usage: healthcenter config [--markdown]\n");
-            return 2;
-        }
-        print_table(stdout, markdown);
-        return 0;
-    }
+    if (strcmp(cmd, "config") == 0)
+        return cmd_config(argc, argv);
     if (strcmp(cmd, "dead-letters") == 0)
         return cmd_dead_letters(argc, argv);
     if (strcmp(cmd, "restart") == 0)

@@ -1,5 +1,5 @@
 /* hc_client: JSON calls to other services over libcurl with per-thread
- * reusable handles (keep-alive), timeouts and trace propagation. */
+ * reusable handles (keep-alive), timeouts, trace and request-id propagation. */
 #include "hc_client.h"
 
 #include <curl/curl.h>
@@ -80,6 +80,13 @@ int hc_client_call(const hc_call_t *call, int *status, json_t **resp)
         hc_trace_child(call->trace, &child);
         hc_trace_format(&child, tp);
         snprintf(line, sizeof line, "traceparent: %s", tp);
+        hdrs = curl_slist_append(hdrs, line);
+    }
+    const char *request_id = hc_log_ctx_request_id();
+    if (request_id[0]) {
+        /* The request this call serves: the callee logs under the same id. */
+        char line[32 + HC_LOG_REQUEST_ID_MAX];
+        snprintf(line, sizeof line, "X-Request-Id: %s", request_id);
         hdrs = curl_slist_append(hdrs, line);
     }
     if (call->extra_header)

@@ -22,12 +22,14 @@ typedef struct hc_call {
     int fresh;
 } hc_call_t;
 
-/* Performs the call. Returns 0 when an HTTP answer arrived (*status set and
- * *resp the parsed JSON body or NULL; caller decrefs), HC_EUNAVAIL when it
- * could not connect and no earlier attempt of this call can have reached the
- * remote (the remote did not act), HC_ETIMEDOUT otherwise: timeout, reset,
- * or a refused connect after libcurl's retry of a kept-alive connection (the
- * remote may have acted). */
+/* Performs the call. It carries the calling thread's request id
+ * (hc_log_ctx_request_id) as X-Request-Id when there is one, so that the
+ * callee's log lines for this call name the same request. Returns 0 when an
+ * HTTP answer arrived (*status set and *resp the parsed JSON body or NULL;
+ * caller decrefs), HC_EUNAVAIL when it could not connect and no earlier
+ * attempt of this call can have reached the remote (the remote did not act),
+ * HC_ETIMEDOUT otherwise: timeout, reset, or a refused connect after
+ * libcurl's retry of a kept-alive connection (the remote may have acted). */
 int hc_client_call(const hc_call_t *call, int *status, json_t **resp);
 
 /* Process-wide libcurl set-up/tear-down; call from main. */

@@ -6,9 +6,14 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hc_buf.h"
 #include "hc_err.h"
+
+/* Where the system keeps the tz database (Debian: package tzdata). */
+#define HC_ZONEINFO_DIR "/usr/share/zoneinfo"
 
 hc_config_t hc_cfg;
 
@@ -21,13 +26,18 @@ typedef struct cfg_var {
     size_t off;  /* offset of the field in hc_config_t */
     size_t size; /* buffer size for CFG_STR */
     long long min, max;
+    const char *choices; /* CFG_STR: the only values allowed, "a|b|c"; NULL = any */
+    int secret;          /* 1: `healthcenter config` never shows the value */
     const char *meaning;
 } cfg_var_t;
 
-#define S(field) CFG_STR, offsetof(hc_config_t, field), sizeof(((hc_config_t *)0)->field), 0, 0
-#define I(field, lo, hi) CFG_INT, offsetof(hc_config_t, field), 0, lo, hi
-#define Z(field, lo, hi) CFG_SIZE, offsetof(hc_config_t, field), 0, lo, hi
-#define L(field, lo, hi) CFG_I64, offsetof(hc_config_t, field), 0, lo, hi
+#define STR_(field) CFG_STR, offsetof(hc_config_t, field), sizeof(((hc_config_t *)0)->field), 0, 0
+#define S(field) STR_(field), NULL, 0
+#define C(field, choices) STR_(field), choices, 0 /* one of choices, "a|b|c" */
+#define SECRET(field) STR_(field), NULL, 1
+#define I(field, lo, hi) CFG_INT, offsetof(hc_config_t, field), 0, lo, hi, NULL, 0
+#define Z(field, lo, hi) CFG_SIZE, offsetof(hc_config_t, field), 0, lo, hi, NULL, 0
+#define L(field, lo, hi) CFG_I64, offsetof(hc_config_t, field), 0, lo, hi, NULL, 0
 
 static const cfg_var_t vars[] = {
     {"HC_DATA_DIR", "./data", S(data_dir), "directory for databases, the event log and run files"},
@@ -49,7 +59,7 @@ static const cfg_var_t vars[] = {
      "base of every link and `Location` the services answer (default: "
      "http://localhost:$HC_GATEWAY_PORT, or http://$HC_BIND_ADDR:$HC_GATEWAY_PORT when that is not "
      "a loopback or wildcard address); never taken from the request"},
-    {"HC_SERVICE_SECRET", "", S(service_secret),
+    {"HC_SERVICE_SECRET", "", SECRET(service_secret),
      "shared secret (32+ characters) that signs calls between services; empty: a random key kept "
      "in $HC_DATA_DIR/service.key"},
     {"HC_ORDER_TIMEOUT_MS", "3000", I(order_timeout_ms, 10, 600000),
@@ -59,15 +69,21 @@ static const cfg_var_t vars[] = {
      "closed at once (through the gateway: 502)"},
     {"HC_MAX_BODY_BYTES", "65536", Z(max_body_bytes, 256, 64 * 1024 * 1024),
      "largest accepted request body, bytes (413 above)"},
-    {"HC_DB_SYNC", "FULL", S(db_sync), "SQLite synchronous mode: FULL (durable commits) or NORMAL"},
-    {"HC_LOG_LEVEL", "info", S(log_level), "debug, info, warn or error"},
-    {"HC_BUS", "log", S(bus), "event bus: log (embedded durable log under $HC_DATA_DIR/bus)"},
+    {"HC_DB_SYNC", "FULL", C(db_sync, "FULL|NORMAL"),
+     "SQLite synchronous mode: FULL (durable commits) or NORMAL"},
+    {"HC_LOG_LEVEL", "info", C(log_level, "debug|info|warn|error"), "debug, info, warn or error"},
+    {"HC_LOG_FORMAT", NULL, C(log_format, "json|text"),
+     "json (one object per line) or text (one readable line); default: text when stderr is a "
+     "terminal, else json"},
+    {"HC_BUS", "log", C(bus, "log"),
+     "event bus: log (embedded durable log under $HC_DATA_DIR/bus)"},
     {"HC_TOPIC", "healthcenter", S(topic), "event topic name"},
     {"HC_PAYMENT_TIMEOUT_MS", "610", I(payment_timeout_ms, 10, 600000),
      "order->payment call timeout, ms (610: the original's Hystrix timeout)"},
     {"HC_PENDING_RECOVERY_MS", "10000", I(pending_recovery_ms, 100, 86400000),
      "a booking still PENDING after this long (crash mid-payment) is failed and compensated, ms"},
-    {"HC_TZ", "Asia/Seoul", S(tz), "the centers' time zone (dates, deadlines)"},
+    {"HC_TZ", "Asia/Seoul", S(tz),
+     "the centers' time zone (dates, deadlines): a tz database name (/usr/share/zoneinfo)"},
     {"HC_BOOKING_HORIZON_DAYS", "90", I(horizon_days, 1, 3650),
      "latest bookable checkup date, days after today"},
     {"HC_CANCEL_CUTOFF_DAYS", "1", I(cancel_cutoff_days, 0, 365),
@@ -80,9 +96,10 @@ static const cfg_var_t vars[] = {
      "package catalog, code:name:priceKRW,..."},
     {"HC_CENTERS", "1:서울중앙검진센터:20,2:부산검진센터:10", S(centers_spec),
      "centers, id:name:dailyCapacity,..."},
-    {"HC_SMS_PROVIDER", "log", S(sms_provider), "SMS provider: log (records and logs) or http"},
+    {"HC_SMS_PROVIDER", "log", C(sms_provider, "log|http"),
+     "SMS provider: log (records and logs) or http"},
     {"HC_SMS_URL", "", S(sms_url), "SMS API endpoint for the http provider"},
-    {"HC_SMS_API_KEY", "", S(sms_api_key),
+    {"HC_SMS_API_KEY", "", SECRET(sms_api_key),
      "API key sent as `Authorization: Bearer` to the SMS API"},
     {"HC_SMS_TIMEOUT_MS", "2000", I(sms_timeout_ms, 10, 600000), "SMS API call timeout, ms"},
     {"HC_SMS_MAX_ATTEMPTS", "8", I(sms_max_attempts, 1, 100),
@@ -157,12 +174,53 @@ static const cfg_var_t vars[] = {
      "connection (default: a fifth of it, 200)"},
 };
 
+/* Returns 1 when val is one of choices ("a|b|c"), exactly. */
+static int is_choice(const char *choices, const char *val)
+{
+    size_t n = strlen(val);
+    for (const char *c = choices; *c;) {
+        size_t len = strcspn(c, "|");
+        if (len == n && strncmp(c, val, n) == 0)
+            return 1;
+        c += len;
+        if (*c == '|')
+            c++;
+    }
+    return 0;
+}
+
+/* Writes "expected a, b or c" for choices "a|b|c" into err, then the value. */
+static void choice_error(const cfg_var_t *v, const char *val, char *err, size_t errlen)
+{
+    char list[128] = "";
+    size_t used = 0, count = 1;
+    for (const char *c = v->choices; *c; c++)
+        count += *c == '|';
+    size_t i = 0;
+    for (const char *c = v->choices; *c; i++) {
+        size_t len = strcspn(c, "|");
+        const char *sep = i == 0 ? "" : i + 1 == count ? " or " : ", ";
+        int n = snprintf(list + used, sizeof list - used, "%s%.*s", sep, (int)len, c);
+        if (n < 0 || (size_t)n >= sizeof list - used)
+            break;
+        used += (size_t)n;
+        c += len;
+        if (*c == '|')
+            c++;
+    }
+    snprintf(err, errlen, "%s: expected %s, got \"%s\"", v->name, list, val);
+}
+
 static int set_var(hc_config_t *cfg, const cfg_var_t *v, const char *val, char *err, size_t errlen)
 {
     char *field = (char *)cfg + v->off;
     long long n = 0;
     switch (v->kind) {
     case CFG_STR:
+        if (v->choices && !is_choice(v->choices, val)) {
+            choice_error(v, val, err, errlen);
+            return HC_EINVAL;
+        }
         if (strlen(val) >= v->size) {
             snprintf(err, errlen, "%s: value too long (max %zu bytes)", v->name, v->size - 1);
             return HC_EINVAL;
@@ -343,6 +401,43 @@ static int public_url_check(char *url)
     return 0;
 }
 
+int hc_config_tz_valid(const char *name)
+{
+    if (!name || !*name || *name == '/' || strlen(name) > 255)
+        return 0;
+    /* A relative path inside the database only: no empty, "." or ".."
+     * component. */
+    for (const char *seg = name;; seg++) {
+        size_t len = strcspn(seg, "/");
+        if (len == 0 || (seg[0] == '.' && (len == 1 || (len == 2 && seg[1] == '.'))))
+            return 0;
+        seg += len;
+        if (!*seg)
+            break;
+    }
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("/_+-.", *p)))
+            return 0;
+    /* glibc reads zones from $TZDIR when it is set, else from the system's
+     * database; a name it cannot load silently means UTC. */
+    const char *dir = getenv("TZDIR");
+    char path[512];
+    int n = snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : HC_ZONEINFO_DIR, name);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return 0;
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    FILE *f = fopen(path, "rbe");
+    if (!f)
+        return 0;
+    char magic[4];
+    size_t got = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return got == sizeof magic && memcmp(magic, "TZif", 4) == 0;
+}
+
 int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -351,7 +446,8 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const cfg_var_t *v = &vars[i];
         const char *val = getenv(v->name);
-        if (!val || (!*val && v->kind != CFG_STR))
+        /* Set but empty: a number or a choice takes its default. */
+        if (!val || (!*val && (v->kind != CFG_STR || v->choices)))
             val = v->def;
         if (!val)
             continue; /* derived below */
@@ -372,6 +468,16 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
         }
         memcpy(cfg->run_dir, cfg->data_dir, strlen(cfg->data_dir));
         memcpy(cfg->run_dir + strlen(cfg->data_dir), "/run", sizeof "/run");
+    }
+    if (!cfg->log_format[0])
+        hc_strlcpy(cfg->log_format, isatty(STDERR_FILENO) ? "text" : "json",
+                   sizeof cfg->log_format);
+    if (!hc_config_tz_valid(cfg->tz)) {
+        snprintf(err, errlen,
+                 "HC_TZ: expected a time zone of the tz database (e.g. Asia/Seoul or UTC, a file "
+                 "under %s), got \"%s\"",
+                 HC_ZONEINFO_DIR, cfg->tz);
+        return HC_EINVAL;
     }
     if (!cfg->payment_url[0])
         snprintf(cfg->payment_url, sizeof cfg->payment_url, "http://127.0.0.1:%d",
@@ -404,19 +510,6 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
     }
     if (cfg->service_secret[0] && strlen(cfg->service_secret) < 32) {
         snprintf(err, errlen, "HC_SERVICE_SECRET: must be at least 32 characters (or empty)");
-        return HC_EINVAL;
-    }
-    if (strcmp(cfg->db_sync, "FULL") != 0 && strcmp(cfg->db_sync, "NORMAL") != 0) {
-        snprintf(err, errlen, "HC_DB_SYNC: expected FULL or NORMAL, got \"%s\"", cfg->db_sync);
-        return HC_EINVAL;
-    }
-    if (strcmp(cfg->bus, "log") != 0) {
-        snprintf(err, errlen, "HC_BUS: expected log, got \"%s\"", cfg->bus);
-        return HC_EINVAL;
-    }
-    if (strcmp(cfg->sms_provider, "log") != 0 && strcmp(cfg->sms_provider, "http") != 0) {
-        snprintf(err, errlen, "HC_SMS_PROVIDER: expected log or http, got \"%s\"",
-                 cfg->sms_provider);
         return HC_EINVAL;
     }
     if (strcmp(cfg->sms_provider, "http") == 0 && !cfg->sms_url[0]) {
@@ -466,5 +559,93 @@ void hc_config_print_table(FILE *out, int markdown)
             fprintf(out, "| `%s` | `%s` | %s |\n", v->name, def, v->meaning);
         else
             fprintf(out, "  %-26s %s\n  %-26s default: %s\n", v->name, v->meaning, "", def);
+    }
+}
+
+/* Returns 1 when value can stand unquoted after NAME= in a shell. */
+static int shell_safe(const char *value)
+{
+    for (const char *p = value; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("_./:@%+,=-", *p)))
+            return 0;
+    return 1;
+}
+
+/* Appends len bytes of s to buf (size bytes, n used), cutting at the end;
+ * returns the new length. buf stays NUL-terminated. */
+static size_t put(char *buf, size_t size, size_t n, const char *s, size_t len)
+{
+    if (len > size - 1 - n)
+        len = size - 1 - n;
+    memcpy(buf + n, s, len);
+    buf[n + len] = '\0';
+    return n + len;
+}
+
+void hc_config_print_value(FILE *out, const char *name, const char *value, const char *source)
+{
+    char line[2048];
+    size_t n = put(line, sizeof line, 0, name, strlen(name));
+    n = put(line, sizeof line, n, "=", 1);
+    if (shell_safe(value)) {
+        n = put(line, sizeof line, n, value, strlen(value));
+    } else {
+        n = put(line, sizeof line, n, "'", 1);
+        for (const char *p = value; *p; p++)
+            n = *p == '\'' ? put(line, sizeof line, n, "'\\''", 4)
+                           : put(line, sizeof line, n, p, 1);
+        put(line, sizeof line, n, "'", 1);
+    }
+    fprintf(out, "%-40s  # %s\n", line, source);
+}
+
+/* Copies url into out with the user:password of "scheme://user:pw@host"
+ * replaced by ***. */
+static void mask_userinfo(const char *url, char *out, size_t size)
+{
+    const char *host = strstr(url, "://");
+    const char *at = host ? strchr(host + 3, '@') : NULL;
+    if (!at || at > host + 3 + strcspn(host + 3, "/?#")) {
+        hc_strlcpy(out, url, size);
+        return;
+    }
+    snprintf(out, size, "%.*s***%s", (int)(host + 3 - url), url, at);
+}
+
+void hc_config_print_effective(FILE *out, const hc_config_t *cfg)
+{
+    fprintf(out, "# the configuration in effect; source: env (from the environment), default,\n"
+                 "# or derived (from other settings; see healthcenter help)\n");
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const cfg_var_t *v = &vars[i];
+        const char *field = (const char *)cfg + v->off;
+        const char *env = getenv(v->name);
+        /* Taken from the environment as hc_config_load takes it. */
+        int from_env = env && (*env || (v->kind == CFG_STR && !v->choices));
+        const char *source = from_env ? "env" : v->def ? "default" : "derived";
+        char value[1200], shown[1200];
+        switch (v->kind) {
+        case CFG_STR:
+            hc_strlcpy(value, field, sizeof value);
+            break;
+        case CFG_INT:
+            snprintf(value, sizeof value, "%d", *(const int *)(const void *)field);
+            break;
+        case CFG_SIZE:
+            snprintf(value, sizeof value, "%zu", *(const size_t *)(const void *)field);
+            break;
+        case CFG_I64:
+            snprintf(value, sizeof value, "%lld", (long long)*(const int64_t *)(const void *)field);
+            break;
+        }
+        if (v->secret && value[0]) {
+            char hidden[32];
+            snprintf(hidden, sizeof hidden, "%s, hidden", source);
+            hc_config_print_value(out, v->name, "********", hidden);
+            continue;
+        }
+        mask_userinfo(value, shown, sizeof shown);
+        hc_config_print_value(out, v->name, shown, source);
     }
 }

@@ -41,6 +41,7 @@ typedef struct hc_config {
     size_t max_body_bytes;    /* request body limit, bytes */
     char db_sync[16];         /* SQLite synchronous: FULL or NORMAL */
     char log_level[16];       /* debug, info, warn, error */
+    char log_format[8];       /* json or text */
     char bus[16];             /* "log" (embedded) */
     char topic[64];           /* event topic */
     int payment_timeout_ms;   /* order -> payment call timeout */
@@ -107,6 +108,24 @@ const hc_package_t *hc_config_package(const hc_config_t *cfg, const char *code);
 /* Prints the table of variables (name, default, meaning). markdown=1 prints the
  * README's table form. */
 void hc_config_print_table(FILE *out, int markdown);
+
+/* Prints the configuration in effect: one "NAME=value  # source" line per
+ * variable, source "env" (taken from the environment), "default" or "derived"
+ * (computed from other settings, see the table). The values are cfg's, which
+ * hc_config_load filled from this same environment. Secrets
+ * (HC_SERVICE_SECRET, HC_SMS_API_KEY) print as ******** when set, and the
+ * user:password of a URL as ***. */
+void hc_config_print_effective(FILE *out, const hc_config_t *cfg);
+
+/* Prints one line of that listing, for a variable outside the table: value is
+ * shell-quoted when it needs to be; source as above. */
+void hc_config_print_value(FILE *out, const char *name, const char *value, const char *source);
+
+/* Returns 1 when name is a time zone of the tz database ($TZDIR, else
+ * /usr/share/zoneinfo): a relative path of letters, digits and "/_+-.",
+ * without empty, "." or ".." components, to a file in TZif format. glibc takes
+ * any other name as UTC without a word, so hc_config_load refuses it. */
+int hc_config_tz_valid(const char *name);
 
 /* The process-wide configuration, loaded once by main before threads start. */
 extern hc_config_t hc_cfg;

@@ -406,6 +406,10 @@ int hc_consumer_start(hc_db_t *db, hc_bus_t *bus, const hc_consumer_opts_t *opts
                       hc_consumer_t **out)
 {
     *out = NULL;
+    hc_metrics_describe("hc_events_applied_total", "Events this service applied, by event type.");
+    hc_metrics_describe("hc_dead_letters_parked_total",
+                        "Events parked in dead_letters because they could not be applied, by "
+                        "event type (not_an_event: unreadable).");
     /* Parking needs the table: a service whose migrations lack it fails
      * here, at start, not at its first bad event. */
     hc_conn_t *c = hc_db_acquire(db);

@@ -62,11 +62,12 @@ struct hc_http {
         void *ud;
     } health[MAX_HEALTH];
     size_t n_health;
-    atomic_int inflight; /* requests begun and not yet completed */
-    atomic_int draining; /* hc_http_drain was called */
-    int share_port;      /* SO_REUSEPORT: a successor instance listens on the port too */
-    int listen_fd;       /* ours until MHD has it; -1 once hc_http_drain closed it */
-    char pid[16];        /* X-HC-Pid of the health answers */
+    atomic_int inflight;    /* requests begun and not yet completed */
+    atomic_int drain_begun; /* hc_http_drain was called */
+    atomic_int draining;    /* ... and closed the listening socket: readiness says so */
+    int share_port;         /* SO_REUSEPORT: a successor instance listens on the port too */
+    int listen_fd;          /* ours until MHD has it; -1 once hc_http_drain closed it */
+    char pid[16];           /* X-HC-Pid of the health answers */
 };
 
 struct hc_req {
@@ -80,6 +81,7 @@ struct hc_req {
     int responded;
     size_t reply_len; /* bytes of the answer's body */
     hc_trace_t trace;
+    char request_id[HC_LOG_REQUEST_ID_MAX + 1]; /* the gateway's X-Request-Id, "" if none */
     char *params[MAX_PARAMS];
     size_t n_params;
     char caller[40]; /* verified calling service, "" if none */
@@ -592,6 +594,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         hc_buf_init(&r->body, h->max_body);
         hc_trace_accept(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"),
                         &r->trace);
+        const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+        if (hc_log_request_id_valid(rid))
+            hc_strlcpy(r->request_id, rid, sizeof r->request_id);
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         long long len;
@@ -606,6 +611,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
             if ((expect && strcasecmp(expect, "100-continue") == 0) || len > DISCARD_MAX) {
                 hc_log_ctx_set(r->trace.trace_id, 0);
+                hc_log_ctx_request(r->request_id);
                 reply_too_large(r);
                 hc_log_ctx_clear();
             }
@@ -626,6 +632,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     if (r->responded)
         return MHD_YES;
     hc_log_ctx_set(r->trace.trace_id, 0);
+    hc_log_ctx_request(r->request_id);
     if (r->too_large) {
         reply_too_large(r);
     } else {
@@ -734,7 +741,7 @@ int hc_http_start(hc_http_t *h)
 
 int hc_http_take_traffic(hc_http_t *h)
 {
-    if (!h || !h->share_port || h->listen_fd < 0 || atomic_load(&h->draining))
+    if (!h || !h->share_port || h->listen_fd < 0 || atomic_load(&h->drain_begun))
         return 0;
     /* Index 1: the newest of the two instances of a restart. Alone in the
      * group there is no index 1 and the kernel's hash picks this socket. */
@@ -746,15 +753,15 @@ int hc_http_take_traffic(hc_http_t *h)
     return 0;
 }
 
-void hc_http_drain(hc_http_t *h)
+/* Stops h's listening: quiesces MHD, serves what the kernel already queued,
+ * closes the socket. Returns the connections taken from the queue. */
+static int stop_listening(hc_http_t *h)
 {
-    if (!h || atomic_exchange(&h->draining, 1))
-        return;
     if (!h->d)
-        return;
+        return 0;
     MHD_socket fd = MHD_quiesce_daemon(h->d);
     if (fd == MHD_INVALID_SOCKET)
-        return;
+        return 0;
     /* Closing a listening socket resets the connections still in its
      * accept queue: their clients' connect() succeeded, so they may have sent
      * a request already. Accept them first and serve them like the others
@@ -776,6 +783,17 @@ void hc_http_drain(hc_http_t *h)
     }
     close(fd);
     h->listen_fd = -1;
+    return taken;
+}
+
+void hc_http_drain(hc_http_t *h)
+{
+    if (!h || atomic_exchange(&h->drain_begun, 1))
+        return;
+    int taken = stop_listening(h);
+    /* Readiness turns OUT_OF_SERVICE only now: whoever sees it can count on
+     * a new connection being refused. */
+    atomic_store(&h->draining, 1);
     if (taken)
         hc_info("took %d connection(s) still queued on the listening socket before closing it",
                 taken);

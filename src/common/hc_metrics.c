@@ -5,6 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hc_proc.h"
+
+#ifndef HC_VERSION
+#define HC_VERSION "unknown"
+#endif
+
 #define MAX_SERIES 256
 #define MAX_GAUGES 16
 #define MAX_COUNTERS 64
@@ -39,6 +45,11 @@ typedef struct counter {
     int64_t value;
 } counter_t;
 
+/* The HELP text of a counter family (hc_metrics_describe). */
+typedef struct counter_help {
+    const char *name, *help;
+} counter_help_t;
+
 /* A gauge series set by hc_metrics_set (not sampled). */
 typedef struct set_gauge {
     const char *name, *help, *label; /* static; label may be NULL */
@@ -57,6 +68,8 @@ static counter_t counters[MAX_COUNTERS];
 static size_t n_counters;
 static set_gauge_t sets[MAX_SET_GAUGES];
 static size_t n_sets;
+static counter_help_t helps[MAX_COUNTERS];
+static size_t n_helps;
 
 /* The request's method string belongs to the connection and is gone after the
  * request; series keep a static copy of the known methods instead. */
@@ -144,10 +157,70 @@ void hc_metrics_count(const char *name, const char *label_value, int64_t n)
 
 static void render_texts(hc_buf_t *out, const char *service);
 
+void hc_metrics_describe(const char *name, const char *help)
+{
+    pthread_mutex_lock(&mu);
+    size_t i;
+    for (i = 0; i < n_helps; i++)
+        if (strcmp(helps[i].name, name) == 0)
+            break;
+    if (i == n_helps && n_helps < MAX_COUNTERS)
+        n_helps++;
+    if (i < n_helps)
+        helps[i] = (counter_help_t){name, help};
+    pthread_mutex_unlock(&mu);
+}
+
+/* The HELP text of counter name; the caller holds mu. */
+static const char *counter_help(const char *name)
+{
+    for (size_t i = 0; i < n_helps; i++)
+        if (strcmp(helps[i].name, name) == 0)
+            return helps[i].help;
+    return "Occurrences counted by the service, by type.";
+}
+
+/* Writes one family of a single sample without labels: HELP, TYPE, value. */
+static void render_plain(hc_buf_t *out, const char *name, const char *type, const char *help,
+                         double value)
+{
+    hc_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", name, help, name, type, name,
+                  value);
+}
+
+/* healthcenter_build_info and the process_* metrics, named as the official
+ * Prometheus clients name them. */
+static void render_process(hc_buf_t *out, const char *service)
+{
+    hc_buf_printf(out,
+                  "# HELP healthcenter_build_info The healthcenter version this service runs "
+                  "(always 1).\n"
+                  "# TYPE healthcenter_build_info gauge\n"
+                  "healthcenter_build_info{version=\"%s\",service=\"%s\"} 1\n",
+                  HC_VERSION, service);
+    hc_proc_stat_t p;
+    if (hc_proc_read(&p) != 0)
+        return; /* not Linux, or /proc not mounted */
+    render_plain(out, "process_cpu_seconds_total", "counter",
+                 "Total user and system CPU time spent in seconds.", p.cpu_seconds);
+    render_plain(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                 (double)p.resident_bytes);
+    render_plain(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+                 (double)p.virtual_bytes);
+    render_plain(out, "process_start_time_seconds", "gauge",
+                 "Start time of the process since unix epoch in seconds.", p.start_time);
+    render_plain(out, "process_open_fds", "gauge", "Number of open file descriptors.",
+                 (double)p.open_fds);
+    if (p.max_fds >= 0)
+        render_plain(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                     (double)p.max_fds);
+}
+
 void hc_metrics_render(hc_buf_t *out, const char *service)
 {
     gauge_t g[MAX_GAUGES];
     size_t ng;
+    render_process(out, service);
     pthread_mutex_lock(&mu);
     hc_buf_adds(out, "# HELP hc_http_requests_total HTTP requests handled, by route and status.\n"
                      "# TYPE hc_http_requests_total counter\n");
@@ -182,7 +255,8 @@ void hc_metrics_render(hc_buf_t *out, const char *service)
             first++;
         if (first != i)
             continue; /* printed with the first series of its name */
-        hc_buf_printf(out, "# TYPE %s counter\n", counters[i].name);
+        hc_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", counters[i].name,
+                      counter_help(counters[i].name), counters[i].name);
         for (size_t j = i; j < n_counters; j++)
             if (strcmp(counters[j].name, counters[i].name) == 0)
                 hc_buf_printf(out, "%s{service=\"%s\",type=\"%s\"} %lld\n", counters[j].name,

@@ -1,5 +1,6 @@
 /* hc_metrics: Prometheus text metrics: HTTP requests by route and status, a
- * latency histogram per route, and gauges read through callbacks. */
+ * latency histogram per route, counters, gauges read through callbacks, the
+ * process's resource use and the build. */
 #ifndef HC_METRICS_H
 #define HC_METRICS_H
 
@@ -24,7 +25,15 @@ void hc_metrics_set(const char *name, const char *help, const char *label, const
 /* Counts an occurrence of a named counter (static name), e.g. events applied. */
 void hc_metrics_count(const char *name, const char *label_value, int64_t n);
 
-/* Writes all metrics in Prometheus text format for service. */
+/* Gives the counter name (static) its HELP text (static), e.g. "Events
+ * applied, by type." A counter never described still gets a generic one, so
+ * that every family rendered has HELP and TYPE. Call at start-up. */
+void hc_metrics_describe(const char *name, const char *help);
+
+/* Writes all metrics in Prometheus text format for service: each family
+ * with its HELP and TYPE lines, and first healthcenter_build_info and the
+ * process_* metrics of this process (from /proc; left out where it cannot be
+ * read). */
 void hc_metrics_render(hc_buf_t *out, const char *service);
 
 /* Appends one section of complete Prometheus text (HELP, TYPE, samples) for

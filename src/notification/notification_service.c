@@ -60,6 +60,9 @@ static int notification_start(hc_service_t *svc)
     pthread_mutex_unlock(&sender_mu);
     hc_metrics_gauge("hc_sms_pending", "SMS queued or waiting for a retry.", gauge_sms_pending,
                      svc->db);
+    hc_metrics_describe("hc_sms_sent_total", "SMS delivered, by provider (label type).");
+    hc_metrics_describe("hc_sms_failed_total",
+                        "SMS given up after HC_SMS_MAX_ATTEMPTS, by provider (label type).");
     hc_info("SMS provider: %s", opts.provider.name);
     return 0;
 }

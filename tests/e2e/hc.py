@@ -13,6 +13,7 @@ import hmac
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -85,20 +86,34 @@ def _short(v, n=600):
 # --------------------------------------------------------------------------- ports
 
 
+# Ports for the systems under test come from below the kernel's ephemeral range
+# (32768-60999 by default): a port the kernel handed out for an outgoing
+# connection (a service calling another, curl, nginx to an upstream) can never
+# be one a test is about to listen on, which a port bound to 0 and closed again
+# could be.
+PORT_RANGE = (20000, 32767)
+_port_rng = random.SystemRandom()
+
+
 def free_ports(n):
-    """Returns n distinct free TCP ports on 127.0.0.1 (bound to 0, read, closed).
+    """Returns n distinct free TCP ports on 127.0.0.1, chosen at random in
+    PORT_RANGE and checked by binding them.
 
     All sockets stay open until every port is chosen, so the n are distinct.
     """
     socks, ports = [], []
     try:
         while len(ports) < n:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            port = s.getsockname()[1]
+            port = _port_rng.randint(*PORT_RANGE)
             if port in RESERVED_PORTS or port in ports:
                 continue
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
+            socks.append(s)
             ports.append(port)
     finally:
         for s in socks:
@@ -621,6 +636,12 @@ class System:
         proc = self._spawn("up", ["up"])
         self.wait_ready(SERVICES, timeout=timeout, proc=proc)
         self.wait_gateway(timeout=timeout, proc=proc)
+        # `up` opens its control socket (healthcenter restart) once every
+        # child is ready, just after the probes above can succeed.
+        sock = os.path.join(self.run_dir, "up.sock")
+        if len(sock) < 100:  # else `up` cannot make one (sun_path) and says so
+            wait_until(lambda: os.path.exists(sock) or not proc.alive(), timeout=timeout,
+                       what="up's control socket %s" % sock)
         return proc
 
     def start(self, *names, timeout=20.0):

@@ -208,6 +208,11 @@ static void check_load(const char *text)
     FUZZ_CHECK(!cfg->service_secret[0] || strlen(cfg->service_secret) >= 32);
     FUZZ_CHECK(!strcmp(cfg->db_sync, "FULL") || !strcmp(cfg->db_sync, "NORMAL"));
     FUZZ_CHECK(!strcmp(cfg->bus, "log"));
+    FUZZ_CHECK(!strcmp(cfg->log_level, "debug") || !strcmp(cfg->log_level, "info") ||
+               !strcmp(cfg->log_level, "warn") || !strcmp(cfg->log_level, "error"));
+    FUZZ_CHECK(!strcmp(cfg->log_format, "json") || !strcmp(cfg->log_format, "text"));
+    /* a zone glibc can load, never a path out of the database */
+    FUZZ_CHECK(hc_config_tz_valid(cfg->tz) && cfg->tz[0] != '/' && !strstr(cfg->tz, ".."));
     FUZZ_CHECK(!strcmp(cfg->sms_provider, "log") ||
                (!strcmp(cfg->sms_provider, "http") && cfg->sms_url[0]));
     FUZZ_CHECK(cfg->n_packages >= 1 && cfg->n_packages <= HC_MAX_PACKAGES);

@@ -12,6 +12,14 @@ static int clear_env(void **state)
     return 0;
 }
 
+static int occurrences_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
 static void load_ok(hc_config_t *cfg)
 {
     char err[256] = "";
@@ -182,6 +190,239 @@ static void test_invalid_choices(void **state)
     unsetenv("HC_DB_SYNC");
     setenv("HC_BUS", "pigeon", 1);
     load_fails_naming("HC_BUS");
+}
+
+/* Loads and returns the error message (static) of a refused configuration. */
+static const char *load_error(void)
+{
+    static char err[512];
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    int rc = hc_config_load(cfg, err, sizeof err);
+    free(cfg);
+    if (rc != HC_EINVAL)
+        fail_msg("expected HC_EINVAL, got %d", rc);
+    return err;
+}
+
+/* Regression: a bad HC_LOG_LEVEL (or HC_TZ) was taken silently, while other
+ * bad variables were refused. Every enumerated variable now names what it
+ * takes, like the others. */
+static void test_every_choice_is_checked(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *var, *bad, *message;
+    } cases[] = {
+        {"HC_LOG_LEVEL", "verbose",
+         "HC_LOG_LEVEL: expected debug, info, warn or error, got \"verbose\""},
+        {"HC_LOG_LEVEL", "INFO", "HC_LOG_LEVEL: expected debug, info, warn or error, got \"INFO\""},
+        {"HC_LOG_FORMAT", "xml", "HC_LOG_FORMAT: expected json or text, got \"xml\""},
+        {"HC_DB_SYNC", "full", "HC_DB_SYNC: expected FULL or NORMAL, got \"full\""},
+        {"HC_BUS", "kafka", "HC_BUS: expected log, got \"kafka\""},
+        {"HC_SMS_PROVIDER", "twilio", "HC_SMS_PROVIDER: expected log or http, got \"twilio\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv(cases[i].var, cases[i].bad, 1);
+        assert_string_equal(load_error(), cases[i].message);
+        unsetenv(cases[i].var);
+    }
+    /* each choice is taken; set but empty means the default */
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+    for (size_t i = 0; i < 4; i++) {
+        setenv("HC_LOG_LEVEL", levels[i], 1);
+        load_ok(cfg);
+        assert_string_equal(cfg->log_level, levels[i]);
+    }
+    setenv("HC_LOG_LEVEL", "", 1);
+    setenv("HC_DB_SYNC", "", 1);
+    setenv("HC_LOG_FORMAT", "text", 1);
+    load_ok(cfg);
+    assert_string_equal(cfg->log_level, "info");
+    assert_string_equal(cfg->db_sync, "FULL");
+    assert_string_equal(cfg->log_format, "text");
+    free(cfg);
+}
+
+/* HC_LOG_FORMAT unset: text for a person at a terminal, JSON otherwise
+ * (the unit tests' stderr is whatever ctest gives them). */
+static void test_log_format_follows_stderr(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    load_ok(cfg);
+    assert_string_equal(cfg->log_format, isatty(STDERR_FILENO) ? "text" : "json");
+    setenv("HC_LOG_FORMAT", "json", 1);
+    load_ok(cfg);
+    assert_string_equal(cfg->log_format, "json");
+    free(cfg);
+}
+
+static void test_tz_database(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"Asia/Seoul", "UTC", "America/Argentina/Buenos_Aires",
+                                       "Etc/GMT+9", "Europe/Berlin"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (!hc_config_tz_valid(good[i]))
+            fail_msg("refused %s (is tzdata installed?)", good[i]);
+    static const char *const bad[] = {"",
+                                      "Asia/Nowhere",
+                                      "Asia",       /* a directory */
+                                      "asia/seoul", /* names are case-sensitive */
+                                      "/usr/share/zoneinfo/Asia/Seoul", /* a path */
+                                      "../zoneinfo/UTC",
+                                      "Asia/../UTC",
+                                      "./UTC",
+                                      "Asia//Seoul",
+                                      "UTC/",
+                                      "KST-9", /* a POSIX rule, not a zone name */
+                                      "Asia/Seoul ",
+                                      "zone.tab", /* in the directory, not a zone */
+                                      "Asia/Seoul\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (hc_config_tz_valid(bad[i]))
+            fail_msg("took \"%s\"", bad[i]);
+    assert_false(hc_config_tz_valid(NULL));
+
+    setenv("HC_TZ", "Asia/Nowhere", 1);
+    assert_string_equal(load_error(), "HC_TZ: expected a time zone of the tz database (e.g. "
+                                      "Asia/Seoul or UTC, a file under /usr/share/zoneinfo), got "
+                                      "\"Asia/Nowhere\"");
+    setenv("HC_TZ", "", 1);
+    load_fails_naming("HC_TZ");
+    setenv("HC_TZ", "Europe/Berlin", 1);
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    load_ok(cfg);
+    assert_string_equal(cfg->tz, "Europe/Berlin");
+    free(cfg);
+}
+
+/* glibc looks zones up in $TZDIR when it is set; so does the check. */
+static void test_tz_database_in_tzdir(void **state)
+{
+    (void)state;
+    char dir[256], sub[300], path[320];
+    hc_test_mkdtemp(dir, sizeof dir);
+    hc_test_path(sub, sizeof sub, dir, "Test");
+    assert_int_equal(mkdir(sub, 0700), 0);
+    hc_test_path(path, sizeof path, sub, "Zone");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("TZif2 and the rest of a zone file", f);
+    fclose(f);
+    hc_test_path(path, sizeof path, sub, "NotAZone");
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("# a table, not a zone\n", f);
+    fclose(f);
+    char *old = getenv("TZDIR") ? strdup(getenv("TZDIR")) : NULL;
+    setenv("TZDIR", dir, 1);
+    assert_true(hc_config_tz_valid("Test/Zone"));
+    assert_false(hc_config_tz_valid("Test/NotAZone"));
+    assert_false(hc_config_tz_valid("Asia/Seoul")); /* not in this database */
+    if (old)
+        setenv("TZDIR", old, 1);
+    else
+        unsetenv("TZDIR");
+    free(old);
+    hc_test_rmtree(dir);
+}
+
+/* Returns what hc_config_print_effective prints for the current
+ * environment (caller frees). */
+static char *effective(void)
+{
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    load_ok(cfg);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    hc_config_print_effective(out, cfg);
+    fclose(out);
+    free(cfg);
+    return text;
+}
+
+/* Returns the line of variable name in text, up to its newline (static). */
+static const char *line_of(const char *text, const char *name)
+{
+    static char line[512];
+    char key[64];
+    snprintf(key, sizeof key, "\n%s=", name);
+    const char *p = strstr(text, key);
+    if (!p)
+        fail_msg("no line for %s in:\n%s", name, text);
+    p++;
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(p, "\n"), p);
+    return line;
+}
+
+static void test_effective_values_and_sources(void **state)
+{
+    (void)state;
+    setenv("HC_GATEWAY_PORT", "9000", 1);
+    setenv("HC_TOPIC", "it's here", 1);
+    setenv("HC_LOG_LEVEL", "", 1); /* empty: the default */
+    setenv("HC_LOG_FORMAT", "text", 1);
+    char *text = effective();
+    assert_string_equal(line_of(text, "HC_GATEWAY_PORT"),
+                        "HC_GATEWAY_PORT=9000                      # env");
+    assert_string_equal(line_of(text, "HC_ORDER_PORT"),
+                        "HC_ORDER_PORT=8081                        # default");
+    assert_string_equal(line_of(text, "HC_LOG_LEVEL"),
+                        "HC_LOG_LEVEL=info                         # default");
+    assert_string_equal(line_of(text, "HC_LOG_FORMAT"),
+                        "HC_LOG_FORMAT=text                        # env");
+    /* derived from the gateway port, as the services will use it */
+    assert_string_equal(line_of(text, "HC_PUBLIC_URL"),
+                        "HC_PUBLIC_URL=http://localhost:9000       # derived");
+    assert_string_equal(line_of(text, "HC_RUN_DIR"),
+                        "HC_RUN_DIR=./data/run                     # derived");
+    /* quoted for a shell when it needs to be */
+    assert_string_equal(line_of(text, "HC_TOPIC"),
+                        "HC_TOPIC='it'\\''s here'                   # env");
+    assert_string_equal(line_of(text, "HC_SERVICE_SECRET"),
+                        "HC_SERVICE_SECRET=                        # default");
+    /* one line per variable of the table */
+    char *table = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&table, &len);
+    hc_config_print_table(out, 1);
+    fclose(out);
+    assert_int_equal(occurrences_of(text, "\nHC_"), occurrences_of(table, "\n| `HC_"));
+    free(table);
+    free(text);
+}
+
+/* Regression guard: `config` must never print a secret, nor a URL's password. */
+static void test_effective_hides_secrets(void **state)
+{
+    (void)state;
+    static const char secret[] = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t";
+    setenv("HC_SERVICE_SECRET", secret, 1);
+    setenv("HC_SMS_PROVIDER", "http", 1);
+    setenv("HC_SMS_URL", "https://user:pa55word@sms.example/send?to=1", 1);
+    setenv("HC_SMS_API_KEY", "key-123456", 1);
+    char *text = effective();
+    assert_null(strstr(text, secret));
+    assert_null(strstr(text, "s3cr3t"));
+    assert_null(strstr(text, "key-123456"));
+    assert_null(strstr(text, "pa55word"));
+    assert_null(strstr(text, "user:"));
+    assert_string_equal(line_of(text, "HC_SERVICE_SECRET"),
+                        "HC_SERVICE_SECRET='********'              # env, hidden");
+    assert_string_equal(line_of(text, "HC_SMS_API_KEY"),
+                        "HC_SMS_API_KEY='********'                 # env, hidden");
+    assert_string_equal(line_of(text, "HC_SMS_URL"),
+                        "HC_SMS_URL='https://***@sms.example/send?to=1'  # env");
+    free(text);
 }
 
 static void test_rate_limits(void **state)
@@ -418,6 +659,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_packages, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_invalid_centers, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_invalid_choices, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_every_choice_is_checked, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_log_format_follows_stderr, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_tz_database, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_tz_database_in_tzdir, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_effective_values_and_sources, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_effective_hides_secrets, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_empty_data_dir_refused, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_rate_limits, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_trusted_proxy, clear_env, clear_env),
