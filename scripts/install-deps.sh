@@ -17,7 +17,9 @@ pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libcurl4
       clang-format
       # the fuzz build (tests/fuzz): clang, its libFuzzer and sanitizer runtimes,
       # and llvm-symbolizer for readable crash reports
-      clang libclang-rt-14-dev llvm)
+      clang libclang-rt-14-dev llvm
+      # HC_BUS=kafka: librdkafka; scripts/kafka.sh (the test broker): kcat, maven, java
+      librdkafka-dev kcat maven default-jre-headless)
 
 missing=()
 for p in "${pkgs[@]}"; do
