@@ -301,6 +301,7 @@ static int log_read(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
             k = i; /* hand out the good ones; the next poll stops at this one */
             break;
         }
+        msgs[i].partition = 0;
         msgs[i].offset = hc_rows_i64(r, i, 0);
         msgs[i].key = hc_xstrdup(hc_rows_text(r, i, 1));
         msgs[i].value = hc_xstrdup(hc_rows_text(r, i, 2));
@@ -399,8 +400,15 @@ static int log_health(hc_bus_t *b, char *why, size_t n)
     return rc ? rc : hc_db_health(lb->offsets, why, n);
 }
 
-static int log_commit(hc_bus_consumer_t *c, int64_t offset)
+static int log_commit(hc_bus_consumer_t *c, const hc_bus_pos_t *pos, size_t n)
 {
+    /* One partition (0): its position is the highest offset named. */
+    int64_t offset = -1;
+    for (size_t i = 0; i < n; i++)
+        if (pos[i].partition == 0 && pos[i].offset > offset)
+            offset = pos[i].offset;
+    if (offset < 0)
+        return 0;
     hc_conn_t *conn = hc_db_acquire(c->bus->offsets);
     int rc = hc_conn_begin_lazy(conn);
     if (!rc)
@@ -471,6 +479,7 @@ int hc_bus_log_open(const char *dir, const char *topic, const char *sync, hc_bus
     }
     log_bus_t *lb = hc_xcalloc(1, sizeof *lb);
     lb->base.ops = &log_ops;
+    lb->base.kind = "log";
     hc_strlcpy(lb->base.topic, topic, sizeof lb->base.topic);
     hc_strlcpy(lb->dir, dir, sizeof lb->dir);
     char path[600];
@@ -488,33 +497,6 @@ int hc_bus_log_open(const char *dir, const char *topic, const char *sync, hc_bus
     }
     *out = &lb->base;
     return 0;
-}
-
-int hc_bus_open(const char *kind, const char *data_dir, const char *topic, const char *sync,
-                hc_bus_t **out)
-{
-    if (strcmp(kind, "log") == 0) {
-        char dir[600];
-        snprintf(dir, sizeof dir, "%s/bus", data_dir);
-        return hc_bus_log_open(dir, topic, sync, out);
-    }
-    *out = NULL;
-    return HC_EINVAL;
-}
-
-void hc_bus_destroy(hc_bus_t *b)
-{
-    if (b)
-        b->ops->destroy(b);
-}
-
-void hc_bus_msgs_free(hc_bus_msg_t *msgs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(msgs[i].key);
-        free(msgs[i].value);
-        msgs[i].key = msgs[i].value = NULL;
-    }
 }
 
 /* ---- `healthcenter check` ---- */

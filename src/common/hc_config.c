@@ -75,9 +75,31 @@ static const cfg_var_t vars[] = {
     {"HC_LOG_FORMAT", NULL, C(log_format, "json|text"),
      "json (one object per line) or text (one readable line); default: text when stderr is a "
      "terminal, else json"},
-    {"HC_BUS", "log", C(bus, "log"),
-     "event bus: log (embedded durable log under $HC_DATA_DIR/bus)"},
+    {"HC_BUS", "log", C(bus, "log|kafka"),
+     "event bus: log (embedded durable log under $HC_DATA_DIR/bus) or kafka (Apache Kafka at "
+     "HC_KAFKA_BROKERS, docs/distributed.md)"},
     {"HC_TOPIC", "healthcenter", S(topic), "event topic name"},
+    {"HC_KAFKA_BROKERS", "127.0.0.1:9092", S(kafka_brokers),
+     "kafka: bootstrap brokers, host:port,... (librdkafka `bootstrap.servers`)"},
+    {"HC_KAFKA_PARTITIONS", "6", I(kafka_partitions, 1, 1000),
+     "kafka: partitions of HC_TOPIC when a service creates it at start (it is created when "
+     "missing); at most this many instances of a service consume at once"},
+    {"HC_KAFKA_REPLICATION_FACTOR", "-1", I(kafka_replication_factor, -1, 32),
+     "kafka: replicas of each partition of a topic created at start; -1: the broker's "
+     "`default.replication.factor`"},
+    {"HC_KAFKA_GROUP_PREFIX", "", S(kafka_group_prefix),
+     "kafka: prefix of every consumer group; a service's group is this followed by its name "
+     "(`order`, ...), so systems sharing a cluster keep apart"},
+    {"HC_KAFKA_DELIVERY_TIMEOUT_MS", "10000", I(kafka_delivery_timeout_ms, 100, 3600000),
+     "kafka: time a published event may wait for the brokers' acknowledgement (librdkafka "
+     "`message.timeout.ms`); after it the outbox row stays unsent and is published again, ms"},
+    {"HC_KAFKA_SESSION_TIMEOUT_MS", "10000", I(kafka_session_timeout_ms, 1000, 3600000),
+     "kafka: an instance that sends no heartbeat for this long (killed, hung) loses its "
+     "partitions to the group's other members (librdkafka `session.timeout.ms`), ms"},
+    {"HC_KAFKA_CONFIG", "", S(kafka_config),
+     "kafka: more librdkafka client properties, key=value,... (e.g. "
+     "security.protocol=SSL,ssl.ca.location=/etc/ssl/ca.pem); the delivery and offset settings "
+     "that keep events exactly-once cannot be changed here"},
     {"HC_PAYMENT_TIMEOUT_MS", "610", I(payment_timeout_ms, 10, 600000),
      "order->payment call timeout, ms (610: the original's Hystrix timeout)"},
     {"HC_PENDING_RECOVERY_MS", "10000", I(pending_recovery_ms, 100, 86400000),

@@ -258,14 +258,15 @@ int hc_consumer_retry_dead_letters(hc_db_t *db, const hc_consumer_opts_t *opts, 
     return rc;
 }
 
-/* Commits offset for k, retrying with backoff (50 ms to 2 s) until it
- * succeeds or the consumer stops (w: its worker, whose waits a stop ends).
- * One warning per episode, not per attempt: on a full disk the log would
- * only grow. */
-static void commit_offset(hc_consumer_t *k, hc_worker_t *w, int64_t offset)
+/* Commits the positions in pending for k, retrying with backoff (50 ms to
+ * 2 s) until it succeeds or the consumer stops (w: its worker, whose waits a
+ * stop ends), then empties pending. One warning per episode, not per
+ * attempt: on a full disk the log would only grow. */
+static void commit_offsets(hc_consumer_t *k, hc_worker_t *w, hc_bus_offsets_t *pending)
 {
     int rc, delay = 50, failures = 0;
-    while ((rc = k->bus->ops->commit(k->bc, offset)) != 0 && !hc_worker_stopping(w)) {
+    while ((rc = k->bus->ops->commit(k->bc, pending->pos, pending->n)) != 0 &&
+           !hc_worker_stopping(w)) {
         if (failures++ == 0)
             hc_warn("consumer %s: offset commit failed (%s); retrying with backoff", k->opts.group,
                     hc_strerror(rc));
@@ -274,6 +275,7 @@ static void commit_offset(hc_consumer_t *k, hc_worker_t *w, int64_t offset)
     }
     if (failures && rc == 0)
         hc_info("consumer %s: offset committed after %d failed attempts", k->opts.group, failures);
+    hc_bus_offsets_clear(pending);
 }
 
 /* Publishes k's stall state on /metrics: one hc_consumer_stalled series per
@@ -332,19 +334,21 @@ static void consumer_main(hc_worker_t *w, void *arg)
     /* Offsets are committed at most every OFFSET_COMMIT_MS under load and at
      * once when the log goes quiet: a crash redelivers at most that much,
      * which the inbox drops, and a busy consumer does not write per batch.
-     * commit_at and retry_at are monotonic deadlines; 0 means due now. */
-    int64_t pending = -1, commit_at = 0, retry_at = 0;
+     * pending holds, per partition, the last offset applied and not yet
+     * committed. commit_at and retry_at are monotonic deadlines; 0 means due
+     * now. */
+    hc_bus_offsets_t pending = {0};
+    int64_t commit_at = 0, retry_at = 0;
     while (!hc_worker_stopping(w)) {
         maybe_retry(k, &retry_at);
         size_t n = 0;
-        int rc = k->bus->ops->poll(k->bc, msgs, k->opts.batch, &n, pending >= 0 ? 20 : 200);
+        int rc = k->bus->ops->poll(k->bc, msgs, k->opts.batch, &n, pending.n ? 20 : 200);
         hc_bus_fault_t fault;
         if (rc && k->bus->ops->fault && k->bus->ops->fault(k->bc, &fault)) {
             /* Stopped before a bad record or at an impossible offset: what
              * was applied before it is committed; nothing after it is read. */
-            if (pending >= 0) {
-                commit_offset(k, w, pending);
-                pending = -1;
+            if (pending.n) {
+                commit_offsets(k, w, &pending);
                 commit_at = hc_deadline_ms(OFFSET_COMMIT_MS);
             }
             set_stall(k, &fault);
@@ -362,9 +366,8 @@ static void consumer_main(hc_worker_t *w, void *arg)
         if (k->stalled)
             set_stall(k, NULL);
         if (n == 0) {
-            if (pending >= 0) {
-                commit_offset(k, w, pending);
-                pending = -1;
+            if (pending.n) {
+                commit_offsets(k, w, &pending);
                 commit_at = hc_deadline_ms(OFFSET_COMMIT_MS);
             }
             continue;
@@ -389,17 +392,18 @@ static void consumer_main(hc_worker_t *w, void *arg)
             backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
         }
         if (rc == 0) {
-            pending = msgs[n - 1].offset;
+            for (size_t i = 0; i < n; i++)
+                hc_bus_offsets_note(&pending, msgs[i].partition, msgs[i].offset);
             if (hc_deadline_left(commit_at) == 0) {
-                commit_offset(k, w, pending);
-                pending = -1;
+                commit_offsets(k, w, &pending);
                 commit_at = hc_deadline_ms(OFFSET_COMMIT_MS);
             }
         }
         hc_bus_msgs_free(msgs, n);
     }
-    if (pending >= 0)
-        k->bus->ops->commit(k->bc, pending);
+    if (pending.n)
+        k->bus->ops->commit(k->bc, pending.pos, pending.n);
+    hc_bus_offsets_cleanup(&pending);
 }
 
 int hc_consumer_start(hc_db_t *db, hc_bus_t *bus, const hc_consumer_opts_t *opts,

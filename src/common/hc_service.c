@@ -38,6 +38,13 @@ static int64_t gauge_dead_letters(void *ud)
     return hc_deadletter_count(svc->db);
 }
 
+/* The `bus` component of /actuator/health: kind (log or kafka) and state. */
+static json_t *bus_health(void *ud)
+{
+    hc_service_t *svc = ud;
+    return hc_bus_health_json(svc->bus);
+}
+
 /* The configured port of a service by name (def->port 0 means "from config"). */
 static int service_port(const hc_service_def_t *def)
 {
@@ -202,6 +209,7 @@ int hc_service_run(const hc_service_def_t *def)
     hc_http_set_ready(svc.http, service_ready, &svc);
     hc_http_set_public_url(svc.http, hc_cfg.public_url);
     hc_http_set_write_gate(svc.http, service_write_gate, &svc);
+    hc_http_add_health(svc.http, "bus", bus_health, &svc);
     if (def->init && (rc = def->init(&svc))) {
         hc_error("initialisation failed: %s", hc_strerror(rc));
         goto out;

@@ -181,7 +181,7 @@ static void test_commit_resume_after_reopen(void **state)
     hc_bus_consumer_t *c = consumer(f->bus, "g1");
     poll_expect(f->bus, c, 0, N_MSGS, offs);
     /* only the first three are done */
-    assert_int_equal(f->bus->ops->commit(c, offs[2]), 0);
+    assert_int_equal(f->bus->ops->commit(c, &(hc_bus_pos_t){0, offs[2]}, 1), 0);
     f->bus->ops->consumer_close(c);
     bus_close(f);
 
@@ -194,7 +194,7 @@ static void test_commit_resume_after_reopen(void **state)
     assert_true(again[0] == offs[3]);
     assert_true(again[1] == offs[4]);
     poll_expect_none(f->bus, c);
-    assert_int_equal(f->bus->ops->commit(c, again[1]), 0);
+    assert_int_equal(f->bus->ops->commit(c, &(hc_bus_pos_t){0, again[1]}, 1), 0);
     f->bus->ops->consumer_close(c);
     bus_close(f);
 
@@ -231,10 +231,10 @@ static void test_groups_independent(void **state)
     hc_bus_consumer_t *a = consumer(f->bus, "order");
     hc_bus_consumer_t *b = consumer(f->bus, "reservation");
     poll_expect(f->bus, a, 0, N_MSGS, offs);
-    assert_int_equal(f->bus->ops->commit(a, offs[N_MSGS - 1]), 0);
+    assert_int_equal(f->bus->ops->commit(a, &(hc_bus_pos_t){0, offs[N_MSGS - 1]}, 1), 0);
     /* b still sees everything although a committed all */
     poll_expect(f->bus, b, 0, 2, NULL);
-    assert_int_equal(f->bus->ops->commit(b, offs[0]), 0);
+    assert_int_equal(f->bus->ops->commit(b, &(hc_bus_pos_t){0, offs[0]}, 1), 0);
     f->bus->ops->consumer_close(a);
     f->bus->ops->consumer_close(b);
     bus_close(f);
@@ -284,9 +284,9 @@ static void test_lag(void **state)
     poll_expect(f->bus, c, 0, N_MSGS, offs);
     /* polled but not committed still counts */
     assert_int_equal(f->bus->ops->lag(c), N_MSGS);
-    assert_int_equal(f->bus->ops->commit(c, offs[1]), 0);
+    assert_int_equal(f->bus->ops->commit(c, &(hc_bus_pos_t){0, offs[1]}, 1), 0);
     assert_int_equal(f->bus->ops->lag(c), N_MSGS - 2);
-    assert_int_equal(f->bus->ops->commit(c, offs[N_MSGS - 1]), 0);
+    assert_int_equal(f->bus->ops->commit(c, &(hc_bus_pos_t){0, offs[N_MSGS - 1]}, 1), 0);
     assert_int_equal(f->bus->ops->lag(c), 0);
     /* another group's lag is its own */
     hc_bus_consumer_t *other = consumer(f->bus, "g2");
@@ -386,7 +386,7 @@ static void test_topics_independent(void **state)
     poll_expect_none(f->bus, c);
     poll_expect(other, o, 0, N_MSGS, NULL);
     /* committing in one topic leaves the other's lag alone */
-    assert_int_equal(f->bus->ops->commit(c, offs[2]), 0);
+    assert_int_equal(f->bus->ops->commit(c, &(hc_bus_pos_t){0, offs[2]}, 1), 0);
     assert_int_equal(f->bus->ops->lag(c), 0);
     assert_int_equal(other->ops->lag(o), N_MSGS);
     other->ops->consumer_close(o);
@@ -620,7 +620,7 @@ static void test_offset_beyond_end_at_open(void **state)
     hc_bus_consumer_t *c = consumer(f->bus, "g1");
     poll_expect(f->bus, c, 0, 3, offs);
     /* the committed offset says 100 events were done; the log holds 3 */
-    assert_int_equal(f->bus->ops->commit(c, offs[2] + 97), 0);
+    assert_int_equal(f->bus->ops->commit(c, &(hc_bus_pos_t){0, offs[2] + 97}, 1), 0);
     f->bus->ops->consumer_close(c);
     c = consumer(f->bus, "g1");
     for (int i = 0; i < 2; i++)
@@ -644,7 +644,7 @@ static void test_offset_beyond_end_stays_stopped_when_log_grows(void **state)
     hc_bus_consumer_t *c = consumer(f->bus, "g1");
     poll_expect(f->bus, c, 0, 2, offs);
     int64_t beyond = offs[1] + 3;
-    assert_int_equal(f->bus->ops->commit(c, beyond), 0);
+    assert_int_equal(f->bus->ops->commit(c, &(hc_bus_pos_t){0, beyond}, 1), 0);
     f->bus->ops->consumer_close(c);
     c = consumer(f->bus, "g1");
     poll_expect_fault(f->bus, c, HC_BUS_OFFSET_BEYOND_END, beyond, NULL);
@@ -666,7 +666,7 @@ static void test_replaced_log_found_when_idle_and_restored(void **state)
     publish_range(f->bus, 0, 3);
     hc_bus_consumer_t *c = consumer(f->bus, "g1");
     poll_expect(f->bus, c, 0, 3, offs);
-    assert_int_equal(f->bus->ops->commit(c, offs[2]), 0);
+    assert_int_equal(f->bus->ops->commit(c, &(hc_bus_pos_t){0, offs[2]}, 1), 0);
     poll_expect_none(f->bus, c);
     int64_t appended = events_i64(f->dir, "SELECT appended_at FROM events WHERE pos = ?",
                                   HC_PARAMS(HC_I64(offs[2])));

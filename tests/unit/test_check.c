@@ -64,7 +64,7 @@ static int setup(void **state)
     for (size_t i = 0; i < 3; i++)
         f->offs[i] = got[i].offset;
     hc_bus_msgs_free(got, n);
-    assert_int_equal(bus->ops->commit(c, f->offs[1]), 0);
+    assert_int_equal(bus->ops->commit(c, &(hc_bus_pos_t){0, f->offs[1]}, 1), 0);
     bus->ops->consumer_close(c);
     hc_bus_destroy(bus);
     *state = f;

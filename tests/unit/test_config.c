@@ -219,7 +219,7 @@ static void test_every_choice_is_checked(void **state)
         {"HC_LOG_LEVEL", "INFO", "HC_LOG_LEVEL: expected debug, info, warn or error, got \"INFO\""},
         {"HC_LOG_FORMAT", "xml", "HC_LOG_FORMAT: expected json or text, got \"xml\""},
         {"HC_DB_SYNC", "full", "HC_DB_SYNC: expected FULL or NORMAL, got \"full\""},
-        {"HC_BUS", "kafka", "HC_BUS: expected log, got \"kafka\""},
+        {"HC_BUS", "Kafka", "HC_BUS: expected log or kafka, got \"Kafka\""},
         {"HC_SMS_PROVIDER", "twilio", "HC_SMS_PROVIDER: expected log or http, got \"twilio\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

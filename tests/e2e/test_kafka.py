@@ -1,0 +1,190 @@
+"""The Kafka bus (HC_BUS=kafka) on a real Apache Kafka 3.9 broker, started once
+per test session by scripts/kafka.sh on free ports (it stops with the session,
+and a watchdog stops it if the session dies). Each test has its own topic and
+consumer groups. Scenarios: the topic created with its partitions and the
+`bus` health component; the broker stopped and restarted while bookings flow;
+a second instance of a consumer service joining and leaving its group mid
+burst (a rolling restart under `healthcenter up`: two processes of one
+service, on the same data directory, which only `up` may share); kill -9 of
+consumers while events flow. After each: every event applied exactly once."""
+
+import os
+import subprocess
+import time
+import uuid
+
+import pytest
+
+import hc
+from hc import wait_until
+from test_crash import Burst, assert_all_paid, verify_every_booking_processed_once
+
+pytestmark = pytest.mark.slow
+
+PARTITIONS = 6
+SCRIPT = os.path.join(hc.repo_root(), "scripts", "kafka.sh")
+
+
+class Broker:
+    """One single-node broker run by scripts/kafka.sh, stoppable and
+    restartable (its data dir is kept across a restart)."""
+
+    def __init__(self, tmpdir):
+        port, controller = hc.free_ports(2)
+        self.port = port
+        self.brokers = "127.0.0.1:%d" % port
+        self.env = dict(os.environ, KAFKA_PORT=str(port), KAFKA_CONTROLLER_PORT=str(controller),
+                        KAFKA_DIR=str(tmpdir), KAFKA_WATCH_PID=str(os.getpid()),
+                        KAFKA_READY_TIMEOUT="90")
+        self.start_seconds = []
+
+    def _run(self, cmd, timeout=600):
+        return subprocess.run([SCRIPT, cmd], env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def start(self):
+        t0 = time.monotonic()
+        r = self._run("start")
+        if r.returncode != 0:
+            pytest.fail("scripts/kafka.sh start failed (%d):\n%s\n%s"
+                        % (r.returncode, r.stdout, r.stderr), pytrace=False)
+        self.start_seconds.append(time.monotonic() - t0)
+
+    def stop(self):
+        r = self._run("stop", timeout=60)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+
+    def status(self):
+        return self._run("status", timeout=30).returncode
+
+    def topic_partitions(self, topic):
+        """Partitions of topic from a metadata request (kcat -L)."""
+        r = subprocess.run(["kcat", "-b", self.brokers, "-L", "-t", topic, "-m", "5"],
+                           capture_output=True, text=True, timeout=30)
+        for line in r.stdout.splitlines():
+            line = line.strip()
+            if line.startswith('topic "%s" with ' % topic):
+                return int(line.split(" with ")[1].split()[0])
+        return None
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory):
+    """The session's broker. A broker that cannot start fails the tests: it
+    never skips them (scripts/install-deps.sh installs what it needs)."""
+    b = Broker(tmp_path_factory.mktemp("kafka"))
+    # The jars come from Maven Central on a machine's first run (cached in ~/.m2).
+    b.start()
+    print("\nkafka broker %s ready in %.1f s" % (b.brokers, b.start_seconds[0]))
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def make_kafka_system(make_system, kafka_broker):
+    """make_system with HC_BUS=kafka on the session's broker, its own topic
+    and consumer groups."""
+    def make(**env):
+        tag = uuid.uuid4().hex[:8]
+        full = dict(HC_BUS="kafka", HC_KAFKA_BROKERS=kafka_broker.brokers,
+                    HC_TOPIC="hc-test-%s" % tag, HC_KAFKA_GROUP_PREFIX="t%s-" % tag,
+                    HC_KAFKA_PARTITIONS=str(PARTITIONS), HC_KAFKA_SESSION_TIMEOUT_MS="6000",
+                    HC_KAFKA_DELIVERY_TIMEOUT_MS="3000")
+        full.update(env)
+        s = make_system(**full)
+        s.topic = full["HC_TOPIC"]
+        return s
+    return make
+
+
+def bus_component(system, name):
+    r = system.client(name).get("/actuator/health")
+    assert r.json is not None, r
+    return r.json["components"]["bus"]
+
+
+def test_kafka_topic_health_metrics_and_one_booking(make_kafka_system, kafka_broker):
+    s = make_kafka_system()
+    s.start_services()
+    # The first service to start created the topic with the configured partitions.
+    assert kafka_broker.topic_partitions(s.topic) == PARTITIONS
+    for name in hc.SERVICES:
+        bus = bus_component(s, name)
+        assert bus["status"] == "UP", (name, bus)
+        d = bus["details"]
+        assert d["kind"] == "kafka" and d["topic"] == s.topic, d
+        assert d["brokersUp"] == 1 and d["topicReady"] is True, d
+    r = s.order.post("/orders", hc.booking(cardNo=hc.card_number(1)))
+    assert r.status == 201, r
+    verify_every_booking_processed_once(s, {r.json["id"]: r.json})
+    names = {m[0] for m in s.metrics("reservation")}
+    assert {"hc_consumer_lag", "hc_bus_brokers_up", "hc_outbox_backlog"} <= names, names
+
+
+def test_embedded_log_health_says_log(services):
+    d = bus_component(services, "order")["details"]
+    assert d["kind"] == "log", d
+
+
+def test_broker_stopped_and_restarted_while_bookings_flow(make_kafka_system, kafka_broker):
+    """Bookings keep answering 201 while the broker is down (their events wait
+    in the outboxes); once it is back every event is delivered, once."""
+    s = make_kafka_system()
+    s.start_services()
+    burst = Burst(s, n=45, threads=3).start()
+    burst.wait_done(10)
+    kafka_broker.stop()
+    assert kafka_broker.status() != 0
+    burst.wait_done(30)  # these were booked with no broker at all
+
+    def down():
+        bus = bus_component(s, "order")
+        return bus if bus["status"] == "DOWN" and bus["details"]["brokersUp"] == 0 else None
+    wait_until(down, timeout=20, what="order's bus component DOWN with the broker stopped")
+    kafka_broker.start()
+    burst.join()
+    assert_all_paid(burst)
+    verify_every_booking_processed_once(s, burst.paid(), timeout=90)
+    wait_until(lambda: bus_component(s, "order")["status"] == "UP", timeout=30,
+               what="order's bus component UP again")
+
+
+def test_second_instance_joins_and_leaves_mid_burst(make_kafka_system):
+    """A rolling restart of a consumer service mid-burst: the new instance
+    joins the group (the cooperative rebalance hands it partitions while the
+    old one still consumes), then the old one leaves (its partitions move).
+    Both share the service's data directory, as two instances of one service
+    must: every event is applied exactly once."""
+    s = make_kafka_system(HC_SHUTDOWN_GRACE_MS="5000")
+    s.start_all()
+    burst = Burst(s, n=60, threads=3).start()
+    for i, victim in enumerate(("notification", "reservation")):
+        burst.wait_done(15 * (i + 1))
+        r = subprocess.run([s.bin, "restart", victim], env=dict(s.env), capture_output=True,
+                           text=True, timeout=120, cwd=s.data_dir)
+        assert r.returncode == 0, (victim, r.stdout, r.stderr)
+    burst.join()
+    assert_all_paid(burst)
+    verify_every_booking_processed_once(s, burst.paid(), timeout=60)
+    log = s.log_report()
+    assert "revoked partitions" in log and "assigned partitions" in log, log[-3000:]
+
+
+def test_kill9_consumers_while_events_flow(make_kafka_system):
+    """kill -9 of both consumer services while events flow, one of them twice:
+    the events applied but not committed are redelivered and dropped by the
+    inbox; none is lost."""
+    s = make_kafka_system()
+    s.start_services()
+    burst = Burst(s, n=60, threads=4).start()
+    burst.wait_done(15)
+    s.kill9("reservation")
+    burst.wait_done(30)
+    s.restart("reservation")
+    s.kill9("notification")
+    s.kill9("reservation")
+    s.restart("notification")
+    s.restart("reservation")
+    burst.join()
+    assert_all_paid(burst)
+    verify_every_booking_processed_once(s, burst.paid(), timeout=60)
