@@ -5,7 +5,7 @@
 # Settings (environment):
 #   KAFKA_PORT         client port (9092)          KAFKA_CONTROLLER_PORT  (KAFKA_PORT + 1)
 #   KAFKA_DIR          state: config, pid, log, data (/tmp/hc-kafka-$KAFKA_PORT)
-#   KAFKA_LIB          the jars (~/.m2/healthcenter/kafka-$KAFKA_VERSION/lib, next to Maven.s
+#   KAFKA_LIB          the jars (~/.m2/healthcenter/kafka-$KAFKA_VERSION/lib, next to Maven's
 #                      repository that keeps the downloads)
 #   KAFKA_HEAP         java -Xmx (512m)            KAFKA_READY_TIMEOUT  seconds (60)
 #   KAFKA_WATCH_PID    when set, the broker is stopped once that process is gone
