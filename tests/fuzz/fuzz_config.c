@@ -207,7 +207,10 @@ static void check_load(const char *text)
         FUZZ_CHECK(strlen(u) >= 8 && u[strlen(u) - 1] != '/' && !strpbrk(u, " \"'<>?#\\"));
     FUZZ_CHECK(!cfg->service_secret[0] || strlen(cfg->service_secret) >= 32);
     FUZZ_CHECK(!strcmp(cfg->db_sync, "FULL") || !strcmp(cfg->db_sync, "NORMAL"));
-    FUZZ_CHECK(!strcmp(cfg->bus, "log"));
+    FUZZ_CHECK(!strcmp(cfg->bus, "log") || !strcmp(cfg->bus, "kafka"));
+    FUZZ_CHECK(cfg->kafka_partitions >= 1 && cfg->kafka_partitions <= 1000 &&
+               cfg->kafka_replication_factor >= -1 && cfg->kafka_delivery_timeout_ms >= 100 &&
+               cfg->kafka_session_timeout_ms >= 1000 && cfg->kafka_brokers[0]);
     FUZZ_CHECK(!strcmp(cfg->log_level, "debug") || !strcmp(cfg->log_level, "info") ||
                !strcmp(cfg->log_level, "warn") || !strcmp(cfg->log_level, "error"));
     FUZZ_CHECK(!strcmp(cfg->log_format, "json") || !strcmp(cfg->log_format, "text"));
