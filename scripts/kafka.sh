@@ -30,8 +30,6 @@ die() { echo "kafka.sh: $*" >&2; exit 1; }
 # The broker's jars: kafka_2.13 and a logging backend (its POM leaves that out).
 jars() {
     [ -f "$KAFKA_LIB/.complete" ] && return 0
-    command -v mvn >/dev/null && command -v java >/dev/null && command -v kcat >/dev/null ||
-        "$here/install-deps.sh"
     local work
     work=$(mktemp -d)
     cat > "$work/pom.xml" <<EOF
@@ -100,6 +98,9 @@ start() {
         echo "kafka.sh: broker already running (pid $pid) on 127.0.0.1:$KAFKA_PORT"
         return 0
     fi
+    # java runs the broker, kcat tells when it is ready, mvn fetches the jars.
+    command -v mvn >/dev/null && command -v java >/dev/null && command -v kcat >/dev/null ||
+        "$here/install-deps.sh"
     jars
     local java=(java -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" -cp "$KAFKA_LIB/*")
     if [ "${KAFKA_FRESH:-0}" = 1 ] || [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
@@ -165,6 +166,9 @@ case "${1:-}" in
 start) start ;;
 stop) stop ;;
 status) status ;;
-jars) jars ;;
+jars)
+    command -v mvn >/dev/null && command -v java >/dev/null || "$here/install-deps.sh"
+    jars
+    ;;
 *) die "usage: scripts/kafka.sh start|stop|status|jars" ;;
 esac
