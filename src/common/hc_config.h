@@ -44,21 +44,13 @@ typedef struct hc_config {
     char log_format[8];       /* json or text */
     char bus[16];             /* "log" (embedded) or "kafka" */
     char topic[64];           /* event topic */
-    /* HC_BUS=kafka (docs/distributed.md, "Kafka") */
-    char kafka_brokers[512];       /* bootstrap.servers */
-    int kafka_partitions;          /* of the topic when it is created */
-    int kafka_replication_factor;  /* of the topic when it is created; -1: broker's */
-    char kafka_group_prefix[64];   /* group.id = prefix + service name */
-    int kafka_delivery_timeout_ms; /* producer message.timeout.ms */
-    int kafka_session_timeout_ms;  /* consumer session.timeout.ms */
-    char kafka_config[1024];       /* more librdkafka properties, "k=v,..." */
-    int payment_timeout_ms;        /* order -> payment call timeout */
-    int pending_recovery_ms;       /* a PENDING order older than this is failed */
-    char tz[64];                   /* the centers' time zone */
-    int horizon_days;              /* how far ahead a checkup may be booked */
-    int cancel_cutoff_days;        /* cancel allowed until end of day (checkup - N) */
-    int64_t clock_offset_s;        /* added to the wall clock (tests of date rules) */
-    char decline_cards[256];       /* comma list of card numbers the payment declines */
+    int payment_timeout_ms;   /* order -> payment call timeout */
+    int pending_recovery_ms;  /* a PENDING order older than this is failed */
+    char tz[64];              /* the centers' time zone */
+    int horizon_days;         /* how far ahead a checkup may be booked */
+    int cancel_cutoff_days;   /* cancel allowed until end of day (checkup - N) */
+    int64_t clock_offset_s;   /* added to the wall clock (tests of date rules) */
+    char decline_cards[256];  /* comma list of card numbers the payment declines */
     char packages_spec[1024];
     char centers_spec[1024];
     hc_package_t packages[HC_MAX_PACKAGES];
@@ -96,6 +88,15 @@ typedef struct hc_config {
     int payment_cb_wait_duration_in_open_state_ms;
     int payment_cb_permitted_calls_in_half_open; /* trial calls in HALF_OPEN */
     int payment_bulkhead_max_concurrent_calls;   /* payment calls at once per order process */
+
+    /* HC_BUS=kafka (docs/distributed.md, "Kafka") */
+    char kafka_brokers[512];       /* bootstrap.servers */
+    int kafka_partitions;          /* of the topic when it is created */
+    int kafka_replication_factor;  /* of the topic when it is created; -1: broker's */
+    char kafka_group_prefix[64];   /* group.id = prefix + service name */
+    int kafka_delivery_timeout_ms; /* producer message.timeout.ms */
+    int kafka_session_timeout_ms;  /* consumer session.timeout.ms */
+    char kafka_config[1024];       /* more librdkafka properties, "k=v,..." */
 } hc_config_t;
 
 /* Fills cfg from defaults and the environment. Returns 0, or HC_EINVAL with a

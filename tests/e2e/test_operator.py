@@ -121,7 +121,7 @@ BAD = [
     ("HC_TZ", "Asia/Nowhere", "expected a time zone of the tz database"),
     ("HC_TZ", "../../../etc/passwd", "expected a time zone of the tz database"),
     ("HC_DB_SYNC", "sometimes", "expected FULL or NORMAL"),
-    ("HC_BUS", "kafka", "expected log"),
+    ("HC_BUS", "pigeon", "expected log or kafka"),
     ("HC_SMS_PROVIDER", "pigeon", "expected log or http"),
     ("HC_ORDER_PORT", "80x", "expected an integer from 1 to 65535"),  # the model of the others
 ]
