@@ -394,8 +394,8 @@ static int stmt_get(pg_conn_t *c, const char *sql, const hc_val_t *p, size_t n, 
     return 0;
 }
 
-/* Runs sql with params; *res receives the result of a success. */
-static int run(pg_conn_t *c, const char *sql, const hc_val_t *p, size_t n, PGresult **res)
+/* Runs sql with params once; *res receives the result of a success. */
+static int run_once(pg_conn_t *c, const char *sql, const hc_val_t *p, size_t n, PGresult **res)
 {
     *res = NULL;
     if (c->in_tx && c->failed)
@@ -449,6 +449,17 @@ static int run(pg_conn_t *c, const char *sql, const hc_val_t *p, size_t n, PGres
     return 0;
 }
 
+/* Runs sql with params; *res receives the result of a success. Outside a
+ * transaction a connection found broken (a pooled one after the server
+ * restarted) is replaced and the statement sent once more. */
+static int run(pg_conn_t *c, const char *sql, const hc_val_t *p, size_t n, PGresult **res)
+{
+    int rc = run_once(c, sql, p, n, res);
+    if (rc == HC_EUNAVAIL && !c->in_tx && !c->pg)
+        rc = run_once(c, sql, p, n, res);
+    return rc;
+}
+
 /* Runs a parameterless script (several statements allowed). */
 static int run_script(pg_conn_t *c, const char *sql)
 {
@@ -484,6 +495,8 @@ static int pg_begin(hc_conn_t *hc, int lazy)
     c->failed = 0;
     c->changed = 0;
     int rc = run_script(c, sql);
+    if (rc == HC_EUNAVAIL && !c->pg) /* a stale pooled connection: nothing was done */
+        rc = run_script(c, sql);
     if (rc) {
         if (c->pg)
             PQclear(PQexec(c->pg, "ROLLBACK"));
