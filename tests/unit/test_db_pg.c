@@ -93,9 +93,12 @@ static void test_sqlstate_mapping(void **state)
     assert_int_equal(hc_pg_map_sqlstate("bad"), HC_EUNAVAIL);
 }
 
-static const char *const db_vars[] = {"HC_DB",          "HC_DB_URL",
-                                      "HC_ORDER_DB_URL", "HC_RESERVATION_DB_URL",
-                                      "HC_PAYMENT_DB_URL", "HC_NOTIFICATION_DB_URL"};
+static const char *const db_vars[] = {"HC_DB",
+                                      "HC_DB_URL",
+                                      "HC_ORDER_DB_URL",
+                                      "HC_RESERVATION_DB_URL",
+                                      "HC_PAYMENT_DB_URL",
+                                      "HC_NOTIFICATION_DB_URL"};
 
 static int clear_db_env(void **state)
 {
