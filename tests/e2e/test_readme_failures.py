@@ -25,21 +25,13 @@ import subprocess
 import time
 
 import hc
-from test_readme_tour import ASSIGNMENT, README_GW, parse_commands
+from test_readme_tour import ASSIGNMENT, README_GW, parse_commands, readme_section
 
 BEGIN = "<!-- failures:begin -->"
 END = "<!-- failures:end -->"
 README_PATH = "PATH=$PWD/build:$PATH"
 DEADLINE = 30.0  # seconds for a read to show what a restart or a probe brings
 FRAGMENT = re.compile(r"`([^`]+)`")
-
-
-def readme_section():
-    with open(os.path.join(hc.repo_root(), "README.md"), encoding="utf-8") as f:
-        text = f.read()
-    assert BEGIN in text and END in text, "README.md lacks the markers %s ... %s" % (BEGIN, END)
-    start = text.index(BEGIN)
-    return text[start:text.index(END)], text[:start].count("\n") + 1
 
 
 def promised(cmd):
@@ -74,7 +66,7 @@ def check(cmd, env):
 def test_the_section_is_parsed_as_intended():
     """Every scenario is there and each command that does something promises
     something checkable."""
-    text, first = readme_section()
+    text, first = readme_section(BEGIN, END)
     commands = parse_commands(text, first)
     assert commands[0].text == README_GW and commands[1].text == README_PATH, commands[:2]
     texts = [c.text for c in commands]
@@ -92,7 +84,7 @@ def test_readme_failures_run_verbatim(make_system):
     s = make_system(HC_CENTERS=None, HC_PAYMENT_TIMEOUT_MS=None, HC_RATE_LIMIT_RPS=None,
                     HC_RATE_LIMIT_BURST=None, HC_RATE_LIMIT_CONNECTIONS=None)
     s.start_all()
-    text, first = readme_section()
+    text, first = readme_section(BEGIN, END)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HC_", "CURL_HOME"))}
     env.update({k: v for k, v in s.env.items() if k.startswith("HC_")})
     for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):

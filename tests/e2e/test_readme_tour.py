@@ -59,13 +59,18 @@ class Command:
         return "README.md:%d: %s" % (self.line, self.text)
 
 
-def readme_tour():
-    """(the tour's text, the README line number it starts on)."""
+def readme_section(begin, end):
+    """(README's text between the markers begin and end, the line it starts on)."""
     with open(os.path.join(hc.repo_root(), "README.md"), encoding="utf-8") as f:
         text = f.read()
-    assert BEGIN in text and END in text, "README.md lacks the tour markers %s ... %s" % (BEGIN, END)
-    start = text.index(BEGIN)
-    return text[start:text.index(END)], text[:start].count("\n") + 1
+    assert begin in text and end in text, "README.md lacks the markers %s ... %s" % (begin, end)
+    start = text.index(begin)
+    return text[start:text.index(end)], text[:start].count("\n") + 1
+
+
+def readme_tour():
+    """(the tour's text, the README line number it starts on)."""
+    return readme_section(BEGIN, END)
 
 
 def parse_commands(tour, first_line):
