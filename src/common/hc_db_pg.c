@@ -44,6 +44,7 @@ struct pg_conn {
     int failed;  /* the hc_err of a failed statement in the open transaction */
     int changed; /* a statement of the open transaction changed rows */
     int quiet;   /* errors are expected (the probe): do not log them */
+    int probe;   /* the health probe's transaction: without the writers' lock */
     unsigned next_id;
     pg_stmt_t cache[STMT_CACHE];
     size_t n_cache, next_evict;
@@ -253,12 +254,13 @@ static void stmt_cache_clear(pg_conn_t *c)
     c->n_cache = c->next_evict = 0;
 }
 
+/* Closes c's connection. An open transaction stays marked (in_tx) until the
+ * caller rolls back, so that nothing after the loss runs outside it. */
 static void conn_drop(pg_conn_t *c)
 {
     if (c->pg)
         PQfinish(c->pg);
     c->pg = NULL;
-    c->in_tx = 0;
     stmt_cache_clear(c);
 }
 
@@ -490,8 +492,11 @@ static int pg_begin(hc_conn_t *hc, int lazy)
     /* One writer of the schema at a time, whatever instance it runs in: the
      * guarantees SQLite's single writer gave (capacity checked against every
      * earlier commit, outbox ids committed in order) hold as they are. */
-    snprintf(sql, sizeof sql, "BEGIN; %sSELECT pg_advisory_xact_lock(%lld)",
-             lazy ? "SET LOCAL synchronous_commit = off; " : "", c->pool->lock_key);
+    if (c->probe) /* the probe's row is no service state: no need to queue behind writers */
+        snprintf(sql, sizeof sql, "BEGIN; SET LOCAL synchronous_commit = off");
+    else
+        snprintf(sql, sizeof sql, "BEGIN; %sSELECT pg_advisory_xact_lock(%lld)",
+                 lazy ? "SET LOCAL synchronous_commit = off; " : "", c->pool->lock_key);
     c->failed = 0;
     c->changed = 0;
     int rc = run_script(c, sql);
@@ -519,15 +524,16 @@ static int pg_commit(hc_conn_t *hc)
 {
     pg_conn_t *c = (pg_conn_t *)(void *)hc;
     int rc = c->failed;
-    if (!c->in_tx)
-        return 0;
     if (rc) {
         pg_rollback(hc);
         return rc;
     }
+    if (!c->in_tx)
+        return 0;
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-        c->in_tx = 0;
-        return fail(c, NULL, "COMMIT");
+        rc = fail(c, NULL, "COMMIT");
+        pg_rollback(hc);
+        return rc;
     }
     PGresult *res = PQexec(c->pg, "COMMIT");
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -699,6 +705,7 @@ static int pg_writable(hc_db_t *hdb)
         return !atomic_load(&db->write_err);
     hc_conn_t *hc = pg_acquire(hdb);
     pg_conn_t *c = (pg_conn_t *)(void *)hc;
+    c->probe = 1;
     int rc = pg_begin(hc, 1);
     if (!rc)
         rc = pg_exec(hc,
@@ -709,7 +716,7 @@ static int pg_writable(hc_db_t *hdb)
         pg_rollback(hc);
     else
         rc = pg_commit(hc);
-    (void)c;
+    c->probe = 0;
     pg_release(hdb, hc);
     return !atomic_load(&db->write_err);
 }
