@@ -51,8 +51,13 @@ fi
 case "$cmd" in
 start)
     if [ ! -f "$dir/PG_VERSION" ]; then
-        as_user "$bin/initdb" -D "$dir" -A trust -U postgres -E UTF8 --no-locale >"$dir/../postgres-initdb.log" 2>&1 ||
-            as_user "$bin/initdb" -D "$dir" -A trust -U postgres -E UTF8 --no-locale
+        log=$(mktemp)
+        if ! as_user "$bin/initdb" -D "$dir" -A trust -U postgres -E UTF8 --no-locale >"$log" 2>&1; then
+            cat "$log" >&2
+            rm -f "$log"
+            exit 1
+        fi
+        rm -f "$log"
     fi
     if as_user "$bin/pg_ctl" status -D "$dir" >/dev/null 2>&1; then
         echo "postgres.sh: already running on $dir"
