@@ -42,7 +42,10 @@ if [ "$(id -u)" -eq 0 ]; then
     d=$(dirname "$dir")
     while [ "$d" != "/" ]; do
         perm=$(stat -c %A "$d")
-        [ "${perm:9:1}" = "x" ] || [ "${perm:9:1}" = "t" ] || chmod o+x "$d"
+        if [ "${perm:9:1}" != "x" ] && [ "${perm:9:1}" != "t" ]; then
+            chmod o+x "$d"
+            echo "postgres.sh: made $d searchable by others (o+x, not readable) so that user $user reaches $dir; set HC_PG_DIR elsewhere to avoid this" >&2
+        fi
         d=$(dirname "$d")
     done
     as_user() { runuser -u "$user" -- "$@"; }
