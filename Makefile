@@ -17,7 +17,7 @@ endif
 FORMAT_FILES = $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h \
                           tests/fuzz/*.c tests/fuzz/*.h)
 
-.PHONY: all deps venv build run test test-fast unit e2e asan fuzz-build fuzz fuzz-smoke bench \
+.PHONY: all deps venv build run run-distributed test test-fast unit e2e asan fuzz-build fuzz fuzz-smoke bench \
         bench-breaker format format-check clean
 
 all: build
@@ -36,6 +36,11 @@ build: deps
 # Runs the whole system in the foreground on embedded defaults (Ctrl-C stops it).
 run: build
 	./$(BUILD)/healthcenter up
+
+# The same system on a local Apache Kafka broker and PostgreSQL (started here,
+# stopped with it; data under ./data-distributed). See docs/distributed.md.
+run-distributed: build
+	HC_BIN=./$(BUILD)/healthcenter scripts/run-distributed.sh
 
 # Every test: the layout check, unit + end-to-end on the normal build, then the
 # same under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzzer

@@ -13,6 +13,9 @@ pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libcurl4
       prometheus
       # make bench-breaker: the original's load tool
       siege
+      # HC_DB=postgres (libpq) and its tests: scripts/postgres.sh runs a server
+      # of its own from the package's binaries; the package's cluster never runs
+      postgresql-15 libpq-dev
       # make format / format-check
       clang-format
       # the fuzz build (tests/fuzz): clang, its libFuzzer and sanitizer runtimes,
@@ -36,9 +39,11 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# nginx is only ever run by `healthcenter up` with its own config, and of the
-# prometheus package only promtool is used: keep the packages' services from
-# starting (their postinst would start them: prometheus listens on :9090).
+# nginx is only ever run by `healthcenter up` with its own config, of the
+# prometheus package only promtool is used, and of postgresql-15 only the
+# binaries (scripts/postgres.sh): keep the packages' services from starting
+# (their postinst would start them: prometheus on :9090, PostgreSQL's main
+# cluster on :5432).
 if [ ! -e /usr/sbin/policy-rc.d ]; then
     $SUDO sh -c "printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d"
     trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
@@ -48,4 +53,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # package installed here, so a workstation does not gain a server.
 if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
     $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
+if [[ " ${missing[*]} " == *" postgresql-15 "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now postgresql.service >/dev/null 2>&1 || true
 fi

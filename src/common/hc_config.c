@@ -71,6 +71,24 @@ static const cfg_var_t vars[] = {
      "largest accepted request body, bytes (413 above)"},
     {"HC_DB_SYNC", "FULL", C(db_sync, "FULL|NORMAL"),
      "SQLite synchronous mode: FULL (durable commits) or NORMAL"},
+    {"HC_DB", "sqlite", C(db, "sqlite|postgres"),
+     "storage of the services: sqlite (a file per service under $HC_DATA_DIR) or postgres "
+     "(a schema per service, named after it, at $HC_DB_URL); HC_<SERVICE>_DB_URL overrides it "
+     "per service (docs/distributed.md, \"PostgreSQL\")"},
+    {"HC_DB_URL", "", S(db_url),
+     "PostgreSQL URL (postgresql://user:password@host:port/database) of every service when "
+     "HC_DB=postgres; the password is never shown"},
+    {"HC_ORDER_DB_URL", "", S(order_db_url),
+     "order's storage, whatever HC_DB says: a PostgreSQL URL, or sqlite for its file; empty: "
+     "as HC_DB"},
+    {"HC_RESERVATION_DB_URL", "", S(reservation_db_url),
+     "reservation's storage: a PostgreSQL URL, or sqlite; empty: as HC_DB"},
+    {"HC_PAYMENT_DB_URL", "", S(payment_db_url),
+     "payment's storage: a PostgreSQL URL, or sqlite; empty: as HC_DB"},
+    {"HC_NOTIFICATION_DB_URL", "", S(notification_db_url),
+     "notification's storage: a PostgreSQL URL, or sqlite; empty: as HC_DB"},
+    {"HC_DB_POOL_SIZE", "16", I(db_pool_size, 1, 1000),
+     "PostgreSQL connections each service process keeps at most"},
     {"HC_LOG_LEVEL", "info", C(log_level, "debug|info|warn|error"), "debug, info, warn or error"},
     {"HC_LOG_FORMAT", NULL, C(log_format, "json|text"),
      "json (one object per line) or text (one readable line); default: text when stderr is a "
@@ -460,6 +478,43 @@ int hc_config_tz_valid(const char *name)
     return got == sizeof magic && memcmp(magic, "TZif", 4) == 0;
 }
 
+static int is_pg_url(const char *url)
+{
+    return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
+}
+
+/* Every service's storage is a file or a PostgreSQL URL (the URI form only,
+ * so that `healthcenter config` can mask its password). */
+static int db_urls_check(const hc_config_t *cfg, char *err, size_t errlen)
+{
+    static const char *const names[] = {"order", "reservation", "payment", "notification"};
+    if (cfg->db_url[0] && !is_pg_url(cfg->db_url)) {
+        snprintf(err, errlen, "HC_DB_URL: expected postgresql://[user[:password]@]host[:port]/db");
+        return HC_EINVAL;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *own = hc_config_db_url(cfg, names[i]);
+        char var[64];
+        snprintf(var, sizeof var, "HC_%s_DB_URL", names[i]);
+        for (char *p = var; *p; p++)
+            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        const char *set = (i == 0   ? cfg->order_db_url
+                           : i == 1 ? cfg->reservation_db_url
+                           : i == 2 ? cfg->payment_db_url
+                                    : cfg->notification_db_url);
+        if (set[0] && strcmp(set, "sqlite") != 0 && !is_pg_url(set)) {
+            snprintf(err, errlen,
+                     "%s: expected sqlite or postgresql://[user[:password]@]host[:port]/db", var);
+            return HC_EINVAL;
+        }
+        if (strcmp(cfg->db, "postgres") == 0 && !set[0] && !own) {
+            snprintf(err, errlen, "HC_DB_URL: required by HC_DB=postgres (or set %s)", var);
+            return HC_EINVAL;
+        }
+    }
+    return 0;
+}
+
 int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -491,6 +546,8 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
         memcpy(cfg->run_dir, cfg->data_dir, strlen(cfg->data_dir));
         memcpy(cfg->run_dir + strlen(cfg->data_dir), "/run", sizeof "/run");
     }
+    if (db_urls_check(cfg, err, errlen))
+        return HC_EINVAL;
     if (!cfg->log_format[0])
         hc_strlcpy(cfg->log_format, isatty(STDERR_FILENO) ? "text" : "json",
                    sizeof cfg->log_format);
@@ -670,4 +727,18 @@ void hc_config_print_effective(FILE *out, const hc_config_t *cfg)
         mask_userinfo(value, shown, sizeof shown);
         hc_config_print_value(out, v->name, shown, source);
     }
+}
+
+const char *hc_config_db_url(const hc_config_t *cfg, const char *name)
+{
+    const char *own = strcmp(name, "order") == 0          ? cfg->order_db_url
+                      : strcmp(name, "reservation") == 0  ? cfg->reservation_db_url
+                      : strcmp(name, "payment") == 0      ? cfg->payment_db_url
+                      : strcmp(name, "notification") == 0 ? cfg->notification_db_url
+                                                          : "";
+    if (own[0])
+        return strcmp(own, "sqlite") == 0 ? NULL : own;
+    if (strcmp(cfg->db, "postgres") == 0 && cfg->db_url[0])
+        return cfg->db_url;
+    return NULL;
 }

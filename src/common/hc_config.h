@@ -40,17 +40,24 @@ typedef struct hc_config {
     int http_max_connections; /* connections (threads) a service serves at once */
     size_t max_body_bytes;    /* request body limit, bytes */
     char db_sync[16];         /* SQLite synchronous: FULL or NORMAL */
-    char log_level[16];       /* debug, info, warn, error */
-    char log_format[8];       /* json or text */
-    char bus[16];             /* "log" (embedded) or "kafka" */
-    char topic[64];           /* event topic */
-    int payment_timeout_ms;   /* order -> payment call timeout */
-    int pending_recovery_ms;  /* a PENDING order older than this is failed */
-    char tz[64];              /* the centers' time zone */
-    int horizon_days;         /* how far ahead a checkup may be booked */
-    int cancel_cutoff_days;   /* cancel allowed until end of day (checkup - N) */
-    int64_t clock_offset_s;   /* added to the wall clock (tests of date rules) */
-    char decline_cards[256];  /* comma list of card numbers the payment declines */
+    char db[16];              /* storage of every service: "sqlite" or "postgres" */
+    char db_url[512];         /* PostgreSQL URL for HC_DB=postgres */
+    char order_db_url[512];   /* per service: "", "sqlite" or a PostgreSQL URL */
+    char reservation_db_url[512];
+    char payment_db_url[512];
+    char notification_db_url[512];
+    int db_pool_size;        /* PostgreSQL connections per service process */
+    char log_level[16];      /* debug, info, warn, error */
+    char log_format[8];      /* json or text */
+    char bus[16];            /* "log" (embedded) or "kafka" */
+    char topic[64];          /* event topic */
+    int payment_timeout_ms;  /* order -> payment call timeout */
+    int pending_recovery_ms; /* a PENDING order older than this is failed */
+    char tz[64];             /* the centers' time zone */
+    int horizon_days;        /* how far ahead a checkup may be booked */
+    int cancel_cutoff_days;  /* cancel allowed until end of day (checkup - N) */
+    int64_t clock_offset_s;  /* added to the wall clock (tests of date rules) */
+    char decline_cards[256]; /* comma list of card numbers the payment declines */
     char packages_spec[1024];
     char centers_spec[1024];
     hc_package_t packages[HC_MAX_PACKAGES];
@@ -135,6 +142,11 @@ void hc_config_print_value(FILE *out, const char *name, const char *value, const
  * without empty, "." or ".." components, to a file in TZif format. glibc takes
  * any other name as UTC without a word, so hc_config_load refuses it. */
 int hc_config_tz_valid(const char *name);
+
+/* The PostgreSQL URL the service called name keeps its state at, or NULL
+ * when it uses its SQLite file in the data directory: HC_<NAME>_DB_URL when
+ * set ("sqlite" for the file), else HC_DB_URL when HC_DB=postgres. */
+const char *hc_config_db_url(const hc_config_t *cfg, const char *name);
 
 /* The process-wide configuration, loaded once by main before threads start. */
 extern hc_config_t hc_cfg;

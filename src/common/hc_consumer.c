@@ -417,11 +417,8 @@ int hc_consumer_start(hc_db_t *db, hc_bus_t *bus, const hc_consumer_opts_t *opts
     /* Parking needs the table: a service whose migrations lack it fails
      * here, at start, not at its first bad event. */
     hc_conn_t *c = hc_db_acquire(db);
-    int64_t has = 0;
-    int rc = hc_conn_query_i64(c,
-                               "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
-                               " AND name = 'dead_letters'",
-                               HC_NOPARAMS, &has);
+    int has = 0;
+    int rc = hc_conn_has_table(c, "dead_letters", &has);
     hc_db_release(db, c);
     if (rc)
         return rc;

@@ -1,6 +1,7 @@
 /* hc_db: the storage interface every service uses. SQL is written with `?`
  * placeholders in the common subset of SQLite and PostgreSQL; results come
- * back materialised as hc_rows_t. The SQLite backend is hc_db_sqlite.c. */
+ * back materialised as hc_rows_t. Backends: hc_db_sqlite.c (a file) and
+ * hc_db_pg.c (a schema of a PostgreSQL database); hc_db.c dispatches. */
 #ifndef HC_DB_H
 #define HC_DB_H
 
@@ -44,7 +45,8 @@ typedef struct hc_rows hc_rows_t; /* a materialised result */
  * applied version is kept in the table schema_version. */
 typedef struct hc_migration {
     int version;
-    const char *sql; /* may hold several statements */
+    const char *sql; /* may hold several statements; PostgreSQL runs it as
+                      * hc_pg_ddl (hc_db_pg.h) translates it */
 } hc_migration_t;
 
 /* Opens (creating if needed) the database at path, applies pending migrations
@@ -53,22 +55,40 @@ typedef struct hc_migration {
 int hc_db_open(const char *path, const char *sync, const hc_migration_t *migs, size_t n_migs,
                hc_db_t **out);
 
+/* Opens a pool of at most pool_size connections to the PostgreSQL server at
+ * url (a libpq URI or key=value string), in schema (created if needed;
+ * letters, digits and '_' only), applies pending migrations there (one
+ * instance at a time: a session advisory lock) and returns it in *out.
+ * The server need not be up later: calls fail with HC_EUNAVAIL while it is
+ * gone and connections come back by themselves. Returns 0, HC_EUNAVAIL
+ * (cannot connect now), HC_EINVAL (bad schema) or another hc_err. */
+int hc_db_open_pg(const char *url, const char *schema, int pool_size, const hc_migration_t *migs,
+                  size_t n_migs, hc_db_t **out);
+
 /* Opens the existing database at path as it is: no file is created and no
  * migration runs (for tools such as `healthcenter check`). readonly=1 opens
  * it for reading only, which is safe while services use it. Returns 0,
  * HC_ENOTFOUND when there is no such file, or HC_EIO. */
 int hc_db_open_existing(const char *path, int readonly, hc_db_t **out);
 
+/* "SQLite" or "PostgreSQL" (a static string). */
+const char *hc_db_kind(const hc_db_t *db);
+
 /* Closes every connection. Accepts NULL. No connection may be in use. */
 void hc_db_destroy(hc_db_t *db);
 
-/* Borrows a connection from the pool (opening one if none is free). Never NULL;
- * give it back with hc_db_release. */
+/* Borrows a connection from the pool (opening one if none is free; on
+ * PostgreSQL waiting while pool_size are in use). Never NULL; give it back
+ * with hc_db_release. */
 hc_conn_t *hc_db_acquire(hc_db_t *db);
 void hc_db_release(hc_db_t *db, hc_conn_t *c);
 
-/* Starts a write transaction. Writers of one pool are serialised in-process so
- * they never spin on the file lock. Pair with hc_conn_commit or _rollback. */
+/* Starts a write transaction. Writers of one database are serialised: on
+ * SQLite by the file lock (in-process first, so they never spin on it), on
+ * PostgreSQL by a transaction advisory lock on the schema, across every
+ * instance of the service; each statement then sees every earlier commit.
+ * On PostgreSQL a failed statement aborts the transaction: roll back after
+ * any error. Pair with hc_conn_commit or _rollback. */
 int hc_conn_begin(hc_conn_t *c);
 /* Commits; on failure the transaction is rolled back and an hc_err returned. */
 int hc_conn_commit(hc_conn_t *c);
@@ -97,13 +117,20 @@ int hc_conn_query_i64(hc_conn_t *c, const char *sql, const hc_val_t *params, siz
 /* Runs one or more statements without parameters (schema, pragmas). */
 int hc_conn_exec_script(hc_conn_t *c, const char *sql);
 
+/* Sets *has to 1 when the database has a table called name. Returns 0 or an
+ * hc_err. */
+int hc_conn_has_table(hc_conn_t *c, const char *name, int *has);
+
 /* Errors of every call above: HC_ENOSPC when the disk (or quota) is full,
- * HC_ECORRUPT when SQLite finds the file corrupt, HC_EIO for other storage
- * or SQL failures. */
+ * HC_ECORRUPT when SQLite finds the file corrupt (PostgreSQL: data
+ * corrupted), HC_EUNAVAIL when the PostgreSQL server cannot be reached or
+ * the connection broke (nothing of an open transaction was kept), HC_EIO
+ * for other storage or SQL failures. */
 
 /* ---- the pool's health (readiness) ---- */
 
-/* The file the pool opened (owned by db). */
+/* The file the pool opened, or the PostgreSQL URL (password masked) and
+ * schema (owned by db). */
 const char *hc_db_path(const hc_db_t *db);
 
 /* Returns 1 while writes succeed. A storage failure of a write or commit

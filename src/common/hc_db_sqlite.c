@@ -1,4 +1,4 @@
-/* hc_db_sqlite: the SQLite implementation of the storage interface: a pool of
+/* hc_db_sqlite: the SQLite backend of the storage interface: a pool of
  * WAL-mode connections, in-process serialised writers, cached statements,
  * versioned migrations, and the pool's health (writes failing, corruption). */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "hc_buf.h"
-#include "hc_db.h"
+#include "hc_db_impl.h"
 #include "hc_err.h"
 #include "hc_log.h"
 #include "hc_time.h"
@@ -28,12 +28,16 @@ typedef struct cached_stmt {
     sqlite3_stmt *stmt;
 } cached_stmt_t;
 
-struct hc_conn {
+typedef struct sq_db sq_db_t;
+typedef struct sq_conn sq_conn_t;
+
+struct sq_conn {
+    struct hc_conn base; /* first: the dispatch */
     sqlite3 *db;
-    hc_db_t *pool;
-    struct hc_conn *next_free;
+    sq_db_t *pool;
+    struct sq_conn *next_free;
     int in_tx;            /* holds the pool's write lock */
-    int lazy;             /* this transaction commits without fsync (hc_conn_begin_lazy) */
+    int lazy;             /* this transaction commits without fsync (sq_conn_begin_lazy) */
     int quiet;            /* errors are expected (the write probe): do not log them */
     int changes_at_begin; /* sqlite3_total_changes when the transaction began */
     char last_err[256];   /* SQLite's message for the last failed call */
@@ -41,7 +45,8 @@ struct hc_conn {
     size_t n_cache, next_evict;
 };
 
-struct hc_db {
+struct sq_db {
+    struct hc_db base; /* first: the dispatch */
     char *path;
     char sync[16];
     int readonly; /* opened by hc_db_open_existing for reading only */
@@ -53,20 +58,9 @@ struct hc_db {
     atomic_int corrupt;       /* SQLite reported corruption, or a check failed */
     pthread_mutex_t mu;       /* guards free list */
     pthread_mutex_t write_mu; /* one writer at a time in this process */
-    hc_conn_t *free;
-    hc_conn_t **all;
+    sq_conn_t *free;
+    sq_conn_t **all;
     size_t n_all;
-};
-
-typedef struct cell {
-    int is_null;
-    int64_t i;
-    char *s;
-} cell_t;
-
-struct hc_rows {
-    size_t rows, cols, cap;
-    cell_t *cells;
 };
 
 /* Sleeps briefly and retries while another process holds the file lock, so a
@@ -81,7 +75,7 @@ static int busy_cb(void *ud, int count)
 }
 
 /* Marks the pool corrupt (once logged): readiness reports it until restart. */
-static void mark_corrupt(hc_db_t *pool, const char *why)
+static void mark_corrupt(sq_db_t *pool, const char *why)
 {
     if (atomic_exchange(&pool->corrupt, 1) == 0)
         hc_error("database %s is corrupt: %s", pool->path, why);
@@ -92,7 +86,7 @@ static void mark_corrupt(hc_db_t *pool, const char *why)
  * a storage failure there (full disk, I/O error) marks the pool as failing
  * writes until a later commit succeeds. SQL errors (syntax, no such table)
  * are programming errors, not storage failures, and mark nothing. */
-static int map_rc(hc_conn_t *c, int rc, const char *sql, int writing)
+static int map_rc(sq_conn_t *c, int rc, const char *sql, int writing)
 {
     int err;
     switch (rc & 0xff) {
@@ -142,9 +136,12 @@ static int map_rc(hc_conn_t *c, int rc, const char *sql, int writing)
     return err;
 }
 
-static hc_conn_t *conn_open(hc_db_t *pool)
+extern const hc_db_ops_t hc_db_sqlite_ops;
+
+static sq_conn_t *conn_open(sq_db_t *pool)
 {
-    hc_conn_t *c = hc_xcalloc(1, sizeof *c);
+    sq_conn_t *c = hc_xcalloc(1, sizeof *c);
+    c->base.ops = &hc_db_sqlite_ops;
     c->pool = pool;
     int flags = SQLITE_OPEN_NOMUTEX |
                 (pool->readonly ? SQLITE_OPEN_READONLY
@@ -184,7 +181,7 @@ static hc_conn_t *conn_open(hc_db_t *pool)
     return c;
 }
 
-static void conn_close(hc_conn_t *c)
+static void conn_close(sq_conn_t *c)
 {
     for (size_t i = 0; i < c->n_cache; i++) {
         sqlite3_finalize(c->cache[i].stmt);
@@ -204,7 +201,7 @@ static uint32_t fnv1a(const char *s)
 
 /* Returns a reset, cleared statement for sql from the cache, preparing it if
  * needed. Returns NULL on a prepare error (logged). */
-static sqlite3_stmt *stmt_get(hc_conn_t *c, const char *sql)
+static sqlite3_stmt *stmt_get(sq_conn_t *c, const char *sql)
 {
     uint32_t h = 0;
     int hashed = 0;
@@ -250,7 +247,7 @@ static sqlite3_stmt *stmt_get(hc_conn_t *c, const char *sql)
     return st;
 }
 
-static int bind_all(hc_conn_t *c, sqlite3_stmt *st, const hc_val_t *p, size_t n)
+static int bind_all(sq_conn_t *c, sqlite3_stmt *st, const hc_val_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int rc;
@@ -272,34 +269,52 @@ static int bind_all(hc_conn_t *c, sqlite3_stmt *st, const hc_val_t *p, size_t n)
     return 0;
 }
 
-static int run_migrations(hc_conn_t *c, const hc_migration_t *migs, size_t n)
+static void sq_db_destroy(sq_db_t *db);
+static void sq_db_release(sq_db_t *db, sq_conn_t *c);
+static int sq_conn_begin(sq_conn_t *c);
+static int sq_conn_commit(sq_conn_t *c);
+static void sq_conn_rollback(sq_conn_t *c);
+static int sq_conn_exec(sq_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
+                        int64_t *changes);
+static int sq_conn_query(sq_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
+                         hc_rows_t **out);
+static int sq_conn_exec_script(sq_conn_t *c, const char *sql);
+extern const hc_db_ops_t hc_db_sqlite_ops;
+
+static int sq_conn_query_i64(sq_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
+                             int64_t *out)
 {
-    int rc = hc_conn_exec_script(c, "CREATE TABLE IF NOT EXISTS schema_version ("
+    return hc_conn_query_i64(&c->base, sql, params, n, out);
+}
+
+static int run_migrations(sq_conn_t *c, const hc_migration_t *migs, size_t n)
+{
+    int rc = sq_conn_exec_script(c, "CREATE TABLE IF NOT EXISTS schema_version ("
                                     " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        rc = hc_conn_begin(c);
+        rc = sq_conn_begin(c);
         if (rc)
             return rc;
         int64_t have = 0;
-        rc = hc_conn_query_i64(c, "SELECT COUNT(*) FROM schema_version WHERE version = ?",
+        rc = sq_conn_query_i64(c, "SELECT COUNT(*) FROM schema_version WHERE version = ?",
                                HC_PARAMS(HC_I64(migs[i].version)), &have);
         if (!rc && !have) {
-            rc = hc_conn_exec_script(c, migs[i].sql);
+            rc = sq_conn_exec_script(c, migs[i].sql);
             if (!rc)
                 rc =
-                    hc_conn_exec(c, "INSERT INTO schema_version(version, applied_at) VALUES (?, ?)",
+                    sq_conn_exec(c, "INSERT INTO schema_version(version, applied_at) VALUES (?, ?)",
                                  HC_PARAMS(HC_I64(migs[i].version), HC_I64(time(NULL))), NULL);
             if (!rc)
                 hc_info("applied migration %d to %s", migs[i].version, c->pool->path);
         }
         if (rc) {
-            hc_conn_rollback(c);
+            sq_conn_rollback(c);
             hc_error("migration %d failed on %s", migs[i].version, c->pool->path);
             return rc;
         }
-        rc = hc_conn_commit(c);
+        rc = sq_conn_commit(c);
         if (rc)
             return rc;
     }
@@ -307,9 +322,10 @@ static int run_migrations(hc_conn_t *c, const hc_migration_t *migs, size_t n)
 }
 
 /* A new pool for path (no connection yet). */
-static hc_db_t *pool_new(const char *path, const char *sync, int readonly, int create)
+static sq_db_t *pool_new(const char *path, const char *sync, int readonly, int create)
 {
-    hc_db_t *db = hc_xcalloc(1, sizeof *db);
+    sq_db_t *db = hc_xcalloc(1, sizeof *db);
+    db->base.ops = &hc_db_sqlite_ops;
     db->path = hc_xstrdup(path);
     hc_strlcpy(db->sync, sync && strcmp(sync, "NORMAL") == 0 ? "NORMAL" : "FULL", sizeof db->sync);
     db->readonly = readonly;
@@ -320,10 +336,10 @@ static hc_db_t *pool_new(const char *path, const char *sync, int readonly, int c
 }
 
 /* Opens the pool's first connection and hands it out (so that a file SQLite
- * cannot open is an error here, not a fatal one in hc_db_acquire). */
-static hc_conn_t *pool_first(hc_db_t *db)
+ * cannot open is an error here, not a fatal one in sq_db_acquire). */
+static sq_conn_t *pool_first(sq_db_t *db)
 {
-    hc_conn_t *c = conn_open(db);
+    sq_conn_t *c = conn_open(db);
     if (!c)
         return NULL;
     db->all = hc_xrealloc(db->all, sizeof *db->all);
@@ -331,27 +347,38 @@ static hc_conn_t *pool_first(hc_db_t *db)
     return c;
 }
 
+static void sq_db_destroy(sq_db_t *db);
+static void sq_db_release(sq_db_t *db, sq_conn_t *c);
+static int sq_conn_begin(sq_conn_t *c);
+static int sq_conn_commit(sq_conn_t *c);
+static void sq_conn_rollback(sq_conn_t *c);
+static int sq_conn_exec(sq_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
+                        int64_t *changes);
+static int sq_conn_query(sq_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
+                         hc_rows_t **out);
+static int sq_conn_exec_script(sq_conn_t *c, const char *sql);
+
 int hc_db_open(const char *path, const char *sync, const hc_migration_t *migs, size_t n_migs,
                hc_db_t **out)
 {
     *out = NULL;
-    hc_db_t *db = pool_new(path, sync, 0, 1);
-    hc_conn_t *c = pool_first(db);
+    sq_db_t *db = pool_new(path, sync, 0, 1);
+    sq_conn_t *c = pool_first(db);
     if (!c) {
-        hc_db_destroy(db);
+        sq_db_destroy(db);
         return HC_EIO;
     }
     int rc = run_migrations(c, migs, n_migs);
-    hc_db_release(db, c);
+    sq_db_release(db, c);
     if (rc) {
-        hc_db_destroy(db);
+        sq_db_destroy(db);
         return rc;
     }
-    *out = db;
+    *out = &db->base;
     return 0;
 }
 
-void hc_db_destroy(hc_db_t *db)
+static void sq_db_destroy(sq_db_t *db)
 {
     if (!db)
         return;
@@ -364,10 +391,10 @@ void hc_db_destroy(hc_db_t *db)
     free(db);
 }
 
-hc_conn_t *hc_db_acquire(hc_db_t *db)
+static sq_conn_t *sq_db_acquire(sq_db_t *db)
 {
     pthread_mutex_lock(&db->mu);
-    hc_conn_t *c = db->free;
+    sq_conn_t *c = db->free;
     if (c) {
         db->free = c->next_free;
         pthread_mutex_unlock(&db->mu);
@@ -384,13 +411,13 @@ hc_conn_t *hc_db_acquire(hc_db_t *db)
     return c;
 }
 
-void hc_db_release(hc_db_t *db, hc_conn_t *c)
+static void sq_db_release(sq_db_t *db, sq_conn_t *c)
 {
     if (!c)
         return;
     if (c->in_tx) {
         hc_warn("connection released inside a transaction; rolling back");
-        hc_conn_rollback(c);
+        sq_conn_rollback(c);
     }
     pthread_mutex_lock(&db->mu);
     c->next_free = db->free;
@@ -399,7 +426,7 @@ void hc_db_release(hc_db_t *db, hc_conn_t *c)
 }
 
 /* Restores the pool's durable setting after a lazy transaction ended. */
-static void end_lazy(hc_conn_t *c)
+static void end_lazy(sq_conn_t *c)
 {
     if (c->lazy) {
         sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
@@ -407,7 +434,7 @@ static void end_lazy(hc_conn_t *c)
     }
 }
 
-int hc_conn_begin(hc_conn_t *c)
+static int sq_conn_begin(sq_conn_t *c)
 {
     pthread_mutex_lock(&c->pool->write_mu);
     int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -421,7 +448,7 @@ int hc_conn_begin(hc_conn_t *c)
     return 0;
 }
 
-int hc_conn_begin_lazy(hc_conn_t *c)
+static int sq_conn_begin_lazy(sq_conn_t *c)
 {
     /* In WAL mode synchronous=NORMAL commits without an fsync; the frames
      * reach the disk with the next durable commit or checkpoint, in order.
@@ -429,10 +456,10 @@ int hc_conn_begin_lazy(hc_conn_t *c)
     if (strcmp(c->pool->sync, "NORMAL") != 0 &&
         sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) == SQLITE_OK)
         c->lazy = 1;
-    return hc_conn_begin(c);
+    return sq_conn_begin(c);
 }
 
-int hc_conn_commit(hc_conn_t *c)
+static int sq_conn_commit(sq_conn_t *c)
 {
     int rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     int err = 0;
@@ -454,7 +481,7 @@ int hc_conn_commit(hc_conn_t *c)
     return err;
 }
 
-void hc_conn_rollback(hc_conn_t *c)
+static void sq_conn_rollback(sq_conn_t *c)
 {
     if (!sqlite3_get_autocommit(c->db))
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
@@ -465,7 +492,8 @@ void hc_conn_rollback(hc_conn_t *c)
     end_lazy(c);
 }
 
-int hc_conn_exec(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n, int64_t *changes)
+static int sq_conn_exec(sq_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
+                        int64_t *changes)
 {
     sqlite3_stmt *st = stmt_get(c, sql);
     if (!st)
@@ -483,7 +511,8 @@ int hc_conn_exec(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n
     return rc;
 }
 
-int hc_conn_query(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n, hc_rows_t **out)
+static int sq_conn_query(sq_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
+                         hc_rows_t **out)
 {
     *out = NULL;
     sqlite3_stmt *st = stmt_get(c, sql);
@@ -492,24 +521,18 @@ int hc_conn_query(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t 
     int rc = bind_all(c, st, params, n);
     if (rc)
         return rc;
-    hc_rows_t *r = hc_xcalloc(1, sizeof *r);
-    r->cols = (size_t)sqlite3_column_count(st);
+    hc_rows_t *r = hc_rows_new((size_t)sqlite3_column_count(st));
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((r->rows + 1) * r->cols > r->cap) {
-            r->cap = r->cap ? r->cap * 2 : r->cols * 8;
-            r->cells = hc_xrealloc(r->cells, r->cap * sizeof *r->cells);
-        }
-        cell_t *row = r->cells + r->rows * r->cols;
+        hc_cell_t *row = hc_rows_add(r);
         for (size_t i = 0; i < r->cols; i++) {
             int col = (int)i;
-            cell_t *cl = &row[i];
+            hc_cell_t *cl = &row[i];
             cl->is_null = sqlite3_column_type(st, col) == SQLITE_NULL;
             cl->i = cl->is_null ? 0 : sqlite3_column_int64(st, col);
             const unsigned char *t = cl->is_null ? NULL : sqlite3_column_text(st, col);
             cl->s = t ? hc_xstrdup((const char *)t) : NULL;
         }
-        r->rows++;
     }
     rc = map_rc(c, s, sql, c->in_tx || !sqlite3_stmt_readonly(st));
     sqlite3_reset(st);
@@ -521,21 +544,7 @@ int hc_conn_query(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t 
     return 0;
 }
 
-int hc_conn_query_i64(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n, int64_t *out)
-{
-    hc_rows_t *r = NULL;
-    int rc = hc_conn_query(c, sql, params, n, &r);
-    if (rc)
-        return rc;
-    if (hc_rows_count(r) == 0)
-        rc = HC_ENOTFOUND;
-    else
-        *out = hc_rows_i64(r, 0, 0);
-    hc_rows_free(r);
-    return rc;
-}
-
-int hc_conn_exec_script(hc_conn_t *c, const char *sql)
+static int sq_conn_exec_script(sq_conn_t *c, const char *sql)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
@@ -548,51 +557,6 @@ int hc_conn_exec_script(hc_conn_t *c, const char *sql)
     return 0;
 }
 
-size_t hc_rows_count(const hc_rows_t *r)
-{
-    return r ? r->rows : 0;
-}
-
-size_t hc_rows_cols(const hc_rows_t *r)
-{
-    return r ? r->cols : 0;
-}
-
-static const cell_t *cell_at(const hc_rows_t *r, size_t row, size_t col)
-{
-    if (!r || row >= r->rows || col >= r->cols)
-        return NULL;
-    return &r->cells[row * r->cols + col];
-}
-
-int64_t hc_rows_i64(const hc_rows_t *r, size_t row, size_t col)
-{
-    const cell_t *c = cell_at(r, row, col);
-    return c ? c->i : 0;
-}
-
-const char *hc_rows_text(const hc_rows_t *r, size_t row, size_t col)
-{
-    const cell_t *c = cell_at(r, row, col);
-    return c ? c->s : NULL;
-}
-
-int hc_rows_is_null(const hc_rows_t *r, size_t row, size_t col)
-{
-    const cell_t *c = cell_at(r, row, col);
-    return !c || c->is_null;
-}
-
-void hc_rows_free(hc_rows_t *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->rows * r->cols; i++)
-        free(r->cells[i].s);
-    free(r->cells);
-    free(r);
-}
-
 /* ---- the pool's health ---- */
 
 int hc_db_open_existing(const char *path, int readonly, hc_db_t **out)
@@ -601,33 +565,33 @@ int hc_db_open_existing(const char *path, int readonly, hc_db_t **out)
     struct stat st;
     if (stat(path, &st) != 0)
         return errno == ENOENT ? HC_ENOTFOUND : HC_EIO;
-    hc_db_t *db = pool_new(path, "FULL", readonly, 0);
-    hc_conn_t *c = pool_first(db);
+    sq_db_t *db = pool_new(path, "FULL", readonly, 0);
+    sq_conn_t *c = pool_first(db);
     if (!c) {
-        hc_db_destroy(db);
+        sq_db_destroy(db);
         return HC_EIO;
     }
-    hc_db_release(db, c);
-    *out = db;
+    sq_db_release(db, c);
+    *out = &db->base;
     return 0;
 }
 
-const char *hc_db_path(const hc_db_t *db)
+static const char *sq_db_path(const sq_db_t *db)
 {
     return db->path;
 }
 
-int hc_db_corrupt(hc_db_t *db)
+static int sq_db_corrupt(sq_db_t *db)
 {
     return atomic_load(&db->corrupt);
 }
 
-int hc_db_write_error(hc_db_t *db)
+static int sq_db_write_error(sq_db_t *db)
 {
     return atomic_load(&db->write_err);
 }
 
-int hc_db_writable(hc_db_t *db)
+static int sq_db_writable(sq_db_t *db)
 {
     if (!atomic_load(&db->write_err))
         return 1;
@@ -638,36 +602,36 @@ int hc_db_writable(hc_db_t *db)
         !atomic_compare_exchange_strong(&db->probe_at, &last, now))
         return !atomic_load(&db->write_err);
     /* A tiny write that needs fresh space in the WAL like any other: its
-     * commit clears the flag (hc_conn_commit) once space is back. A lost
+     * commit clears the flag (sq_conn_commit) once space is back. A lost
      * probe row means nothing, so it does not wait for the disk. */
-    hc_conn_t *c = hc_db_acquire(db);
+    sq_conn_t *c = sq_db_acquire(db);
     c->quiet = 1;
-    int rc = hc_conn_begin_lazy(c);
+    int rc = sq_conn_begin_lazy(c);
     if (!rc)
-        rc = hc_conn_exec_script(c, "CREATE TABLE IF NOT EXISTS hc_probe (id INTEGER PRIMARY KEY,"
+        rc = sq_conn_exec_script(c, "CREATE TABLE IF NOT EXISTS hc_probe (id INTEGER PRIMARY KEY,"
                                     " at INTEGER NOT NULL)");
     if (!rc)
-        rc = hc_conn_exec(c,
+        rc = sq_conn_exec(c,
                           "INSERT INTO hc_probe(id, at) VALUES (1, ?)"
                           " ON CONFLICT(id) DO UPDATE SET at = excluded.at",
                           HC_PARAMS(HC_I64(now)), NULL);
     if (rc)
-        hc_conn_rollback(c);
+        sq_conn_rollback(c);
     else
-        hc_conn_commit(c);
+        sq_conn_commit(c);
     c->quiet = 0;
-    hc_db_release(db, c);
+    sq_db_release(db, c);
     return !atomic_load(&db->write_err);
 }
 
-int hc_db_health(hc_db_t *db, char *why, size_t n)
+static int sq_db_health(sq_db_t *db, char *why, size_t n)
 {
-    if (hc_db_corrupt(db)) {
+    if (sq_db_corrupt(db)) {
         snprintf(why, n, "database %s is corrupt (run `healthcenter check`)", db->path);
         return HC_ECORRUPT;
     }
-    if (!hc_db_writable(db)) {
-        int err = hc_db_write_error(db);
+    if (!sq_db_writable(db)) {
+        int err = sq_db_write_error(db);
         snprintf(why, n, "writes to %s are failing: %s", db->path,
                  err == HC_ENOSPC ? "storage is full" : hc_strerror(err));
         return err ? err : HC_EIO;
@@ -677,14 +641,14 @@ int hc_db_health(hc_db_t *db, char *why, size_t n)
     return 0;
 }
 
-int hc_db_check(hc_db_t *db, int full, char *why, size_t n)
+static int sq_db_check(sq_db_t *db, int full, char *why, size_t n)
 {
-    hc_conn_t *c = hc_db_acquire(db);
+    sq_conn_t *c = sq_db_acquire(db);
     hc_rows_t *r = NULL;
     if (n)
         why[0] = '\0';
     /* Up to 10 problems are listed; one is enough to know. */
-    int rc = hc_conn_query(c, full ? "PRAGMA integrity_check(10)" : "PRAGMA quick_check(10)",
+    int rc = sq_conn_query(c, full ? "PRAGMA integrity_check(10)" : "PRAGMA quick_check(10)",
                            HC_NOPARAMS, &r);
     if (rc == HC_ECORRUPT) {
         snprintf(why, n, "%s", c->last_err);
@@ -704,6 +668,106 @@ int hc_db_check(hc_db_t *db, int full, char *why, size_t n)
         snprintf(why, n, "%s", c->last_err[0] ? c->last_err : hc_strerror(rc));
     }
     hc_rows_free(r);
-    hc_db_release(db, c);
+    sq_db_release(db, c);
     return rc;
 }
+
+static int sq_conn_has_table(sq_conn_t *c, const char *name, int *has)
+{
+    int64_t n = 0;
+    int rc =
+        sq_conn_query_i64(c, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                          HC_PARAMS(HC_TEXT(name)), &n);
+    *has = !rc && n > 0;
+    return rc;
+}
+
+/* ---- the dispatch table (hc_db.c) ---- */
+
+#define DB(d) ((sq_db_t *)(void *)(d))
+#define CONN(c) ((sq_conn_t *)(void *)(c))
+
+static void op_destroy(hc_db_t *db)
+{
+    sq_db_destroy(DB(db));
+}
+static hc_conn_t *op_acquire(hc_db_t *db)
+{
+    return &sq_db_acquire(DB(db))->base;
+}
+static void op_release(hc_db_t *db, hc_conn_t *c)
+{
+    sq_db_release(DB(db), CONN(c));
+}
+static int op_begin(hc_conn_t *c, int lazy)
+{
+    return lazy ? sq_conn_begin_lazy(CONN(c)) : sq_conn_begin(CONN(c));
+}
+static int op_commit(hc_conn_t *c)
+{
+    return sq_conn_commit(CONN(c));
+}
+static void op_rollback(hc_conn_t *c)
+{
+    sq_conn_rollback(CONN(c));
+}
+static int op_exec(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, int64_t *changes)
+{
+    return sq_conn_exec(CONN(c), sql, p, n, changes);
+}
+static int op_query(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, hc_rows_t **out)
+{
+    return sq_conn_query(CONN(c), sql, p, n, out);
+}
+static int op_exec_script(hc_conn_t *c, const char *sql)
+{
+    return sq_conn_exec_script(CONN(c), sql);
+}
+static int op_has_table(hc_conn_t *c, const char *name, int *has)
+{
+    return sq_conn_has_table(CONN(c), name, has);
+}
+static const char *op_path(const hc_db_t *db)
+{
+    return sq_db_path((const sq_db_t *)(const void *)db);
+}
+static int op_writable(hc_db_t *db)
+{
+    return sq_db_writable(DB(db));
+}
+static int op_write_error(hc_db_t *db)
+{
+    return sq_db_write_error(DB(db));
+}
+static int op_corrupt(hc_db_t *db)
+{
+    return sq_db_corrupt(DB(db));
+}
+static int op_health(hc_db_t *db, char *why, size_t n)
+{
+    return sq_db_health(DB(db), why, n);
+}
+static int op_check(hc_db_t *db, int full, char *why, size_t n)
+{
+    return sq_db_check(DB(db), full, why, n);
+}
+
+const hc_db_ops_t hc_db_sqlite_ops = {
+    .kind = "SQLite",
+    .destroy = op_destroy,
+    .acquire = op_acquire,
+    .release = op_release,
+    .begin = op_begin,
+    .commit = op_commit,
+    .rollback = op_rollback,
+    .exec = op_exec,
+    .query = op_query,
+    .exec_script = op_exec_script,
+    .has_table = op_has_table,
+    .path = op_path,
+    .writable = op_writable,
+    .write_error = op_write_error,
+    .corrupt = op_corrupt,
+    .health = op_health,
+    .check = op_check,
+};

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "hc_buf.h"
+#include "hc_config.h"
 #include "hc_err.h"
 #include "hc_event.h"
 #include "hc_store.h"
@@ -16,7 +18,7 @@ int hc_deadletter_park(hc_conn_t *c, const hc_bus_msg_t *m, const hc_event_t *ev
     int rc = hc_conn_exec(
         c,
         "INSERT INTO dead_letters(bus_offset, msg_key, event_id, event_type, order_id, payload,"
-        " error, created_at, updated_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        " error, created_at, updated_at) SELECT ?, ?, ?, ?, CAST(? AS BIGINT), ?, ?, ?, ?"
         " WHERE NOT EXISTS (SELECT 1 FROM dead_letters WHERE bus_offset = ? AND payload = ?)",
         HC_PARAMS(HC_I64(m->offset), HC_TEXT(m->key), HC_TEXT(ev ? ev->event_id : NULL),
                   HC_TEXT(ev ? ev->type : NULL), ev ? HC_I64(ev->order_id) : HC_NULLV,
@@ -84,18 +86,19 @@ static int open_service_db(const char *data_dir, const char *service, int readon
 {
     char path[700];
     snprintf(path, sizeof path, "%s/%s.db", data_dir, service);
-    int rc = hc_db_open_existing(path, readonly, out);
+    const char *url = hc_config_db_url(&hc_cfg, service);
+    int rc = url ? hc_db_open_pg(url, service, 1, NULL, 0, out)
+                 : hc_db_open_existing(path, readonly, out);
+    if (!rc && url)
+        hc_strlcpy(path, hc_db_path(*out), sizeof path);
     if (rc) {
         fprintf(err, "%s: cannot open %s: %s\n", service, path,
                 rc == HC_ENOTFOUND ? "no such file (has the service ever run?)" : hc_strerror(rc));
         return rc;
     }
     hc_conn_t *c = hc_db_acquire(*out);
-    int64_t has = 0;
-    rc = hc_conn_query_i64(c,
-                           "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
-                           " AND name = 'dead_letters'",
-                           HC_NOPARAMS, &has);
+    int has = 0;
+    rc = hc_conn_has_table(c, "dead_letters", &has);
     hc_db_release(*out, c);
     if (!rc && !has)
         rc = HC_ENOTFOUND;

@@ -878,6 +878,10 @@ void hc_reply_storage_error(hc_req_t *req, int rc)
         hc_reply_header(req, "Retry-After", "5");
         hc_reply_error(req, 503, "storage_unavailable",
                        "storage is full or unavailable; nothing was changed; retry later", NULL);
+    } else if (rc == HC_EUNAVAIL) {
+        hc_reply_header(req, "Retry-After", "2");
+        hc_reply_error(req, 503, "storage_unavailable",
+                       "the database cannot be reached; nothing was changed; retry later", NULL);
     } else if (rc == HC_EBUSY) {
         hc_reply_header(req, "Retry-After", "1");
         hc_reply_error(req, 503, "storage_unavailable",

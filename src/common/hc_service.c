@@ -15,6 +15,7 @@
 #include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_event.h"
+#include "hc_http.h"
 #include "hc_lock.h"
 #include "hc_log.h"
 #include "hc_metrics.h"
@@ -78,6 +79,19 @@ static int service_ready(void *ud, char *why, size_t n)
     return 1;
 }
 
+/* hc_health_cb: the "db" component of /actuator/health (Spring Boot's
+ * shape): the database kind, and why it is DOWN. */
+static json_t *db_health(void *ud)
+{
+    hc_service_t *svc = ud;
+    char why[512] = "";
+    int bad = svc->db ? hc_db_health(svc->db, why, sizeof why) : HC_EUNAVAIL;
+    json_t *details = json_pack("{s:s}", "database", svc->db ? hc_db_kind(svc->db) : "none");
+    if (bad)
+        json_object_set_new(details, "error", json_string(why[0] ? why : hc_strerror(bad)));
+    return json_pack("{s:s, s:o}", "status", bad ? "DOWN" : "UP", "details", details);
+}
+
 /* The write gate of the HTTP server: while the database does not take
  * writes, mutating requests are refused at once (503 storage_unavailable
  * for a full disk) instead of failing half-way through a handler. */
@@ -103,8 +117,9 @@ int hc_service_commit(hc_service_t *svc, hc_conn_t *c)
  * `healthcenter up`, which holds it for every instance it runs (two of them
  * during a rolling restart). Returns 0 with *supervised set (1: under `up`;
  * *lock_fd stays -1) or with the lock in *lock_fd; HC_EBUSY after logging
- * who holds it; HC_EIO when the lock file cannot be used. */
-static int service_claim(const hc_service_def_t *def, int *lock_fd, int *supervised)
+ * who holds it (shared=1: quietly, the caller may go on without it); HC_EIO
+ * when the lock file cannot be used. */
+static int service_claim(const hc_service_def_t *def, int *lock_fd, int *supervised, int shared)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/%s.lock", hc_cfg.data_dir, def->name);
@@ -115,7 +130,7 @@ static int service_claim(const hc_service_def_t *def, int *lock_fd, int *supervi
         *supervised = 1;
         return 0;
     }
-    if (rc == HC_EBUSY) {
+    if (rc == HC_EBUSY && !shared) {
         char who[160];
         hc_lock_describe(&holder, who, sizeof who);
         hc_error("data directory %s is in use: %s holds %s; stop it first or set HC_DATA_DIR to "
@@ -173,8 +188,16 @@ int hc_service_run(const hc_service_def_t *def)
         hc_error("cannot create data directory %s: %s", hc_cfg.data_dir, strerror(errno));
         return 1;
     }
-    /* One owner per data directory, before anything in it is touched. */
-    if (service_claim(def, &lock_fd, &supervised) != 0)
+    /* One owner per data directory, before anything in it is touched. A
+     * service on PostgreSQL keeps no state of its own there (the event log
+     * is shared by every process anyway), so more instances of it may run
+     * on one data directory: the lock is only taken when free. */
+    const char *db_url = hc_config_db_url(&hc_cfg, def->name);
+    rc = service_claim(def, &lock_fd, &supervised, db_url != NULL);
+    if (rc == HC_EBUSY && db_url)
+        hc_info("another instance of %s runs on %s; its state is in PostgreSQL, so both serve",
+                def->name, hc_cfg.data_dir);
+    else if (rc != 0)
         return 1;
     if ((rc = hc_auth_init(hc_cfg.service_secret, hc_cfg.data_dir))) {
         hc_error("cannot load the service key: %s", hc_strerror(rc));
@@ -182,10 +205,18 @@ int hc_service_run(const hc_service_def_t *def)
     }
     char path[700];
     snprintf(path, sizeof path, "%s/%s.db", hc_cfg.data_dir, def->name);
-    if ((rc = hc_db_open(path, hc_cfg.db_sync, def->migrations, def->n_migrations, &svc.db))) {
-        hc_error("cannot open database %s: %s", path, hc_strerror(rc));
+    if (db_url)
+        rc = hc_db_open_pg(db_url, def->name, hc_cfg.db_pool_size, def->migrations,
+                           def->n_migrations, &svc.db);
+    else
+        rc = hc_db_open(path, hc_cfg.db_sync, def->migrations, def->n_migrations, &svc.db);
+    if (rc) {
+        hc_error("cannot open database %s: %s", db_url ? "(PostgreSQL)" : path, hc_strerror(rc));
         goto out;
     }
+    if (db_url)
+        hc_strlcpy(path, hc_db_path(svc.db), sizeof path);
+    hc_info("storage: %s %s", hc_db_kind(svc.db), hc_db_path(svc.db));
     /* A corrupt database keeps the service up but not ready, with the reason
      * on /health/ready; events are not applied to it. */
     char why[512];
@@ -207,6 +238,7 @@ int hc_service_run(const hc_service_def_t *def)
     if (supervised)
         hc_http_share_port(svc.http);
     hc_http_set_ready(svc.http, service_ready, &svc);
+    hc_http_add_health(svc.http, "db", db_health, &svc);
     hc_http_set_public_url(svc.http, hc_cfg.public_url);
     hc_http_set_write_gate(svc.http, service_write_gate, &svc);
     hc_http_add_health(svc.http, "bus", bus_health, &svc);

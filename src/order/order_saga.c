@@ -37,7 +37,8 @@ static void set_error(order_result_t *res, int http, const char *code, const cha
         res->retry_after = RETRY_AFTER_S;
 }
 
-/* A storage failure: 503 when it should pass (busy, disk full), else 500;
+/* A storage failure: 503 when it should pass (busy, disk full, database
+ * unreachable), else 500;
  * the same answers as hc_reply_storage_error. */
 static void set_store_error(order_result_t *res, int rc, const char *what)
 {
@@ -50,6 +51,10 @@ static void set_store_error(order_result_t *res, int rc, const char *what)
         res->retry_after = 1;
         set_error(res, 503, "storage_unavailable",
                   "storage is busy; nothing was changed; retry in a moment");
+    } else if (rc == HC_EUNAVAIL) {
+        res->retry_after = 2;
+        set_error(res, 503, "storage_unavailable",
+                  "the database cannot be reached; nothing was changed; retry later");
     } else {
         set_error(res, 500, "internal", "%s failed; nothing was changed", what);
     }

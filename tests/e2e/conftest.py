@@ -46,6 +46,22 @@ def make_system(request, tmp_path, hc_bin):
     assert not leftovers, "processes outlived the test: %s" % leftovers
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """The session's one PostgreSQL server (tests/e2e/pg.py), stopped at the
+    end of the session, also when pytest dies."""
+    import pg
+    server = pg.PgServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_db(request, pg_server):
+    """A fresh PostgreSQL database for this test: its name."""
+    return pg_server.new_database(request.node.nodeid)
+
+
 @pytest.fixture
 def system(make_system):
     """The whole system started with `healthcenter up` (gateway included)."""
