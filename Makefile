@@ -79,8 +79,11 @@ unit: build
 e2e: build venv
 	cd $(BUILD) && ctest -L e2e --output-on-failure
 
+# make bench BENCH_ARGS="--stack distributed": the same load on PostgreSQL +
+# Kafka (started and stopped by bench.py; docs/benchmark.md).
+BENCH_ARGS ?=
 bench: build
-	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter
+	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BENCH_ARGS)
 
 # The original's siege scenario against a payment slowed 400-620 ms by a
 # bench-only delaying proxy: the real siege, 100 users for 60 s through the
