@@ -32,6 +32,7 @@ def pytest_report_header(config):
     return "healthcenter stack: %s (HC_TEST_STACK)" % STACK
 
 
+@pytest.hookimpl(trylast=True)  # after -m has deselected
 def pytest_collection_modifyitems(config, items):
     """An embedded_only test collected in the distributed pass would test the
     embedded stack under the wrong name: refuse to run it rather than skip it."""

@@ -14,10 +14,8 @@ import http.server
 import json
 import os
 import signal
-import sqlite3
 import threading
 import time
-import urllib.parse
 
 import hc
 from hc import wait_until
@@ -119,14 +117,8 @@ def in_threads(n, fn):
 
 
 def events(s):
-    """Every event of the embedded log, oldest first."""
-    path = os.path.join(s.data_dir, "bus", "events.db")
-    conn = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(path), uri=True, timeout=5)
-    try:
-        rows = conn.execute("SELECT value FROM events ORDER BY pos").fetchall()
-    finally:
-        conn.close()
-    return [json.loads(v if isinstance(v, str) else v.decode("utf-8")) for (v,) in rows]
+    """Every event on the bus, oldest first."""
+    return hc.bus_events(s)
 
 
 def no_charge_left(s, oids):

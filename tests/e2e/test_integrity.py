@@ -183,6 +183,7 @@ def snapshot(c, oid, phone):
     }
 
 
+@pytest.mark.embedded_only  # fills a tmpfs under the SQLite files and the embedded log
 def test_full_disk_answers_503_changes_nothing_and_recovers_by_itself(make_system, tmp_path):
     mnt = str(tmp_path / "tmpfs")
     mount_tmpfs(mnt, "32m")
@@ -243,6 +244,7 @@ def test_full_disk_answers_503_changes_nothing_and_recovers_by_itself(make_syste
 # --------------------------------------------------------------------------- B. the log
 
 
+@pytest.mark.embedded_only  # corrupts a record of the embedded log (its checksum)
 def test_flipped_byte_in_the_log_stalls_consumers_until_repaired(make_system):
     s = make_system()
     # Reservation and notification have not run: their groups are behind.
@@ -306,6 +308,7 @@ def test_flipped_byte_in_the_log_stalls_consumers_until_repaired(make_system):
     assert r.returncode == 0, r
 
 
+@pytest.mark.embedded_only  # moves an offset in the embedded log's offsets.db
 def test_offset_beyond_the_end_stalls_until_reset(make_system):
     s = make_system()
     s.start_services()
@@ -427,6 +430,7 @@ def test_unapplicable_event_is_parked_and_retried_after_fixing(make_system):
     assert run_cli(s, "dead-letters", "retry", "order", "7").returncode == 1
 
 
+@pytest.mark.embedded_only  # corrupts a SQLite file; `healthcenter check` of SQLite files
 def test_corrupt_service_database_is_not_ready_and_checked(make_system):
     s = make_system()
     s.start_services()

@@ -194,6 +194,7 @@ def test_kill9_each_service_in_turn_during_a_burst(make_system):
 # --------------------------------------------------------------------------- I3
 
 
+@pytest.mark.embedded_only  # deletes an offset in the embedded log's offsets.db
 def test_redelivered_events_send_no_second_sms(services):
     """A booking goes PAID -> REQUESTED -> CONFIRMED -> CANCELED: one SMS per
     status, history in order. Then the notification service loses its offset

@@ -65,6 +65,7 @@ def test_kafka_topic_health_metrics_and_one_booking(make_kafka_system, kafka_bro
     assert {"hc_consumer_lag", "hc_bus_brokers_up", "hc_outbox_backlog"} <= names, names
 
 
+@pytest.mark.embedded_only  # the embedded log's health component
 def test_embedded_log_health_says_log(services):
     d = bus_component(services, "order")["details"]
     assert d["kind"] == "log", d

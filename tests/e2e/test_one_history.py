@@ -176,6 +176,7 @@ def log_held(s):
         conn.close()
 
 
+@pytest.mark.embedded_only  # holds the embedded log's write lock
 def test_confirm_after_the_cancel_is_refused(services):
     """Regression: POST /reservations/{id}/confirm answered 200 after the
     booking was refunded and canceled (OrderCanceled written, not yet applied
