@@ -18,6 +18,7 @@
 #include "hc_worker.h"
 
 #define TOPIC_TIMEOUT_MS 5000 /* one metadata or CreateTopics request */
+#define LAG_TIMEOUT_MS 1000   /* one request of the group's lag (group_lag) */
 #define FLUSH_SLACK_MS 2000   /* flush waits message.timeout.ms plus this */
 #define POLL_TICK_MS 200      /* the producer's housekeeping: stats, late reports */
 #define ERRORS "hc_bus_producer_errors_total"
@@ -581,15 +582,77 @@ static int kafka_commit(hc_bus_consumer_t *c, const hc_bus_pos_t *pos, size_t n)
     return rc;
 }
 
+/* The group's lag over every partition of the topic, asked of the broker
+ * (metadata, committed offsets, end offsets; each request waits at most
+ * LAG_TIMEOUT_MS). 0 when the broker does not answer. */
+static int64_t group_lag(hc_bus_consumer_t *c)
+{
+    const char *topic = c->bus->base.topic;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(c->rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int64_t lag = 0;
+    if (!t || rd_kafka_metadata(c->rk, 0, t, &md, LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        md->topic_cnt != 1 || md->topics[0].err) {
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (t)
+            rd_kafka_topic_destroy(t);
+        return 0;
+    }
+    int parts = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts > 0 ? parts : 1);
+    for (int p = 0; p < parts; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p);
+    if (parts > 0 && rd_kafka_committed(c->rk, l, LAG_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < l->cnt; i++) {
+            int64_t lo = 0, hi = 0;
+            if (rd_kafka_query_watermark_offsets(c->rk, topic, l->elems[i].partition, &lo, &hi,
+                                                 LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                continue;
+            int64_t done = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
+            if (hi > done)
+                lag += hi - done;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return lag;
+}
+
+/* Over the partitions this instance owns: the events after its committed
+ * offsets. An instance that owns none (joining its group, or waiting for a
+ * killed member's session to expire before the partitions move) reports the
+ * group's lag over every partition instead: "none of mine" is not "nothing
+ * left to apply". */
 static int64_t kafka_lag(hc_bus_consumer_t *c)
 {
     int64_t lag = 0;
+    pthread_mutex_lock(&c->mu);
+    size_t owned = c->assigned.n;
+    pthread_mutex_unlock(&c->mu);
+    if (owned == 0)
+        return group_lag(c);
     pthread_mutex_lock(&c->mu);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->assigned.n + 1);
     for (size_t i = 0; i < c->assigned.n; i++)
         rd_kafka_topic_partition_list_add(l, c->bus->base.topic, c->assigned.pos[i].partition);
     pthread_mutex_unlock(&c->mu);
     rd_kafka_position(c->rk, l);
+    /* A partition this instance has neither committed nor read from since it
+     * got it (no event for it since a restart) has no position yet: its
+     * group's committed offset, asked of the broker, says where it stands. */
+    rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_new(l->cnt ? l->cnt : 1);
+    for (int i = 0; i < l->cnt; i++) {
+        int64_t at;
+        pthread_mutex_lock(&c->mu);
+        int known = hc_bus_offsets_get(&c->committed, l->elems[i].partition, &at);
+        pthread_mutex_unlock(&c->mu);
+        if (!known && l->elems[i].offset < 0)
+            rd_kafka_topic_partition_list_add(ask, c->bus->base.topic, l->elems[i].partition);
+    }
+    if (ask->cnt && rd_kafka_committed(c->rk, ask, LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        ask->cnt = 0;
     for (int i = 0; i < l->cnt; i++) {
         int64_t lo = 0, hi = 0, done = -1, at;
         if (rd_kafka_get_watermark_offsets(c->rk, c->bus->base.topic, l->elems[i].partition, &lo,
@@ -599,11 +662,17 @@ static int64_t kafka_lag(hc_bus_consumer_t *c)
         if (hc_bus_offsets_get(&c->committed, l->elems[i].partition, &at))
             done = at + 1;
         pthread_mutex_unlock(&c->mu);
+        if (done < 0 && l->elems[i].offset >= 0)
+            done = l->elems[i].offset;
+        for (int j = 0; done < 0 && j < ask->cnt; j++)
+            if (ask->elems[j].partition == l->elems[i].partition && ask->elems[j].offset >= 0)
+                done = ask->elems[j].offset;
         if (done < 0)
-            done = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
+            done = lo;
         if (hi > done)
             lag += hi - done;
     }
+    rd_kafka_topic_partition_list_destroy(ask);
     rd_kafka_topic_partition_list_destroy(l);
     return lag;
 }

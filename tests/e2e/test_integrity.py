@@ -370,6 +370,7 @@ def dead_letters(system, service):
                " retry_requested FROM dead_letters ORDER BY id")
 
 
+@pytest.mark.embedded_only  # appends to the embedded log and edits dead_letters through SQLite (not ported to Kafka + PG)
 def test_unapplicable_event_is_parked_and_retried_after_fixing(make_system):
     s = make_system()
     s.start_services()
