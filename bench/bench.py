@@ -43,7 +43,7 @@ GAUGES = ("hc_outbox_backlog", "hc_consumer_lag")
 TUNING_ENV = ("HC_HTTP_MAX_CONNECTIONS", "HC_DB_SYNC", "HC_NGINX", "HC_READY_TIMEOUT_MS",
               "HC_PAYMENT_TIMEOUT_MS", "HC_PENDING_RECOVERY_MS", "HC_MAX_BODY_BYTES",
               "HC_GATEWAY_TEMPLATE", "HC_RATE_LIMIT_RPS", "HC_RATE_LIMIT_BURST",
-              "HC_RATE_LIMIT_CONNECTIONS")
+              "HC_RATE_LIMIT_CONNECTIONS", "HC_KAFKA_CONFIG")
 
 
 class BenchError(Exception):
