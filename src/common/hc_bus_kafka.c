@@ -653,10 +653,21 @@ static int64_t kafka_lag(hc_bus_consumer_t *c)
     }
     if (ask->cnt && rd_kafka_committed(c->rk, ask, LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
         ask->cnt = 0;
+    /* The end offsets are asked of the broker: the ones librdkafka caches
+     * from its last fetch miss an event published since, which would read
+     * as "nothing left" between the producer's outbox mark and this
+     * consumer's next fetch. While the broker does not answer, the cached
+     * ones (and no more waits) are used. */
+    int ask_broker = 1;
     for (int i = 0; i < l->cnt; i++) {
         int64_t lo = 0, hi = 0, done = -1, at;
-        if (rd_kafka_get_watermark_offsets(c->rk, c->bus->base.topic, l->elems[i].partition, &lo,
-                                           &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        int32_t p = l->elems[i].partition;
+        if (ask_broker &&
+            rd_kafka_query_watermark_offsets(c->rk, c->bus->base.topic, p, &lo, &hi,
+                                             LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            ask_broker = 0;
+        if (!ask_broker && rd_kafka_get_watermark_offsets(c->rk, c->bus->base.topic, p, &lo, &hi) !=
+                               RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
         pthread_mutex_lock(&c->mu);
         if (hc_bus_offsets_get(&c->committed, l->elems[i].partition, &at))

@@ -7,7 +7,8 @@ HC_TEST_STACK picks the stack every make_system() system runs on:
 (PostgreSQL and Kafka: the session's one server and one broker, a fresh
 database, topic and consumer-group prefix per system). Tests about the
 embedded stack itself carry the `embedded_only` mark and are deselected in
-the distributed pass (-m "not embedded_only"; docs/testing.md lists them)."""
+the distributed pass (-m "not embedded_only"; docs/distributed.md lists them
+and says why)."""
 
 import os
 import sys
