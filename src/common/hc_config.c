@@ -687,16 +687,18 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
     }
     if (hc_config_parse_scale(cfg, cfg->scale_spec, err, errlen))
         return HC_EINVAL;
-    /* Every service consumes events. The embedded log gives each service one
-     * consumer cursor, so two instances would both read every event; Kafka's
-     * consumer group shares the partitions between them instead. */
+    /* Every service consumes events. The embedded log is one partition with
+     * one committed offset per service, so two instances would both read
+     * every event and race each other through one booking's events; Kafka's
+     * consumer group gives each partition (each booking) to one instance. */
     for (int i = 0; i < HC_NSERVICES; i++) {
         if (cfg->scale[i] > 1 && strcmp(cfg->bus, "kafka") != 0) {
             snprintf(err, errlen,
                      "HC_SCALE: %s cannot run %d instances on the embedded event log "
-                     "(HC_BUS=log): every service consumes events and the log has one cursor per "
-                     "service; set HC_BUS=kafka, whose consumer group shares the partitions "
-                     "between instances, or drop HC_SCALE",
+                     "(HC_BUS=log): every service consumes events, and the log has no partitions "
+                     "to share, so both would read every event and could apply one booking's "
+                     "events out of order; set HC_BUS=kafka (a consumer group shares the "
+                     "partitions between instances) or drop HC_SCALE",
                      i == 0   ? "order"
                      : i == 1 ? "reservation"
                      : i == 2 ? "payment"

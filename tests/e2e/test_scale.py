@@ -122,6 +122,11 @@ def test_scaled_instances_share_the_work_and_lose_nothing(make_kafka_system, pg_
                        text=True, timeout=120, cwd=s.data_dir)
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert '"instances"' in r.stdout and r.stdout.count('"RESTARTED"') == 3, r.stdout
+    # One instance by its name.
+    r = subprocess.run([s.bin, "restart", "notification-2"], env=dict(s.env),
+                       capture_output=True, text=True, timeout=120, cwd=s.data_dir)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert '"notification-2"' in r.stdout and '"instances"' not in r.stdout, r.stdout
     burst.join(timeout=120)
     bursts.append(burst)
 
