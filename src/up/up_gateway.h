@@ -30,7 +30,7 @@ int up_gateway_instance_port(const hc_config_t *cfg, int port, int k);
 /* Replaces every @NAME@ placeholder of the gateway template tmpl with its
  * value from cfg (ports, bind address, max body, real-IP header), run_dir
  * (an absolute path) and health_addr (HEALTH_ADDR: host:port where `up`
- * answers the gateway's /actuator/health), appending the result to out. Three placeholders stand
+ * answers the gateway's /actuator/health), appending the result to out. Some placeholders stand
  * for whole directives, one per line, each line indented like the
  * placeholder: REAL_IP_FROM (a set_real_ip_from per HC_TRUSTED_PROXY item),
  * LIMIT_REQ (limit_req_zone and limit_req) and LIMIT_CONN (limit_conn_zone

@@ -43,9 +43,9 @@
 #define SV_POLL_MS 20 /* readiness polling interval */
 #define SV_PROBE_TIMEOUT_MS 250 /* one readiness probe */
 
-/* One supervised child: a service or nginx. During a rolling restart a
- * service has two processes: pid (serving) and next_pid (starting), then
- * pid (the new one) and old_pid (draining). */
+/* One supervised child: an instance of a service (HC_SCALE) or nginx.
+ * During a rolling restart an instance has two processes: pid (serving) and
+ * next_pid (starting), then pid (the new one) and old_pid (draining). */
 typedef struct sv_child {
     const char *name;      /* "order", "order-2" (its second instance), ..., "nginx" */
     const char *ctl_name;  /* its name for `healthcenter restart` ("gateway" for nginx) */
