@@ -581,6 +581,35 @@ static int kafka_commit(hc_bus_consumer_t *c, const hc_bus_pos_t *pos, size_t n)
     return rc;
 }
 
+/* A partition just assigned to this instance, from which it has consumed
+ * nothing yet (an idle partition moved here by a rebalance: scale-out, a
+ * restart), has neither a commit of ours nor a position; its lag would count
+ * from the low watermark. Asks the group coordinator for the group's
+ * committed offsets of such partitions of l (at most 1 s) and notes them, so
+ * the lag counts from where the group stands. */
+static void kafka_learn_committed(hc_bus_consumer_t *c, const rd_kafka_topic_partition_list_t *l)
+{
+    rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_new(l->cnt + 1);
+    int64_t at;
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < l->cnt; i++)
+        if (l->elems[i].offset < 0 &&
+            !hc_bus_offsets_get(&c->committed, l->elems[i].partition, &at))
+            rd_kafka_topic_partition_list_add(ask, c->bus->base.topic, l->elems[i].partition);
+    pthread_mutex_unlock(&c->mu);
+    if (ask->cnt && rd_kafka_committed(c->rk, ask, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        pthread_mutex_lock(&c->mu);
+        for (int i = 0; i < ask->cnt; i++)
+            if (!ask->elems[i].err && ask->elems[i].offset >= 0 &&
+                hc_bus_offsets_get(&c->assigned, ask->elems[i].partition, &at) &&
+                !hc_bus_offsets_get(&c->committed, ask->elems[i].partition, &at))
+                hc_bus_offsets_note(&c->committed, ask->elems[i].partition,
+                                    ask->elems[i].offset - 1);
+        pthread_mutex_unlock(&c->mu);
+    }
+    rd_kafka_topic_partition_list_destroy(ask);
+}
+
 static int64_t kafka_lag(hc_bus_consumer_t *c)
 {
     int64_t lag = 0;
@@ -590,6 +619,7 @@ static int64_t kafka_lag(hc_bus_consumer_t *c)
         rd_kafka_topic_partition_list_add(l, c->bus->base.topic, c->assigned.pos[i].partition);
     pthread_mutex_unlock(&c->mu);
     rd_kafka_position(c->rk, l);
+    kafka_learn_committed(c, l);
     for (int i = 0; i < l->cnt; i++) {
         int64_t lo = 0, hi = 0, done = -1, at;
         if (rd_kafka_get_watermark_offsets(c->rk, c->bus->base.topic, l->elems[i].partition, &lo,
