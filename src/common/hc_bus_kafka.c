@@ -54,6 +54,8 @@ struct hc_bus_consumer {
     pthread_mutex_t mu;         /* guards assigned and committed (read by lag) */
     hc_bus_offsets_t assigned;  /* partitions owned now (offset unused) */
     hc_bus_offsets_t committed; /* last offset committed per owned partition */
+    hc_bus_offsets_t deferred;  /* done, but a rebalance refused their commit: poll
+                                   commits them for the partitions still owned */
 };
 
 /* Records err as the bus's last error (for health) and logs it once per
@@ -513,10 +515,39 @@ static int take(hc_bus_consumer_t *c, rd_kafka_message_t *km, hc_bus_msg_t *m)
     return 1;
 }
 
+static int kafka_commit(hc_bus_consumer_t *c, const hc_bus_pos_t *pos, size_t n);
+
+/* Commits what a rebalance kept kafka_commit from committing, for the
+ * partitions this member still owns; the rest belongs to their new owner. A
+ * rebalance still running keeps them for the next poll. */
+static void commit_deferred(hc_bus_consumer_t *c)
+{
+    pthread_mutex_lock(&c->mu);
+    size_t n = 0;
+    hc_bus_pos_t *pos = c->deferred.n ? hc_xcalloc(c->deferred.n, sizeof *pos) : NULL;
+    for (size_t i = 0; i < c->deferred.n; i++) {
+        int64_t done;
+        /* a later commit went past it: committing it now would move back */
+        if (!hc_bus_offsets_get(&c->committed, c->deferred.pos[i].partition, &done) ||
+            done < c->deferred.pos[i].offset)
+            pos[n++] = c->deferred.pos[i];
+    }
+    hc_bus_offsets_clear(&c->deferred);
+    pthread_mutex_unlock(&c->mu);
+    if (n && kafka_commit(c, pos, n) != 0) {
+        pthread_mutex_lock(&c->mu); /* the broker failed: try again next poll */
+        for (size_t i = 0; i < n; i++)
+            hc_bus_offsets_note(&c->deferred, pos[i].partition, pos[i].offset);
+        pthread_mutex_unlock(&c->mu);
+    }
+    free(pos);
+}
+
 static int kafka_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t *n,
                       int timeout_ms)
 {
     *n = 0;
+    commit_deferred(c);
     int64_t deadline = hc_deadline_ms(timeout_ms > 0 ? timeout_ms : 0);
     /* The first message is waited for; the rest are what is fetched already. */
     while (*n < max) {
@@ -566,11 +597,18 @@ static int kafka_commit(hc_bus_consumer_t *c, const hc_bus_pos_t *pos, size_t n)
         case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
         case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
         case RD_KAFKA_RESP_ERR__NO_OFFSET:
-            /* The partitions are changing hands: the new owner resumes from
-             * the last commit and the inbox drops what it sees again. */
-            hc_info("kafka group %s: offsets not committed (%s); partitions move to another "
-                    "member",
+            /* The partitions are changing hands: the new owner of one resumes
+             * from the last commit and the inbox drops what it sees again.
+             * A cooperative rebalance leaves most of them here, though: poll
+             * commits those once it is over (not now: the rebalance itself
+             * completes only through poll). */
+            hc_info("kafka group %s: offsets not committed (%s); committed after the rebalance "
+                    "for the partitions this member keeps",
                     c->group, rd_kafka_err2name(err));
+            pthread_mutex_lock(&c->mu);
+            for (int i = 0; i < l->cnt; i++)
+                hc_bus_offsets_note(&c->deferred, l->elems[i].partition, l->elems[i].offset - 1);
+            pthread_mutex_unlock(&c->mu);
             break;
         default:
             note_error(c->bus, "commit", rd_kafka_err2str(err));
@@ -646,6 +684,7 @@ static void kafka_consumer_close(hc_bus_consumer_t *c)
     rd_kafka_destroy(c->rk);
     hc_bus_offsets_cleanup(&c->assigned);
     hc_bus_offsets_cleanup(&c->committed);
+    hc_bus_offsets_cleanup(&c->deferred);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
