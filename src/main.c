@@ -71,8 +71,9 @@ static const struct {
      "request: a new instance on the same port takes the traffic\n"
      "once ready, then the old one drains and stops. SERVICE:\n"
      "order, payment, reservation, notification, or gateway\n"
-     "(reloads nginx). Also starts again a service `up` gave up on\n"
-     "(crash loop)",
+     "(reloads nginx). A service scaled with HC_SCALE restarts\n"
+     "every instance in turn; order-2 names one instance. Also\n"
+     "starts again a service `up` gave up on (crash loop)",
      1},
     {"check", "",
      "verify every database, every log record's checksum and\n"
@@ -216,6 +217,20 @@ static int is_service(const char *name)
     return 0;
 }
 
+/* Returns 1 when name is an instance of HC_SCALE past the first, as `up`
+ * names it: a service, '-', and 2..HC_SCALE_MAX ("order-2"). */
+static int is_instance(const char *name)
+{
+    const char *dash = strrchr(name, '-');
+    char svc[32];
+    if (!dash || (size_t)(dash - name) >= sizeof svc || dash[1] < '2' ||
+        dash[1] > '0' + HC_SCALE_MAX || dash[2] != '\0')
+        return 0;
+    memcpy(svc, name, (size_t)(dash - name));
+    svc[dash - name] = '\0';
+    return is_service(svc);
+}
+
 /* Runs `check`: exit 0 when every item is ok, 1 otherwise. */
 static int cmd_check(void)
 {
@@ -326,8 +341,10 @@ static int cmd_restart(int argc, char **argv)
     /* --help is answered by command_help, from the commands table */
     static const char *const usage_line =
         "usage: healthcenter restart SERVICE   (SERVICE: order, payment, reservation,\n"
-        "       notification or gateway; healthcenter restart --help for more)\n";
-    if (argc != 3 || (!is_service(argv[2]) && strcmp(argv[2], "gateway") != 0)) {
+        "       notification, gateway, or an HC_SCALE instance such as order-2;\n"
+        "       healthcenter restart --help for more)\n";
+    if (argc != 3 ||
+        (!is_service(argv[2]) && !is_instance(argv[2]) && strcmp(argv[2], "gateway") != 0)) {
         if (argc == 3)
             fprintf(stderr, "healthcenter restart: unknown service \"%s\"\n", argv[2]);
         fputs(usage_line, stderr);

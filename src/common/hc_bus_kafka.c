@@ -55,6 +55,8 @@ struct hc_bus_consumer {
     pthread_mutex_t mu;         /* guards assigned and committed (read by lag) */
     hc_bus_offsets_t assigned;  /* partitions owned now (offset unused) */
     hc_bus_offsets_t committed; /* last offset committed per owned partition */
+    hc_bus_offsets_t deferred;  /* done, but a rebalance refused their commit: poll
+                                   commits them for the partitions still owned */
 };
 
 /* Records err as the bus's last error (for health) and logs it once per
@@ -514,10 +516,39 @@ static int take(hc_bus_consumer_t *c, rd_kafka_message_t *km, hc_bus_msg_t *m)
     return 1;
 }
 
+static int kafka_commit(hc_bus_consumer_t *c, const hc_bus_pos_t *pos, size_t n);
+
+/* Commits what a rebalance kept kafka_commit from committing, for the
+ * partitions this member still owns; the rest belongs to their new owner. A
+ * rebalance still running keeps them for the next poll. */
+static void commit_deferred(hc_bus_consumer_t *c)
+{
+    pthread_mutex_lock(&c->mu);
+    size_t n = 0;
+    hc_bus_pos_t *pos = c->deferred.n ? hc_xcalloc(c->deferred.n, sizeof *pos) : NULL;
+    for (size_t i = 0; i < c->deferred.n; i++) {
+        int64_t done;
+        /* a later commit went past it: committing it now would move back */
+        if (!hc_bus_offsets_get(&c->committed, c->deferred.pos[i].partition, &done) ||
+            done < c->deferred.pos[i].offset)
+            pos[n++] = c->deferred.pos[i];
+    }
+    hc_bus_offsets_clear(&c->deferred);
+    pthread_mutex_unlock(&c->mu);
+    if (n && kafka_commit(c, pos, n) != 0) {
+        pthread_mutex_lock(&c->mu); /* the broker failed: try again next poll */
+        for (size_t i = 0; i < n; i++)
+            hc_bus_offsets_note(&c->deferred, pos[i].partition, pos[i].offset);
+        pthread_mutex_unlock(&c->mu);
+    }
+    free(pos);
+}
+
 static int kafka_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t *n,
                       int timeout_ms)
 {
     *n = 0;
+    commit_deferred(c);
     int64_t deadline = hc_deadline_ms(timeout_ms > 0 ? timeout_ms : 0);
     /* The first message is waited for; the rest are what is fetched already. */
     while (*n < max) {
@@ -567,11 +598,18 @@ static int kafka_commit(hc_bus_consumer_t *c, const hc_bus_pos_t *pos, size_t n)
         case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
         case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
         case RD_KAFKA_RESP_ERR__NO_OFFSET:
-            /* The partitions are changing hands: the new owner resumes from
-             * the last commit and the inbox drops what it sees again. */
-            hc_info("kafka group %s: offsets not committed (%s); partitions move to another "
-                    "member",
+            /* The partitions are changing hands: the new owner of one resumes
+             * from the last commit and the inbox drops what it sees again.
+             * A cooperative rebalance leaves most of them here, though: poll
+             * commits those once it is over (not now: the rebalance itself
+             * completes only through poll). */
+            hc_info("kafka group %s: offsets not committed (%s); committed after the rebalance "
+                    "for the partitions this member keeps",
                     c->group, rd_kafka_err2name(err));
+            pthread_mutex_lock(&c->mu);
+            for (int i = 0; i < l->cnt; i++)
+                hc_bus_offsets_note(&c->deferred, l->elems[i].partition, l->elems[i].offset - 1);
+            pthread_mutex_unlock(&c->mu);
             break;
         default:
             note_error(c->bus, "commit", rd_kafka_err2str(err));
@@ -580,6 +618,35 @@ static int kafka_commit(hc_bus_consumer_t *c, const hc_bus_pos_t *pos, size_t n)
     }
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
+}
+
+/* A partition just assigned to this instance, from which it has consumed
+ * nothing yet (an idle partition moved here by a rebalance: scale-out, a
+ * restart), has neither a commit of ours nor a position; its lag would count
+ * from the low watermark. Asks the group coordinator for the group's
+ * committed offsets of such partitions of l (at most 1 s) and notes them, so
+ * the lag counts from where the group stands. */
+static void kafka_learn_committed(hc_bus_consumer_t *c, const rd_kafka_topic_partition_list_t *l)
+{
+    rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_new(l->cnt + 1);
+    int64_t at;
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < l->cnt; i++)
+        if (l->elems[i].offset < 0 &&
+            !hc_bus_offsets_get(&c->committed, l->elems[i].partition, &at))
+            rd_kafka_topic_partition_list_add(ask, c->bus->base.topic, l->elems[i].partition);
+    pthread_mutex_unlock(&c->mu);
+    if (ask->cnt && rd_kafka_committed(c->rk, ask, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        pthread_mutex_lock(&c->mu);
+        for (int i = 0; i < ask->cnt; i++)
+            if (!ask->elems[i].err && ask->elems[i].offset >= 0 &&
+                hc_bus_offsets_get(&c->assigned, ask->elems[i].partition, &at) &&
+                !hc_bus_offsets_get(&c->committed, ask->elems[i].partition, &at))
+                hc_bus_offsets_note(&c->committed, ask->elems[i].partition,
+                                    ask->elems[i].offset - 1);
+        pthread_mutex_unlock(&c->mu);
+    }
+    rd_kafka_topic_partition_list_destroy(ask);
 }
 
 /* The group's lag over every partition of the topic, asked of the broker
@@ -639,20 +706,7 @@ static int64_t kafka_lag(hc_bus_consumer_t *c)
         rd_kafka_topic_partition_list_add(l, c->bus->base.topic, c->assigned.pos[i].partition);
     pthread_mutex_unlock(&c->mu);
     rd_kafka_position(c->rk, l);
-    /* A partition this instance has neither committed nor read from since it
-     * got it (no event for it since a restart) has no position yet: its
-     * group's committed offset, asked of the broker, says where it stands. */
-    rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_new(l->cnt ? l->cnt : 1);
-    for (int i = 0; i < l->cnt; i++) {
-        int64_t at;
-        pthread_mutex_lock(&c->mu);
-        int known = hc_bus_offsets_get(&c->committed, l->elems[i].partition, &at);
-        pthread_mutex_unlock(&c->mu);
-        if (!known && l->elems[i].offset < 0)
-            rd_kafka_topic_partition_list_add(ask, c->bus->base.topic, l->elems[i].partition);
-    }
-    if (ask->cnt && rd_kafka_committed(c->rk, ask, LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        ask->cnt = 0;
+    kafka_learn_committed(c, l);
     /* The end offsets are asked of the broker: the ones librdkafka caches
      * from its last fetch miss an event published since, which would read
      * as "nothing left" between the producer's outbox mark and this
@@ -673,17 +727,11 @@ static int64_t kafka_lag(hc_bus_consumer_t *c)
         if (hc_bus_offsets_get(&c->committed, l->elems[i].partition, &at))
             done = at + 1;
         pthread_mutex_unlock(&c->mu);
-        if (done < 0 && l->elems[i].offset >= 0)
-            done = l->elems[i].offset;
-        for (int j = 0; done < 0 && j < ask->cnt; j++)
-            if (ask->elems[j].partition == l->elems[i].partition && ask->elems[j].offset >= 0)
-                done = ask->elems[j].offset;
         if (done < 0)
-            done = lo;
+            done = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
         if (hi > done)
             lag += hi - done;
     }
-    rd_kafka_topic_partition_list_destroy(ask);
     rd_kafka_topic_partition_list_destroy(l);
     return lag;
 }
@@ -696,6 +744,7 @@ static void kafka_consumer_close(hc_bus_consumer_t *c)
     rd_kafka_destroy(c->rk);
     hc_bus_offsets_cleanup(&c->assigned);
     hc_bus_offsets_cleanup(&c->committed);
+    hc_bus_offsets_cleanup(&c->deferred);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }

@@ -169,6 +169,13 @@ static const cfg_var_t vars[] = {
      "restart`)"},
     {"HC_CRASH_LOOP_WINDOW_MS", "60000", I(crash_loop_window_ms, 1000, 86400000),
      "`up`: the window of HC_CRASH_LOOP_RESTARTS, ms"},
+    {"HC_SCALE", "", S(scale_spec),
+     "`up`: instances per service, service=count,... (e.g. order=2,reservation=2), at most 8 "
+     "each; the first listens on the service's port, instance k on that port + (k-1) * "
+     "HC_SCALE_PORT_STEP; the gateway balances across them. Needs HC_BUS=kafka (every service "
+     "consumes events; docs/supervisor.md, \"Scale-out\")"},
+    {"HC_SCALE_PORT_STEP", "100", I(scale_port_step, 1, 10000),
+     "`up`: port distance between a scaled service's instances (HC_SCALE)"},
     {"HC_RATE_LIMIT_RPS", "20", I(rate_limit_rps, 0, 100000),
      "gateway: requests per second one client may make on average (nginx `limit_req`; beyond it "
      "and its burst: 429 with `Retry-After`); 0 turns the limit off. Health and metrics paths are "
@@ -361,6 +368,56 @@ int hc_config_parse_centers(hc_config_t *cfg, const char *spec)
     if (rc)
         cfg->n_centers = 0;
     return rc;
+}
+
+int hc_config_parse_scale(hc_config_t *cfg, const char *spec, char *err, size_t errlen)
+{
+    static const char *const names[HC_NSERVICES] = {"order", "reservation", "payment",
+                                                    "notification"};
+    for (int i = 0; i < HC_NSERVICES; i++)
+        cfg->scale[i] = 1;
+    const char *p = spec;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char item[64];
+        if (len == 0 || len >= sizeof item) {
+            snprintf(err, errlen, "HC_SCALE: expected service=count,... got \"%s\"", spec);
+            goto bad;
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        char *eq = strchr(item, '=');
+        long long n = 0;
+        if (!eq || hc_parse_i64(eq + 1, &n)) {
+            snprintf(err, errlen, "HC_SCALE: expected service=count, got \"%s\"", item);
+            goto bad;
+        }
+        *eq = '\0';
+        int k = -1;
+        for (int i = 0; i < HC_NSERVICES; i++)
+            if (strcmp(item, names[i]) == 0)
+                k = i;
+        if (k < 0) {
+            snprintf(err, errlen,
+                     "HC_SCALE: unknown service \"%s\" (order, reservation, payment or "
+                     "notification)",
+                     item);
+            goto bad;
+        }
+        if (n < 1 || n > HC_SCALE_MAX) {
+            snprintf(err, errlen, "HC_SCALE: %s=%lld: a count from 1 to %d", item, n, HC_SCALE_MAX);
+            goto bad;
+        }
+        cfg->scale[k] = (int)n;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+bad:
+    for (int i = 0; i < HC_NSERVICES; i++)
+        cfg->scale[i] = 1;
+    return HC_EINVAL;
 }
 
 const hc_package_t *hc_config_package(const hc_config_t *cfg, const char *code)
@@ -623,6 +680,32 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "HC_CENTERS: expected id:name:capacity,... got \"%s\"",
                  cfg->centers_spec);
         return HC_EINVAL;
+    }
+    if (!cfg->kafka_brokers[0]) {
+        snprintf(err, errlen, "HC_KAFKA_BROKERS: must not be empty (unset it for 127.0.0.1:9092)");
+        return HC_EINVAL;
+    }
+    if (hc_config_parse_scale(cfg, cfg->scale_spec, err, errlen))
+        return HC_EINVAL;
+    /* Every service consumes events. The embedded log is one partition with
+     * one committed offset per service, so two instances would both read
+     * every event and race each other through one booking's events; Kafka's
+     * consumer group gives each partition (each booking) to one instance. */
+    for (int i = 0; i < HC_NSERVICES; i++) {
+        if (cfg->scale[i] > 1 && strcmp(cfg->bus, "kafka") != 0) {
+            snprintf(err, errlen,
+                     "HC_SCALE: %s cannot run %d instances on the embedded event log "
+                     "(HC_BUS=log): every service consumes events, and the log has no partitions "
+                     "to share, so both would read every event and could apply one booking's "
+                     "events out of order; set HC_BUS=kafka (a consumer group shares the "
+                     "partitions between instances) or drop HC_SCALE",
+                     i == 0   ? "order"
+                     : i == 1 ? "reservation"
+                     : i == 2 ? "payment"
+                              : "notification",
+                     cfg->scale[i]);
+            return HC_EINVAL;
+        }
     }
     return 0;
 }

@@ -10,6 +10,8 @@
 
 #define HC_MAX_PACKAGES 16
 #define HC_MAX_CENTERS 32
+#define HC_NSERVICES 4 /* order, reservation, payment, notification, in that order */
+#define HC_SCALE_MAX 8 /* instances of one service at most (HC_SCALE) */
 
 typedef struct hc_package {
     char code[32];  /* orderType, e.g. "basic" */
@@ -79,6 +81,9 @@ typedef struct hc_config {
     int restart_backoff_max_ms; /* `up`: restart delay cap, ms */
     int crash_loop_restarts;    /* `up`: restarts allowed within crash_loop_window_ms */
     int crash_loop_window_ms;   /* `up`: the crash-loop window, ms */
+    char scale_spec[256];       /* HC_SCALE as given, "service=count,..." */
+    int scale[HC_NSERVICES];    /* `up`: instances of order, reservation, payment, notification */
+    int scale_port_step;        /* `up`: port distance between a service's instances */
     /* Gateway rate limits per client (docs/gateway.md, "Rate limits"). */
     int rate_limit_rps;         /* requests per second per client; 0 = no rate limit */
     int rate_limit_burst;       /* requests served at once above the rate; 0 = none */
@@ -117,6 +122,12 @@ int hc_config_parse_packages(hc_config_t *cfg, const char *spec);
 /* Parses "id:name:capacity,..." into cfg->centers. Returns 0, or HC_EINVAL
  * with no center left (n_centers 0). */
 int hc_config_parse_centers(hc_config_t *cfg, const char *spec);
+
+/* Parses HC_SCALE, "service=count,..." (services order, reservation, payment,
+ * notification; counts 1..HC_SCALE_MAX; empty: one each), into cfg->scale,
+ * indexed as HC_NSERVICES says. Returns 0, or HC_EINVAL with a message in err
+ * and every count back at 1. */
+int hc_config_parse_scale(hc_config_t *cfg, const char *spec, char *err, size_t errlen);
 
 /* Looks a package up by code; NULL when unknown. */
 const hc_package_t *hc_config_package(const hc_config_t *cfg, const char *code);

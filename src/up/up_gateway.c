@@ -148,6 +148,11 @@ static int add_indented(hc_buf_t *out, const char *value, const char *indent, si
     return rc ? HC_EINVAL : 0;
 }
 
+int up_gateway_instance_port(const hc_config_t *cfg, int port, int k)
+{
+    return port + k * cfg->scale_port_step;
+}
+
 int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_dir,
                       const char *health_addr, hc_buf_t *out, char *err, size_t errlen)
 {
@@ -168,6 +173,17 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
     snprintf(pay, sizeof pay, "%d", cfg->payment_port);
     snprintf(noti, sizeof noti, "%d", cfg->notification_port);
     snprintf(body, sizeof body, "%zu", cfg->max_body_bytes);
+    char servers[HC_NSERVICES][HC_SCALE_MAX * 64];
+    const int base[HC_NSERVICES] = {cfg->order_port, cfg->reservation_port, cfg->payment_port,
+                                    cfg->notification_port};
+    for (int i = 0; i < HC_NSERVICES; i++) {
+        size_t n = 0;
+        servers[i][0] = '\0';
+        for (int k = 0; k < cfg->scale[i] || k == 0; k++)
+            n += (size_t)snprintf(servers[i] + n, sizeof servers[i] - n,
+                                  "%sserver %s:%d max_fails=0;", k ? "\n" : "", upstream,
+                                  up_gateway_instance_port(cfg, base[i], k));
+    }
     limit_req_lines(cfg, limit_req, sizeof limit_req);
     limit_conn_lines(cfg, limit_conn, sizeof limit_conn);
     /* A value is one nginx word, checked below; a directive value is whole
@@ -186,6 +202,10 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
         {"RESERVATION_PORT", res, 0},
         {"PAYMENT_PORT", pay, 0},
         {"NOTIFICATION_PORT", noti, 0},
+        {"ORDER_SERVERS", servers[0], 1},
+        {"RESERVATION_SERVERS", servers[1], 1},
+        {"PAYMENT_SERVERS", servers[2], 1},
+        {"NOTIFICATION_SERVERS", servers[3], 1},
         {"MAX_BODY", body, 0},
         {"REAL_IP_HEADER", cfg->real_ip_header, 0},
         {"REAL_IP_FROM", hc_buf_str(&real_ip), 1},

@@ -23,14 +23,19 @@ extern const char up_gateway_tmpl[];
 char *up_gateway_load_template(const char *exe_dir, char *source, size_t srclen, char *err,
                                size_t errlen);
 
+/* The port of instance k (0 = the first) of a service whose first instance
+ * listens on port: port + k * HC_SCALE_PORT_STEP. */
+int up_gateway_instance_port(const hc_config_t *cfg, int port, int k);
+
 /* Replaces every @NAME@ placeholder of the gateway template tmpl with its
  * value from cfg (ports, bind address, max body, real-IP header), run_dir
  * (an absolute path) and health_addr (HEALTH_ADDR: host:port where `up`
- * answers the gateway's /actuator/health), appending the result to out. Three placeholders stand
+ * answers the gateway's /actuator/health), appending the result to out. Some placeholders stand
  * for whole directives, one per line, each line indented like the
  * placeholder: REAL_IP_FROM (a set_real_ip_from per HC_TRUSTED_PROXY item),
  * LIMIT_REQ (limit_req_zone and limit_req) and LIMIT_CONN (limit_conn_zone
- * and limit_conn); a limit that is off, or an empty proxy list, renders as
+ * and limit_conn), ORDER_SERVERS ... NOTIFICATION_SERVERS (a `server` line
+ * per instance of the service, HC_SCALE); a limit that is off, or an empty proxy list, renders as
  * one comment line. Returns 0, or HC_EINVAL with a message in err (size
  * errlen) for an unknown placeholder, a value nginx could not parse (say a
  * run_dir with spaces) or a result larger than out's maximum. Everything is

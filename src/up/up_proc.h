@@ -21,6 +21,11 @@
  * twice. */
 int up_proc_spawn(char *const argv[], pid_t *pid);
 
+/* As up_proc_spawn, with env_set ("NAME=value", borrowed) added to the
+ * child's environment in place of any NAME there; NULL: the environment as
+ * it is. */
+int up_proc_spawn_env(char *const argv[], const char *env_set, pid_t *pid);
+
 /* Describes the wait status st in out (size outlen): "exit status N",
  * "killed by signal N (Name)" or "wait status N". */
 void up_proc_describe_status(int st, char *out, size_t outlen);

@@ -35,20 +35,25 @@
 #include "up_probe.h"
 #include "up_proc.h"
 
-#define SV_NCHILD 5        /* four services and nginx */
-#define SV_NGINX 4         /* index of nginx in sv_t.child */
+/* Children at most: every instance of the four services (HC_SCALE), then nginx. */
+#define SV_MAXCHILD (HC_NSERVICES * HC_SCALE_MAX + 1)
 #define SV_STABLE_MS 10000 /* a child up this long restarts with the minimum delay again */
 #define SV_STOP_GRACE_MS                                                                           \
     10000             /* how long nginx gets to stop, and the services beyond their own grace */
 #define SV_POLL_MS 20 /* readiness polling interval */
 #define SV_PROBE_TIMEOUT_MS 250 /* one readiness probe */
 
-/* One supervised child: a service or nginx. During a rolling restart a
- * service has two processes: pid (serving) and next_pid (starting), then
- * pid (the new one) and old_pid (draining). */
+/* One supervised child: an instance of a service (HC_SCALE) or nginx.
+ * During a rolling restart an instance has two processes: pid (serving) and
+ * next_pid (starting), then pid (the new one) and old_pid (draining). */
 typedef struct sv_child {
-    const char *name;      /* "order", ..., "nginx" */
+    const char *name;      /* "order", "order-2" (its second instance), ..., "nginx" */
     const char *ctl_name;  /* its name for `healthcenter restart` ("gateway" for nginx) */
+    const char *svc;       /* the service it runs ("order"); NULL for nginx */
+    int svc_i;             /* that service's index (HC_NSERVICES order); -1 for nginx */
+    int instance;          /* 0 for a service's first instance, k for its (k+1)th */
+    char name_buf[32];     /* name when it is not the service's */
+    char env_port[48];     /* "HC_ORDER_PORT=8181" for an instance past the first; "" */
     const char *port_var;  /* the variable that sets its port, for messages */
     int port;              /* the HTTP port it listens on */
     char probe_url[160];   /* its readiness probe */
@@ -86,21 +91,23 @@ typedef enum sv_spawn_kind {
 typedef struct sv {
     const hc_config_t *cfg;
     const char *self_exe;
-    char nginx[PATH_MAX];   /* the nginx program: a path, or "nginx" to search in PATH */
-    char run_dir[PATH_MAX]; /* absolute */
-    char conf[PATH_MAX];    /* run_dir/nginx.conf */
-    char prefix[PATH_MAX];  /* run_dir/ for nginx -p */
-    char host[80];          /* where the children are reached (an address literal) */
-    sigset_t sigs;          /* the signals handled synchronously */
-    up_policy_t policy;     /* restart and liveness rules, from cfg */
-    int lock_fd[SV_NCHILD]; /* <data>/<service>.lock, held for the children; -1 */
-    int health_fd;          /* loopback listener for the gateway's /actuator/health; -1 */
-    char health_addr[112];  /* its host:port, rendered into nginx.conf */
-    pthread_mutex_t mu;     /* guards child[] and stopping */
-    pthread_cond_t cond;    /* signalled when a spawn asked for is done, and on stopping */
-    pthread_t main_thread;  /* the one that forks and reaps */
-    int stopping;           /* the stop has begun: no restart starts any more */
-    sv_child_t child[SV_NCHILD];
+    char nginx[PATH_MAX];      /* the nginx program: a path, or "nginx" to search in PATH */
+    char run_dir[PATH_MAX];    /* absolute */
+    char conf[PATH_MAX];       /* run_dir/nginx.conf */
+    char prefix[PATH_MAX];     /* run_dir/ for nginx -p */
+    char host[80];             /* where the children are reached (an address literal) */
+    sigset_t sigs;             /* the signals handled synchronously */
+    up_policy_t policy;        /* restart and liveness rules, from cfg */
+    int lock_fd[HC_NSERVICES]; /* <data>/<service>.lock, held for the children; -1 */
+    int health_fd;             /* loopback listener for the gateway's /actuator/health; -1 */
+    char health_addr[112];     /* its host:port, rendered into nginx.conf */
+    pthread_mutex_t mu;        /* guards child[] and stopping */
+    pthread_cond_t cond;       /* signalled when a spawn asked for is done, and on stopping */
+    pthread_t main_thread;     /* the one that forks and reaps */
+    int stopping;              /* the stop has begun: no restart starts any more */
+    int n;                     /* children in child[]: the services' instances, then nginx */
+    int nginx_i;               /* index of nginx in child[]: n - 1 */
+    sv_child_t child[SV_MAXCHILD];
 } sv_t;
 
 /* Resolves host:port (numeric) into *ai; the caller frees it with freeaddrinfo.
@@ -179,7 +186,7 @@ static int sv_spawn_process(sv_t *sv, sv_child_t *c, pid_t *pid)
 {
     char *argv[12];
     size_t k = 0;
-    if (c == &sv->child[SV_NGINX]) {
+    if (c == &sv->child[sv->nginx_i]) {
         argv[k++] = sv->nginx;
         argv[k++] = (char *)"-p";
         argv[k++] = sv->prefix;
@@ -191,10 +198,11 @@ static int sv_spawn_process(sv_t *sv, sv_child_t *c, pid_t *pid)
         argv[k++] = (char *)"daemon off;";
     } else {
         argv[k++] = (char *)sv->self_exe;
-        argv[k++] = (char *)c->name;
+        argv[k++] = (char *)c->svc;
     }
     argv[k] = NULL;
-    int rc = up_proc_spawn(argv, pid);
+    /* An instance past the first reads its own port from its environment. */
+    int rc = up_proc_spawn_env(argv, c->env_port[0] ? c->env_port : NULL, pid);
     if (rc == 0)
         hc_info("started %s (pid %d, port %d)", c->name, (int)*pid, c->port);
     return rc;
@@ -224,7 +232,7 @@ static void sv_spawn_error(const sv_t *sv, const sv_child_t *c, int rc, const ch
                            size_t errlen)
 {
     int e = errno;
-    int nginx = c == &sv->child[SV_NGINX];
+    int nginx = c == &sv->child[sv->nginx_i];
     if (rc == HC_EIO)
         hc_fmt(err, errlen, "cannot %s %s: fork failed: %s", verb, c->name, strerror(e));
     else if (nginx && !strchr(sv->nginx, '/') && (e == ENOENT || e == ENOTDIR || e == EACCES))
@@ -289,7 +297,7 @@ static int sv_reap(sv_t *sv, int restart)
             break;
         char how[96];
         up_proc_describe_status(st, how, sizeof how);
-        for (int i = 0; i < SV_NCHILD; i++) {
+        for (int i = 0; i < sv->n; i++) {
             sv_child_t *c = &sv->child[i];
             if (pid == c->next_pid) {
                 c->next_pid = 0;
@@ -392,23 +400,23 @@ static void sv_stop_all(sv_t *sv)
     pthread_mutex_lock(&sv->mu);
     sv->stopping = 1;
     pthread_cond_broadcast(&sv->cond);
-    for (int i = 0; i < SV_NCHILD; i++)
+    for (int i = 0; i < sv->n; i++)
         sv->child[i].restart_at_ms = 0;
-    sv_child_t *nginx = &sv->child[SV_NGINX];
+    sv_child_t *nginx = &sv->child[sv->nginx_i];
     int hurry = 0;
     if (nginx->pid > 0) {
         sv_signal_child(nginx, SIGQUIT);
-        hurry = sv_wait_exit(sv, SV_NGINX, SV_NCHILD, hc_deadline_ms(SV_STOP_GRACE_MS));
+        hurry = sv_wait_exit(sv, sv->nginx_i, sv->n, hc_deadline_ms(SV_STOP_GRACE_MS));
         if (!hurry && nginx->pid > 0)
             hc_warn("nginx (pid %d) did not stop within %d ms; stopping the services anyway",
                     (int)nginx->pid, SV_STOP_GRACE_MS);
     }
-    for (int i = 0; i < SV_NGINX; i++)
+    for (int i = 0; i < sv->nginx_i; i++)
         sv_signal_child(&sv->child[i], SIGTERM);
     if (!hurry)
-        sv_wait_exit(sv, 0, SV_NCHILD,
+        sv_wait_exit(sv, 0, sv->n,
                      hc_deadline_ms((int64_t)sv->cfg->shutdown_grace_ms + SV_STOP_GRACE_MS));
-    for (int i = 0; i < SV_NCHILD; i++) {
+    for (int i = 0; i < sv->n; i++) {
         sv_child_t *c = &sv->child[i];
         pid_t *pids[3] = {&c->pid, &c->next_pid, &c->old_pid};
         for (int k = 0; k < 3; k++) {
@@ -434,10 +442,11 @@ static void sv_init_children(sv_t *sv)
     const hc_config_t *cfg = sv->cfg;
     char host[96];
     up_gateway_addr_literal(sv->host, host, sizeof host);
+    /* In HC_NSERVICES order; nginx last. */
     const struct {
         const char *name, *var;
         int port;
-    } t[SV_NCHILD] = {
+    } t[HC_NSERVICES + 1] = {
         {"order", "HC_ORDER_PORT", cfg->order_port},
         {"reservation", "HC_RESERVATION_PORT", cfg->reservation_port},
         {"payment", "HC_PAYMENT_PORT", cfg->payment_port},
@@ -452,30 +461,44 @@ static void sv_init_children(sv_t *sv)
         .loop_window_ms = cfg->crash_loop_window_ms,
         .probe_failures = cfg->liveness_failures,
     };
-    for (int i = 0; i < SV_NCHILD; i++) {
-        sv_child_t *c = &sv->child[i];
-        int nginx = i == SV_NGINX;
-        c->name = t[i].name;
-        c->ctl_name = nginx ? "gateway" : t[i].name;
-        c->port_var = t[i].var;
-        c->port = t[i].port;
-        up_history_init(&c->hist, &sv->policy);
-        /* A service is ready when /health/ready answers 200; nginx when it
-         * answers HTTP at all (it has no upstream-independent state). */
-        snprintf(c->probe_url, sizeof c->probe_url, "http://%s:%d%s", host, t[i].port,
-                 nginx ? "/gateway/health" : "/health/ready");
-        snprintf(c->live_url, sizeof c->live_url, "http://%s:%d%s", host, t[i].port,
-                 nginx ? "/gateway/health" : "/health/live");
-        snprintf(c->health_url, sizeof c->health_url, "http://%s:%d/actuator/health", host,
-                 t[i].port);
+    sv->n = 0;
+    for (int s = 0; s <= HC_NSERVICES; s++) {
+        int nginx = s == HC_NSERVICES;
+        int count = nginx || cfg->scale[s] < 1 ? 1 : cfg->scale[s];
+        for (int k = 0; k < count; k++) {
+            sv_child_t *c = &sv->child[sv->n++];
+            c->svc = nginx ? NULL : t[s].name;
+            c->svc_i = nginx ? -1 : s;
+            c->instance = k;
+            c->name = t[s].name;
+            c->port = up_gateway_instance_port(cfg, t[s].port, k);
+            c->port_var = k ? "HC_SCALE_PORT_STEP" : t[s].var;
+            if (k) {
+                /* "order-2": the second instance, on its own port. */
+                hc_fmt(c->name_buf, sizeof c->name_buf, "%s-%d", t[s].name, k + 1);
+                c->name = c->name_buf;
+                hc_fmt(c->env_port, sizeof c->env_port, "%s=%d", t[s].var, c->port);
+            }
+            c->ctl_name = nginx ? "gateway" : c->name;
+            up_history_init(&c->hist, &sv->policy);
+            /* A service is ready when /health/ready answers 200; nginx when it
+             * answers HTTP at all (it has no upstream-independent state). */
+            snprintf(c->probe_url, sizeof c->probe_url, "http://%s:%d%s", host, c->port,
+                     nginx ? "/gateway/health" : "/health/ready");
+            snprintf(c->live_url, sizeof c->live_url, "http://%s:%d%s", host, c->port,
+                     nginx ? "/gateway/health" : "/health/live");
+            snprintf(c->health_url, sizeof c->health_url, "http://%s:%d/actuator/health", host,
+                     c->port);
+        }
     }
+    sv->nginx_i = sv->n - 1;
 }
 
 /* Checks the ports: all different and free on the bind address. Returns 0, or
  * HC_EUNAVAIL with a message in err. */
 static int sv_check_ports(const sv_t *sv, char *err, size_t errlen)
 {
-    for (int i = 0; i < SV_NCHILD; i++) {
+    for (int i = 0; i < sv->n; i++) {
         const sv_child_t *c = &sv->child[i];
         for (int j = 0; j < i; j++) {
             if (sv->child[j].port == c->port) {
@@ -556,7 +579,7 @@ static void sv_on_probe(void *ud, int id, int status)
 {
     sv_probe_ctx_t *pc = ud;
     sv_child_t *c = &pc->sv->child[id];
-    int ok = id == SV_NGINX ? status > 0 : status == 200;
+    int ok = id == pc->sv->nginx_i ? status > 0 : status == 200;
     if (ok && c->pid > 0 && !c->ready) {
         c->ready = 1;
         hc_info("%s is ready (%lld ms)", c->name, (long long)(hc_mono_ms() - pc->t0));
@@ -571,9 +594,8 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
 {
     /* nginx first: when it cannot be run (not found in PATH), no service has
      * been started yet. */
-    static const int order[SV_NCHILD] = {SV_NGINX, 0, 1, 2, 3};
-    for (int k = 0; k < SV_NCHILD; k++) {
-        sv_child_t *c = &sv->child[order[k]];
+    for (int k = 0; k < sv->n; k++) {
+        sv_child_t *c = &sv->child[k == 0 ? sv->nginx_i : k - 1];
         int spawned = sv_spawn(sv, c);
         if (spawned != 0) {
             sv_spawn_error(sv, c, spawned, "start", err, errlen);
@@ -587,7 +609,7 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
     int64_t deadline = t0 + sv->cfg->ready_timeout_ms;
     int rc;
     for (;;) {
-        for (int i = 0; i < SV_NCHILD; i++) {
+        for (int i = 0; i < sv->n; i++) {
             sv_child_t *c = &sv->child[i];
             /* A probe libcurl refuses to add counts as one not answered. */
             if (c->pid > 0 && !c->ready)
@@ -595,7 +617,7 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
         }
         up_probe_run(probe, sv_on_probe, &pc);
         int pending = 0;
-        for (int i = 0; i < SV_NCHILD; i++)
+        for (int i = 0; i < sv->n; i++)
             pending += !sv->child[i].ready;
         if (pending == 0) {
             rc = 0;
@@ -605,7 +627,7 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
             int k =
                 hc_fmt(err, errlen,
                        "not ready within %d ms (HC_READY_TIMEOUT_MS):", sv->cfg->ready_timeout_ms);
-            for (int i = 0; i < SV_NCHILD && k > 0 && (size_t)k < errlen; i++)
+            for (int i = 0; i < sv->n && k > 0 && (size_t)k < errlen; i++)
                 if (!sv->child[i].ready)
                     k += snprintf(err + k, errlen - (size_t)k, " %s (port %d)", sv->child[i].name,
                                   sv->child[i].port);
@@ -619,15 +641,15 @@ static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
         }
         if (sig == SIGCHLD || sig == 0) {
             int st;
-            for (int i = 0; i < SV_NCHILD; i++) {
+            for (int i = 0; i < sv->n; i++) {
                 sv_child_t *c = &sv->child[i];
                 if (c->pid <= 0 || waitpid(c->pid, &st, WNOHANG) != c->pid)
                     continue;
                 char how[96];
                 up_proc_describe_status(st, how, sizeof how);
                 hc_fmt(err, errlen, "%s exited during start-up (%s); see its messages above%s%s%s",
-                       c->name, how, i == SV_NGINX ? " and in " : "",
-                       i == SV_NGINX ? sv->run_dir : "", i == SV_NGINX ? "/error.log" : "");
+                       c->name, how, i == sv->nginx_i ? " and in " : "",
+                       i == sv->nginx_i ? sv->run_dir : "", i == sv->nginx_i ? "/error.log" : "");
                 c->pid = 0;
                 rc = 1;
                 goto out;
@@ -645,8 +667,8 @@ static void sv_print_ready(const sv_t *sv, int64_t ms)
     char host[96];
     up_gateway_addr_literal(sv->host, host, sizeof host);
     printf("healthcenter: all services ready in %lld ms\n", (long long)ms);
-    printf("  gateway       http://%s:%d/\n", host, sv->child[SV_NGINX].port);
-    for (int i = 0; i < SV_NGINX; i++)
+    printf("  gateway       http://%s:%d/\n", host, sv->child[sv->nginx_i].port);
+    for (int i = 0; i < sv->nginx_i; i++)
         printf("  %-13s http://%s:%d/\n", sv->child[i].name, host, sv->child[i].port);
     printf("  run dir       %s (nginx.conf, access.log, error.log)\n", sv->run_dir);
     printf("Press Ctrl-C to stop.\n");
@@ -657,7 +679,7 @@ static void sv_print_ready(const sv_t *sv, int64_t ms)
  * them. Called on the main thread with sv->mu held. */
 static void sv_spawn_requested(sv_t *sv)
 {
-    for (int i = 0; i < SV_NCHILD; i++) {
+    for (int i = 0; i < sv->n; i++) {
         sv_child_t *c = &sv->child[i];
         if (c->spawn_want == SV_SPAWN_NONE)
             continue;
@@ -698,7 +720,7 @@ static int sv_request_spawn(sv_t *sv, sv_child_t *c, sv_spawn_kind_t kind)
 static void sv_restart_due(sv_t *sv)
 {
     int64_t now = hc_mono_ms();
-    for (int i = 0; i < SV_NCHILD; i++) {
+    for (int i = 0; i < sv->n; i++) {
         sv_child_t *c = &sv->child[i];
         if (c->pid != 0 || c->restart_at_ms == 0 || c->restart_at_ms > now || c->restarting)
             continue;
@@ -726,8 +748,8 @@ static void sv_restart_due(sv_t *sv)
 /* What a liveness round needs to remember of one probe. */
 typedef struct sv_live {
     sv_t *sv;
-    pid_t pid[SV_NCHILD]; /* the process probed, 0 = not probed */
-    int ok[SV_NCHILD];
+    pid_t pid[SV_MAXCHILD]; /* the process probed, 0 = not probed */
+    int ok[SV_MAXCHILD];
 } sv_live_t;
 
 static void sv_on_live(void *ud, int id, const up_probe_result_t *r)
@@ -735,7 +757,7 @@ static void sv_on_live(void *ud, int id, const up_probe_result_t *r)
     sv_live_t *l = ud;
     /* nginx: any HTTP answer; a service: 200 (it answers 200 while it runs,
      * draining included). */
-    l->ok[id] = id == SV_NGINX ? r->status > 0 : r->status == 200;
+    l->ok[id] = id == l->sv->nginx_i ? r->status > 0 : r->status == 200;
 }
 
 /* Probes every serving child's liveness once, in parallel (each at most
@@ -751,7 +773,7 @@ static void sv_liveness_round(sv_t *sv, up_probe_t *probe)
     memset(&l, 0, sizeof l);
     l.sv = sv;
     pthread_mutex_lock(&sv->mu);
-    for (int i = 0; i < SV_NCHILD; i++) {
+    for (int i = 0; i < sv->n; i++) {
         sv_child_t *c = &sv->child[i];
         if (c->pid > 0 && !c->restarting && up_probe_add(probe, i, c->live_url) == 0)
             l.pid[i] = c->pid;
@@ -760,7 +782,7 @@ static void sv_liveness_round(sv_t *sv, up_probe_t *probe)
     up_probe_run_results(probe, sv_on_live, &l);
     pthread_mutex_lock(&sv->mu);
     int64_t now = hc_mono_ms();
-    for (int i = 0; i < SV_NCHILD; i++) {
+    for (int i = 0; i < sv->n; i++) {
         sv_child_t *c = &sv->child[i];
         if (!l.pid[i] || c->pid != l.pid[i] || c->restarting)
             continue;
@@ -794,7 +816,7 @@ static void sv_supervise(sv_t *sv)
         int64_t now = hc_mono_ms();
         int64_t wait = 60000;
         pthread_mutex_lock(&sv->mu);
-        for (int i = 0; i < SV_NCHILD; i++) {
+        for (int i = 0; i < sv->n; i++) {
             sv_child_t *c = &sv->child[i];
             if (c->pid == 0 && c->restart_at_ms > 0 && c->restart_at_ms - now < wait)
                 wait = c->restart_at_ms - now;
@@ -838,8 +860,8 @@ static const char *sv_state(const sv_child_t *c)
 
 /* Collects what a health probe answered (id: the child's index). */
 typedef struct sv_health {
-    up_health_child_t c[SV_NCHILD];
-    char *body[SV_NCHILD];
+    up_health_child_t c[SV_MAXCHILD];
+    char *body[SV_MAXCHILD];
 } sv_health_t;
 
 static void sv_on_health(void *ud, int id, const up_probe_result_t *r)
@@ -859,10 +881,10 @@ static json_t *sv_ctl_health(void *ud, int *status)
     sv_t *sv = ud;
     sv_health_t h;
     memset(&h, 0, sizeof h);
-    char why[SV_NCHILD][300];
+    char why[SV_MAXCHILD][300];
     up_probe_t *probe = up_probe_create(sv->cfg->liveness_timeout_ms);
     pthread_mutex_lock(&sv->mu);
-    for (int i = 0; i < SV_NCHILD; i++) {
+    for (int i = 0; i < sv->n; i++) {
         const sv_child_t *c = &sv->child[i];
         hc_strlcpy(why[i], c->why, sizeof why[i]);
         h.c[i] = (up_health_child_t){.name = c->ctl_name,
@@ -872,14 +894,14 @@ static json_t *sv_ctl_health(void *ud, int *status)
                                      .state = sv_state(c),
                                      .why = why[i],
                                      .status = -1};
-        if (c->pid > 0 && i != SV_NGINX && up_probe_add_body(probe, i, c->health_url) == 0)
+        if (c->pid > 0 && i != sv->nginx_i && up_probe_add_body(probe, i, c->health_url) == 0)
             h.c[i].asked = 1;
     }
     pthread_mutex_unlock(&sv->mu);
     up_probe_run_results(probe, sv_on_health, &h);
     up_probe_destroy(probe);
-    json_t *body = up_health_aggregate(h.c, SV_NCHILD, sv->cfg->liveness_timeout_ms, status);
-    for (int i = 0; i < SV_NCHILD; i++)
+    json_t *body = up_health_aggregate(h.c, sv->n, sv->cfg->liveness_timeout_ms, status);
+    for (int i = 0; i < sv->n; i++)
         free(h.body[i]);
     return body;
 }
@@ -926,7 +948,7 @@ static int sv_wait_instance_ready(sv_t *sv, int i, pid_t pid, pid_t *watch, int6
         sv_ready_t rd = {.status = -1};
         if (up_probe_add(probe, i, c->probe_url) == 0)
             up_probe_run_results(probe, sv_on_ready, &rd);
-        if (i == SV_NGINX ? rd.status > 0 : rd.status == 200 && rd.pid == pid) {
+        if (i == sv->nginx_i ? rd.status > 0 : rd.status == 200 && rd.pid == pid) {
             rc = 0;
             break;
         }
@@ -987,7 +1009,7 @@ static json_t *sv_ctl_start(sv_t *sv, int i, int *status)
  * sv->mu held. */
 static void sv_reload_nginx(sv_t *sv)
 {
-    pid_t nginx = sv->child[SV_NGINX].pid;
+    pid_t nginx = sv->child[sv->nginx_i].pid;
     if (nginx > 0 && kill(nginx, SIGHUP) == 0)
         hc_info("nginx (pid %d) reloading: its connections to the old instance close", (int)nginx);
 }
@@ -998,9 +1020,8 @@ static void sv_reload_nginx(sv_t *sv)
  * nginx, drain and stop the old one (SIGTERM: it serves what it has, with
  * Connection: close). The gateway's is a reload. Runs on a control thread;
  * answers when it is over. */
-static json_t *sv_ctl_restart(void *ud, int i, int *status)
+static json_t *sv_ctl_restart_one(sv_t *sv, int i, int *status)
 {
-    sv_t *sv = ud;
     sv_child_t *c = &sv->child[i];
     char msg[400];
     json_t *out = NULL;
@@ -1022,7 +1043,7 @@ static json_t *sv_ctl_restart(void *ud, int i, int *status)
         out = sv_ctl_start(sv, i, status);
         goto done;
     }
-    if (i == SV_NGINX) {
+    if (i == sv->nginx_i) {
         sv_reload_nginx(sv);
         *status = 200;
         out = json_pack("{s:s, s:s, s:i, s:i}", "service", c->ctl_name, "status", "RELOADED",
@@ -1110,17 +1131,50 @@ unlock:
     return out;
 }
 
+/* `healthcenter restart NAME`: a scaled service's name (its first
+ * instance's) restarts each of its instances in turn, as sv_ctl_restart_one
+ * does one, so the others serve meanwhile; it stops at the first that fails
+ * and answers that failure. "order-2" names one instance. The answer of
+ * several is {"service","status":"RESTARTED","instances":[one answer
+ * each]}. Runs on a control thread. */
+static json_t *sv_ctl_restart(void *ud, int i, int *status)
+{
+    sv_t *sv = ud;
+    const sv_child_t *c = &sv->child[i];
+    int first = i, count = 1;
+    if (c->svc && c->instance == 0)
+        while (first + count < sv->nginx_i && sv->child[first + count].svc_i == c->svc_i)
+            count++;
+    if (count == 1)
+        return sv_ctl_restart_one(sv, i, status);
+    json_t *each = json_array();
+    for (int k = 0; k < count; k++) {
+        json_t *one = sv_ctl_restart_one(sv, first + k, status);
+        if (*status != 200) {
+            json_decref(each);
+            return one;
+        }
+        json_array_append_new(each, one);
+    }
+    *status = 200;
+    return json_pack("{s:s, s:s, s:o}", "service", c->ctl_name, "status", "RESTARTED", "instances",
+                     each);
+}
+
 /* Takes <data>/<service>.lock for every service, for the children (they
  * inherit the descriptors: see hc_service's claim), so that no second `up`
  * or lone service uses the data directory meanwhile. Returns 0, or HC_EBUSY /
  * HC_EIO with a message in err (the locks taken are released). */
 static int sv_lock(sv_t *sv, char *err, size_t errlen)
 {
-    for (int i = 0; i < SV_NCHILD; i++)
+    for (int i = 0; i < HC_NSERVICES; i++)
         sv->lock_fd[i] = -1;
-    for (int i = 0; i < SV_NGINX; i++) {
+    /* One lock per service: its instances share its storage and inherit it. */
+    static const char *const names[HC_NSERVICES] = {"order", "reservation", "payment",
+                                                    "notification"};
+    for (int i = 0; i < HC_NSERVICES; i++) {
         char path[PATH_MAX];
-        hc_fmt(path, sizeof path, "%s/%s.lock", sv->cfg->data_dir, sv->child[i].name);
+        hc_fmt(path, sizeof path, "%s/%s.lock", sv->cfg->data_dir, names[i]);
         hc_lock_holder_t holder;
         int rc = hc_lock_acquire(path, "up", 1, &sv->lock_fd[i], &holder);
         if (rc == 0)
@@ -1159,17 +1213,17 @@ static void sv_report(const char *err)
  * to start one is a warning. ctl gets both (NULL where it failed). */
 static void sv_control_start(sv_t *sv, const char **names, up_control_t *ctl[2])
 {
-    for (int i = 0; i < SV_NCHILD; i++)
+    for (int i = 0; i < sv->n; i++)
         names[i] = sv->child[i].ctl_name;
     char path[PATH_MAX + 16], err[512];
     hc_fmt(path, sizeof path, "%s/%s", sv->run_dir, UP_CONTROL_SOCKET);
     up_control_ops_t ops = {.health = sv_ctl_health, .restart = sv_ctl_restart, .ud = sv};
-    if (up_control_start(path, names, SV_NCHILD, &ops, &ctl[0], err, sizeof err) != 0)
+    if (up_control_start(path, names, sv->n, &ops, &ctl[0], err, sizeof err) != 0)
         hc_warn("%s: `healthcenter restart` is unavailable", err);
     else
         hc_info("control socket %s (healthcenter restart SERVICE, GET /actuator/health)", path);
     ops.restart = NULL; /* health only */
-    if (up_control_serve(sv->health_fd, NULL, names, SV_NCHILD, &ops, &ctl[1]) != 0) {
+    if (up_control_serve(sv->health_fd, NULL, names, sv->n, &ops, &ctl[1]) != 0) {
         hc_warn("cannot serve %s: the gateway's /actuator/health is unavailable", sv->health_addr);
     } else {
         sv->health_fd = -1; /* the server's now */
@@ -1188,7 +1242,7 @@ int up_supervisor_run(const hc_config_t *cfg, const char *self_exe)
     sv->main_thread = pthread_self();
     up_gateway_reach_addr(cfg->bind_addr, sv->host, sizeof sv->host);
     sv_init_children(sv);
-    for (int i = 0; i < SV_NCHILD; i++)
+    for (int i = 0; i < HC_NSERVICES; i++)
         sv->lock_fd[i] = -1;
     sv->health_fd = -1;
 
@@ -1222,7 +1276,7 @@ int up_supervisor_run(const hc_config_t *cfg, const char *self_exe)
     } else if (sv_health_listen(sv, err, sizeof err) == 0 && sv_prepare(sv, err, sizeof err) == 0 &&
                sv_check_ports(sv, err, sizeof err) == 0) {
         int started = sv_start(sv, t0, err, sizeof err);
-        const char *names[SV_NCHILD];
+        const char *names[SV_MAXCHILD];
         up_control_t *ctl[2] = {NULL, NULL};
         if (started == 0) {
             sv_control_start(sv, names, ctl);
@@ -1243,7 +1297,7 @@ int up_supervisor_run(const hc_config_t *cfg, const char *self_exe)
     } else {
         sv_report(err);
     }
-    for (int i = 0; i < SV_NCHILD; i++)
+    for (int i = 0; i < HC_NSERVICES; i++)
         hc_lock_release(sv->lock_fd[i]);
     if (sv->health_fd >= 0)
         close(sv->health_fd);

@@ -182,6 +182,72 @@ static void test_invalid_centers(void **state)
     load_fails_naming("HC_CENTERS");
 }
 
+/* HC_SCALE: counts per service, one each by default, bad items named. */
+static void test_parse_scale(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    char err[256] = "";
+    assert_non_null(cfg);
+    assert_int_equal(hc_config_parse_scale(cfg, "", err, sizeof err), 0);
+    for (int i = 0; i < HC_NSERVICES; i++)
+        assert_int_equal(cfg->scale[i], 1);
+    assert_int_equal(
+        hc_config_parse_scale(cfg, "order=2,reservation=3,notification=8", err, sizeof err), 0);
+    assert_int_equal(cfg->scale[0], 2);
+    assert_int_equal(cfg->scale[1], 3);
+    assert_int_equal(cfg->scale[2], 1);
+    assert_int_equal(cfg->scale[3], 8);
+    assert_int_equal(hc_config_parse_scale(cfg, "payment=1,", err, sizeof err), 0);
+    assert_int_equal(cfg->scale[0], 1); /* parsed afresh */
+    const char *bad[] = {"order", "order=",    "order=0", "order=9",  "order=x", "shop=2",
+                         ",",     "order=2,,", "=2",      "order=-1", "order=2 "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        if (hc_config_parse_scale(cfg, bad[i], err, sizeof err) != HC_EINVAL)
+            fail_msg("HC_SCALE=\"%s\" was accepted", bad[i]);
+        if (!strstr(err, "HC_SCALE"))
+            fail_msg("HC_SCALE=\"%s\": message does not name it: %s", bad[i], err);
+        for (int k = 0; k < HC_NSERVICES; k++)
+            assert_int_equal(cfg->scale[k], 1);
+    }
+    free(cfg);
+}
+
+/* HC_SCALE is refused on the embedded log (every service consumes events)
+ * and accepted with Kafka; the step moves the extra instances' ports. */
+static void test_scale_needs_kafka(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    char err[512] = "";
+    assert_non_null(cfg);
+    setenv("HC_SCALE", "order=2", 1);
+    assert_int_equal(hc_config_load(cfg, err, sizeof err), HC_EINVAL);
+    assert_non_null(strstr(err, "HC_SCALE"));
+    assert_non_null(strstr(err, "HC_BUS=kafka"));
+    setenv("HC_SCALE", "order=1", 1); /* one instance is no scale-out */
+    load_ok(cfg);
+    setenv("HC_BUS", "kafka", 1);
+    setenv("HC_SCALE", "order=2,notification=3", 1);
+    load_ok(cfg);
+    assert_int_equal(cfg->scale[0], 2);
+    assert_int_equal(cfg->scale[3], 3);
+    assert_int_equal(cfg->scale_port_step, 100);
+    setenv("HC_SCALE_PORT_STEP", "0", 1);
+    load_fails_naming("HC_SCALE_PORT_STEP");
+    free(cfg);
+}
+
+/* Regression (found by fuzz_config): HC_KAFKA_BROKERS set but empty was
+ * accepted, leaving librdkafka no broker to bootstrap from. */
+static void test_empty_kafka_brokers_refused(void **state)
+{
+    (void)state;
+    setenv("HC_KAFKA_BROKERS", "", 1);
+    load_fails_naming("HC_KAFKA_BROKERS");
+}
+
 static void test_invalid_choices(void **state)
 {
     (void)state;
@@ -671,6 +737,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_payment_breaker_and_bulkhead, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_parse_packages, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_parse_centers, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_parse_scale, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_scale_needs_kafka, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_empty_kafka_brokers_refused, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_print_table_names_variables, clear_env, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,44 @@ static void test_render_builtin_template(void **state)
     free(cfg);
 }
 
+/* HC_SCALE: the service's upstream lists every instance, the first on its
+ * port and the others HC_SCALE_PORT_STEP apart; unscaled services keep one;
+ * the keepalive pool stays, and no retry of a request that was sent. */
+static void test_render_scaled_upstreams(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    cfg->order_port = 18081;
+    cfg->payment_port = 18083;
+    cfg->scale[0] = 3;
+    cfg->scale_port_step = 100;
+    hc_buf_t out;
+    char err[256] = "";
+    hc_buf_init(&out, 1 << 20);
+    assert_int_equal(
+        up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", "127.0.0.1:1", &out, err, sizeof err),
+        0);
+    const char *text = hc_buf_str(&out);
+    const char *up = strstr(text, "upstream hc_order {");
+    assert_non_null(up);
+    const char *end = strchr(up, '}');
+    const char *want[] = {"        server 127.0.0.1:18081 max_fails=0;\n",
+                          "        server 127.0.0.1:18181 max_fails=0;\n",
+                          "        server 127.0.0.1:18281 max_fails=0;\n", "keepalive 64;"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *at = strstr(up, want[i]);
+        if (!at || at > end)
+            fail_msg("hc_order upstream lacks \"%s\":\n%.*s", want[i], (int)(end - up), up);
+    }
+    assert_null(strstr(text, "18183"));
+    assert_non_null(strstr(text, "server 127.0.0.1:18083 max_fails=0;"));
+    assert_null(strstr(text, "non_idempotent;"));
+    assert_null(strstr(text, "proxy_next_upstream error timeout non_idempotent"));
+    assert_int_equal(up_gateway_instance_port(cfg, 18081, 2), 18281);
+    hc_buf_cleanup(&out);
+    free(cfg);
+}
+
 static void test_render_plain_text_unchanged(void **state)
 {
     (void)state;
@@ -497,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_nginx_program_is_hc_nginx_when_it_is_executable),
         cmocka_unit_test(test_nginx_program_bare_hc_nginx_is_a_path_not_a_path_search),
         cmocka_unit_test(test_nginx_program_default_is_a_usual_place_else_left_to_path),
+        cmocka_unit_test(test_render_scaled_upstreams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
