@@ -347,17 +347,6 @@ static sq_conn_t *pool_first(sq_db_t *db)
     return c;
 }
 
-static void sq_db_destroy(sq_db_t *db);
-static void sq_db_release(sq_db_t *db, sq_conn_t *c);
-static int sq_conn_begin(sq_conn_t *c);
-static int sq_conn_commit(sq_conn_t *c);
-static void sq_conn_rollback(sq_conn_t *c);
-static int sq_conn_exec(sq_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
-                        int64_t *changes);
-static int sq_conn_query(sq_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
-                         hc_rows_t **out);
-static int sq_conn_exec_script(sq_conn_t *c, const char *sql);
-
 int hc_db_open(const char *path, const char *sync, const hc_migration_t *migs, size_t n_migs,
                hc_db_t **out)
 {
