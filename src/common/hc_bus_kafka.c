@@ -51,6 +51,11 @@ typedef struct batch {
 struct hc_bus_consumer {
     kafka_bus_t *bus;
     rd_kafka_t *rk;
+    /* Asks the broker for end offsets and metadata (the lag gauge). Not rk:
+     * the broker answers one connection's requests in order, so on rk a
+     * query waits behind the pending fetch, up to fetch.wait.max.ms (500 ms)
+     * per request on an idle topic, and a /metrics scrape took seconds. */
+    rd_kafka_t *query;
     char group[128];
     pthread_mutex_t mu;         /* guards assigned and committed (read by lag) */
     hc_bus_offsets_t assigned;  /* partitions owned now (offset unused) */
@@ -475,6 +480,12 @@ static int kafka_consumer_open(hc_bus_t *b, const char *group, hc_bus_consumer_t
         return HC_EINVAL;
     }
     rd_kafka_poll_set_consumer(c->rk);
+    rd_kafka_conf_t *qconf = base_conf(kb);
+    if (qconf && !(c->query = rd_kafka_new(RD_KAFKA_PRODUCER, qconf, err, sizeof err))) {
+        hc_warn("kafka consumer %s: no query client (%s); the lag asks through the consumer",
+                c->group, err);
+        rd_kafka_conf_destroy(qconf);
+    }
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, b->topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t serr = rd_kafka_subscribe(c->rk, sub);
@@ -483,6 +494,8 @@ static int kafka_consumer_open(hc_bus_t *b, const char *group, hc_bus_consumer_t
         hc_error("kafka consumer %s: subscribe to %s: %s", c->group, b->topic,
                  rd_kafka_err2str(serr));
         rd_kafka_destroy(c->rk);
+        if (c->query)
+            rd_kafka_destroy(c->query);
         pthread_mutex_destroy(&c->mu);
         free(c);
         return HC_EINVAL;
@@ -655,10 +668,11 @@ static void kafka_learn_committed(hc_bus_consumer_t *c, const rd_kafka_topic_par
 static int64_t group_lag(hc_bus_consumer_t *c)
 {
     const char *topic = c->bus->base.topic;
-    rd_kafka_topic_t *t = rd_kafka_topic_new(c->rk, topic, NULL);
+    rd_kafka_t *q = c->query ? c->query : c->rk;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(q, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
     int64_t lag = 0;
-    if (!t || rd_kafka_metadata(c->rk, 0, t, &md, LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+    if (!t || rd_kafka_metadata(q, 0, t, &md, LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         md->topic_cnt != 1 || md->topics[0].err) {
         if (md)
             rd_kafka_metadata_destroy(md);
@@ -675,7 +689,7 @@ static int64_t group_lag(hc_bus_consumer_t *c)
     if (parts > 0 && rd_kafka_committed(c->rk, l, LAG_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         for (int i = 0; i < l->cnt; i++) {
             int64_t lo = 0, hi = 0;
-            if (rd_kafka_query_watermark_offsets(c->rk, topic, l->elems[i].partition, &lo, &hi,
+            if (rd_kafka_query_watermark_offsets(q, topic, l->elems[i].partition, &lo, &hi,
                                                  LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
                 continue;
             int64_t done = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
@@ -716,9 +730,9 @@ static int64_t kafka_lag(hc_bus_consumer_t *c)
     for (int i = 0; i < l->cnt; i++) {
         int64_t lo = 0, hi = 0, done = -1, at;
         int32_t p = l->elems[i].partition;
-        if (ask_broker &&
-            rd_kafka_query_watermark_offsets(c->rk, c->bus->base.topic, p, &lo, &hi,
-                                             LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (ask_broker && rd_kafka_query_watermark_offsets(
+                              c->query ? c->query : c->rk, c->bus->base.topic, p, &lo, &hi,
+                              LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
             ask_broker = 0;
         if (!ask_broker && rd_kafka_get_watermark_offsets(c->rk, c->bus->base.topic, p, &lo, &hi) !=
                                RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -742,6 +756,8 @@ static void kafka_consumer_close(hc_bus_consumer_t *c)
         return;
     rd_kafka_consumer_close(c->rk); /* leaves the group: its partitions move at once */
     rd_kafka_destroy(c->rk);
+    if (c->query)
+        rd_kafka_destroy(c->query);
     hc_bus_offsets_cleanup(&c->assigned);
     hc_bus_offsets_cleanup(&c->committed);
     hc_bus_offsets_cleanup(&c->deferred);

@@ -160,6 +160,13 @@ def test_paused_payment_opens_the_breaker_which_answers_at_once_and_closes_by_it
         # timeouts: 75 % opened it; the fourth ended in OPEN and is not counted.
         assert cb["failureRate"] == "75.0%" and cb["bufferedCalls"] == 4, cb
         assert cb["failedCalls"] == 3 and cb["slowFailedCalls"] == 3, cb
+        # /metrics shows the same window; read now, while the breaker is open
+        # for certain (after WAIT_S a request moves it to HALF_OPEN, which
+        # starts a new window).
+        assert breaker_state(s) == "open"
+        assert metric(s, "resilience4j_circuitbreaker_failure_rate", name="payment") == 75.0
+        assert metric(s, "resilience4j_circuitbreaker_buffered_calls", name="payment",
+                      kind="failed") == 3
         # An open breaker is not a sick order: ready and UP.
         assert r.status == 200 and r.json["status"] == "UP", r
         assert s.order.get("/health/ready").status == 200
@@ -181,14 +188,12 @@ def test_paused_payment_opens_the_breaker_which_answers_at_once_and_closes_by_it
         assert took < FAST_S, took
         refused += 1
         assert s.order.get("/orders/%d" % oid0).json["status"] in ("PAID", "REQUESTED")
+        # Every refusal above was the breaker's (counted as not permitted); the
+        # state itself may have moved on to HALF_OPEN by now on a slow machine.
         _, comp, cb = breaker(s)
-        assert cb["state"] == "OPEN" and cb["notPermittedCalls"] >= refused, cb
-        assert breaker_state(s) == "open"
+        assert cb["notPermittedCalls"] >= refused, cb
         assert metric(s, "resilience4j_circuitbreaker_not_permitted_calls_total",
                       name="payment") >= refused
-        assert metric(s, "resilience4j_circuitbreaker_failure_rate", name="payment") == 75.0
-        assert metric(s, "resilience4j_circuitbreaker_buffered_calls", name="payment",
-                      kind="failed") == 3
 
     # 3. Payment is back. After the wait the breaker tries again (HALF_OPEN)
     # and its trial calls close it: bookings succeed, with no one resetting it.

@@ -19,7 +19,7 @@ import pytest
 import hc
 from hc import wait_until
 from test_crash import Burst, assert_all_paid, verify_every_booking_processed_once
-from test_kafka import kafka_broker, make_kafka_system  # noqa: F401 - fixtures
+from test_kafka import make_kafka_system  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
 
