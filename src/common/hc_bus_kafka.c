@@ -664,7 +664,8 @@ static void kafka_learn_committed(hc_bus_consumer_t *c, const rd_kafka_topic_par
 
 /* The group's lag over every partition of the topic, asked of the broker
  * (metadata, committed offsets, end offsets; each request waits at most
- * LAG_TIMEOUT_MS). 0 when the broker does not answer. */
+ * LAG_TIMEOUT_MS). -1 (unknown) when the broker does not answer: never 0,
+ * which would read as "nothing waits" while this instance cannot tell. */
 static int64_t group_lag(hc_bus_consumer_t *c)
 {
     const char *topic = c->bus->base.topic;
@@ -672,13 +673,18 @@ static int64_t group_lag(hc_bus_consumer_t *c)
     rd_kafka_topic_t *t = rd_kafka_topic_new(q, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
     int64_t lag = 0;
-    if (!t || rd_kafka_metadata(q, 0, t, &md, LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        md->topic_cnt != 1 || md->topics[0].err) {
+    if (t && rd_kafka_metadata(q, 0, t, &md, LAG_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        rd_kafka_metadata_destroy(md); /* no topic yet: no event either */
+        rd_kafka_topic_destroy(t);
+        return 0;
+    }
+    if (!t || !md || md->topic_cnt != 1 || md->topics[0].err) {
         if (md)
             rd_kafka_metadata_destroy(md);
         if (t)
             rd_kafka_topic_destroy(t);
-        return 0;
+        return -1;
     }
     int parts = md->topics[0].partition_cnt;
     rd_kafka_metadata_destroy(md);
@@ -686,12 +692,16 @@ static int64_t group_lag(hc_bus_consumer_t *c)
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts > 0 ? parts : 1);
     for (int p = 0; p < parts; p++)
         rd_kafka_topic_partition_list_add(l, topic, p);
-    if (parts > 0 && rd_kafka_committed(c->rk, l, LAG_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (int i = 0; i < l->cnt; i++) {
+    if (parts > 0 && rd_kafka_committed(c->rk, l, LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        lag = -1;
+    else if (parts > 0) {
+        for (int i = 0; i < l->cnt && lag >= 0; i++) {
             int64_t lo = 0, hi = 0;
             if (rd_kafka_query_watermark_offsets(q, topic, l->elems[i].partition, &lo, &hi,
-                                                 LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
-                continue;
+                                                 LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                lag = -1;
+                break;
+            }
             int64_t done = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
             if (hi > done)
                 lag += hi - done;

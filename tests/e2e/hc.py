@@ -847,13 +847,15 @@ class System:
 
     def backlog(self, names=SERVICES):
         """Sum of every outbox-backlog and consumer-lag gauge over the services,
-        or None when a service exposes neither (then idleness cannot be read)."""
+        or None when a service exposes neither (then idleness cannot be read).
+        A gauge of -1 (the service could not count: storage or broker did not
+        answer) counts as 1, never as idle."""
         total = 0.0
         for name in names:
             samples = [s for s in self.metrics(name) if is_backlog_metric(s[0])]
             if not samples:
                 return None
-            total += sum(max(v, 0.0) for _, _, v in samples)
+            total += sum(v if v >= 0 else 1.0 for _, _, v in samples)
         return total
 
     def wait_idle(self, names=SERVICES, timeout=DEFAULT_TIMEOUT):
