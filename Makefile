@@ -17,7 +17,7 @@ endif
 FORMAT_FILES = $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h \
                           tests/fuzz/*.c tests/fuzz/*.h)
 
-.PHONY: all deps venv build run run-distributed test test-fast unit e2e asan fuzz-build fuzz fuzz-smoke bench \
+.PHONY: all deps venv build run run-distributed test test-fast unit e2e e2e-distributed asan fuzz-build fuzz fuzz-smoke bench \
         bench-breaker format format-check clean
 
 all: build
@@ -42,9 +42,10 @@ run: build
 run-distributed: build
 	HC_BIN=./$(BUILD)/healthcenter scripts/run-distributed.sh
 
-# Every test: the layout check, unit + end-to-end on the normal build, then the
-# same under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzzer
-# for a few seconds.
+# Every test: the layout check, unit + end-to-end on the normal build (the
+# end-to-end suite twice: on the embedded stack, then on PostgreSQL + Kafka),
+# then unit + end-to-end (embedded stack only) under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then each fuzzer for a few seconds.
 test: format-check build venv
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error
 	$(MAKE) asan
@@ -54,7 +55,7 @@ asan: deps venv
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHC_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --output-on-failure --no-tests=error
+		ctest --output-on-failure --no-tests=error -LE '^e2e-distributed$$'
 
 # The libFuzzer harnesses of tests/fuzz, built by clang with ASan + UBSan.
 fuzz-build: deps
@@ -77,10 +78,17 @@ unit: build
 	cd $(BUILD) && ctest -L unit --output-on-failure
 
 e2e: build venv
-	cd $(BUILD) && ctest -L e2e --output-on-failure
+	cd $(BUILD) && ctest -L '^e2e$$' --output-on-failure
 
+# The end-to-end suite on PostgreSQL + Kafka (HC_TEST_STACK=distributed).
+e2e-distributed: build venv
+	cd $(BUILD) && ctest -L '^e2e-distributed$$' --output-on-failure
+
+# make bench BENCH_ARGS="--stack distributed": the same load on PostgreSQL +
+# Kafka (started and stopped by bench.py; docs/benchmark.md).
+BENCH_ARGS ?=
 bench: build
-	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter
+	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BENCH_ARGS)
 
 # The original's siege scenario against a payment slowed 400-620 ms by a
 # bench-only delaying proxy: the real siege, 100 users for 60 s through the

@@ -7,6 +7,11 @@ with wrk and bench/book.lua, waits until the asynchronous side (events, mypage)
 has caught up, and prints ONE JSON line on stdout with every number. Progress
 goes to stderr. See docs/benchmark.md for what each number means.
 
+`--stack distributed` runs the same load on PostgreSQL and Apache Kafka: a
+PostgreSQL 15 (scripts/postgres.sh) and a single-node broker (scripts/kafka.sh)
+started on free ports under the temporary data directory, stopped at the end
+(the broker also by the script's watchdog if this process dies).
+
 Standard library only. Nothing here sleeps for a fixed time: every wait polls
 a condition with a deadline. Only processes this script started (and their
 children) are ever signalled.
@@ -38,7 +43,7 @@ GAUGES = ("hc_outbox_backlog", "hc_consumer_lag")
 TUNING_ENV = ("HC_HTTP_MAX_CONNECTIONS", "HC_DB_SYNC", "HC_NGINX", "HC_READY_TIMEOUT_MS",
               "HC_PAYMENT_TIMEOUT_MS", "HC_PENDING_RECOVERY_MS", "HC_MAX_BODY_BYTES",
               "HC_GATEWAY_TEMPLATE", "HC_RATE_LIMIT_RPS", "HC_RATE_LIMIT_BURST",
-              "HC_RATE_LIMIT_CONNECTIONS")
+              "HC_RATE_LIMIT_CONNECTIONS", "HC_KAFKA_CONFIG")
 
 
 class BenchError(Exception):
@@ -234,6 +239,107 @@ def cpu_snapshot(sup_pid):
         if st:
             out[name] = st[2] / float(hz)
     return out
+
+
+def pss_kb(pid):
+    """Proportional set size in kB (shared pages divided among their users), or None."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+# --------------------------------------------------------------------------- the servers
+
+
+class Servers:
+    """PostgreSQL and a Kafka broker for --stack distributed, each on free
+    ports with its state under data_dir, started by the repository's scripts."""
+
+    def __init__(self, data_dir):
+        root = os.path.dirname(HERE)
+        self.pg_script = os.path.join(root, "scripts", "postgres.sh")
+        self.kafka_script = os.path.join(root, "scripts", "kafka.sh")
+        self.pg_dir = os.path.join(data_dir, "postgres")
+        pg_port, kafka_port, controller = free_ports(3)
+        self.pg_env = dict(os.environ, HC_PG_PORT=str(pg_port), HC_PG_DATABASES="healthcenter")
+        self.kafka_dir = os.path.join(data_dir, "kafka")
+        self.kafka_env = dict(os.environ, KAFKA_PORT=str(kafka_port),
+                              KAFKA_CONTROLLER_PORT=str(controller), KAFKA_DIR=self.kafka_dir,
+                              KAFKA_WATCH_PID=str(os.getpid()), KAFKA_READY_TIMEOUT="120")
+        self.db_url = "postgresql://postgres@127.0.0.1:%d/healthcenter" % pg_port
+        self.brokers = "127.0.0.1:%d" % kafka_port
+        self.pg_started = self.kafka_started = False
+        self.start_s = {}
+
+    def _run(self, argv, env, what, timeout):
+        p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=timeout)
+        if p.returncode != 0:
+            raise BenchError("%s failed (%d): %s %s" % (what, p.returncode, p.stdout[-500:],
+                                                        p.stderr[-1500:]))
+
+    def start(self):
+        t0 = time.monotonic()
+        self.pg_started = True
+        self._run([self.pg_script, "start", self.pg_dir], self.pg_env, "postgres.sh start", 180)
+        t1 = time.monotonic()
+        self.kafka_started = True
+        self._run([self.kafka_script, "start"], self.kafka_env, "kafka.sh start", 600)
+        t2 = time.monotonic()
+        self.start_s = {"postgres": round(t1 - t0, 2), "kafka": round(t2 - t1, 2)}
+        log("postgres %s ready in %.1f s, kafka %s in %.1f s", self.db_url, t1 - t0,
+            self.brokers, t2 - t1)
+
+    def env(self):
+        return {"HC_DB": "postgres", "HC_DB_URL": self.db_url, "HC_BUS": "kafka",
+                "HC_KAFKA_BROKERS": self.brokers}
+
+    def memory(self):
+        """{"kafka": {...}, "postgres": {...}}: the broker's JVM and every
+        PostgreSQL process (postmaster and its backends), RSS and PSS in MB.
+        PostgreSQL's processes share shared_buffers, so their RSS sum counts
+        those pages once per process; PSS counts each page once."""
+        out = {}
+        try:
+            with open(os.path.join(self.kafka_dir, "broker.pid")) as f:
+                kpid = int(f.read().strip())
+            m = proc_mem_kb(kpid)
+            if m:
+                out["kafka"] = {"rss": round(m[0] / 1024.0, 1), "hwm": round(m[1] / 1024.0, 1),
+                                "pss": round((pss_kb(kpid) or 0) / 1024.0, 1)}
+        except (OSError, ValueError):
+            pass
+        try:
+            with open(os.path.join(self.pg_dir, "postmaster.pid")) as f:
+                ppid = int(f.readline().strip())
+            pids = [ppid] + sorted(descendants(ppid))
+            rss = sum((proc_mem_kb(p) or (0, 0))[0] or 0 for p in pids)
+            pss = sum(pss_kb(p) or 0 for p in pids)
+            out["postgres"] = {"processes": len(pids), "rss": round(rss / 1024.0, 1),
+                               "pss": round(pss / 1024.0, 1)}
+        except (OSError, ValueError):
+            pass
+        return out
+
+    def stop(self):
+        """Stops what start() started; returns the problems met."""
+        problems = []
+        if self.kafka_started:
+            try:
+                self._run([self.kafka_script, "stop"], self.kafka_env, "kafka.sh stop", 90)
+            except (BenchError, subprocess.TimeoutExpired) as e:
+                problems.append(str(e))
+        if self.pg_started:
+            try:
+                self._run([self.pg_script, "stop", self.pg_dir], self.pg_env, "postgres.sh stop", 90)
+            except (BenchError, subprocess.TimeoutExpired) as e:
+                problems.append(str(e))
+        return problems
 
 
 # --------------------------------------------------------------------------- the system
@@ -602,6 +708,9 @@ def main():
                     help="how long to wait for the asynchronous side, seconds")
     ap.add_argument("--ready-timeout", type=float, default=30.0,
                     help="how long to wait for the system to start, seconds")
+    ap.add_argument("--stack", choices=("embedded", "distributed"), default="embedded",
+                    help="embedded: SQLite files and the embedded log (default); distributed: "
+                         "PostgreSQL and Kafka, started here on free ports")
     ap.add_argument("--keep-data", action="store_true",
                     help="keep the temporary HC_DATA_DIR (its path goes to stderr)")
     a = ap.parse_args()
@@ -620,11 +729,18 @@ def main():
     data_dir = tempfile.mkdtemp(prefix="hc-bench-")
     env = build_env(data_dir, ports)
     date = checkup_date()
+    servers = None
+    if a.stack == "distributed":
+        os.chmod(data_dir, 0o755)  # PostgreSQL runs as its own user below it
+        servers = Servers(data_dir)
     system = System(binary, env, ports)
     problems = []
     result = None
     code = 0
     try:
+        if servers is not None:
+            servers.start()
+            env.update(servers.env())
         log("starting %s up (data %s, ports %s)", binary, data_dir, ports)
         system.start()
         ready_ms = system.wait_ready(a.ready_timeout)
@@ -648,6 +764,7 @@ def main():
         run = run_wrk(ports["gateway"], date, a.concurrency, a.duration, a.timeout, "measured run")
         system.remember_tree()
         mem_after_load = memory_snapshot(system.proc.pid)  # right after the load: peak RSS
+        servers_mem = servers.memory() if servers is not None else None
         ok = int(run["statuses"].get("201", 0))
         sock = run.get("socket_errors") or {}
         non201 = run.get("non201")
@@ -697,6 +814,7 @@ def main():
         wrk_s = float(run.get("duration_us") or a.duration * 1e6) / 1e6
         lat = run.get("latency_us") or {}
         result = {
+            "stack": a.stack,
             "bookings": ok,
             "errors": errors,
             "bookings_per_s": r1(ok / wrk_s, 1) if wrk_s else None,
@@ -708,6 +826,8 @@ def main():
             "event_to_mypage_lag_ms": pctl_obj(ev_lag),
             "booking_to_requested_ms": pctl_obj(req_lag),
             "rss_mb": rss,
+            "servers_rss_mb": servers_mem,
+            "servers_start_s": servers.start_s if servers is not None else None,
             "cpu_s": {k: round(v - cpu0.get(k, 0.0), 2) for k, v in cpu1.items()},
             "ready_ms": r1(ready_ms, 0),
             "ready_ms_reported": system.ready_reported_ms,
@@ -751,6 +871,9 @@ def main():
             for p in stop_problems:
                 log("%s", p)
             problems.extend(stop_problems)
+        if servers is not None:
+            log("stopping kafka and postgres")
+            problems.extend(servers.stop())
         run_dir = os.path.join(data_dir, "run")
         nginx_errors = 0
         try:

@@ -2,6 +2,9 @@
 # Runs a single-node Apache Kafka 3.9 broker (KRaft, on 127.0.0.1) for
 # development and the tests, assembled from Maven Central jars (no tarball):
 #   scripts/kafka.sh start|stop|status|jars
+#   scripts/kafka.sh groups ARGS...   Kafka's kafka-consumer-groups tool with these
+#                      jars (--describe, --reset-offsets ...; needs no running broker
+#                      of ours, any --bootstrap-server)
 # Settings (environment):
 #   KAFKA_PORT         client port (9092)          KAFKA_CONTROLLER_PORT  (KAFKA_PORT + 1)
 #   KAFKA_DIR          state: config, pid, log, data (/tmp/hc-kafka-$KAFKA_PORT)
@@ -27,9 +30,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
-# The broker's jars: kafka_2.13 and a logging backend (its POM leaves that out).
+# The broker's jars: kafka_2.13, kafka-tools (the consumer-groups tool) and a
+# logging backend (its POM leaves that out). The marker names the set, so a
+# cache assembled from an older set is assembled again.
 jars() {
-    [ -f "$KAFKA_LIB/.complete" ] && return 0
+    [ -f "$KAFKA_LIB/.complete-2" ] && return 0
     local work
     work=$(mktemp -d)
     cat > "$work/pom.xml" <<EOF
@@ -39,6 +44,8 @@ jars() {
   <dependencies>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
       <version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId>
+      <version>$KAFKA_VERSION</version></dependency>
     <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId>
       <version>1.7.36</version></dependency>
     <dependency><groupId>ch.qos.reload4j</groupId><artifactId>reload4j</artifactId>
@@ -46,13 +53,24 @@ jars() {
   </dependencies>
 </project>
 EOF
-    rm -rf "$KAFKA_LIB"
-    mkdir -p "$KAFKA_LIB"
+    # Assembled beside the cache and moved into place whole: another
+    # kafka.sh (a parallel test session) never sees a half-filled directory.
+    local tmp="$KAFKA_LIB.tmp.$$"
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
     echo "kafka.sh: assembling Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIB" >&2
     (cd "$work" && mvn -B -q dependency:copy-dependencies -DincludeScope=runtime \
-        -DoutputDirectory="$KAFKA_LIB") || die "mvn could not fetch the broker's jars"
+        -DoutputDirectory="$tmp") || { rm -rf "$tmp"; die "mvn could not fetch the broker's jars"; }
     rm -rf "$work"
-    touch "$KAFKA_LIB/.complete"
+    touch "$tmp/.complete-2" "$tmp/.complete" # .complete: the marker of the older set
+    if [ ! -f "$KAFKA_LIB/.complete-2" ]; then
+        rm -rf "$KAFKA_LIB.old.$$"
+        [ -d "$KAFKA_LIB" ] && mv "$KAFKA_LIB" "$KAFKA_LIB.old.$$"
+        mv "$tmp" "$KAFKA_LIB" 2>/dev/null || true
+        rm -rf "$KAFKA_LIB.old.$$"
+    fi
+    rm -rf "$tmp"
+    [ -f "$KAFKA_LIB/.complete-2" ] || die "could not put the jars in $KAFKA_LIB"
 }
 
 pid_of() {
@@ -170,5 +188,10 @@ jars)
     command -v mvn >/dev/null && command -v java >/dev/null || "$here/install-deps.sh"
     jars
     ;;
-*) die "usage: scripts/kafka.sh start|stop|status|jars" ;;
+groups)
+    shift
+    jars
+    exec java -cp "$KAFKA_LIB/*" org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@"
+    ;;
+*) die "usage: scripts/kafka.sh start|stop|status|jars|groups ARGS..." ;;
 esac

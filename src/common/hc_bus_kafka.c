@@ -18,6 +18,7 @@
 #include "hc_worker.h"
 
 #define TOPIC_TIMEOUT_MS 5000 /* one metadata or CreateTopics request */
+#define LAG_TIMEOUT_MS 1000   /* one request of the group's lag (group_lag) */
 #define FLUSH_SLACK_MS 2000   /* flush waits message.timeout.ms plus this */
 #define POLL_TICK_MS 200      /* the producer's housekeeping: stats, late reports */
 #define ERRORS "hc_bus_producer_errors_total"
@@ -50,6 +51,11 @@ typedef struct batch {
 struct hc_bus_consumer {
     kafka_bus_t *bus;
     rd_kafka_t *rk;
+    /* Asks the broker for end offsets and metadata (the lag gauge). Not rk:
+     * the broker answers one connection's requests in order, so on rk a
+     * query waits behind the pending fetch, up to fetch.wait.max.ms (500 ms)
+     * per request on an idle topic, and a /metrics scrape took seconds. */
+    rd_kafka_t *query;
     char group[128];
     pthread_mutex_t mu;         /* guards assigned and committed (read by lag) */
     hc_bus_offsets_t assigned;  /* partitions owned now (offset unused) */
@@ -474,6 +480,12 @@ static int kafka_consumer_open(hc_bus_t *b, const char *group, hc_bus_consumer_t
         return HC_EINVAL;
     }
     rd_kafka_poll_set_consumer(c->rk);
+    rd_kafka_conf_t *qconf = base_conf(kb);
+    if (qconf && !(c->query = rd_kafka_new(RD_KAFKA_PRODUCER, qconf, err, sizeof err))) {
+        hc_warn("kafka consumer %s: no query client (%s); the lag asks through the consumer",
+                c->group, err);
+        rd_kafka_conf_destroy(qconf);
+    }
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, b->topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t serr = rd_kafka_subscribe(c->rk, sub);
@@ -482,6 +494,8 @@ static int kafka_consumer_open(hc_bus_t *b, const char *group, hc_bus_consumer_t
         hc_error("kafka consumer %s: subscribe to %s: %s", c->group, b->topic,
                  rd_kafka_err2str(serr));
         rd_kafka_destroy(c->rk);
+        if (c->query)
+            rd_kafka_destroy(c->query);
         pthread_mutex_destroy(&c->mu);
         free(c);
         return HC_EINVAL;
@@ -648,9 +662,68 @@ static void kafka_learn_committed(hc_bus_consumer_t *c, const rd_kafka_topic_par
     rd_kafka_topic_partition_list_destroy(ask);
 }
 
+/* The group's lag over every partition of the topic, asked of the broker
+ * (metadata, committed offsets, end offsets; each request waits at most
+ * LAG_TIMEOUT_MS). -1 (unknown) when the broker does not answer: never 0,
+ * which would read as "nothing waits" while this instance cannot tell. */
+static int64_t group_lag(hc_bus_consumer_t *c)
+{
+    const char *topic = c->bus->base.topic;
+    rd_kafka_t *q = c->query ? c->query : c->rk;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(q, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int64_t lag = 0;
+    if (t && rd_kafka_metadata(q, 0, t, &md, LAG_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        rd_kafka_metadata_destroy(md); /* no topic yet: no event either */
+        rd_kafka_topic_destroy(t);
+        return 0;
+    }
+    if (!t || !md || md->topic_cnt != 1 || md->topics[0].err) {
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (t)
+            rd_kafka_topic_destroy(t);
+        return -1;
+    }
+    int parts = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts > 0 ? parts : 1);
+    for (int p = 0; p < parts; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p);
+    if (parts > 0 && rd_kafka_committed(c->rk, l, LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        lag = -1;
+    else if (parts > 0) {
+        for (int i = 0; i < l->cnt && lag >= 0; i++) {
+            int64_t lo = 0, hi = 0;
+            if (rd_kafka_query_watermark_offsets(q, topic, l->elems[i].partition, &lo, &hi,
+                                                 LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                lag = -1;
+                break;
+            }
+            int64_t done = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
+            if (hi > done)
+                lag += hi - done;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return lag;
+}
+
+/* Over the partitions this instance owns: the events after its committed
+ * offsets. An instance that owns none (joining its group, or waiting for a
+ * killed member's session to expire before the partitions move) reports the
+ * group's lag over every partition instead: "none of mine" is not "nothing
+ * left to apply". */
 static int64_t kafka_lag(hc_bus_consumer_t *c)
 {
     int64_t lag = 0;
+    pthread_mutex_lock(&c->mu);
+    size_t owned = c->assigned.n;
+    pthread_mutex_unlock(&c->mu);
+    if (owned == 0)
+        return group_lag(c);
     pthread_mutex_lock(&c->mu);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->assigned.n + 1);
     for (size_t i = 0; i < c->assigned.n; i++)
@@ -658,10 +731,21 @@ static int64_t kafka_lag(hc_bus_consumer_t *c)
     pthread_mutex_unlock(&c->mu);
     rd_kafka_position(c->rk, l);
     kafka_learn_committed(c, l);
+    /* The end offsets are asked of the broker: the ones librdkafka caches
+     * from its last fetch miss an event published since, which would read
+     * as "nothing left" between the producer's outbox mark and this
+     * consumer's next fetch. While the broker does not answer, the cached
+     * ones (and no more waits) are used. */
+    int ask_broker = 1;
     for (int i = 0; i < l->cnt; i++) {
         int64_t lo = 0, hi = 0, done = -1, at;
-        if (rd_kafka_get_watermark_offsets(c->rk, c->bus->base.topic, l->elems[i].partition, &lo,
-                                           &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        int32_t p = l->elems[i].partition;
+        if (ask_broker && rd_kafka_query_watermark_offsets(
+                              c->query ? c->query : c->rk, c->bus->base.topic, p, &lo, &hi,
+                              LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            ask_broker = 0;
+        if (!ask_broker && rd_kafka_get_watermark_offsets(c->rk, c->bus->base.topic, p, &lo, &hi) !=
+                               RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
         pthread_mutex_lock(&c->mu);
         if (hc_bus_offsets_get(&c->committed, l->elems[i].partition, &at))
@@ -682,6 +766,8 @@ static void kafka_consumer_close(hc_bus_consumer_t *c)
         return;
     rd_kafka_consumer_close(c->rk); /* leaves the group: its partitions move at once */
     rd_kafka_destroy(c->rk);
+    if (c->query)
+        rd_kafka_destroy(c->query);
     hc_bus_offsets_cleanup(&c->assigned);
     hc_bus_offsets_cleanup(&c->committed);
     hc_bus_offsets_cleanup(&c->deferred);

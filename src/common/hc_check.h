@@ -21,8 +21,10 @@ void hc_check_report(hc_check_t *k, int ok, const char *fmt, ...)
 void hc_check_note(hc_check_t *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Checks data_dir: for each of the n services, <data_dir>/<service>.db with
- * PRAGMA integrity_check (and notes its parked dead letters); then the
- * embedded log under data_dir/bus (hc_bus_log_verify). Prints a summary line
+ * PRAGMA integrity_check, or the schema on PostgreSQL (and notes its parked
+ * dead letters); then the embedded log under data_dir/bus (hc_bus_log_verify),
+ * or, with HC_BUS=kafka, a note that the broker's log is not checked here.
+ * Prints a summary line
  * to out. Returns the number of failed items: 0 when all is well. */
 int hc_check_run(const char *data_dir, const char *const *services, size_t n, FILE *out);
 

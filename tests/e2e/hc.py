@@ -847,13 +847,15 @@ class System:
 
     def backlog(self, names=SERVICES):
         """Sum of every outbox-backlog and consumer-lag gauge over the services,
-        or None when a service exposes neither (then idleness cannot be read)."""
+        or None when a service exposes neither (then idleness cannot be read).
+        A gauge of -1 (the service could not count: storage or broker did not
+        answer) counts as 1, never as idle."""
         total = 0.0
         for name in names:
             samples = [s for s in self.metrics(name) if is_backlog_metric(s[0])]
             if not samples:
                 return None
-            total += sum(max(v, 0.0) for _, _, v in samples)
+            total += sum(v if v >= 0 else 1.0 for _, _, v in samples)
         return total
 
     def wait_idle(self, names=SERVICES, timeout=DEFAULT_TIMEOUT):
@@ -869,7 +871,65 @@ class System:
                 return seen["polls"] >= 5
             seen["zero"] = seen["zero"] + 1 if b == 0 else 0
             return seen["zero"] >= 2
-        wait_until(idle, timeout=timeout, what="system idle (outbox backlog and consumer lag 0)")
+        try:
+            wait_until(idle, timeout=timeout, what="system idle (outbox backlog and consumer lag 0)")
+        except WaitTimeout as e:
+            raise WaitTimeout("%s; non-zero: %s" % (e, self._backlog_samples(names))) from None
+
+    def _backlog_samples(self, names):
+        """The non-zero backlog and lag samples, for a timeout's message."""
+        out = []
+        for name in names:
+            try:
+                out += ["%s %s%s=%g" % (name, n, l, v) for n, l, v in self.metrics(name)
+                        if is_backlog_metric(n) and v]
+            except Exception as e:  # noqa: BLE001 - a message, not a check
+                out.append("%s: %r" % (name, e))
+        return out
+
+
+def bus_events(system, oid=None):
+    """The events on the system's bus, oldest first, as parsed JSON objects:
+    all of them, or those of order oid. On the embedded log (HC_BUS=log) the
+    rows of $HC_DATA_DIR/bus/events.db in log order; on Kafka (HC_BUS=kafka)
+    every message of HC_TOPIC read with kcat, in (timestamp, partition, offset)
+    order: one order's events share a key, hence a partition, so theirs is
+    the append order."""
+    if system.env.get("HC_BUS") == "kafka":
+        return _kafka_events(system, oid)
+    import sqlite3
+    path = os.path.join(system.data_dir, "bus", "events.db")
+    if not os.path.exists(path):
+        return []
+    conn = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(path), uri=True, timeout=5)
+    try:
+        rows = conn.execute("SELECT value FROM events ORDER BY pos").fetchall()
+    finally:
+        conn.close()
+    out = []
+    for (v,) in rows:
+        ev = json.loads(v if isinstance(v, str) else v.decode("utf-8"))
+        if oid is None or str(ev.get("orderId")) == str(oid):
+            out.append(ev)
+    return out
+
+
+def _kafka_events(system, oid):
+    # -e: exit at the end of every partition; -q: no informational lines.
+    r = subprocess.run(["kcat", "-C", "-b", system.env["HC_KAFKA_BROKERS"], "-t",
+                        system.env["HC_TOPIC"], "-o", "beginning", "-e", "-q",
+                        "-f", "%T %p %o %S %s\\n"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, "kcat -C %s: %s" % (system.env["HC_TOPIC"], r.stderr[-500:])
+    msgs = []
+    for line in r.stdout.split(b"\n"):
+        if not line.strip():
+            continue
+        ts, part, off, size, rest = line.split(b" ", 4)
+        value = rest[:int(size)]
+        msgs.append((int(ts), int(part), int(off), json.loads(value.decode("utf-8"))))
+    msgs.sort(key=lambda m: m[:3])
+    return [ev for _, _, _, ev in msgs if oid is None or str(ev.get("orderId")) == str(oid)]
 
 
 BACKLOG_RE = re.compile(r"(outbox|backlog|lag)", re.I)

@@ -14,10 +14,8 @@ import http.server
 import json
 import os
 import signal
-import sqlite3
 import threading
 import time
-import urllib.parse
 
 import hc
 from hc import wait_until
@@ -119,14 +117,8 @@ def in_threads(n, fn):
 
 
 def events(s):
-    """Every event of the embedded log, oldest first."""
-    path = os.path.join(s.data_dir, "bus", "events.db")
-    conn = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(path), uri=True, timeout=5)
-    try:
-        rows = conn.execute("SELECT value FROM events ORDER BY pos").fetchall()
-    finally:
-        conn.close()
-    return [json.loads(v if isinstance(v, str) else v.decode("utf-8")) for (v,) in rows]
+    """Every event on the bus, oldest first."""
+    return hc.bus_events(s)
 
 
 def no_charge_left(s, oids):
@@ -168,6 +160,13 @@ def test_paused_payment_opens_the_breaker_which_answers_at_once_and_closes_by_it
         # timeouts: 75 % opened it; the fourth ended in OPEN and is not counted.
         assert cb["failureRate"] == "75.0%" and cb["bufferedCalls"] == 4, cb
         assert cb["failedCalls"] == 3 and cb["slowFailedCalls"] == 3, cb
+        # /metrics shows the same window; read now, while the breaker is open
+        # for certain (after WAIT_S a request moves it to HALF_OPEN, which
+        # starts a new window).
+        assert breaker_state(s) == "open"
+        assert metric(s, "resilience4j_circuitbreaker_failure_rate", name="payment") == 75.0
+        assert metric(s, "resilience4j_circuitbreaker_buffered_calls", name="payment",
+                      kind="failed") == 3
         # An open breaker is not a sick order: ready and UP.
         assert r.status == 200 and r.json["status"] == "UP", r
         assert s.order.get("/health/ready").status == 200
@@ -189,14 +188,12 @@ def test_paused_payment_opens_the_breaker_which_answers_at_once_and_closes_by_it
         assert took < FAST_S, took
         refused += 1
         assert s.order.get("/orders/%d" % oid0).json["status"] in ("PAID", "REQUESTED")
+        # Every refusal above was the breaker's (counted as not permitted); the
+        # state itself may have moved on to HALF_OPEN by now on a slow machine.
         _, comp, cb = breaker(s)
-        assert cb["state"] == "OPEN" and cb["notPermittedCalls"] >= refused, cb
-        assert breaker_state(s) == "open"
+        assert cb["notPermittedCalls"] >= refused, cb
         assert metric(s, "resilience4j_circuitbreaker_not_permitted_calls_total",
                       name="payment") >= refused
-        assert metric(s, "resilience4j_circuitbreaker_failure_rate", name="payment") == 75.0
-        assert metric(s, "resilience4j_circuitbreaker_buffered_calls", name="payment",
-                      kind="failed") == 3
 
     # 3. Payment is back. After the wait the breaker tries again (HALF_OPEN)
     # and its trial calls close it: bookings succeed, with no one resetting it.

@@ -13,9 +13,7 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import threading
-import urllib.parse
 
 import pytest
 
@@ -126,21 +124,8 @@ def wait_slot(c, center, date, booked):
 
 
 def events(system, oid=None):
-    """The events in the embedded log (all, or those of order oid), oldest first."""
-    path = os.path.join(system.data_dir, "bus", "events.db")
-    if not os.path.exists(path):
-        return []
-    conn = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(path), uri=True, timeout=5)
-    try:
-        rows = conn.execute("SELECT value FROM events ORDER BY pos").fetchall()
-    finally:
-        conn.close()
-    out = []
-    for (v,) in rows:
-        ev = json.loads(v if isinstance(v, str) else v.decode("utf-8"))
-        if oid is None or str(ev.get("orderId")) == str(oid):
-            out.append(ev)
-    return out
+    """The events on the bus (all, or those of order oid), oldest first."""
+    return hc.bus_events(system, oid)
 
 
 def event_types(system, oid):

@@ -183,6 +183,7 @@ def snapshot(c, oid, phone):
     }
 
 
+@pytest.mark.embedded_only  # fills a tmpfs under the SQLite files and the embedded log
 def test_full_disk_answers_503_changes_nothing_and_recovers_by_itself(make_system, tmp_path):
     mnt = str(tmp_path / "tmpfs")
     mount_tmpfs(mnt, "32m")
@@ -243,6 +244,7 @@ def test_full_disk_answers_503_changes_nothing_and_recovers_by_itself(make_syste
 # --------------------------------------------------------------------------- B. the log
 
 
+@pytest.mark.embedded_only  # corrupts a record of the embedded log (its checksum)
 def test_flipped_byte_in_the_log_stalls_consumers_until_repaired(make_system):
     s = make_system()
     # Reservation and notification have not run: their groups are behind.
@@ -306,6 +308,7 @@ def test_flipped_byte_in_the_log_stalls_consumers_until_repaired(make_system):
     assert r.returncode == 0, r
 
 
+@pytest.mark.embedded_only  # moves an offset in the embedded log's offsets.db
 def test_offset_beyond_the_end_stalls_until_reset(make_system):
     s = make_system()
     s.start_services()
@@ -348,7 +351,18 @@ def test_offset_beyond_the_end_stalls_until_reset(make_system):
 
 def append_to_log(system, key, value):
     """Appends a message with a correct checksum (only the payload is wrong);
-    returns its offset."""
+    returns its offset. On Kafka (HC_BUS=kafka) produces it with kcat, keyed
+    like the system's own events, and returns the offset it got."""
+    if system.env.get("HC_BUS") == "kafka":
+        brokers, topic = system.env["HC_KAFKA_BROKERS"], system.env["HC_TOPIC"]
+        subprocess.run(["kcat", "-P", "-b", brokers, "-t", topic, "-k", key], input=value,
+                       text=True, check=True, timeout=30)
+        r = subprocess.run(["kcat", "-C", "-b", brokers, "-t", topic, "-e", "-q", "-J"],
+                           capture_output=True, text=True, check=True, timeout=30)
+        found = [m["offset"] for m in map(json.loads, r.stdout.splitlines())
+                 if m.get("key") == key and m.get("payload") == value]
+        assert len(found) == 1, r.stdout
+        return found[0]
     crc = zlib.crc32(key.encode() + b"\0" + value.encode())
     con = sqlite3.connect(data_path(system, "bus", "events.db"), timeout=10)
     try:
@@ -361,10 +375,37 @@ def append_to_log(system, key, value):
         con.close()
 
 
+def pg_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, int):
+        return str(v)
+    return "'%s'" % str(v).replace("'", "''")
+
+
+def service_sql(system, service, statement, params=()):
+    """One statement on a service's database as an operator would run it: its
+    SQLite file, or on PostgreSQL (HC_DB=postgres) its schema through psql
+    (rows read back as JSON, so types and NULLs survive)."""
+    if system.env.get("HC_DB") != "postgres":
+        return sql(data_path(system, "%s.db" % service), statement, params)
+    parts = statement.split("?")
+    assert len(parts) == len(params) + 1, statement
+    text = parts[0] + "".join(pg_literal(p) + rest for p, rest in zip(params, parts[1:]))
+    select = text.lstrip().upper().startswith("SELECT")
+    if select:
+        text = "SELECT COALESCE(json_agg(r), '[]') FROM (%s) r" % text
+    p = subprocess.run(["psql", system.env["HC_DB_URL"], "-v", "ON_ERROR_STOP=1", "-Atqc",
+                        'SET search_path TO "%s"; %s' % (service, text)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, (text, p.stderr)
+    return [tuple(row.values()) for row in json.loads(p.stdout)] if select else []
+
+
 def dead_letters(system, service):
-    return sql(data_path(system, "%s.db" % service),
-               "SELECT id, bus_offset, event_id, event_type, order_id, payload, error, retries,"
-               " retry_requested FROM dead_letters ORDER BY id")
+    return service_sql(system, service,
+                       "SELECT id, bus_offset, event_id, event_type, order_id, payload, error,"
+                       " retries, retry_requested FROM dead_letters ORDER BY id")
 
 
 def test_unapplicable_event_is_parked_and_retried_after_fixing(make_system):
@@ -408,25 +449,26 @@ def test_unapplicable_event_is_parked_and_retried_after_fixing(make_system):
     fixed = dict(fields, eventId=str(uuid.uuid4()), occurredAt="2026-01-01T00:00:00.000Z",
                  source="order", version=1, payMethod="card",
                  history=[{"status": "PAID", "at": "2026-01-01T00:00:00.000Z"}])
-    sql(data_path(s, "notification.db"), "UPDATE dead_letters SET payload = ? WHERE id = ?",
-        (json.dumps(fixed, ensure_ascii=False), dl_id))
+    service_sql(s, "notification", "UPDATE dead_letters SET payload = ? WHERE id = ?",
+                (json.dumps(fixed, ensure_ascii=False), dl_id))
     r = run_cli(s, "dead-letters", "retry", "notification", "--all")
     assert r.returncode == 0, r
     wait_until(lambda: dead_letters(s, "notification") == [], timeout=5,
                what="the retried dead letter to be applied and removed")
     wait_mypage(s.notification, oid, "PAID")
     assert metric(s, "notification", "hc_dead_letters") == 0
-    inbox = sql(data_path(s, "notification.db"), "SELECT COUNT(*) FROM inbox WHERE event_id = ?",
-                (fixed["eventId"],))
+    inbox = service_sql(s, "notification", "SELECT COUNT(*) FROM inbox WHERE event_id = ?",
+                        (fixed["eventId"],))
     assert inbox == [(1,)]
     # For the order service the fixed event is not one it applies: resolved.
-    sql(data_path(s, "order.db"), "UPDATE dead_letters SET payload = ?",
-        (json.dumps(fixed, ensure_ascii=False),))
+    service_sql(s, "order", "UPDATE dead_letters SET payload = ?",
+                (json.dumps(fixed, ensure_ascii=False),))
     assert run_cli(s, "dead-letters", "retry", "order", "--all").returncode == 0
     wait_until(lambda: dead_letters(s, "order") == [], timeout=5, what="order's dead letter resolved")
     assert run_cli(s, "dead-letters", "retry", "order", "7").returncode == 1
 
 
+@pytest.mark.embedded_only  # corrupts a SQLite file; `healthcenter check` of SQLite files
 def test_corrupt_service_database_is_not_ready_and_checked(make_system):
     s = make_system()
     s.start_services()

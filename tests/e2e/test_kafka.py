@@ -24,64 +24,6 @@ from test_crash import Burst, assert_all_paid, verify_every_booking_processed_on
 pytestmark = pytest.mark.slow
 
 PARTITIONS = 6
-SCRIPT = os.path.join(hc.repo_root(), "scripts", "kafka.sh")
-
-
-class Broker:
-    """One single-node broker run by scripts/kafka.sh, stoppable and
-    restartable (its data dir is kept across a restart)."""
-
-    def __init__(self, tmpdir):
-        port, controller = hc.free_ports(2)
-        self.port = port
-        self.brokers = "127.0.0.1:%d" % port
-        self.env = dict(os.environ, KAFKA_PORT=str(port), KAFKA_CONTROLLER_PORT=str(controller),
-                        KAFKA_DIR=str(tmpdir), KAFKA_WATCH_PID=str(os.getpid()),
-                        KAFKA_READY_TIMEOUT="90")
-        self.start_seconds = []
-
-    def _run(self, cmd, timeout=600):
-        return subprocess.run([SCRIPT, cmd], env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
-
-    def start(self):
-        t0 = time.monotonic()
-        r = self._run("start")
-        if r.returncode != 0:
-            pytest.fail("scripts/kafka.sh start failed (%d):\n%s\n%s"
-                        % (r.returncode, r.stdout, r.stderr), pytrace=False)
-        self.start_seconds.append(time.monotonic() - t0)
-
-    def stop(self):
-        r = self._run("stop", timeout=60)
-        assert r.returncode == 0, (r.stdout, r.stderr)
-
-    def status(self):
-        return self._run("status", timeout=30).returncode
-
-    def topic_partitions(self, topic):
-        """Partitions of topic from a metadata request (kcat -L)."""
-        r = subprocess.run(["kcat", "-b", self.brokers, "-L", "-t", topic, "-m", "5"],
-                           capture_output=True, text=True, timeout=30)
-        for line in r.stdout.splitlines():
-            line = line.strip()
-            if line.startswith('topic "%s" with ' % topic):
-                return int(line.split(" with ")[1].split()[0])
-        return None
-
-
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory):
-    """The session's broker. A broker that cannot start fails the tests: it
-    never skips them (scripts/install-deps.sh installs what it needs)."""
-    b = Broker(tmp_path_factory.mktemp("kafka"))
-    # The jars come from Maven Central on a machine's first run (cached in ~/.m2).
-    b.start()
-    print("\nkafka broker %s ready in %.1f s" % (b.brokers, b.start_seconds[0]))
-    yield b
-    b.stop()
-
-
 @pytest.fixture
 def make_kafka_system(make_system, kafka_broker):
     """make_system with HC_BUS=kafka on the session's broker, its own topic
@@ -123,6 +65,7 @@ def test_kafka_topic_health_metrics_and_one_booking(make_kafka_system, kafka_bro
     assert {"hc_consumer_lag", "hc_bus_brokers_up", "hc_outbox_backlog"} <= names, names
 
 
+@pytest.mark.embedded_only  # the embedded log's health component
 def test_embedded_log_health_says_log(services):
     d = bus_component(services, "order")["details"]
     assert d["kind"] == "log", d

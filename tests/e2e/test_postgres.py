@@ -198,7 +198,8 @@ def test_polyglot_notification_on_postgres_others_on_sqlite(make_system, pg_serv
     """HC_DB stays sqlite and HC_NOTIFICATION_DB_URL puts notification alone on
     PostgreSQL: the booking flow works end to end, each service names its own
     database in /actuator/health, and the files are only SQLite's."""
-    s = make_system(HC_NOTIFICATION_DB_URL=pg_server.url(pg_db))
+    # HC_DB and HC_DB_URL unset: also on the distributed pass (HC_TEST_STACK).
+    s = make_system(HC_DB=None, HC_DB_URL=None, HC_NOTIFICATION_DB_URL=pg_server.url(pg_db))
     s.start_all()
     kinds = {name: health_db(s, name)["details"]["database"] for name in SERVICES}
     assert kinds == {"order": "SQLite", "payment": "SQLite", "reservation": "SQLite",

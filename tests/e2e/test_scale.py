@@ -19,7 +19,7 @@ import pytest
 import hc
 from hc import wait_until
 from test_crash import Burst, assert_all_paid, verify_every_booking_processed_once
-from test_kafka import kafka_broker, make_kafka_system  # noqa: F401 - fixtures
+from test_kafka import make_kafka_system  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
 
@@ -147,8 +147,8 @@ def test_scaled_instances_share_the_work_and_lose_nothing(make_kafka_system, pg_
 def test_scale_refused_on_the_embedded_log(make_system):
     """Every service consumes events, and the embedded log has one cursor per
     service: `up` refuses HC_SCALE there (exit 2, bad configuration) and
-    starts nothing."""
-    s = make_system(HC_SCALE="order=2")
+    starts nothing. (HC_BUS=None: the embedded log on either test stack.)"""
+    s = make_system(HC_SCALE="order=2", HC_BUS=None)
     r = subprocess.run([s.bin, "up"], env=dict(s.env), capture_output=True, text=True,
                        timeout=30, cwd=s.data_dir)
     assert r.returncode == 2, (r.stdout, r.stderr)

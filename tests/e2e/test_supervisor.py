@@ -299,6 +299,7 @@ def test_sigint_to_up_lets_the_bookings_in_flight_finish(make_system, fake_serve
 # =========================================================================== one owner
 
 
+@pytest.mark.embedded_only  # the data-directory lock guards SQLite files; on PostgreSQL a second instance may serve
 def test_a_second_owner_of_the_data_directory_is_refused_and_changes_nothing(make_system):
     s = make_system()
     s.start_all()
@@ -326,6 +327,7 @@ def test_a_second_owner_of_the_data_directory_is_refused_and_changes_nothing(mak
     assert book(s).status == 201
 
 
+@pytest.mark.embedded_only  # the data-directory lock guards SQLite files; on PostgreSQL a second instance may serve
 def test_a_lone_service_owns_its_files_too(make_system):
     s = make_system()
     s.start("payment")
