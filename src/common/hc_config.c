@@ -62,6 +62,26 @@ static const cfg_var_t vars[] = {
     {"HC_SERVICE_SECRET", "", SECRET(service_secret),
      "shared secret (32+ characters) that signs calls between services; empty: a random key kept "
      "in $HC_DATA_DIR/service.key"},
+    {"HC_JWT_SECRET", "", SECRET(jwt_secret),
+     "secret (32 to 256 characters) that signs and verifies bearer tokens (HS256 JWTs); empty: a "
+     "random key kept in $HC_DATA_DIR/jwt.key (docs/accounts.md, \"Secrets\")"},
+    {"HC_TOKEN_TTL_S", "3600", I(token_ttl_s, 60, 604800),
+     "lifetime of the tokens sign-in (`/auth/otp/verify`, `/auth/login`) and `healthcenter token` "
+     "issue, s"},
+    {"HC_ADMIN_USER", "admin", S(admin_user),
+     "the super-admin notification creates, or whose password it updates, at start"},
+    {"HC_ADMIN_PASSWORD", "", SECRET(admin_password),
+     "the password of HC_ADMIN_USER (8+ characters); empty: an existing super-admin keeps its "
+     "password, and on first start a random one is written to $HC_DATA_DIR/admin.password (0600)"},
+    {"HC_OTP_TTL_S", "300", I(otp_ttl_s, 30, 3600), "lifetime of a sign-in code sent by SMS, s"},
+    {"HC_OTP_MAX_ATTEMPTS", "5", I(otp_max_attempts, 1, 100),
+     "wrong tries after which a sign-in code is locked (a new one must be asked for)"},
+    {"HC_OTP_PER_PHONE", "3", I(otp_per_phone, 1, 1000),
+     "sign-in codes one phone number may be sent per HC_OTP_WINDOW_S (429 beyond)"},
+    {"HC_OTP_PER_CLIENT", "10", I(otp_per_client, 1, 100000),
+     "sign-in codes one client address may ask for per HC_OTP_WINDOW_S (429 beyond)"},
+    {"HC_OTP_WINDOW_S", "900", I(otp_window_s, 10, 86400),
+     "the window of HC_OTP_PER_PHONE and HC_OTP_PER_CLIENT, s"},
     {"HC_ORDER_TIMEOUT_MS", "3000", I(order_timeout_ms, 10, 600000),
      "reservation/payment->order call timeout, ms"},
     {"HC_HTTP_MAX_CONNECTIONS", "1000", I(http_max_connections, 8, 20000),

@@ -38,6 +38,15 @@ typedef struct hc_config {
     char order_url[256];      /* base URL reservation and payment use to reach order */
     char public_url[256];     /* base of links and Location (no trailing '/') */
     char service_secret[256]; /* signs service calls; "" = data_dir/service.key */
+    char jwt_secret[257];     /* signs bearer tokens (HS256); "" = data_dir/jwt.key */
+    int token_ttl_s;          /* lifetime of the tokens sign-in issues, s */
+    char admin_user[64];      /* the super-admin created or updated at start */
+    char admin_password[256]; /* its password; "" = keep, or generate on first start */
+    int otp_ttl_s;            /* a sign-in code's lifetime, s */
+    int otp_max_attempts;     /* wrong codes before a code is locked */
+    int otp_per_phone;        /* codes one phone may be sent per otp_window_s */
+    int otp_per_client;       /* codes one client may ask for per otp_window_s */
+    int otp_window_s;         /* the window of both limits, s */
     int order_timeout_ms;     /* reservation/payment -> order call timeout */
     int http_max_connections; /* connections (threads) a service serves at once */
     size_t max_body_bytes;    /* request body limit, bytes */
