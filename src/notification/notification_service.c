@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "auth_api.h"
 #include "hc_config.h"
 #include "hc_err.h"
 #include "hc_log.h"
@@ -25,10 +26,12 @@
 static pthread_mutex_t sender_mu = PTHREAD_MUTEX_INITIALIZER;
 static notification_sender_t *sender;
 
-/* Registers the routes. Returns 0 or an hc_err. */
+/* Registers the routes (sign-in's too, which also sets up the first
+ * super-admin). Returns 0 or an hc_err. */
 static int notification_init(hc_service_t *svc)
 {
-    return notification_api_register(svc);
+    int rc = notification_api_register(svc);
+    return rc ? rc : auth_api_register(svc);
 }
 
 /* Samples the SMS backlog for /metrics (-1 when storage fails). Not named

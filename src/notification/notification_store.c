@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_store.h"
 #include "hc_buf.h"
 #include "hc_deadletter.h"
 #include "hc_err.h"
@@ -52,6 +53,8 @@ const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS] = {
         "CREATE INDEX IF NOT EXISTS mypage_visible ON mypage(order_id) WHERE version > 0;"},
     /* Events this service cannot apply are parked, never dropped. */
     {3, HC_DEADLETTER_SCHEMA},
+    /* Sign-in: admin accounts and SMS codes (auth_store.c). */
+    {4, auth_store_schema},
 };
 
 #define MYPAGE_COLS                                                                                \

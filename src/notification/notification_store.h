@@ -63,7 +63,7 @@ typedef struct notification_due {
 
 /* The schema steps, for the service definition (a constant count, so the
  * definition can be a static initializer). */
-#define NOTIFICATION_N_MIGRATIONS 3
+#define NOTIFICATION_N_MIGRATIONS 4
 extern const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS];
 
 /* Writes mypage m (every field but refunded and created_at, which a new row
