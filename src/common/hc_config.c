@@ -213,6 +213,10 @@ static const cfg_var_t vars[] = {
     {"HC_REAL_IP_HEADER", "X-Forwarded-For", S(real_ip_header),
      "gateway: the header a trusted proxy names the client in (the rightmost address in it that "
      "is not a trusted proxy counts)"},
+    {"HC_CORS_ORIGINS", "", S(cors_origins),
+     "gateway: the origins (comma list, e.g. `https://app.example.com`) whose pages may call the "
+     "API from a browser (CORS `Access-Control-Allow-Origin`, echoed for these only). Empty: "
+     "same-origin only, no other site's page may read an answer"},
     {"HC_PAYMENT_CB_SLIDING_WINDOW_SIZE", "20", I(payment_cb_sliding_window_size, 1, 10000),
      "order->payment circuit breaker: the last N calls whose outcomes it judges (count-based "
      "sliding window)"},

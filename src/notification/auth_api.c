@@ -229,8 +229,8 @@ int auth_api_register(hc_service_t *svc)
         return rc;
     }
     hc_http_t *h = svc->http;
-    hc_http_route(h, "POST", "/auth/otp", NULL, api_otp, svc);
-    hc_http_route(h, "POST", "/auth/otp/verify", NULL, api_otp_verify, svc);
-    hc_http_route(h, "POST", "/auth/login", NULL, api_login, svc);
+    hc_http_route_as(h, HC_ACCESS_PUBLIC, "POST", "/auth/otp", NULL, api_otp, svc);
+    hc_http_route_as(h, HC_ACCESS_PUBLIC, "POST", "/auth/otp/verify", NULL, api_otp_verify, svc);
+    hc_http_route_as(h, HC_ACCESS_PUBLIC, "POST", "/auth/login", NULL, api_login, svc);
     return 0;
 }

@@ -53,6 +53,10 @@ typedef struct notification_msg {
     char trace_id[33];       /* trace of the event that caused it; "" if none */
     char created_at[32];
     char updated_at[32];
+    /* Whose it is, from the order's mypage (read for the API only): the
+     * phone (digits, "" while unknown) and the center (0 while unknown). */
+    char owner_phone[16];
+    int64_t owner_center;
 } notification_msg_t;
 
 /* A row the sender may deliver now, with the destination in full. */

@@ -119,6 +119,7 @@ static const hc_list_def_t payment_list = {.cols = COLUMNS,
                                            .table = "payments",
                                            .order = "id",
                                            .order_id_col = "order_id",
+                                           .center_col = "center_id",
                                            .decode = row_to_payment,
                                            .elem_size = sizeof(payment_t)};
 

@@ -294,6 +294,7 @@ static const hc_list_def_t reservation_list = {.cols = RES_COLS,
                                                .table = "reservations",
                                                .order = "id",
                                                .order_id_col = "order_id",
+                                               .center_col = "center_id",
                                                .where_extra = reservation_where,
                                                .decode = row_to_reservation,
                                                .elem_size = sizeof(reservation_t)};
@@ -328,6 +329,7 @@ static const hc_list_def_t cancellation_list = {.cols = CAN_COLS,
                                                 .table = "cancellations",
                                                 .order = "id",
                                                 .order_id_col = "order_id",
+                                                .center_col = "center_id",
                                                 .decode = row_to_cancellation,
                                                 .elem_size = sizeof(reservation_cancellation_t)};
 

@@ -107,30 +107,42 @@ static void limit_conn_lines(const hc_config_t *cfg, char *out, size_t outlen)
                  cfg->rate_limit_connections);
 }
 
-/* Appends one set_real_ip_from line per HC_TRUSTED_PROXY item to out, or a
- * comment when there is none. Returns 0, or HC_EINVAL with a message in err
- * (size errlen) for an item nginx could not take as it is. */
-static int real_ip_from_lines(const hc_config_t *cfg, hc_buf_t *out, char *err, size_t errlen)
+/* 1 when an HC_CORS_ORIGINS item is an origin: a scheme http or https and
+ * a host (a browser's Origin header, compared as it is). */
+static int origin_valid(const char *s)
 {
-    char list[sizeof cfg->trusted_proxy];
-    hc_strlcpy(list, cfg->trusted_proxy, sizeof list);
+    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* Appends one line per item of the comma list of setting to out: line_fmt
+ * with the item for its one %s; none (a comment) when the list is empty.
+ * Returns 0, or HC_EINVAL with a message in err (size errlen) for an item
+ * nginx could not take as it is or valid (when given) refuses. */
+static int list_lines(const char *list, const char *setting, const char *line_fmt,
+                      int (*valid)(const char *), const char *none, hc_buf_t *out, char *err,
+                      size_t errlen)
+{
+    char copy[1024];
+    if (hc_strlcpy(copy, list, sizeof copy) >= sizeof copy) {
+        hc_fmt(err, errlen, "gateway template: %s is too long", setting);
+        return HC_EINVAL;
+    }
     char *save = NULL;
-    for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-        if (!nginx_safe(item)) {
-            hc_fmt(err, errlen,
-                   "gateway template: HC_TRUSTED_PROXY item \"%s\" cannot appear in an nginx "
-                   "config",
-                   item);
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        if (!nginx_safe(item) || (valid && !valid(item))) {
+            hc_fmt(err, errlen, "gateway template: %s item \"%s\" cannot appear in an nginx config",
+                   setting, item);
             return HC_EINVAL;
         }
-        if (hc_buf_printf(out, "%sset_real_ip_from %s;", out->len ? "\n" : "", item) != 0) {
-            hc_fmt(err, errlen, "gateway template: HC_TRUSTED_PROXY is too long");
+        if (out->len)
+            hc_buf_adds(out, "\n");
+        if (hc_buf_printf(out, line_fmt, item) != 0) {
+            hc_fmt(err, errlen, "gateway template: %s is too long", setting);
             return HC_EINVAL;
         }
     }
     if (out->len == 0)
-        hc_buf_adds(out, "# HC_TRUSTED_PROXY is empty: the client is always the connection's "
-                         "address");
+        hc_buf_adds(out, none);
     return 0;
 }
 
@@ -159,9 +171,17 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
     char bind[80], reach[80], upstream[80];
     char gw[16], ord[16], res[16], pay[16], noti[16], body[32];
     char limit_req[160], limit_conn[160];
-    hc_buf_t real_ip;
+    hc_buf_t real_ip, cors;
     hc_buf_init(&real_ip, 16 * 1024);
-    int rc = real_ip_from_lines(cfg, &real_ip, err, errlen);
+    hc_buf_init(&cors, 16 * 1024);
+    int rc = list_lines(cfg->trusted_proxy, "HC_TRUSTED_PROXY", "set_real_ip_from %s;", NULL,
+                        "# HC_TRUSTED_PROXY is empty: the client is always the connection's "
+                        "address",
+                        &real_ip, err, errlen);
+    if (rc == 0)
+        rc = list_lines(cfg->cors_origins, "HC_CORS_ORIGINS", "\"%s\" $http_origin;", origin_valid,
+                        "# HC_CORS_ORIGINS is empty: no other origin may call (same-origin only)",
+                        &cors, err, errlen);
     if (rc != 0)
         goto out;
     up_gateway_addr_literal(*cfg->bind_addr ? cfg->bind_addr : "0.0.0.0", bind, sizeof bind);
@@ -209,6 +229,7 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
         {"MAX_BODY", body, 0},
         {"REAL_IP_HEADER", cfg->real_ip_header, 0},
         {"REAL_IP_FROM", hc_buf_str(&real_ip), 1},
+        {"CORS_ORIGINS", hc_buf_str(&cors), 1},
         {"LIMIT_REQ", limit_req, 1},
         {"LIMIT_CONN", limit_conn, 1},
     };
@@ -266,6 +287,7 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
     }
 out:
     hc_buf_cleanup(&real_ip);
+    hc_buf_cleanup(&cors);
     return rc;
 }
 
