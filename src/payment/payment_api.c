@@ -38,12 +38,12 @@ static int get_payment(hc_conn_t *c, int64_t id, void *out)
     return payment_store_find(c, id, out);
 }
 
-/* hc_resource_t.owner: the center of the booking it pays (payment does not
- * keep the phone: customers read their payments through their orders). */
+/* hc_resource_t.owner: the booking's phone and center, as order gave them. */
 static void payment_owner(const void *item, const char **phone, int64_t *center_id)
 {
-    *phone = NULL;
-    *center_id = ((const payment_t *)item)->center_id;
+    const payment_t *p = item;
+    *phone = p->phone;
+    *center_id = p->center_id;
 }
 
 static const hc_resource_t payment_resource_def = {

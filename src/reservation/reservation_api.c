@@ -139,18 +139,20 @@ static void read_filter(hc_req_t *req, void *extra, hc_fields_t *f)
     }
 }
 
-/* hc_resource_t.owner of reservations and cancellations: the center (the
- * booking's phone is order's and mypage's to show). */
+/* hc_resource_t.owner of reservations and cancellations: the booking's
+ * phone (from PaymentApproved) and center. */
 static void reservation_owner(const void *item, const char **phone, int64_t *center_id)
 {
-    *phone = NULL;
-    *center_id = ((const reservation_t *)item)->center_id;
+    const reservation_t *r = item;
+    *phone = r->phone;
+    *center_id = r->center_id;
 }
 
 static void cancellation_owner(const void *item, const char **phone, int64_t *center_id)
 {
-    *phone = NULL;
-    *center_id = ((const reservation_cancellation_t *)item)->center_id;
+    const reservation_cancellation_t *x = item;
+    *phone = x->phone;
+    *center_id = x->center_id;
 }
 
 static const hc_resource_t reservation_res = {.what = "reservation",
