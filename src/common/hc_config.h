@@ -12,6 +12,9 @@
 #define HC_MAX_CENTERS 32
 #define HC_NSERVICES 4 /* order, reservation, payment, notification, in that order */
 #define HC_SCALE_MAX 8 /* instances of one service at most (HC_SCALE) */
+/* In the data directory: the first super-admin's generated password (written
+ * by notification when HC_ADMIN_PASSWORD is empty; `up` points to it). */
+#define HC_ADMIN_PASSWORD_FILE "admin.password"
 
 typedef struct hc_package {
     char code[32];  /* orderType, e.g. "basic" */

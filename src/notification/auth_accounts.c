@@ -188,7 +188,7 @@ int auth_admin_passwd(hc_db_t *db, const char *username, const char *password)
 static int write_password_file(const char *dir, const char *password)
 {
     char path[600], tmp[640];
-    hc_fmt(path, sizeof path, "%s/%s", dir, AUTH_ADMIN_PASSWORD_FILE);
+    hc_fmt(path, sizeof path, "%s/%s", dir, HC_ADMIN_PASSWORD_FILE);
     hc_fmt(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -263,7 +263,7 @@ static int bootstrap_generated(hc_db_t *db, const char *username, const char *da
     if (!rc && supers == 0)
         hc_info("super-admin %s created; its password is in %s/%s (change it with `healthcenter "
                 "admin passwd %s`)",
-                username, data_dir, AUTH_ADMIN_PASSWORD_FILE, username);
+                username, data_dir, HC_ADMIN_PASSWORD_FILE, username);
 done:
     sodium_memzero(password, sizeof password);
     return rc;

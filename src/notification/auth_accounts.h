@@ -58,10 +58,6 @@ int auth_admin_set(hc_db_t *db, const char *username, const char *password, hc_r
  * not acceptable), HC_ENOTFOUND or a storage hc_err. */
 int auth_admin_passwd(hc_db_t *db, const char *username, const char *password);
 
-/* The name of the file the first super-admin's generated password is
- * written to, in the data directory. */
-#define AUTH_ADMIN_PASSWORD_FILE "admin.password"
-
 /* At start: with password set, creates super-admin username or sets its
  * password (and role) when they differ; without one, when no super-admin
  * exists, creates username with a random password written to
