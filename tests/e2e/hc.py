@@ -96,6 +96,8 @@ def bearer(token):
 # who-may-do-what act as someone else (Client.as_customer, ..., bearer()).
 DEFAULT_TOKEN = superadmin_token(ttl=7 * 24 * 3600)
 
+CORS_ORIGIN = "http://example.test"
+
 
 def repo_root():
     """The repository root (two levels above this file)."""
@@ -623,6 +625,9 @@ class System:
         env.update({
             "HC_DATA_DIR": self.data_dir,
             "HC_JWT_SECRET": JWT_SECRET,
+            # The one origin whose pages may call the gateway (CORS); any
+            # other gets no Access-Control-Allow-Origin.
+            "HC_CORS_ORIGINS": CORS_ORIGIN,
             "HC_RUN_DIR": self.run_dir,
             "HC_BIND_ADDR": "127.0.0.1",
             "HC_GATEWAY_PORT": str(p["gateway"]),

@@ -38,9 +38,14 @@ def token_parts(token):
 
 
 def assert_signed_by_key_file(system, token):
-    """The token's HS256 signature is right under $HC_DATA_DIR/jwt.key."""
-    with open(os.path.join(system.data_dir, "jwt.key"), "rb") as f:
-        key = f.read()
+    """The token's HS256 signature is right under the system's key: its
+    HC_JWT_SECRET (the harness sets one), else $HC_DATA_DIR/jwt.key."""
+    secret = system.env.get("HC_JWT_SECRET")
+    if secret:
+        key = secret.encode()
+    else:
+        with open(os.path.join(system.data_dir, "jwt.key"), "rb") as f:
+            key = f.read()
     signing_input, sig = token.rsplit(".", 1)
     want = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
     assert hmac.compare_digest(want, b64url_decode(sig)), "signature not made with jwt.key"

@@ -597,7 +597,8 @@ def test_refused_retry_after_a_kept_alive_charge_is_compensated(make_system):
 
     def book_kept_alive(**overrides):
         conn.request("POST", "/orders", body=json.dumps(hc.booking(**overrides)).encode(),
-                     headers={"Content-Type": "application/json"})
+                     headers={"Content-Type": "application/json",
+                              "Authorization": "Bearer " + hc.customer_token()})
         resp = conn.getresponse()
         payload = resp.read()
         return hc.Response(resp.status, resp.msg, json.loads(payload), payload)
