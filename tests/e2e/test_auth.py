@@ -168,6 +168,10 @@ def test_expired_code_is_refused(make_system):
     s.restart("notification")
     err = assert_error(verify(s.notification, code), 401, "invalid_code")
     assert "expired" in err["message"], err
+    # A token follows the real clock, which every service verifies it by
+    # (assert_token_answer checks exp against this process's time).
+    assert ask_code(s.notification).status == 202
+    assert_token_answer(verify(s.notification, latest_code(s)), "customer", DIGITS)
 
 
 def test_code_requests_are_limited_per_phone_and_per_client(make_system):

@@ -28,7 +28,7 @@ import hc
 from hc import wait_until
 
 ROUTED = re.compile(r"^/(orders|packages|reservations|cancellations|centers|paymentHistories|"
-                    r"mypages|notifications)(/|$)")
+                    r"mypages|notifications|auth)(/|$)")
 
 
 def source_dir():
