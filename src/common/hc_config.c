@@ -206,6 +206,12 @@ static const cfg_var_t vars[] = {
     {"HC_RATE_LIMIT_CONNECTIONS", "20", I(rate_limit_connections, 0, 100000),
      "gateway: requests one client may have in progress at once (nginx `limit_conn`; 429 beyond); "
      "0 turns the limit off"},
+    {"HC_AUTH_RATE_LIMIT_RPM", "60", I(auth_rate_limit_rpm, 0, 100000),
+     "gateway: sign-in requests (`/auth/`: codes, code checks, passwords) one client may make "
+     "per minute on average, on top of HC_RATE_LIMIT_RPS (429 beyond it and its burst); 0 turns "
+     "this extra limit off"},
+    {"HC_AUTH_RATE_LIMIT_BURST", "20", I(auth_rate_limit_burst, 0, 100000),
+     "gateway: sign-in requests a client may make at once above HC_AUTH_RATE_LIMIT_RPM"},
     {"HC_TRUSTED_PROXY", "", S(trusted_proxy),
      "gateway: IP addresses or CIDRs (comma list) of the proxies in front of it; for a connection "
      "from one of them the client is the address in HC_REAL_IP_HEADER (rate limits, access log). "

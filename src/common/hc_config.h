@@ -100,6 +100,8 @@ typedef struct hc_config {
     int rate_limit_rps;         /* requests per second per client; 0 = no rate limit */
     int rate_limit_burst;       /* requests served at once above the rate; 0 = none */
     int rate_limit_connections; /* requests in progress per client; 0 = no limit */
+    int auth_rate_limit_rpm;    /* /auth/ requests per minute per client; 0 = no extra limit */
+    int auth_rate_limit_burst;  /* /auth/ requests at once above that rate */
     char trusted_proxy[512];    /* "addr[/bits],..." whose real_ip_header is believed */
     char real_ip_header[64];    /* header a trusted proxy names the client in */
     char cors_origins[1024];    /* origins browsers may call from: "https://a,https://b" */

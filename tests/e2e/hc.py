@@ -656,6 +656,9 @@ class System:
             "HC_RATE_LIMIT_RPS": "100000",
             "HC_RATE_LIMIT_BURST": "100000",
             "HC_RATE_LIMIT_CONNECTIONS": "10000",
+            # Sign-in's own gateway limit likewise (test_auth.py sets its own).
+            "HC_AUTH_RATE_LIMIT_RPM": "100000",
+            "HC_AUTH_RATE_LIMIT_BURST": "100000",
         })
         return env
 

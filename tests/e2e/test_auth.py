@@ -173,6 +173,10 @@ def test_expired_code_is_refused(make_system):
     s.restart("notification")
     err = assert_error(verify(s.notification, code), 401, "invalid_code")
     assert "expired" in err["message"], err
+    # A token follows the real clock, which every service verifies it by
+    # (assert_token_answer checks exp against this process's time).
+    assert ask_code(s.notification).status == 202
+    assert_token_answer(verify(s.notification, latest_code(s)), "customer", DIGITS)
 
 
 def test_code_requests_are_limited_per_phone_and_per_client(make_system):
@@ -195,6 +199,25 @@ def test_code_requests_are_limited_per_phone_and_per_client(make_system):
     assert_token_answer(verify(s.gateway, latest_code(s)), "customer", DIGITS)
     # Another client (the service's own port, counted apart) is not limited.
     assert ask_code(s.notification, "010-2000-0003").status == 202
+
+
+def test_gateway_limits_sign_in_per_client(make_system):
+    """HC_AUTH_RATE_LIMIT_*: the gateway's own limit on /auth/ (password and
+    code guessing), per client, on top of the general one; other paths keep
+    only the general limit."""
+    s = make_system(HC_AUTH_RATE_LIMIT_RPM="6", HC_AUTH_RATE_LIMIT_BURST="3",
+                    HC_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    s.start_all()
+    statuses = [login(s.gateway, "admin", "wrong password").status for _ in range(8)]
+    assert statuses[:4] == [401] * 4, statuses
+    assert 429 in statuses[4:], statuses
+    r = login(s.gateway, "admin", ADMIN_PASSWORD)
+    assert_error(r, 429, "too_many_requests")
+    assert r.headers.get("Retry-After"), r.headers
+    # The service itself was not asked; other paths are not limited by it.
+    assert_token_answer(login(s.notification, "admin", ADMIN_PASSWORD), "superadmin", "admin")
+    for _ in range(10):
+        assert s.gateway.get("/packages").status == 200
 
 
 # ---------------------------------------------------------------- admins

@@ -28,7 +28,7 @@ import hc
 from hc import wait_until
 
 ROUTED = re.compile(r"^/(orders|packages|reservations|cancellations|centers|paymentHistories|"
-                    r"mypages|notifications)(/|$)")
+                    r"mypages|notifications|auth)(/|$)")
 
 
 def source_dir():
@@ -328,9 +328,10 @@ def directives(text, name):
 
 
 def test_zero_turns_the_limits_off(make_system):
-    """HC_RATE_LIMIT_RPS=0 and HC_RATE_LIMIT_CONNECTIONS=0: the config has no
-    limit_req or limit_conn, and a burst of 200 from one client all pass."""
-    s = make_system(**limits(0, 0, 0))
+    """HC_RATE_LIMIT_RPS=0 and HC_RATE_LIMIT_CONNECTIONS=0 (and sign-in's own
+    HC_AUTH_RATE_LIMIT_RPM=0): the config has no limit_req or limit_conn, and a
+    burst of 200 from one client all pass."""
+    s = make_system(**limits(0, 0, 0, HC_AUTH_RATE_LIMIT_RPM=0))
     s.start_all()
     text = rendered(s)
     for name in ("limit_req", "limit_req_zone", "limit_conn", "limit_conn_zone"):
@@ -344,10 +345,15 @@ def test_the_defaults_limit_one_client_and_spare_another(make_system):
     with a burst of 40, 20 in progress. A burst of 300 from one client gets
     429s after its first 41; another client then passes its own 41."""
     s = make_system(HC_RATE_LIMIT_RPS=None, HC_RATE_LIMIT_BURST=None,
-                    HC_RATE_LIMIT_CONNECTIONS=None)
+                    HC_RATE_LIMIT_CONNECTIONS=None, HC_AUTH_RATE_LIMIT_RPM=None,
+                    HC_AUTH_RATE_LIMIT_BURST=None)
     s.start_all()
     text = rendered(s)
-    assert directives(text, "limit_req") == ["    limit_req zone=hc_req burst=40 nodelay;"], text
+    # The general limit, and in /auth/ (test_auth.py) it again with sign-in's own.
+    assert directives(text, "limit_req") == ["    limit_req zone=hc_req burst=40 nodelay;",
+                                             "            limit_req zone=hc_req burst=40 nodelay;",
+                                             "            limit_req zone=hc_auth burst=20 nodelay;"
+                                             ], text
     assert directives(text, "limit_conn") == ["    limit_conn hc_conn 20;"], text
     answers, seconds = burst(s, "127.0.0.2", 300)
     assert_rate_limited(answers, seconds, 20, 40)
