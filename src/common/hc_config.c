@@ -678,6 +678,25 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "HC_SERVICE_SECRET: must be at least 32 characters (or empty)");
         return HC_EINVAL;
     }
+    if (cfg->jwt_secret[0] && strlen(cfg->jwt_secret) < 32) {
+        snprintf(err, errlen, "HC_JWT_SECRET: must be 32 to 256 characters (or empty)");
+        return HC_EINVAL;
+    }
+    /* The rules of auth_domain (auth_username_valid, auth_password_valid),
+     * checked here so that `up` refuses to start instead of notification
+     * failing at each restart. */
+    size_t user_len = strlen(cfg->admin_user);
+    if (user_len == 0 ||
+        strspn(cfg->admin_user,
+               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-") != user_len) {
+        snprintf(err, errlen, "HC_ADMIN_USER: 1 to 63 of A-Z a-z 0-9 . _ @ -, got \"%s\"",
+                 cfg->admin_user);
+        return HC_EINVAL;
+    }
+    if (cfg->admin_password[0] && strlen(cfg->admin_password) < 8) {
+        snprintf(err, errlen, "HC_ADMIN_PASSWORD: must be 8 to 255 characters (or empty)");
+        return HC_EINVAL;
+    }
     if (strcmp(cfg->sms_provider, "http") == 0 && !cfg->sms_url[0]) {
         snprintf(err, errlen, "HC_SMS_URL: required when HC_SMS_PROVIDER=http");
         return HC_EINVAL;

@@ -224,14 +224,17 @@ int auth_api_register(hc_service_t *svc)
     int rc = notification_provider_init(&provider, &hc_cfg);
     if (rc)
         return rc;
-    rc = auth_bootstrap(svc->db, hc_cfg.admin_user, hc_cfg.admin_password, hc_cfg.data_dir);
-    if (rc) {
-        hc_error("cannot set up the first super-admin: %s", hc_strerror(rc));
-        return rc;
-    }
     hc_http_t *h = svc->http;
     hc_http_route_as(h, HC_ACCESS_PUBLIC, "POST", "/auth/otp", NULL, api_otp, svc);
     hc_http_route_as(h, HC_ACCESS_PUBLIC, "POST", "/auth/otp/verify", NULL, api_otp_verify, svc);
     hc_http_route_as(h, HC_ACCESS_PUBLIC, "POST", "/auth/login", NULL, api_login, svc);
     return 0;
+}
+
+int auth_api_start(hc_service_t *svc)
+{
+    int rc = auth_bootstrap(svc->db, hc_cfg.admin_user, hc_cfg.admin_password, hc_cfg.data_dir);
+    if (rc)
+        hc_error("cannot set up the first super-admin: %s", hc_strerror(rc));
+    return rc;
 }

@@ -26,8 +26,7 @@
 static pthread_mutex_t sender_mu = PTHREAD_MUTEX_INITIALIZER;
 static notification_sender_t *sender;
 
-/* Registers the routes (sign-in's too, which also sets up the first
- * super-admin). Returns 0 or an hc_err. */
+/* Registers the routes (sign-in's too). Returns 0 or an hc_err. */
 static int notification_init(hc_service_t *svc)
 {
     int rc = notification_api_register(svc);
@@ -67,7 +66,8 @@ static int notification_start(hc_service_t *svc)
     hc_metrics_describe("hc_sms_failed_total",
                         "SMS given up after HC_SMS_MAX_ATTEMPTS, by provider (label type).");
     hc_info("SMS provider: %s", opts.provider.name);
-    return 0;
+    /* The first super-admin, once the consumer has joined its group. */
+    return auth_api_start(svc);
 }
 
 /* Stops the sender (after its current message). Safe when never started. */

@@ -202,7 +202,7 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
 {
     char bind[80], reach[80], upstream[80];
     char gw[16], ord[16], res[16], pay[16], noti[16], body[32];
-    char limit_req[160], limit_conn[160], auth_zone[160], auth_limits[256];
+    char limit_req[160], limit_conn[160];
     hc_buf_t real_ip, cors;
     hc_buf_init(&real_ip, 16 * 1024);
     hc_buf_init(&cors, 16 * 1024);
@@ -238,6 +238,7 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
     }
     limit_req_lines(cfg, limit_req, sizeof limit_req);
     limit_conn_lines(cfg, limit_conn, sizeof limit_conn);
+    char auth_zone[160], auth_limits[256];
     auth_limit_lines(cfg, auth_zone, sizeof auth_zone, auth_limits, sizeof auth_limits);
     /* A value is one nginx word, checked below; a directive value is whole
      * lines built above from checked settings (numbers, addresses). */

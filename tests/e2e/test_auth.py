@@ -323,6 +323,18 @@ def test_token_command_uses_the_configured_secret(make_system):
     assert not os.path.exists(os.path.join(s.data_dir, "jwt.key"))
 
 
+@pytest.mark.parametrize("var,value", [("HC_JWT_SECRET", "too short"),
+                                       ("HC_ADMIN_USER", "has space"),
+                                       ("HC_ADMIN_USER", ""),
+                                       ("HC_ADMIN_PASSWORD", "short"),
+                                       ("HC_OTP_MAX_ATTEMPTS", "0")])
+def test_bad_account_settings_are_refused_naming_them(make_system, var, value):
+    s = make_system(**{var: value})
+    for args in (["config"], ["notification"], ["token", "--service", "ops"]):
+        r = cli(s, *args)
+        assert r.returncode == 2 and var in r.stderr, (args, r)
+
+
 # ---------------------------------------------------------------- bad input
 
 
