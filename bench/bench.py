@@ -387,7 +387,7 @@ def run_wrk(gw_port, date, concurrency, duration, timeout_s, label):
     cmd = ["wrk", "-t%d" % threads, "-c%d" % concurrency, "-d%ds" % duration, "--latency",
            "--timeout", "%ds" % timeout_s, "-s", BOOK_LUA, "http://127.0.0.1:%d" % gw_port,
            "--", date, TOKENS["customer"]]
-    log("%s: %s", label, " ".join(cmd))
+    log("%s: %s", label, " ".join(cmd[:-1] + ["<customer token>"]))
     t0 = time.monotonic()
     wall0 = time.time()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
