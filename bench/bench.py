@@ -85,11 +85,28 @@ def checkup_date():
     return (datetime.datetime.now(tz).date() + datetime.timedelta(days=8)).isoformat()
 
 
+# Bearer tokens (docs/security.md), issued with `healthcenter token` once the
+# system is up: the customer the bookings are for, and a service token for the
+# lists and metrics this script reads.
+TOKENS = {"customer": "", "service": ""}
+
+
+def issue_tokens(binary, env):
+    for who, args in (("customer", ["--phone", "010-1234-5678"]),
+                      ("service", ["--service", "bench"])):
+        p = subprocess.run([binary, "token"] + args, env=env, capture_output=True, text=True,
+                           timeout=30)
+        if p.returncode != 0:
+            raise BenchError("healthcenter token %s failed: %s" % (" ".join(args), p.stderr))
+        TOKENS[who] = p.stdout.strip()
+
+
 def http_get(port, path, timeout=10.0):
-    """GET http://127.0.0.1:port/path -> (status, body bytes)."""
+    """GET http://127.0.0.1:port/path -> (status, body bytes), as the service."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path, headers={"Accept": "application/json"})
+        conn.request("GET", path, headers={"Accept": "application/json",
+                                           "Authorization": "Bearer " + TOKENS["service"]})
         r = conn.getresponse()
         return r.status, r.read()
     finally:
@@ -475,8 +492,8 @@ def run_wrk(gw_port, date, concurrency, duration, timeout_s, label):
     threads = max(1, min(2, concurrency))
     cmd = ["wrk", "-t%d" % threads, "-c%d" % concurrency, "-d%ds" % duration, "--latency",
            "--timeout", "%ds" % timeout_s, "-s", BOOK_LUA, "http://127.0.0.1:%d" % gw_port,
-           "--", date]
-    log("%s: %s", label, " ".join(cmd))
+           "--", date, TOKENS["customer"]]
+    log("%s: %s", label, " ".join(cmd[:-1] + ["<customer token>"]))
     t0 = time.monotonic()
     wall0 = time.time()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -746,6 +763,7 @@ def main():
         ready_ms = system.wait_ready(a.ready_timeout)
         system.ready_line.wait(timeout=5.0)  # the supervisor prints its line right after
         system.remember_tree()
+        issue_tokens(binary, env)
         log("ready in %.0f ms (supervisor says %s ms); checkupDate %s",
             ready_ms, system.ready_reported_ms, date)
         cpu0 = cpu_snapshot(system.proc.pid)

@@ -4,8 +4,10 @@
 -- package, center 1, card payment). The checkup date comes from the script
 -- arguments (bench.py computes tomorrow + 7 days in Asia/Seoul):
 --
---   wrk -t2 -c32 -d10s --latency -s bench/book.lua http://127.0.0.1:PORT -- 2026-12-03
+--   wrk -t2 -c32 -d10s --latency -s bench/book.lua http://127.0.0.1:PORT -- 2026-12-03 TOKEN
 --
+-- TOKEN is the bearer token of the customer 010-1234-5678 (`healthcenter token
+-- --phone 010-1234-5678`; HC_BENCH_TOKEN in the environment otherwise).
 -- (HC_BENCH_DATE in the environment is used when no argument is given.)
 -- Each wrk thread counts the answers by HTTP status and keeps a few bodies of
 -- answers other than 201; done() adds them up and prints ONE line
@@ -27,6 +29,10 @@ function init(args)
    wrk.path = "/orders"
    wrk.headers["Content-Type"] = "application/json"
    wrk.headers["User-Agent"] = "hc-bench/wrk"
+   local token = args[2] or os.getenv("HC_BENCH_TOKEN")
+   if token ~= nil and token ~= "" then
+      wrk.headers["Authorization"] = "Bearer " .. token
+   end
    wrk.body = '{"name":"Bench","phone":"010-1234-5678","orderType":"basic",'
       .. '"checkupDate":"' .. date .. '","centerId":1,'
       .. '"payMethod":"card","cardNo":"4111111111111111"}'

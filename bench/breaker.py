@@ -112,7 +112,8 @@ class Conn:
         reader, writer = self.rw
         data = body or b""
         head = ["%s %s HTTP/1.1" % (method, path), "Host: 127.0.0.1:%d" % self.port,
-                "Accept: application/json", "User-Agent: hc-bench/breaker"]
+                "Accept: application/json", "User-Agent: hc-bench/breaker",
+                "Authorization: Bearer " + bench.TOKENS["customer"]]
         if body is not None:
             head += ["Content-Type: application/json", "Content-Length: %d" % len(data)]
         if not self.keep_alive:
@@ -392,6 +393,7 @@ def siege_command(rc_path, clients, duration, port, body):
     application/json 'URL POST {json}', against the gateway."""
     return ["siege", "-R", rc_path, "-c%d" % clients, "-t%dS" % duration, "-r10",
             "--content-type", "application/json",
+            "--header", "Authorization: Bearer " + bench.TOKENS["customer"],
             "http://127.0.0.1:%d/orders POST %s" % (port, body.decode())]
 
 
@@ -642,6 +644,7 @@ def main():
         system.start()
         system.wait_ready(a.ready_timeout)
         system.remember_tree()
+        bench.issue_tokens(binary, env)
         date = bench.checkup_date()
         # One booking to read back during the run (it may take a few tries:
         # a charge held over 610 ms times out).
@@ -787,7 +790,9 @@ def post_json(port, path, body):
     """POST body to 127.0.0.1:port/path -> (status, body bytes)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        conn.request("POST", path, body=body, headers={
+            "Content-Type": "application/json",
+            "Authorization": "Bearer " + bench.TOKENS["customer"]})
         r = conn.getresponse()
         return r.status, r.read()
     finally:

@@ -5,6 +5,8 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
       libsqlite3-dev sqlite3 libsodium-dev zlib1g-dev libcmocka-dev nginx python3 python3-pytest
+      # bearer tokens (src/common/hc_token.c): HS256 JSON Web Tokens
+      libjwt-dev
       python3-yaml python3-venv curl wrk
       # README's "When things fail" reads pids and states from /actuator/health with it
       jq

@@ -1,6 +1,7 @@
 /* healthcenter: the one executable. `up` runs the whole system under a
  * supervisor; `order|payment|reservation|notification` runs one service;
- * `check` and `dead-letters` are the operator's integrity tools. */
+ * `check` and `dead-letters` are the operator's integrity tools; `admin`
+ * and `token` manage accounts. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "hc_deadletter.h"
 #include "hc_err.h"
 #include "hc_log.h"
+#include "notification/auth_cli.h"
 #include "services.h"
 #include "up/up_control.h"
 #include "up/up_gateway.h"
@@ -84,6 +86,19 @@ static const struct {
     {"dead-letters", "retry SERVICE (ID|--all)",
      "mark parked events for retry; the running service applies\n"
      "them again within a second",
+     1},
+    {"admin", "add USER (--centers ID,... | --superadmin)",
+     "create or update an admin: of the centers listed (HC_CENTERS\n"
+     "ids), or a super-admin of all; the password is read from\n"
+     "stdin (asked twice on a terminal). See docs/accounts.md",
+     1},
+    {"admin", "passwd USER", "set an admin's password, read from stdin", 1},
+    {"admin", "list", "list the admins: username, role, centers", 1},
+    {"token", "(--phone P | --admin USER | --service NAME) [--ttl S]",
+     "print a bearer token for a customer's phone, an admin (role\n"
+     "and centers as stored) or a service (Prometheus, scripts),\n"
+     "signed with HC_JWT_SECRET or $HC_DATA_DIR/jwt.key; valid\n"
+     "HC_TOKEN_TTL_S seconds, or S",
      1},
     {"config", "[--markdown]",
      "print the configuration in effect: each variable's value\n"
@@ -278,6 +293,20 @@ static int cmd_dead_letters(int argc, char **argv)
     return rc;
 }
 
+/* Runs `admin ...` or `token ...` (auth_cli): the configuration first. */
+static int cmd_accounts(int argc, char **argv)
+{
+    int rc = load_config(argv[1]);
+    if (rc)
+        return rc;
+    if (strcmp(argv[1], "admin") == 0)
+        rc = auth_cli_admin(argc - 1, argv + 1, stdin, stdout, stderr);
+    else
+        rc = auth_cli_token(argc - 1, argv + 1, stdout, stderr);
+    hc_client_global_cleanup();
+    return rc;
+}
+
 /* Writes the path of this very binary into self (PATH_MAX bytes). */
 static void self_path(char *self)
 {
@@ -421,6 +450,8 @@ int main(int argc, char **argv)
         return cmd_dead_letters(argc, argv);
     if (strcmp(cmd, "restart") == 0)
         return cmd_restart(argc, argv);
+    if (strcmp(cmd, "admin") == 0 || strcmp(cmd, "token") == 0)
+        return cmd_accounts(argc, argv);
     if (argc > 2) {
         fprintf(stderr,
                 "healthcenter %s: unexpected argument \"%s\" (settings come from "

@@ -4,12 +4,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "hc_authz.h"
 #include "hc_buf.h"
 #include "hc_err.h"
 
 void hc_api_get(hc_req_t *req, hc_db_t *db, const hc_resource_t *res)
 {
     hc_api_get_id(req, db, res, hc_req_param_id(req, 0));
+}
+
+int hc_api_may_see(hc_req_t *req, const hc_resource_t *res, const void *item)
+{
+    const char *phone = NULL;
+    int64_t center = 0;
+    if (!res->owner)
+        return 1;
+    res->owner(item, &phone, &center);
+    return hc_authz_may_see(hc_req_principal(req), phone, center);
 }
 
 void hc_api_get_id(hc_req_t *req, hc_db_t *db, const hc_resource_t *res, int64_t id)
@@ -21,6 +32,8 @@ void hc_api_get_id(hc_req_t *req, hc_db_t *db, const hc_resource_t *res, int64_t
         rc = res->get(c, id, item);
         hc_db_release(db, c);
     }
+    if (rc == 0 && !hc_api_may_see(req, res, item))
+        rc = HC_ENOTFOUND; /* not the caller's: its existence is not confirmed */
     if (rc == HC_ENOTFOUND)
         hc_reply_not_found(req, res->what);
     else if (rc)
@@ -53,7 +66,8 @@ static void reply_page(hc_req_t *req, hc_db_t *db, const hc_resource_t *res,
 
 void hc_api_list(hc_req_t *req, hc_db_t *db, const hc_resource_t *res, void *extra)
 {
-    hc_list_query_t q = {.extra = extra};
+    /* A resource without owners (the catalog) is listed whole. */
+    hc_list_query_t q = {.extra = extra, .who = res->owner ? hc_req_principal(req) : NULL};
     char phone[16];
     hc_fields_t f;
     if (hc_req_paging(req, &q.page, &q.size))

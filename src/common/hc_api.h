@@ -28,11 +28,20 @@ typedef struct hc_resource {
     /* Reads the list's own query parameters into extra, adding errors to f
      * (NULL: none beyond page, size, orderId and phone). */
     void (*filter)(hc_req_t *req, void *extra, hc_fields_t *f);
+    /* Whose the item is: its owner's phone (digits, "" or NULL when it names
+     * none) and center (0: none), for hc_authz_may_see. NULL: every caller
+     * with a token may see every item (the catalog). */
+    void (*owner)(const void *item, const char **phone, int64_t *center_id);
 } hc_resource_t;
 
+/* 1 when the caller of req may see item of res (hc_authz_may_see over
+ * res->owner). */
+int hc_api_may_see(hc_req_t *req, const hc_resource_t *res, const void *item);
+
 /* GET of one resource: the id in path parameter 0, read with res->get and
- * answered with res->to_json; 404 when the parameter is not an id or there is
- * no such item, the storage error otherwise. */
+ * answered with res->to_json; 404 when the parameter is not an id, there is
+ * no such item or the caller may not see it (hc_api_may_see), the storage
+ * error otherwise. */
 void hc_api_get(hc_req_t *req, hc_db_t *db, const hc_resource_t *res);
 
 /* The same for the item id (0: none, 404) found elsewhere in the request. */
@@ -40,7 +49,9 @@ void hc_api_get_id(hc_req_t *req, hc_db_t *db, const hc_resource_t *res, int64_t
 
 /* GET of a page of res's collection: page and size, the orderId and phone
  * filters (the route's query list says which a collection takes) and
- * res->filter's own into extra (storage for it, or NULL), then res->list.
+ * res->filter's own into extra (storage for it, or NULL), then res->list,
+ * scoped to the rows the caller may see (hc_list_query_t.who): a customer
+ * asking ?phone= of another phone gets an empty page, which says nothing.
  * 400 validation_failed naming every bad parameter, the storage error, or the
  * page with its links. */
 void hc_api_list(hc_req_t *req, hc_db_t *db, const hc_resource_t *res, void *extra);

@@ -25,12 +25,12 @@ int hc_auth_ready(void)
     return auth_ready;
 }
 
-/* Reads exactly the key from fd. Returns 0 or HC_EIO. */
-static int read_key(int fd, unsigned char *key)
+/* Reads exactly len bytes of key from fd. Returns 0 or HC_EIO. */
+static int read_key(int fd, unsigned char *key, size_t len)
 {
     size_t got = 0;
-    while (got < crypto_auth_hmacsha256_KEYBYTES) {
-        ssize_t n = read(fd, key + got, crypto_auth_hmacsha256_KEYBYTES - got);
+    while (got < len) {
+        ssize_t n = read(fd, key + got, len - got);
         if (n <= 0)
             return HC_EIO;
         got += (size_t)n;
@@ -38,24 +38,50 @@ static int read_key(int fd, unsigned char *key)
     return 0;
 }
 
-/* Creates path with fresh random bytes unless it exists: the key is written
- * to a private temporary file and linked into place, so a reader never sees a
- * half-written key and two processes racing both keep the winner's. */
-static int ensure_key_file(const char *path)
+/* Creates path with len fresh random bytes unless it exists: the key is
+ * written to a private temporary file and linked into place, so a reader
+ * never sees a half-written key and two processes racing both keep the
+ * winner's. */
+static int ensure_key_file(const char *path, size_t len)
 {
     char tmp[700];
-    unsigned char key[crypto_auth_hmacsha256_KEYBYTES];
+    unsigned char key[HC_AUTH_KEY_FILE_MAX];
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return HC_EIO;
-    randombytes_buf(key, sizeof key);
-    int rc = write(fd, key, sizeof key) == (ssize_t)sizeof key && fsync(fd) == 0 ? 0 : HC_EIO;
+    randombytes_buf(key, len);
+    int rc = write(fd, key, len) == (ssize_t)len && fsync(fd) == 0 ? 0 : HC_EIO;
     sodium_memzero(key, sizeof key);
     close(fd);
     if (!rc && link(tmp, path) != 0 && errno != EEXIST)
         rc = HC_EIO;
     unlink(tmp);
+    return rc;
+}
+
+int hc_auth_key_file(const char *data_dir, const char *name, unsigned char *key, size_t len)
+{
+    if (len == 0 || len > HC_AUTH_KEY_FILE_MAX || sodium_init() < 0)
+        return HC_EINVAL;
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", data_dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        if (ensure_key_file(path, len) != 0) {
+            hc_error("cannot create the key file %s: %s", path, strerror(errno));
+            return HC_EIO;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        hc_error("cannot read the key file %s: %s", path, strerror(errno));
+        return HC_EIO;
+    }
+    int rc = read_key(fd, key, len);
+    close(fd);
+    if (rc)
+        hc_error("the key file %s is shorter than %zu bytes", path, len);
     return rc;
 }
 
@@ -72,27 +98,9 @@ int hc_auth_init(const char *secret, const char *data_dir)
         auth_ready = 1;
         return 0;
     }
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s", data_dir, KEY_FILE);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        if (ensure_key_file(path) != 0) {
-            hc_error("cannot create the service key %s: %s", path, strerror(errno));
-            return HC_EIO;
-        }
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    }
-    if (fd < 0) {
-        hc_error("cannot read the service key %s: %s", path, strerror(errno));
-        return HC_EIO;
-    }
-    int rc = read_key(fd, auth_key);
-    close(fd);
-    if (rc) {
-        hc_error("the service key %s is shorter than %d bytes", path,
-                 (int)crypto_auth_hmacsha256_KEYBYTES);
+    int rc = hc_auth_key_file(data_dir, KEY_FILE, auth_key, sizeof auth_key);
+    if (rc)
         return rc;
-    }
     auth_ready = 1;
     return 0;
 }

@@ -25,6 +25,16 @@
  * start. Returns 0, or HC_EINVAL (secret too short) / HC_EIO (key file). */
 int hc_auth_init(const char *secret, const char *data_dir);
 
+/* Largest key hc_auth_key_file reads or creates, bytes. */
+#define HC_AUTH_KEY_FILE_MAX 64
+
+/* Reads the key file data_dir/name (len bytes, at most HC_AUTH_KEY_FILE_MAX)
+ * into key, creating it with len random bytes (mode 0600) when it does not
+ * exist yet; processes racing to create it end up with the same key (the
+ * first link wins). Shared by the service key and the token key (hc_token).
+ * Returns 0, or HC_EIO (logged) / HC_EINVAL (len). */
+int hc_auth_key_file(const char *data_dir, const char *name, unsigned char *key, size_t len);
+
 /* 1 once hc_auth_init succeeded. */
 int hc_auth_ready(void);
 

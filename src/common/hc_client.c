@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hc_auth.h"
+#include "hc_authz.h"
 #include "hc_buf.h"
 #include "hc_err.h"
 #include "hc_log.h"
@@ -104,6 +105,13 @@ int hc_client_call(const hc_call_t *call, int *status, json_t **resp)
         hdrs = curl_slist_append(hdrs, sig.service);
         hdrs = curl_slist_append(hdrs, sig.timestamp);
         hdrs = curl_slist_append(hdrs, sig.signature);
+        /* The service token authenticates the call like any caller's
+         * (hc_authz); the signature above binds it to this method, path and
+         * body. Without a token the callee answers 401: the call fails like
+         * any refused call, so it is logged here only. */
+        char bearer[HC_TOKEN_MAX_LEN + 40];
+        if (hc_authz_service_header(call->caller, bearer, sizeof bearer) == 0)
+            hdrs = curl_slist_append(hdrs, bearer);
     }
 
     hc_buf_t out;

@@ -14,7 +14,8 @@ typedef struct hc_call {
     int timeout_ms;           /* whole-call limit */
     const hc_trace_t *trace;  /* parent context, may be NULL */
     const char *extra_header; /* one "Name: value" header, may be NULL */
-    const char *caller;       /* sign the call as this service (hc_auth); NULL: unsigned */
+    const char *caller;       /* sign the call as this service (hc_auth) and send its service
+                                 token (hc_authz_service_header); NULL: neither */
     /* 1: on a new connection, closed after the call. For a call back to a
      * service that is itself waiting on this request: its kept-alive
      * connection may belong to the very server thread that waits, which

@@ -62,6 +62,26 @@ static const cfg_var_t vars[] = {
     {"HC_SERVICE_SECRET", "", SECRET(service_secret),
      "shared secret (32+ characters) that signs calls between services; empty: a random key kept "
      "in $HC_DATA_DIR/service.key"},
+    {"HC_JWT_SECRET", "", SECRET(jwt_secret),
+     "secret (32 to 256 characters) that signs and verifies bearer tokens (HS256 JWTs); empty: a "
+     "random key kept in $HC_DATA_DIR/jwt.key (docs/accounts.md, \"Secrets\")"},
+    {"HC_TOKEN_TTL_S", "3600", I(token_ttl_s, 60, 604800),
+     "lifetime of the tokens sign-in (`/auth/otp/verify`, `/auth/login`) and `healthcenter token` "
+     "issue, s"},
+    {"HC_ADMIN_USER", "admin", S(admin_user),
+     "the super-admin notification creates, or whose password it updates, at start"},
+    {"HC_ADMIN_PASSWORD", "", SECRET(admin_password),
+     "the password of HC_ADMIN_USER (8+ characters); empty: an existing super-admin keeps its "
+     "password, and on first start a random one is written to $HC_DATA_DIR/admin.password (0600)"},
+    {"HC_OTP_TTL_S", "300", I(otp_ttl_s, 30, 3600), "lifetime of a sign-in code sent by SMS, s"},
+    {"HC_OTP_MAX_ATTEMPTS", "5", I(otp_max_attempts, 1, 100),
+     "wrong tries after which a sign-in code is locked (a new one must be asked for)"},
+    {"HC_OTP_PER_PHONE", "3", I(otp_per_phone, 1, 1000),
+     "sign-in codes one phone number may be sent per HC_OTP_WINDOW_S (429 beyond)"},
+    {"HC_OTP_PER_CLIENT", "10", I(otp_per_client, 1, 100000),
+     "sign-in codes one client address may ask for per HC_OTP_WINDOW_S (429 beyond)"},
+    {"HC_OTP_WINDOW_S", "900", I(otp_window_s, 10, 86400),
+     "the window of HC_OTP_PER_PHONE and HC_OTP_PER_CLIENT, s"},
     {"HC_ORDER_TIMEOUT_MS", "3000", I(order_timeout_ms, 10, 600000),
      "reservation/payment->order call timeout, ms"},
     {"HC_HTTP_MAX_CONNECTIONS", "1000", I(http_max_connections, 8, 20000),
@@ -186,6 +206,12 @@ static const cfg_var_t vars[] = {
     {"HC_RATE_LIMIT_CONNECTIONS", "20", I(rate_limit_connections, 0, 100000),
      "gateway: requests one client may have in progress at once (nginx `limit_conn`; 429 beyond); "
      "0 turns the limit off"},
+    {"HC_AUTH_RATE_LIMIT_RPM", "60", I(auth_rate_limit_rpm, 0, 100000),
+     "gateway: sign-in requests (`/auth/`: codes, code checks, passwords) one client may make "
+     "per minute on average, on top of HC_RATE_LIMIT_RPS (429 beyond it and its burst); 0 turns "
+     "this extra limit off"},
+    {"HC_AUTH_RATE_LIMIT_BURST", "20", I(auth_rate_limit_burst, 0, 100000),
+     "gateway: sign-in requests a client may make at once above HC_AUTH_RATE_LIMIT_RPM"},
     {"HC_TRUSTED_PROXY", "", S(trusted_proxy),
      "gateway: IP addresses or CIDRs (comma list) of the proxies in front of it; for a connection "
      "from one of them the client is the address in HC_REAL_IP_HEADER (rate limits, access log). "
@@ -193,6 +219,10 @@ static const cfg_var_t vars[] = {
     {"HC_REAL_IP_HEADER", "X-Forwarded-For", S(real_ip_header),
      "gateway: the header a trusted proxy names the client in (the rightmost address in it that "
      "is not a trusted proxy counts)"},
+    {"HC_CORS_ORIGINS", "", S(cors_origins),
+     "gateway: the origins (comma list, e.g. `https://app.example.com`) whose pages may call the "
+     "API from a browser (CORS `Access-Control-Allow-Origin`, echoed for these only). Empty: "
+     "same-origin only, no other site's page may read an answer"},
     {"HC_PAYMENT_CB_SLIDING_WINDOW_SIZE", "20", I(payment_cb_sliding_window_size, 1, 10000),
      "order->payment circuit breaker: the last N calls whose outcomes it judges (count-based "
      "sliding window)"},
@@ -646,6 +676,25 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
     }
     if (cfg->service_secret[0] && strlen(cfg->service_secret) < 32) {
         snprintf(err, errlen, "HC_SERVICE_SECRET: must be at least 32 characters (or empty)");
+        return HC_EINVAL;
+    }
+    if (cfg->jwt_secret[0] && strlen(cfg->jwt_secret) < 32) {
+        snprintf(err, errlen, "HC_JWT_SECRET: must be 32 to 256 characters (or empty)");
+        return HC_EINVAL;
+    }
+    /* The rules of auth_domain (auth_username_valid, auth_password_valid),
+     * checked here so that `up` refuses to start instead of notification
+     * failing at each restart. */
+    size_t user_len = strlen(cfg->admin_user);
+    if (user_len == 0 ||
+        strspn(cfg->admin_user,
+               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-") != user_len) {
+        snprintf(err, errlen, "HC_ADMIN_USER: 1 to 63 of A-Z a-z 0-9 . _ @ -, got \"%s\"",
+                 cfg->admin_user);
+        return HC_EINVAL;
+    }
+    if (cfg->admin_password[0] && strlen(cfg->admin_password) < 8) {
+        snprintf(err, errlen, "HC_ADMIN_PASSWORD: must be 8 to 255 characters (or empty)");
         return HC_EINVAL;
     }
     if (strcmp(cfg->sms_provider, "http") == 0 && !cfg->sms_url[0]) {

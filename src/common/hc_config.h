@@ -12,6 +12,9 @@
 #define HC_MAX_CENTERS 32
 #define HC_NSERVICES 4 /* order, reservation, payment, notification, in that order */
 #define HC_SCALE_MAX 8 /* instances of one service at most (HC_SCALE) */
+/* In the data directory: the first super-admin's generated password (written
+ * by notification when HC_ADMIN_PASSWORD is empty; `up` points to it). */
+#define HC_ADMIN_PASSWORD_FILE "admin.password"
 
 typedef struct hc_package {
     char code[32];  /* orderType, e.g. "basic" */
@@ -38,6 +41,15 @@ typedef struct hc_config {
     char order_url[256];      /* base URL reservation and payment use to reach order */
     char public_url[256];     /* base of links and Location (no trailing '/') */
     char service_secret[256]; /* signs service calls; "" = data_dir/service.key */
+    char jwt_secret[257];     /* signs bearer tokens (HS256); "" = data_dir/jwt.key */
+    int token_ttl_s;          /* lifetime of the tokens sign-in issues, s */
+    char admin_user[64];      /* the super-admin created or updated at start */
+    char admin_password[256]; /* its password; "" = keep, or generate on first start */
+    int otp_ttl_s;            /* a sign-in code's lifetime, s */
+    int otp_max_attempts;     /* wrong codes before a code is locked */
+    int otp_per_phone;        /* codes one phone may be sent per otp_window_s */
+    int otp_per_client;       /* codes one client may ask for per otp_window_s */
+    int otp_window_s;         /* the window of both limits, s */
     int order_timeout_ms;     /* reservation/payment -> order call timeout */
     int http_max_connections; /* connections (threads) a service serves at once */
     size_t max_body_bytes;    /* request body limit, bytes */
@@ -88,8 +100,11 @@ typedef struct hc_config {
     int rate_limit_rps;         /* requests per second per client; 0 = no rate limit */
     int rate_limit_burst;       /* requests served at once above the rate; 0 = none */
     int rate_limit_connections; /* requests in progress per client; 0 = no limit */
+    int auth_rate_limit_rpm;    /* /auth/ requests per minute per client; 0 = no extra limit */
+    int auth_rate_limit_burst;  /* /auth/ requests at once above that rate */
     char trusted_proxy[512];    /* "addr[/bits],..." whose real_ip_header is believed */
     char real_ip_header[64];    /* header a trusted proxy names the client in */
+    char cors_origins[1024];    /* origins browsers may call from: "https://a,https://b" */
     /* order -> payment: the circuit breaker (Resilience4j's settings) and the
      * bulkhead, docs/breaker.md */
     int payment_cb_sliding_window_size;             /* outcomes kept while CLOSED */

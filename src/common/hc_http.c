@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hc_auth.h"
+#include "hc_authz.h"
 #include "hc_buf.h"
 #include "hc_err.h"
 #include "hc_log.h"
@@ -86,6 +87,9 @@ struct hc_req {
     size_t n_params;
     char caller[40]; /* verified calling service, "" if none */
     int caller_checked;
+    hc_principal_t principal; /* the bearer token's, role NONE without one */
+    int principal_rc;         /* hc_token_from_header's result */
+    int principal_checked;
     char *hdr_names[MAX_RESP_HEADERS];
     char *hdr_values[MAX_RESP_HEADERS];
     size_t n_hdrs;
@@ -125,9 +129,16 @@ void hc_http_set_public_url(hc_http_t *h, const char *url)
 void hc_http_route(hc_http_t *h, const char *method, const char *pattern, const char *query,
                    hc_handler_cb cb, void *ud)
 {
+    hc_http_route_as(h, HC_ACCESS_USER, method, pattern, query, cb, ud);
+}
+
+void hc_http_route_as(hc_http_t *h, hc_access_t access, const char *method, const char *pattern,
+                      const char *query, hc_handler_cb cb, void *ud)
+{
     if (h->n_routes >= MAX_ROUTES)
         hc_fatal("too many routes");
     route_t *r = &h->routes[h->n_routes++];
+    r->access = access;
     hc_strlcpy(r->method, method, sizeof r->method);
     r->pattern = hc_xstrdup(pattern);
     r->query = hc_xstrdup(query ? query : "");
@@ -229,6 +240,26 @@ const char *hc_req_caller(hc_req_t *r)
             hc_warn("a call claiming to come from service \"%.32s\" has no valid signature", who);
     }
     return r->caller[0] ? r->caller : NULL;
+}
+
+/* Reads the bearer token once: hc_req_principal and the route's access check
+ * share the result. */
+static int principal_load(hc_req_t *r)
+{
+    if (!r->principal_checked) {
+        r->principal_checked = 1;
+        r->principal_rc = hc_token_from_header(hc_req_header(r, "Authorization"),
+                                               hc_now_ms() / 1000, &r->principal);
+        if (r->principal_rc)
+            memset(&r->principal, 0, sizeof r->principal);
+    }
+    return r->principal_rc;
+}
+
+const hc_principal_t *hc_req_principal(hc_req_t *r)
+{
+    principal_load(r);
+    return &r->principal;
 }
 
 /* ---- replies ---- */
@@ -502,6 +533,27 @@ static int query_allowed(hc_req_t *r, const char *allowed)
     return 0;
 }
 
+/* Checks the caller against a route's access level (hc_authz_check) before
+ * anything else of the request is looked at. Answers 401 or 403 and returns
+ * 0 when refused. */
+static int access_allowed(hc_req_t *r, hc_access_t access)
+{
+    int rc = principal_load(r);
+    switch (hc_authz_check(access, rc, &r->principal)) {
+    case HC_AUTHZ_ALLOW:
+        return 1;
+    case HC_AUTHZ_NO_TOKEN:
+        hc_reply_unauthorized(r, 0);
+        return 0;
+    case HC_AUTHZ_BAD_TOKEN:
+        hc_reply_unauthorized(r, 1);
+        return 0;
+    default:
+        hc_reply_forbidden(r, "this resource is for the services and the super-admin only");
+        return 0;
+    }
+}
+
 /* Splits the path into segments (in place in buf) and finds the route. */
 static void dispatch(hc_req_t *r)
 {
@@ -514,6 +566,8 @@ static void dispatch(hc_req_t *r)
                        NULL);
         return;
     }
+    if (strcmp(path, "/metrics") == 0 && !access_allowed(r, HC_ACCESS_OPS))
+        return;
     if (builtin && !query_allowed(r, ""))
         return;
     int probe = health_probe(path);
@@ -540,7 +594,7 @@ static void dispatch(hc_req_t *r)
             if (rt->segs[k][0] == '{')
                 r->params[r->n_params++] = hc_xstrdup(segs[k]);
         r->route_label = rt->pattern;
-        if (!query_allowed(r, rt->query))
+        if (!access_allowed(r, rt->access) || !query_allowed(r, rt->query))
             return;
         int gate =
             h->write_gate && is_write_method(r->method) ? h->write_gate(h->write_gate_ud) : 0;
@@ -847,6 +901,27 @@ void hc_http_destroy(hc_http_t *h)
 }
 
 /* ---- shared error replies ---- */
+
+void hc_reply_unauthorized(hc_req_t *req, int bad_token)
+{
+    if (bad_token) {
+        hc_reply_header(req, "WWW-Authenticate",
+                        "Bearer realm=\"healthcenter\", error=\"invalid_token\"");
+        hc_reply_error(req, 401, "invalid_token",
+                       "the bearer token is not valid (expired, altered or not ours); sign in"
+                       " again",
+                       NULL);
+    } else {
+        hc_reply_header(req, "WWW-Authenticate", "Bearer realm=\"healthcenter\"");
+        hc_reply_error(req, 401, "unauthorized",
+                       "sign in first: this resource needs an Authorization: Bearer token", NULL);
+    }
+}
+
+void hc_reply_forbidden(hc_req_t *req, const char *message)
+{
+    hc_reply_error(req, 403, "forbidden", message, NULL);
+}
 
 void hc_reply_not_found(hc_req_t *req, const char *what)
 {

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hc_authz.h"
+#include "hc_token.h"
 #include "hc_trace.h"
 #include "hc_valid.h"
 
@@ -35,6 +37,14 @@ hc_http_t *hc_http_create(const char *service, const char *addr, int port, int m
  * the handler runs. */
 void hc_http_route(hc_http_t *h, const char *method, const char *pattern, const char *query,
                    hc_handler_cb cb, void *ud);
+
+/* Adds a route like hc_http_route with its access level (hc_authz.h), which
+ * the server checks before the handler runs: a request without a valid token
+ * where one is needed answers 401 (WWW-Authenticate: Bearer), a valid token
+ * whose role the level excludes 403. hc_http_route is HC_ACCESS_USER: a route
+ * is protected unless registered otherwise. */
+void hc_http_route_as(hc_http_t *h, hc_access_t access, const char *method, const char *pattern,
+                      const char *query, hc_handler_cb cb, void *ud);
 
 /* Sets the base of every link and Location (HC_PUBLIC_URL, no trailing '/').
  * Default: http://addr:port of this server. */
@@ -127,6 +137,11 @@ const char *hc_req_base_url(const hc_req_t *r);
  * no valid signature. Verified once per request. */
 const char *hc_req_caller(hc_req_t *r);
 
+/* The caller's verified principal (hc_token_from_header of its Authorization
+ * header, read once per request); role HC_ROLE_NONE without a valid token.
+ * Never NULL; borrowed for the handler's duration. */
+const hc_principal_t *hc_req_principal(hc_req_t *r);
+
 /* Parses the body as a JSON object into *out (caller decrefs). On failure it
  * has already answered 400 (malformed, not an object) or 415 (not JSON) and
  * returns HC_EINVAL. */
@@ -148,6 +163,14 @@ void hc_reply_json(hc_req_t *r, int status, json_t *body);
 void hc_reply_error(hc_req_t *r, int status, const char *code, const char *msg, json_t *fields);
 /* Answers text with a content type (for /metrics). */
 void hc_reply_text(hc_req_t *r, int status, const char *ctype, const char *text);
+
+/* Answers 401 unauthorized with WWW-Authenticate: Bearer (RFC 6750):
+ * bad_token 0 when the request carries no token, 1 when its token does not
+ * verify (invalid_token: forged, expired, wrongly signed). */
+void hc_reply_unauthorized(hc_req_t *req, int bad_token);
+
+/* Answers 403 forbidden with message (a valid caller that may not do this). */
+void hc_reply_forbidden(hc_req_t *req, const char *message);
 
 /* Answers 404 not_found "no such <what>". */
 void hc_reply_not_found(hc_req_t *req, const char *what);

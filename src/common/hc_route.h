@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hc_authz.h"
 #include "hc_http.h"
 
 #define HC_ROUTE_MAX_SEGS 8 /* segments of the longest pattern */
@@ -18,6 +19,7 @@ typedef struct hc_route {
     char *query;                   /* the query parameters it takes: "a,b" or "" */
     char *segs[HC_ROUTE_MAX_SEGS]; /* split pattern; "{x}" = any one segment */
     size_t n_segs;
+    hc_access_t access; /* who may call it (checked before cb) */
     hc_handler_cb cb;
     void *ud;
 } hc_route_t;

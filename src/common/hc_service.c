@@ -20,6 +20,7 @@
 #include "hc_log.h"
 #include "hc_metrics.h"
 #include "hc_time.h"
+#include "hc_token.h"
 
 static int64_t gauge_backlog(void *ud)
 {
@@ -201,6 +202,11 @@ int hc_service_run(const hc_service_def_t *def)
         return 1;
     if ((rc = hc_auth_init(hc_cfg.service_secret, hc_cfg.data_dir))) {
         hc_error("cannot load the service key: %s", hc_strerror(rc));
+        return 1;
+    }
+    if ((rc = hc_token_init(hc_cfg.jwt_secret, hc_cfg.data_dir))) {
+        hc_error("cannot load the token key (HC_JWT_SECRET: 32 to 256 characters): %s",
+                 hc_strerror(rc));
         return 1;
     }
     char path[700];

@@ -88,6 +88,42 @@ void hc_where_add(hc_where_t *w, const char *cond, const hc_val_t *v)
         w->params[w->n_params++] = *v;
 }
 
+/* Adds the condition that limits def's rows to those who may see (the SQL
+ * form of hc_authz_may_see). Center ids are integers from a verified token,
+ * written into the SQL as numbers: an admin's few centers, one statement. */
+static void where_owner(const hc_list_def_t *def, const hc_principal_t *who, hc_where_t *w)
+{
+    char cond[96 + HC_TOKEN_MAX_CENTERS * 21];
+    size_t len;
+    switch (who->role) {
+    case HC_ROLE_SUPERADMIN:
+    case HC_ROLE_SERVICE:
+        return;
+    case HC_ROLE_CUSTOMER:
+        if (def->owner_phone_col && who->sub[0]) {
+            hc_val_t v = HC_TEXT(who->sub);
+            snprintf(cond, sizeof cond, "%s = ?", def->owner_phone_col);
+            hc_where_add(w, cond, &v);
+            return;
+        }
+        break;
+    case HC_ROLE_ADMIN:
+        if (def->center_col && who->n_centers > 0) {
+            len = (size_t)snprintf(cond, sizeof cond, "%s IN (", def->center_col);
+            for (size_t i = 0; i < who->n_centers && i < HC_TOKEN_MAX_CENTERS; i++)
+                len += (size_t)snprintf(cond + len, sizeof cond - len, "%s%lld", i ? "," : "",
+                                        (long long)who->centers[i]);
+            snprintf(cond + len, sizeof cond - len, ")");
+            hc_where_add(w, cond, NULL);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    hc_where_add(w, "1 = 0", NULL); /* nobody's rows are this caller's */
+}
+
 int hc_store_list(hc_conn_t *c, const hc_list_def_t *def, const hc_list_query_t *q, void **items,
                   size_t *n, int64_t *total)
 {
@@ -112,6 +148,8 @@ int hc_store_list(hc_conn_t *c, const hc_list_def_t *def, const hc_list_query_t 
     }
     if (def->where_extra && q->extra)
         def->where_extra(q->extra, &w);
+    if (q->who)
+        where_owner(def, q->who, &w);
     int rc = w.overflow ? HC_EINVAL : read_page(c, def, &w, q, items, n, total);
     hc_buf_cleanup(&w.sql);
     return rc;

@@ -9,6 +9,7 @@
 
 #include "hc_buf.h"
 #include "hc_db.h"
+#include "hc_token.h"
 
 /* Fills the element at out (a struct of the store's) from row `row` of r. */
 typedef void (*hc_row_decode_cb)(const hc_rows_t *r, size_t row, void *out);
@@ -47,6 +48,10 @@ typedef struct hc_list_query {
     int64_t order_id;   /* ?orderId=: 0 for any */
     const char *phone;  /* ?phone= (digits): NULL for any */
     const void *extra;  /* the list's own filter (hc_list_def_t.where_extra) */
+    /* Whose list it is: rows the caller may not see (hc_authz_may_see) are
+     * left out in SQL, so that pages and totals count only the caller's own.
+     * NULL: no scope (the service's own reads). */
+    const hc_principal_t *who;
 } hc_list_query_t;
 
 /* A list's store call: a new array (caller frees; never NULL on success) of
@@ -77,6 +82,11 @@ typedef struct hc_list_def {
     const char *order;        /* "id", "id DESC" */
     const char *order_id_col; /* the column q->order_id filters, or NULL */
     const char *phone_col;    /* the column q->phone filters, or NULL */
+    /* The columns that say whose a row is, for q->who: the owner's phone
+     * (digits) and the center. NULL: the table has none, and a caller
+     * scoped by it (a customer, an admin) sees no row. */
+    const char *owner_phone_col;
+    const char *center_col;
     /* Adds the conditions of q->extra (not NULL) to w; NULL: no extra. */
     void (*where_extra)(const void *extra, hc_where_t *w);
     hc_row_decode_cb decode;

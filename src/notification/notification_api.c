@@ -100,18 +100,36 @@ static int get_notification(hc_conn_t *c, int64_t id, void *out)
     return notification_store_get_msg(c, id, out);
 }
 
+/* hc_resource_t.owner of a mypage and of a notification: the booking's
+ * phone and center. */
+static void mypage_owner(const void *item, const char **phone, int64_t *center_id)
+{
+    const notification_mypage_t *m = item;
+    *phone = m->phone;
+    *center_id = m->center_id;
+}
+
+static void msg_owner(const void *item, const char **phone, int64_t *center_id)
+{
+    const notification_msg_t *m = item;
+    *phone = m->owner_phone;
+    *center_id = m->owner_center;
+}
+
 static const hc_resource_t mypage_res = {.what = "mypage",
                                          .collection = "mypages",
                                          .size = sizeof(notification_mypage_t),
                                          .get = get_mypage,
                                          .to_json = mypage_json,
-                                         .list = notification_store_list};
+                                         .list = notification_store_list,
+                                         .owner = mypage_owner};
 static const hc_resource_t notification_res = {.what = "notification",
                                                .collection = "notifications",
                                                .size = sizeof(notification_msg_t),
                                                .get = get_notification,
                                                .to_json = msg_json,
-                                               .list = notification_store_list_msgs};
+                                               .list = notification_store_list_msgs,
+                                               .owner = msg_owner};
 
 /* GET /mypages[?phone=&page=&size=] */
 static void api_list_mypages(hc_req_t *req, void *ud)

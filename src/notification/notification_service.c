@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "auth_api.h"
 #include "hc_config.h"
 #include "hc_err.h"
 #include "hc_log.h"
@@ -25,10 +26,11 @@
 static pthread_mutex_t sender_mu = PTHREAD_MUTEX_INITIALIZER;
 static notification_sender_t *sender;
 
-/* Registers the routes. Returns 0 or an hc_err. */
+/* Registers the routes (sign-in's too). Returns 0 or an hc_err. */
 static int notification_init(hc_service_t *svc)
 {
-    return notification_api_register(svc);
+    int rc = notification_api_register(svc);
+    return rc ? rc : auth_api_register(svc);
 }
 
 /* Samples the SMS backlog for /metrics (-1 when storage fails). Not named
@@ -64,7 +66,8 @@ static int notification_start(hc_service_t *svc)
     hc_metrics_describe("hc_sms_failed_total",
                         "SMS given up after HC_SMS_MAX_ATTEMPTS, by provider (label type).");
     hc_info("SMS provider: %s", opts.provider.name);
-    return 0;
+    /* The first super-admin, once the consumer has joined its group. */
+    return auth_api_start(svc);
 }
 
 /* Stops the sender (after its current message). Safe when never started. */

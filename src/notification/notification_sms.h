@@ -18,6 +18,7 @@ typedef struct notification_sms {
     const char *to_digits; /* full destination number: never log it */
     const char *text;
     const char *trace_id; /* 32 hex chars, or "" */
+    int secret;           /* 1: text holds a sign-in code: never log it */
 } notification_sms_t;
 
 typedef struct notification_provider notification_provider_t;
@@ -35,9 +36,16 @@ struct notification_provider {
     const void *ud; /* provider settings, borrowed (http: the hc_config_t) */
 };
 
+/* The file the log provider appends every message it sends to, one JSON
+ * line {"to","text","at"} each (the full number and text, codes included),
+ * in the data directory. Nothing serves it over HTTP; the http provider
+ * never writes it. */
+#define NOTIFICATION_SMS_LOG "sms.log"
+
 /* Fills p with the provider cfg->sms_provider names ("log" or "http"; the
- * http one reads sms_url, sms_api_key and sms_timeout_ms from cfg, which must
- * outlive p). Returns 0 or HC_EINVAL for an unknown provider. */
+ * log one appends to cfg->data_dir/sms.log, the http one reads sms_url,
+ * sms_api_key and sms_timeout_ms from cfg, which must outlive p). Returns 0
+ * or HC_EINVAL for an unknown provider. */
 int notification_provider_init(notification_provider_t *p, const hc_config_t *cfg);
 
 /* How the sender works; copied by notification_sender_start. */

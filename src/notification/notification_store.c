@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_store.h"
 #include "hc_buf.h"
 #include "hc_deadletter.h"
 #include "hc_err.h"
@@ -52,6 +53,8 @@ const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS] = {
         "CREATE INDEX IF NOT EXISTS mypage_visible ON mypage(order_id) WHERE version > 0;"},
     /* Events this service cannot apply are parked, never dropped. */
     {3, HC_DEADLETTER_SCHEMA},
+    /* Sign-in: admin accounts and SMS codes (auth_store.c). */
+    {4, auth_store_schema},
 };
 
 #define MYPAGE_COLS                                                                                \
@@ -189,6 +192,8 @@ static const hc_list_def_t mypage_list = {.cols = MYPAGE_COLS,
                                           .where = "version > 0",
                                           .order = "order_id",
                                           .phone_col = "phone",
+                                          .owner_phone_col = "phone",
+                                          .center_col = "center_id",
                                           .decode = mypage_from_row,
                                           .elem_size = sizeof(notification_mypage_t)};
 
@@ -218,17 +223,33 @@ int notification_store_queue(hc_conn_t *c, int64_t order_id, const char *status,
     return rc;
 }
 
-int notification_store_get_msg(hc_conn_t *c, int64_t id, notification_msg_t *out)
+/* The API's view of a message: MSG_COLS and whose it is, from the mypage of
+ * its order (the same database). */
+#define MSG_VIEW_COLS MSG_COLS ", m.phone, m.center_id"
+#define MSG_VIEW_TABLE "notifications n LEFT JOIN mypage m ON m.order_id = n.order_id"
+
+/* hc_row_decode_cb: decodes row i of a MSG_VIEW_COLS result. */
+static void msg_view_from_row(const hc_rows_t *r, size_t i, void *out)
 {
-    return hc_store_get_one(c, "SELECT " MSG_COLS " FROM notifications n WHERE n.id = ?",
-                            HC_PARAMS(HC_I64(id)), msg_from_row, out);
+    notification_msg_t *m = out;
+    msg_from_row(r, i, out);
+    hc_rows_copy_text(r, i, 13, m->owner_phone, sizeof m->owner_phone);
+    m->owner_center = hc_rows_i64(r, i, 14);
 }
 
-static const hc_list_def_t msg_list = {.cols = MSG_COLS,
-                                       .table = "notifications n",
+int notification_store_get_msg(hc_conn_t *c, int64_t id, notification_msg_t *out)
+{
+    return hc_store_get_one(c, "SELECT " MSG_VIEW_COLS " FROM " MSG_VIEW_TABLE " WHERE n.id = ?",
+                            HC_PARAMS(HC_I64(id)), msg_view_from_row, out);
+}
+
+static const hc_list_def_t msg_list = {.cols = MSG_VIEW_COLS,
+                                       .table = MSG_VIEW_TABLE,
                                        .order = "n.id",
                                        .order_id_col = "n.order_id",
-                                       .decode = msg_from_row,
+                                       .owner_phone_col = "m.phone",
+                                       .center_col = "m.center_id",
+                                       .decode = msg_view_from_row,
                                        .elem_size = sizeof(notification_msg_t)};
 
 int notification_store_list_msgs(hc_conn_t *c, const hc_list_query_t *q, void **items, size_t *n,

@@ -53,6 +53,10 @@ typedef struct notification_msg {
     char trace_id[33];       /* trace of the event that caused it; "" if none */
     char created_at[32];
     char updated_at[32];
+    /* Whose it is, from the order's mypage (read for the API only): the
+     * phone (digits, "" while unknown) and the center (0 while unknown). */
+    char owner_phone[16];
+    int64_t owner_center;
 } notification_msg_t;
 
 /* A row the sender may deliver now, with the destination in full. */
@@ -63,7 +67,7 @@ typedef struct notification_due {
 
 /* The schema steps, for the service definition (a constant count, so the
  * definition can be a static initializer). */
-#define NOTIFICATION_N_MIGRATIONS 3
+#define NOTIFICATION_N_MIGRATIONS 4
 extern const hc_migration_t notification_migrations[NOTIFICATION_N_MIGRATIONS];
 
 /* Writes mypage m (every field but refunded and created_at, which a new row

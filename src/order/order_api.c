@@ -8,6 +8,7 @@
 
 #include "hc_api.h"
 #include "hc_auth.h"
+#include "hc_authz.h"
 #include "hc_buf.h"
 #include "hc_config.h"
 #include "hc_err.h"
@@ -212,6 +213,10 @@ static void api_create(hc_req_t *req, void *ud)
         hc_reply_invalid(req, "the booking has invalid fields", &f);
         goto out;
     }
+    if (!hc_authz_may_book(hc_req_principal(req), b->order.phone)) {
+        hc_reply_forbidden(req, "a customer books for the phone it signed in with only");
+        goto out;
+    }
     run_idempotent(ud, req, body, SCOPE_CREATE, book_fn, b);
 out:
     explicit_bzero(b->card, sizeof b->card);
@@ -232,6 +237,14 @@ static json_t *order_resource(hc_req_t *req, const void *item)
     return order_json(req, item);
 }
 
+/* hc_resource_t.owner: the booking's phone and center. */
+static void order_owner(const void *item, const char **phone, int64_t *center_id)
+{
+    const order_t *o = item;
+    *phone = o->phone;
+    *center_id = o->center_id;
+}
+
 static const hc_resource_t order_resource_def = {
     .what = "order",
     .collection = "orders",
@@ -239,6 +252,7 @@ static const hc_resource_t order_resource_def = {
     .get = get_order,
     .to_json = order_resource,
     .list = order_store_list,
+    .owner = order_owner,
 };
 
 /* GET /orders/{id} */
@@ -294,6 +308,31 @@ static void cancel_fn(const order_request_t *rq, void *arg, order_result_t *res)
     order_cancel(rq, *(int64_t *)arg, res);
 }
 
+/* Checks, before anything else (an idempotent replay included), that the
+ * caller may cancel order id: its customer, the super-admin, or a service
+ * (payment turning a refund into the cancel). Someone else's order answers
+ * 404 as if there were none; an admin who sees it gets 403 (a center rejects
+ * a reservation instead). Returns 0, or 1 when it answered. */
+static int may_cancel(hc_req_t *req, hc_service_t *svc, int64_t id)
+{
+    order_t *o = hc_xcalloc(1, sizeof *o);
+    hc_conn_t *c = hc_db_acquire(svc->db);
+    int rc = order_store_get(c, id, o);
+    hc_db_release(svc->db, c);
+    const hc_principal_t *who = hc_req_principal(req);
+    if (rc == 0 && !hc_api_may_see(req, &order_resource_def, o))
+        rc = HC_ENOTFOUND;
+    if (rc == HC_ENOTFOUND)
+        hc_reply_not_found(req, "order");
+    else if (rc)
+        hc_reply_storage_error(req, rc);
+    else if (who->role == HC_ROLE_ADMIN)
+        hc_reply_forbidden(req, "a center admin does not cancel bookings; reject the reservation"
+                                " instead (POST /reservations/{id}/reject)");
+    free(o);
+    return rc || who->role == HC_ROLE_ADMIN;
+}
+
 /* Cancels the order of path parameter 0. A DELETE and a PATCH to CANCELED are
  * the same request: one Idempotency-Key serves both. */
 static void cancel(hc_req_t *req, hc_service_t *svc)
@@ -304,6 +343,8 @@ static void cancel(hc_req_t *req, hc_service_t *svc)
         hc_reply_not_found(req, "order");
         return;
     }
+    if (may_cancel(req, svc, id))
+        return; /* answered */
     snprintf(scope, sizeof scope, "cancel:%lld", (long long)id);
     run_idempotent(svc, req, NULL, scope, cancel_fn, &id);
 }
@@ -401,8 +442,10 @@ int order_api_register(hc_service_t *svc)
     hc_http_route(svc->http, "GET", "/orders/{id}", NULL, api_get, svc);
     hc_http_route(svc->http, "DELETE", "/orders/{id}", NULL, api_delete, svc);
     hc_http_route(svc->http, "PATCH", "/orders/{id}", NULL, api_patch, svc);
-    hc_http_route(svc->http, "POST", "/orders/{id}/status", NULL, api_status, svc);
-    hc_http_route(svc->http, "GET", "/packages", NULL, api_packages, svc);
-    hc_http_route(svc->http, "GET", "/packages/{code}", NULL, api_package, svc);
+    hc_http_route_as(svc->http, HC_ACCESS_OPS, "POST", "/orders/{id}/status", NULL, api_status,
+                     svc);
+    hc_http_route_as(svc->http, HC_ACCESS_PUBLIC, "GET", "/packages", NULL, api_packages, svc);
+    hc_http_route_as(svc->http, HC_ACCESS_PUBLIC, "GET", "/packages/{code}", NULL, api_package,
+                     svc);
     return 0;
 }

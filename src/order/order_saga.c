@@ -206,9 +206,10 @@ static pay_verdict_t charge(const order_request_t *rq, order_guard_ticket_t *t, 
     json_t *resp = NULL;
     int status = 0;
     snprintf(url, sizeof url, "%s/paymentHistories", hc_cfg.payment_url);
-    json_t *body = json_pack("{s:I, s:I, s:s, s:I, s:s}", "orderId", (json_int_t)o->id, "amount",
-                             (json_int_t)o->amount, "payMethod", o->pay_method, "centerId",
-                             (json_int_t)o->center_id, "checkupDate", o->checkup_date);
+    json_t *body =
+        json_pack("{s:I, s:I, s:s, s:I, s:s, s:s}", "orderId", (json_int_t)o->id, "amount",
+                  (json_int_t)o->amount, "payMethod", o->pay_method, "centerId",
+                  (json_int_t)o->center_id, "checkupDate", o->checkup_date, "phone", o->phone);
     if (card && card[0])
         json_object_set_new(body, "cardNo", json_string(card));
     hc_call_t call = {.method = "POST",

@@ -151,6 +151,8 @@ static const hc_list_def_t order_list = {.cols = ORDER_COLS,
                                          .table = "orders",
                                          .order = "id DESC",
                                          .phone_col = "phone",
+                                         .owner_phone_col = "phone",
+                                         .center_col = "center_id",
                                          .decode = row_to_order,
                                          .elem_size = sizeof(order_t)};
 

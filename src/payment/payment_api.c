@@ -38,6 +38,14 @@ static int get_payment(hc_conn_t *c, int64_t id, void *out)
     return payment_store_find(c, id, out);
 }
 
+/* hc_resource_t.owner: the booking's phone and center, as order gave them. */
+static void payment_owner(const void *item, const char **phone, int64_t *center_id)
+{
+    const payment_t *p = item;
+    *phone = p->phone;
+    *center_id = p->center_id;
+}
+
 static const hc_resource_t payment_resource_def = {
     .what = "payment history",
     .collection = "paymentHistories",
@@ -45,6 +53,7 @@ static const hc_resource_t payment_resource_def = {
     .get = get_payment,
     .to_json = payment_resource,
     .list = payment_store_list,
+    .owner = payment_owner,
 };
 
 /* Answers a refund of a declined payment: 409, nothing was charged. */
@@ -397,10 +406,15 @@ out:
 
 int payment_api_register(hc_service_t *svc)
 {
-    hc_http_route(svc->http, "POST", "/paymentHistories", NULL, api_create, svc);
+    /* Writes are the services' (order charges and refunds) and the
+     * super-admin's; the handlers then require order's signature for a
+     * charge or a direct refund (docs/contract.md "Service calls"). */
+    hc_http_route_as(svc->http, HC_ACCESS_OPS, "POST", "/paymentHistories", NULL, api_create, svc);
     hc_http_route(svc->http, "GET", "/paymentHistories", "orderId,page,size", api_list, svc);
     hc_http_route(svc->http, "GET", "/paymentHistories/{id}", NULL, api_get, svc);
-    hc_http_route(svc->http, "PATCH", "/paymentHistories/{id}", NULL, api_patch, svc);
-    hc_http_route(svc->http, "POST", "/paymentHistories/{id}/cancel", NULL, api_cancel, svc);
+    hc_http_route_as(svc->http, HC_ACCESS_OPS, "PATCH", "/paymentHistories/{id}", NULL, api_patch,
+                     svc);
+    hc_http_route_as(svc->http, HC_ACCESS_OPS, "POST", "/paymentHistories/{id}/cancel", NULL,
+                     api_cancel, svc);
     return 0;
 }

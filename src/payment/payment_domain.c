@@ -179,8 +179,8 @@ out:
 int payment_request_parse(json_t *body, const char *decline_list, payment_request_t *out,
                           hc_fields_t *f)
 {
-    static const char *const known[] = {"orderId", "amount",   "price",       "payMethod",
-                                        "cardNo",  "centerId", "checkupDate", NULL};
+    static const char *const known[] = {"orderId",  "amount",      "price", "payMethod", "cardNo",
+                                        "centerId", "checkupDate", "phone", NULL};
     memset(out, 0, sizeof *out);
     size_t before = hc_fields_count(f);
     hc_fields_unknown(body, known, f);
@@ -221,6 +221,11 @@ int payment_request_parse(json_t *body, const char *decline_list, payment_reques
     else if (has > 0)
         snprintf(out->checkup_date, sizeof out->checkup_date, "%s", s);
 
+    /* Whose the payment is (a customer reads its own): order sends it. */
+    has = hc_get_string(body, "phone", &s, f);
+    if (has > 0 && hc_phone_normalize(s, out->phone, sizeof out->phone) != 0)
+        hc_fields_add(f, "phone", "must be a Korean mobile number such as 010-1234-5678");
+
     if (hc_fields_count(f) != before) {
         memset(out, 0, sizeof *out);
         return HC_EINVAL;
@@ -238,6 +243,7 @@ void payment_from_request(const payment_request_t *in, const char *now, payment_
     out->status = in->declined ? PAYMENT_DECLINED : PAYMENT_APPROVED;
     out->center_id = in->center_id;
     memcpy(out->checkup_date, in->checkup_date, sizeof out->checkup_date);
+    memcpy(out->phone, in->phone, sizeof out->phone);
     if (in->declined)
         hc_utf8_copy(out->reason, sizeof out->reason, "card declined by the provider");
     hc_utf8_copy(out->created_at, sizeof out->created_at, now);
@@ -355,6 +361,8 @@ json_t *payment_event_approved(const payment_t *p, const hc_trace_t *trace)
                         p->center_id > 0 ? json_integer(p->center_id) : json_null());
     json_object_set_new(ev, "checkupDate",
                         p->checkup_date[0] ? json_string(p->checkup_date) : json_null());
+    if (p->phone[0]) /* whose the reservation it causes is */
+        json_object_set_new(ev, "phone", json_string(p->phone));
     return ev;
 }
 

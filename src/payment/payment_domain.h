@@ -38,6 +38,7 @@ typedef struct payment {
     payment_status_t status;
     int64_t center_id;     /* 0: not given */
     char checkup_date[11]; /* YYYY-MM-DD or "" */
+    char phone[16];        /* the booking's phone (digits): whose it is; "" if not given */
     char reason[PAYMENT_REASON_MAX];
     char created_at[32]; /* RFC 3339 UTC with milliseconds */
     char updated_at[32];
@@ -53,6 +54,7 @@ typedef struct payment_request {
     int declined;       /* 1 when the card is on the decline list */
     int64_t center_id;  /* 0: not given */
     char checkup_date[11];
+    char phone[16]; /* digits, "" when not given */
 } payment_request_t;
 
 /* How the API answers a charge request. Strings are static. */

@@ -28,11 +28,14 @@ const hc_migration_t payment_migrations[PAYMENT_N_MIGRATIONS] = {
                                          " created_at TEXT NOT NULL,"
                                          " updated_at TEXT NOT NULL);"},
     {2, HC_DEADLETTER_SCHEMA},
+    /* Whose a payment is, for the customer's own reads (docs/security.md);
+     * payments from before it name nobody (only staff see them). */
+    {3, "ALTER TABLE payments ADD COLUMN phone TEXT;"},
 };
 
 #define COLUMNS                                                                                    \
     "id, order_id, amount, pay_method, card_last4, status, center_id, checkup_date,"               \
-    " reason, created_at, updated_at"
+    " reason, created_at, updated_at, phone"
 
 /* hc_row_decode_cb: fills the payment_t at o from row of r (COLUMNS). */
 static void row_to_payment(const hc_rows_t *r, size_t row, void *o)
@@ -52,6 +55,7 @@ static void row_to_payment(const hc_rows_t *r, size_t row, void *o)
     hc_rows_copy_text(r, row, 8, out->reason, sizeof out->reason);
     hc_rows_copy_text(r, row, 9, out->created_at, sizeof out->created_at);
     hc_rows_copy_text(r, row, 10, out->updated_at, sizeof out->updated_at);
+    hc_rows_copy_text(r, row, 11, out->phone, sizeof out->phone);
 }
 
 int payment_store_find(hc_conn_t *c, int64_t id, payment_t *out)
@@ -72,13 +76,13 @@ int payment_store_insert(hc_conn_t *c, payment_t *p)
     int rc = hc_conn_query_i64(
         c,
         "INSERT INTO payments(order_id, amount, pay_method, card_last4, status, center_id,"
-        " checkup_date, reason, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " checkup_date, reason, created_at, updated_at, phone)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         HC_PARAMS(HC_I64(p->order_id), HC_I64(p->amount), HC_TEXT(payment_method_name(p->method)),
                   hc_val_text_opt(p->card_last4), HC_TEXT(payment_status_name(p->status)),
                   p->center_id > 0 ? HC_I64(p->center_id) : HC_NULLV,
                   hc_val_text_opt(p->checkup_date), hc_val_text_opt(p->reason),
-                  HC_TEXT(p->created_at), HC_TEXT(p->updated_at)),
+                  HC_TEXT(p->created_at), HC_TEXT(p->updated_at), hc_val_text_opt(p->phone)),
         &id);
     if (rc == 0)
         p->id = id;
@@ -119,6 +123,8 @@ static const hc_list_def_t payment_list = {.cols = COLUMNS,
                                            .table = "payments",
                                            .order = "id",
                                            .order_id_col = "order_id",
+                                           .owner_phone_col = "phone",
+                                           .center_col = "center_id",
                                            .decode = row_to_payment,
                                            .elem_size = sizeof(payment_t)};
 

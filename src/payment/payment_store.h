@@ -12,7 +12,7 @@
 #include "hc_trace.h"
 #include "payment_domain.h"
 
-#define PAYMENT_N_MIGRATIONS 2
+#define PAYMENT_N_MIGRATIONS 3
 
 /* The schema steps, for the service definition (outbox and inbox included). */
 extern const hc_migration_t payment_migrations[PAYMENT_N_MIGRATIONS];

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hc_api.h"
+#include "hc_authz.h"
 #include "hc_buf.h"
 #include "hc_client.h"
 #include "hc_config.h"
@@ -138,19 +139,37 @@ static void read_filter(hc_req_t *req, void *extra, hc_fields_t *f)
     }
 }
 
+/* hc_resource_t.owner of reservations and cancellations: the booking's
+ * phone (from PaymentApproved) and center. */
+static void reservation_owner(const void *item, const char **phone, int64_t *center_id)
+{
+    const reservation_t *r = item;
+    *phone = r->phone;
+    *center_id = r->center_id;
+}
+
+static void cancellation_owner(const void *item, const char **phone, int64_t *center_id)
+{
+    const reservation_cancellation_t *x = item;
+    *phone = x->phone;
+    *center_id = x->center_id;
+}
+
 static const hc_resource_t reservation_res = {.what = "reservation",
                                               .collection = "reservations",
                                               .size = sizeof(reservation_t),
                                               .get = get_reservation,
                                               .to_json = reservation_json,
                                               .list = reservation_store_list,
-                                              .filter = read_filter};
+                                              .filter = read_filter,
+                                              .owner = reservation_owner};
 static const hc_resource_t cancellation_res = {.what = "cancellation",
                                                .collection = "cancellations",
                                                .size = sizeof(reservation_cancellation_t),
                                                .get = get_cancellation,
                                                .to_json = cancellation_json,
-                                               .list = reservation_store_cancellation_list};
+                                               .list = reservation_store_cancellation_list,
+                                               .owner = cancellation_owner};
 static const hc_resource_t center_res = {.what = "center",
                                          .collection = "centers",
                                          .size = sizeof(reservation_center_t),
@@ -245,6 +264,8 @@ static void admin_change(hc_req_t *req, hc_service_t *svc, int64_t id, int64_t o
     int rc =
         id ? reservation_store_get(c, id, &r) : reservation_store_get_by_order(c, order_id, &r);
     hc_db_release(svc->db, c);
+    if (rc == 0 && !hc_api_may_see(req, &reservation_res, &r))
+        rc = HC_ENOTFOUND; /* another center's: answered as if there were none */
     if (rc == HC_ENOTFOUND) {
         if (id) {
             hc_reply_not_found(req, "reservation");
@@ -257,6 +278,11 @@ static void admin_change(hc_req_t *req, hc_service_t *svc, int64_t id, int64_t o
     }
     if (rc) {
         hc_reply_storage_error(req, rc);
+        return;
+    }
+    if (!hc_authz_may_manage(hc_req_principal(req), r.center_id)) {
+        hc_reply_forbidden(req, "only an admin of the reservation's center (or the super-admin)"
+                                " confirms or rejects it");
         return;
     }
     hc_log_ctx_order(r.order_id);
@@ -558,7 +584,15 @@ static void api_put_slot(hc_req_t *req, void *ud)
     int rc;
     hc_fields_init(&f);
     hc_conn_t *c = hc_db_acquire(svc->db);
-    if (load_center(req, c, &ce) != 0 || path_date(req, &day) != 0)
+    if (load_center(req, c, &ce) != 0)
+        goto out;
+    if (!hc_authz_may_manage(hc_req_principal(req), ce.id)) {
+        /* Centers are public (the catalog): a 403 confirms nothing new. */
+        hc_reply_forbidden(req, "only an admin of this center (or the super-admin) sets its"
+                                " capacity");
+        goto out;
+    }
+    if (path_date(req, &day) != 0)
         goto out;
     if (hc_req_json(req, &body) != 0)
         goto out;
@@ -612,10 +646,12 @@ int reservation_api_register(hc_service_t *svc)
     hc_http_route(h, "POST", "/reservations/{id}/reject", NULL, api_reject_reservation, svc);
     hc_http_route(h, "GET", "/cancellations", "orderId,page,size", api_list_cancellations, svc);
     hc_http_route(h, "GET", "/cancellations/{id}", NULL, api_get_cancellation, svc);
-    hc_http_route(h, "GET", "/centers", "page,size", api_list_centers, svc);
-    hc_http_route(h, "GET", "/centers/{id}", NULL, api_get_center, svc);
-    hc_http_route(h, "GET", "/centers/{id}/slots", "from,to", api_list_slots, svc);
-    hc_http_route(h, "GET", "/centers/{id}/slots/{date}", NULL, api_get_slot, svc);
+    hc_http_route_as(h, HC_ACCESS_PUBLIC, "GET", "/centers", "page,size", api_list_centers, svc);
+    hc_http_route_as(h, HC_ACCESS_PUBLIC, "GET", "/centers/{id}", NULL, api_get_center, svc);
+    hc_http_route_as(h, HC_ACCESS_PUBLIC, "GET", "/centers/{id}/slots", "from,to", api_list_slots,
+                     svc);
+    hc_http_route_as(h, HC_ACCESS_PUBLIC, "GET", "/centers/{id}/slots/{date}", NULL, api_get_slot,
+                     svc);
     hc_http_route(h, "PUT", "/centers/{id}/slots/{date}", NULL, api_put_slot, svc);
     return 0;
 }

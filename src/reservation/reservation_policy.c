@@ -114,6 +114,16 @@ static void set_reason(reservation_t *r, const char *fmt, ...)
     reservation_reason_clip(text, r->reason, sizeof r->reason);
 }
 
+/* Copies the booking's phone (digits) of ev into out (size bytes), "" when
+ * the event has none (a payment from before phones were sent). */
+static void event_phone(const hc_event_t *ev, char *out, size_t size)
+{
+    const char *s = json_string_value(json_object_get(ev->root, "phone"));
+    out[0] = '\0';
+    if (s && hc_phone_normalize(s, out, size) != 0)
+        out[0] = '\0';
+}
+
 /* PaymentApproved: allocate or reject, once per order. */
 static int on_payment_approved(hc_conn_t *c, const hc_event_t *ev)
 {
@@ -140,6 +150,7 @@ static int on_payment_approved(hc_conn_t *c, const hc_event_t *ev)
 
     memset(&r, 0, sizeof r);
     r.order_id = ev->order_id;
+    event_phone(ev, r.phone, sizeof r.phone);
     if (!event_center(ev, &r.center_id) ||
         !event_date(ev, r.checkup_date, sizeof r.checkup_date, &day)) {
         hc_warn("PaymentApproved %s for order %lld has no valid centerId/checkupDate"
@@ -219,6 +230,7 @@ static int record_cancellation(hc_conn_t *c, const reservation_t *r)
     x.center_id = r->center_id;
     hc_strlcpy(x.checkup_date, r->checkup_date, sizeof x.checkup_date);
     hc_strlcpy(x.reason, r->reason, sizeof x.reason);
+    hc_strlcpy(x.phone, r->phone, sizeof x.phone);
     return reservation_store_cancellation_insert(c, &x);
 }
 

@@ -52,11 +52,17 @@ const hc_migration_t reservation_migrations[RESERVATION_N_MIGRATIONS] = {
     {2, "ALTER TABLE reservations ADD COLUMN order_version INTEGER NOT NULL DEFAULT 0;"},
     /* Events this service cannot apply are parked, never dropped. */
     {3, HC_DEADLETTER_SCHEMA},
+    /* Whose a reservation is (PaymentApproved carries the booking's phone),
+     * for the customer's own reads; older rows name nobody (staff see them). */
+    {4, "ALTER TABLE reservations ADD COLUMN phone TEXT;"
+        "ALTER TABLE cancellations ADD COLUMN phone TEXT;"},
 };
 
 #define RES_COLS                                                                                   \
-    "id, order_id, center_id, checkup_date, status, reason, created_at, updated_at, order_version"
-#define CAN_COLS "id, order_id, reservation_id, center_id, checkup_date, reason, created_at"
+    "id, order_id, center_id, checkup_date, status, reason, created_at, updated_at, "              \
+    "order_version,"                                                                               \
+    " phone"
+#define CAN_COLS "id, order_id, reservation_id, center_id, checkup_date, reason, created_at, phone"
 
 /* hc_row_decode_cb: reads row i of a SELECT RES_COLS result into the
  * reservation_t at o. */
@@ -77,6 +83,7 @@ static void row_to_reservation(const hc_rows_t *r, size_t i, void *o)
     hc_rows_copy_text(r, i, 6, out->created_at, sizeof out->created_at);
     hc_rows_copy_text(r, i, 7, out->updated_at, sizeof out->updated_at);
     out->order_version = hc_rows_i64(r, i, 8);
+    hc_rows_copy_text(r, i, 9, out->phone, sizeof out->phone);
 }
 
 /* hc_row_decode_cb: reads row i of a SELECT CAN_COLS result into the
@@ -92,6 +99,7 @@ static void row_to_cancellation(const hc_rows_t *r, size_t i, void *o)
     hc_rows_copy_text(r, i, 4, out->checkup_date, sizeof out->checkup_date);
     hc_rows_copy_text(r, i, 5, out->reason, sizeof out->reason);
     hc_rows_copy_text(r, i, 6, out->created_at, sizeof out->created_at);
+    hc_rows_copy_text(r, i, 7, out->phone, sizeof out->phone);
 }
 
 int reservation_store_sync_centers(hc_conn_t *c, const hc_center_cfg_t *centers, size_t n)
@@ -244,11 +252,11 @@ int reservation_store_insert(hc_conn_t *c, reservation_t *r)
     return hc_conn_query_i64(
         c,
         "INSERT INTO reservations(order_id, center_id, checkup_date, status, reason,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " created_at, updated_at, phone) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         HC_PARAMS(HC_I64(r->order_id), HC_I64(r->center_id), HC_TEXT(r->checkup_date),
                   HC_TEXT(reservation_status_name(r->status)),
                   r->reason[0] ? HC_TEXT(r->reason) : HC_NULLV, HC_TEXT(r->created_at),
-                  HC_TEXT(r->updated_at)),
+                  HC_TEXT(r->updated_at), hc_val_text_opt(r->phone)),
         &r->id);
 }
 
@@ -294,6 +302,8 @@ static const hc_list_def_t reservation_list = {.cols = RES_COLS,
                                                .table = "reservations",
                                                .order = "id",
                                                .order_id_col = "order_id",
+                                               .owner_phone_col = "phone",
+                                               .center_col = "center_id",
                                                .where_extra = reservation_where,
                                                .decode = row_to_reservation,
                                                .elem_size = sizeof(reservation_t)};
@@ -310,11 +320,12 @@ int reservation_store_cancellation_insert(hc_conn_t *c, reservation_cancellation
     return hc_conn_query_i64(
         c,
         "INSERT INTO cancellations(order_id, reservation_id, center_id, checkup_date, reason,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        " created_at, phone) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         HC_PARAMS(HC_I64(x->order_id), x->reservation_id > 0 ? HC_I64(x->reservation_id) : HC_NULLV,
                   x->center_id > 0 ? HC_I64(x->center_id) : HC_NULLV,
                   x->checkup_date[0] ? HC_TEXT(x->checkup_date) : HC_NULLV,
-                  x->reason[0] ? HC_TEXT(x->reason) : HC_NULLV, HC_TEXT(x->created_at)),
+                  x->reason[0] ? HC_TEXT(x->reason) : HC_NULLV, HC_TEXT(x->created_at),
+                  hc_val_text_opt(x->phone)),
         &x->id);
 }
 
@@ -328,6 +339,8 @@ static const hc_list_def_t cancellation_list = {.cols = CAN_COLS,
                                                 .table = "cancellations",
                                                 .order = "id",
                                                 .order_id_col = "order_id",
+                                                .owner_phone_col = "phone",
+                                                .center_col = "center_id",
                                                 .decode = row_to_cancellation,
                                                 .elem_size = sizeof(reservation_cancellation_t)};
 

@@ -13,7 +13,7 @@
 #include "reservation_domain.h"
 
 /* The schema steps, oldest first; bump the count when adding one. */
-#define RESERVATION_N_MIGRATIONS 3
+#define RESERVATION_N_MIGRATIONS 4
 extern const hc_migration_t reservation_migrations[RESERVATION_N_MIGRATIONS];
 
 typedef struct reservation_center {
@@ -32,6 +32,7 @@ typedef struct reservation {
     char created_at[32];                 /* RFC 3339 UTC ms */
     char updated_at[32];
     int64_t order_version; /* version of the booking last followed (0: none) */
+    char phone[16];        /* the booking's phone (digits), whose it is; "" when unknown */
 } reservation_t;
 
 typedef struct reservation_cancellation {
@@ -42,6 +43,7 @@ typedef struct reservation_cancellation {
     char checkup_date[11];  /* "" when unknown */
     char reason[RESERVATION_REASON_BUF];
     char created_at[32];
+    char phone[16]; /* the booking's phone (digits); "" when unknown */
 } reservation_cancellation_t;
 
 /* One day of one center. */

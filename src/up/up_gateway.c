@@ -76,6 +76,16 @@ void up_gateway_reach_addr(const char *bind_addr, char *out, size_t outlen)
         snprintf(out, outlen, "%s", bind_addr);
 }
 
+/* Writes limit_req's burst parameter for burst into out: nginx refuses
+ * burst=0, so no burst is written as no burst= at all. */
+static void burst_param(int burst, char *out, size_t outlen)
+{
+    if (burst > 0)
+        snprintf(out, outlen, " burst=%d nodelay", burst);
+    else if (outlen)
+        out[0] = '\0';
+}
+
 /* Writes the limit_req lines for cfg into out (size outlen): its zone and the
  * limit itself, keyed on $hc_limit_key (the template's map: the client, or ""
  * for the paths never limited), or a comment when HC_RATE_LIMIT_RPS is 0. */
@@ -85,14 +95,36 @@ static void limit_req_lines(const hc_config_t *cfg, char *out, size_t outlen)
         snprintf(out, outlen, "# HC_RATE_LIMIT_RPS is 0: no request rate limit");
         return;
     }
-    /* nginx refuses burst=0: no burst is written as no burst= at all */
-    char burst[48] = "";
-    if (cfg->rate_limit_burst > 0)
-        snprintf(burst, sizeof burst, " burst=%d nodelay", cfg->rate_limit_burst);
+    char burst[48];
+    burst_param(cfg->rate_limit_burst, burst, sizeof burst);
     snprintf(out, outlen,
              "limit_req_zone $hc_limit_key zone=hc_req:10m rate=%dr/s;\n"
              "limit_req zone=hc_req%s;",
              cfg->rate_limit_rps, burst);
+}
+
+/* Writes the lines of sign-in's own limit: into zone (the http block) its
+ * limit_req_zone, and into limits (the /auth location) its limit_req plus
+ * the general one again, since a location with limit_req of its own no longer
+ * inherits the http block's. Comments when HC_AUTH_RATE_LIMIT_RPM is 0 (the
+ * location inherits the general limit then). */
+static void auth_limit_lines(const hc_config_t *cfg, char *zone, size_t zonelen, char *limits,
+                             size_t limitslen)
+{
+    if (cfg->auth_rate_limit_rpm <= 0) {
+        snprintf(zone, zonelen, "# HC_AUTH_RATE_LIMIT_RPM is 0: no extra sign-in limit");
+        snprintf(limits, limitslen, "# HC_AUTH_RATE_LIMIT_RPM is 0: the general limits only");
+        return;
+    }
+    char general[96] = "", burst[48];
+    if (cfg->rate_limit_rps > 0) {
+        burst_param(cfg->rate_limit_burst, burst, sizeof burst);
+        snprintf(general, sizeof general, "limit_req zone=hc_req%s;\n", burst);
+    }
+    burst_param(cfg->auth_rate_limit_burst, burst, sizeof burst);
+    snprintf(zone, zonelen, "limit_req_zone $hc_limit_key zone=hc_auth:10m rate=%dr/m;",
+             cfg->auth_rate_limit_rpm);
+    snprintf(limits, limitslen, "%slimit_req zone=hc_auth%s;", general, burst);
 }
 
 /* Writes the limit_conn lines for cfg into out (size outlen), or a comment
@@ -107,30 +139,42 @@ static void limit_conn_lines(const hc_config_t *cfg, char *out, size_t outlen)
                  cfg->rate_limit_connections);
 }
 
-/* Appends one set_real_ip_from line per HC_TRUSTED_PROXY item to out, or a
- * comment when there is none. Returns 0, or HC_EINVAL with a message in err
- * (size errlen) for an item nginx could not take as it is. */
-static int real_ip_from_lines(const hc_config_t *cfg, hc_buf_t *out, char *err, size_t errlen)
+/* 1 when an HC_CORS_ORIGINS item is an origin: a scheme http or https and
+ * a host (a browser's Origin header, compared as it is). */
+static int origin_valid(const char *s)
 {
-    char list[sizeof cfg->trusted_proxy];
-    hc_strlcpy(list, cfg->trusted_proxy, sizeof list);
+    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* Appends one line per item of the comma list of setting to out: line_fmt
+ * with the item for its one %s; none (a comment) when the list is empty.
+ * Returns 0, or HC_EINVAL with a message in err (size errlen) for an item
+ * nginx could not take as it is or valid (when given) refuses. */
+static int list_lines(const char *list, const char *setting, const char *line_fmt,
+                      int (*valid)(const char *), const char *none, hc_buf_t *out, char *err,
+                      size_t errlen)
+{
+    char copy[1024];
+    if (hc_strlcpy(copy, list, sizeof copy) >= sizeof copy) {
+        hc_fmt(err, errlen, "gateway template: %s is too long", setting);
+        return HC_EINVAL;
+    }
     char *save = NULL;
-    for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-        if (!nginx_safe(item)) {
-            hc_fmt(err, errlen,
-                   "gateway template: HC_TRUSTED_PROXY item \"%s\" cannot appear in an nginx "
-                   "config",
-                   item);
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        if (!nginx_safe(item) || (valid && !valid(item))) {
+            hc_fmt(err, errlen, "gateway template: %s item \"%s\" cannot appear in an nginx config",
+                   setting, item);
             return HC_EINVAL;
         }
-        if (hc_buf_printf(out, "%sset_real_ip_from %s;", out->len ? "\n" : "", item) != 0) {
-            hc_fmt(err, errlen, "gateway template: HC_TRUSTED_PROXY is too long");
+        if (out->len)
+            hc_buf_adds(out, "\n");
+        if (hc_buf_printf(out, line_fmt, item) != 0) {
+            hc_fmt(err, errlen, "gateway template: %s is too long", setting);
             return HC_EINVAL;
         }
     }
     if (out->len == 0)
-        hc_buf_adds(out, "# HC_TRUSTED_PROXY is empty: the client is always the connection's "
-                         "address");
+        hc_buf_adds(out, none);
     return 0;
 }
 
@@ -159,9 +203,17 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
     char bind[80], reach[80], upstream[80];
     char gw[16], ord[16], res[16], pay[16], noti[16], body[32];
     char limit_req[160], limit_conn[160];
-    hc_buf_t real_ip;
+    hc_buf_t real_ip, cors;
     hc_buf_init(&real_ip, 16 * 1024);
-    int rc = real_ip_from_lines(cfg, &real_ip, err, errlen);
+    hc_buf_init(&cors, 16 * 1024);
+    int rc = list_lines(cfg->trusted_proxy, "HC_TRUSTED_PROXY", "set_real_ip_from %s;", NULL,
+                        "# HC_TRUSTED_PROXY is empty: the client is always the connection's "
+                        "address",
+                        &real_ip, err, errlen);
+    if (rc == 0)
+        rc = list_lines(cfg->cors_origins, "HC_CORS_ORIGINS", "\"%s\" $http_origin;", origin_valid,
+                        "# HC_CORS_ORIGINS is empty: no other origin may call (same-origin only)",
+                        &cors, err, errlen);
     if (rc != 0)
         goto out;
     up_gateway_addr_literal(*cfg->bind_addr ? cfg->bind_addr : "0.0.0.0", bind, sizeof bind);
@@ -186,6 +238,8 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
     }
     limit_req_lines(cfg, limit_req, sizeof limit_req);
     limit_conn_lines(cfg, limit_conn, sizeof limit_conn);
+    char auth_zone[160], auth_limits[256];
+    auth_limit_lines(cfg, auth_zone, sizeof auth_zone, auth_limits, sizeof auth_limits);
     /* A value is one nginx word, checked below; a directive value is whole
      * lines built above from checked settings (numbers, addresses). */
     const struct {
@@ -209,8 +263,11 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
         {"MAX_BODY", body, 0},
         {"REAL_IP_HEADER", cfg->real_ip_header, 0},
         {"REAL_IP_FROM", hc_buf_str(&real_ip), 1},
+        {"CORS_ORIGINS", hc_buf_str(&cors), 1},
         {"LIMIT_REQ", limit_req, 1},
         {"LIMIT_CONN", limit_conn, 1},
+        {"AUTH_LIMIT_REQ_ZONE", auth_zone, 1},
+        {"AUTH_LIMIT_REQ", auth_limits, 1},
     };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         if (!vars[i].directives && !nginx_safe(vars[i].value)) {
@@ -266,6 +323,7 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
     }
 out:
     hc_buf_cleanup(&real_ip);
+    hc_buf_cleanup(&cors);
     return rc;
 }
 

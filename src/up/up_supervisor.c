@@ -671,6 +671,15 @@ static void sv_print_ready(const sv_t *sv, int64_t ms)
     for (int i = 0; i < sv->nginx_i; i++)
         printf("  %-13s http://%s:%d/\n", sv->child[i].name, host, sv->child[i].port);
     printf("  run dir       %s (nginx.conf, access.log, error.log)\n", sv->run_dir);
+    /* Until the operator deletes it, the generated first password is the
+     * way in (docs/accounts.md). */
+    char pw_file[600];
+    hc_fmt(pw_file, sizeof pw_file, "%s/%s", sv->cfg->data_dir, HC_ADMIN_PASSWORD_FILE);
+    if (access(pw_file, F_OK) == 0)
+        printf("  first admin   user %s, password in %s\n"
+               "                (POST /auth/login; change it with `healthcenter admin passwd "
+               "%s`, then delete the file)\n",
+               sv->cfg->admin_user, pw_file, sv->cfg->admin_user);
     printf("Press Ctrl-C to stop.\n");
     fflush(stdout);
 }

@@ -7,6 +7,7 @@ standard library only, and always stops every process it started.
 Nothing here sleeps for a fixed time: every wait polls a condition with a deadline.
 """
 
+import base64
 import datetime
 import hashlib
 import hmac
@@ -34,6 +35,68 @@ GOOD_CARD = "4111111111111111"
 DECLINED_CARD = "4000000000000002"
 
 DEFAULT_TIMEOUT = 15.0  # seconds, for waits on the system's asynchronous work
+
+# --------------------------------------------------------------------------- tokens
+
+# The token signing secret of every system the harness starts (HC_JWT_SECRET):
+# tests mint their tokens here, with the standard library, which also checks
+# the services' HS256 format independently of the C code.
+JWT_SECRET = "e2e-jwt-secret-0123456789abcdef0123456789"
+JWT_ISSUER = "healthcenter"
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def mint(role, sub, centers=(), ttl=3600, secret=JWT_SECRET, alg="HS256", **claims):
+    """A signed HS256 JWT as the services issue it (hc_token): role one of
+    customer / admin / superadmin / service, sub the phone (digits), username
+    or service name, centers the admin's center ids. ttl may be negative
+    (an expired token); extra claims override the standard ones."""
+    now = int(time.time())
+    body = {"iss": JWT_ISSUER, "sub": sub, "role": role, "centers": list(centers),
+            "iat": now, "exp": now + ttl}
+    body.update(claims)
+    head = _b64url(json.dumps({"alg": alg, "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = _b64url(json.dumps(body, separators=(",", ":")).encode())
+    signing = ("%s.%s" % (head, payload)).encode()
+    sig = hmac.new(secret.encode(), signing, hashlib.sha256).digest()
+    return "%s.%s.%s" % (head, payload, _b64url(sig))
+
+
+def phone_digits(phone):
+    return re.sub(r"\D", "", phone)
+
+
+def customer_token(phone="010-1234-5678", **kw):
+    return mint("customer", phone_digits(phone), **kw)
+
+
+def admin_token(centers=(1,), user="admin", **kw):
+    return mint("admin", user, centers=centers, **kw)
+
+
+def superadmin_token(**kw):
+    return mint("superadmin", "root", **kw)
+
+
+def service_token(name="order", **kw):
+    return mint("service", name, **kw)
+
+
+def bearer(token):
+    """The Authorization header of token (None: send no Authorization)."""
+    return {"Authorization": None if token is None else "Bearer " + token}
+
+
+# Requests carry the super-admin's token unless they say otherwise (an
+# "Authorization" header of their own, None for none): the suite predates
+# accounts, and its tests are about everything but who calls. Tests of
+# who-may-do-what act as someone else (Client.as_customer, ..., bearer()).
+DEFAULT_TOKEN = superadmin_token(ttl=7 * 24 * 3600)
+
+CORS_ORIGIN = "http://example.test"
 
 
 def repo_root():
@@ -225,6 +288,9 @@ def request(method, url, body=None, raw=None, headers=None, timeout=10.0, conten
     if u.query:
         path += "?" + u.query
     hdrs = dict(headers or {})
+    if not any(k.lower() == "authorization" for k in hdrs):
+        hdrs["Authorization"] = "Bearer " + DEFAULT_TOKEN
+    hdrs = {k: v for k, v in hdrs.items() if v is not None}
     data = None
     if body is not None:
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -253,14 +319,42 @@ def request(method, url, body=None, raw=None, headers=None, timeout=10.0, conten
 class Client:
     """HTTP helpers bound to one base URL (a service or the gateway)."""
 
-    def __init__(self, base):
+    def __init__(self, base, token=None, anonymous=False):
         self.base = base.rstrip("/")
+        self.token = token  # None: the default (super-admin) unless anonymous
+        self.anon = anonymous
 
     def url(self, path):
         return self.base + path
 
+    def as_token(self, token):
+        """The same service, acting with token (a JWT string)."""
+        return Client(self.base, token=token)
+
+    def as_customer(self, phone="010-1234-5678"):
+        return self.as_token(customer_token(phone))
+
+    def as_admin(self, centers=(1,), user="admin"):
+        return self.as_token(admin_token(centers, user))
+
+    def as_superadmin(self):
+        return self.as_token(superadmin_token())
+
+    def as_service(self, name="order"):
+        return self.as_token(service_token(name))
+
+    def anonymous(self):
+        """The same service, without any token."""
+        return Client(self.base, anonymous=True)
+
     def request(self, method, path, body=None, **kw):
-        return request(method, self.url(path), body=body, **kw)
+        headers = dict(kw.pop("headers", None) or {})
+        if not any(k.lower() == "authorization" for k in headers):
+            if self.anon:
+                headers["Authorization"] = None
+            elif self.token:
+                headers["Authorization"] = "Bearer " + self.token
+        return request(method, self.url(path), body=body, headers=headers, **kw)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
@@ -530,6 +624,10 @@ class System:
                                           else "nginx")
         env.update({
             "HC_DATA_DIR": self.data_dir,
+            "HC_JWT_SECRET": JWT_SECRET,
+            # The one origin whose pages may call the gateway (CORS); any
+            # other gets no Access-Control-Allow-Origin.
+            "HC_CORS_ORIGINS": CORS_ORIGIN,
             "HC_RUN_DIR": self.run_dir,
             "HC_BIND_ADDR": "127.0.0.1",
             "HC_GATEWAY_PORT": str(p["gateway"]),
@@ -558,6 +656,9 @@ class System:
             "HC_RATE_LIMIT_RPS": "100000",
             "HC_RATE_LIMIT_BURST": "100000",
             "HC_RATE_LIMIT_CONNECTIONS": "10000",
+            # Sign-in's own gateway limit likewise (test_auth.py sets its own).
+            "HC_AUTH_RATE_LIMIT_RPM": "100000",
+            "HC_AUTH_RATE_LIMIT_BURST": "100000",
         })
         return env
 
@@ -702,7 +803,10 @@ class System:
                 raise AssertionError("%s exited with %s before the gateway was ready:\n%s"
                                      % (proc.name, proc.popen.returncode, tail(proc.log_path, 30)))
             try:
-                return request("GET", self.base("gateway") + "/packages", timeout=2.0).status == 200
+                # anonymous: the catalog is public, and a system on another key
+                # than the harness's (no HC_JWT_SECRET) refuses the default token
+                return request("GET", self.base("gateway") + "/packages", timeout=2.0,
+                               headers=bearer(None)).status == 200
             except OSError:
                 return False
         wait_until(check, timeout=timeout, what="gateway GET /packages")

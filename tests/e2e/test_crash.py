@@ -80,6 +80,19 @@ def group(items, key="orderId"):
     return g
 
 
+def every_item(client, path, collection):
+    """Every item of a collection, page by page (a page holds at most 1000:
+    a burst of 500 bookings already has more notifications than that)."""
+    out, page = [], 0
+    while True:
+        r = client.get("%s%spage=%d&size=1000" % (path, "&" if "?" in path else "?", page))
+        assert r.status == 200, "GET %s -> %r" % (path, r)
+        out += (r.json.get("_embedded") or {}).get(collection, [])
+        page += 1
+        if page >= r.json["page"]["totalPages"]:
+            return out
+
+
 def verify_every_booking_processed_once(system, paid, others=(), timeout=40):
     """Polls until every paid booking ({orderId: order json}) is REQUESTED
     everywhere, then asserts exactly one reservation, one payment, one mypage
@@ -90,31 +103,31 @@ def verify_every_booking_processed_once(system, paid, others=(), timeout=40):
     s = system
 
     def all_reserved():
-        res = group(s.reservation.items("/reservations?size=1000", "reservations"))
+        res = group(every_item(s.reservation, "/reservations", "reservations"))
         return res if oids <= set(res) else None
     wait_until(all_reserved, timeout=timeout,
                what="a reservation for each of the %d paid orders" % len(oids))
 
     def all_mypages_requested():
-        mp = {m["orderId"]: m for m in s.notification.items("/mypages?size=1000", "mypages")}
+        mp = {m["orderId"]: m for m in every_item(s.notification, "/mypages", "mypages")}
         return mp if all(mp.get(o, {}).get("status") == "REQUESTED"
                          and mp[o].get("reservationId") for o in oids) else None
     wait_until(all_mypages_requested, timeout=timeout, what="every mypage REQUESTED")
 
     def all_sms():
-        n = group(s.notification.items("/notifications?size=1000", "notifications"))
+        n = group(every_item(s.notification, "/notifications", "notifications"))
         return n if all(len(n.get(o, [])) >= 2 for o in oids) else None
     wait_until(all_sms, timeout=timeout, what="2 SMS for every order")
 
     def all_orders_requested():
-        od = {o["id"]: o for o in s.order.items("/orders?size=1000", "orders")}
+        od = {o["id"]: o for o in every_item(s.order, "/orders", "orders")}
         return od if all(od.get(o, {}).get("status") == "REQUESTED" for o in oids) else None
     wait_until(all_orders_requested, timeout=timeout, what="every order REQUESTED")
 
     s.wait_idle(timeout=timeout)
 
     # Exactly once, read after the system went idle.
-    res = group(s.reservation.items("/reservations?size=1000", "reservations"))
+    res = group(every_item(s.reservation, "/reservations", "reservations"))
     assert set(res) <= oids | others, "reservations for unknown orders: %s" % (set(res) - oids)
     for o in set(res) & others:
         assert all(r["status"] in ("CANCELED", "REJECTED") for r in res[o]), res[o]
@@ -125,7 +138,7 @@ def verify_every_booking_processed_once(system, paid, others=(), timeout=40):
         assert r["status"] == "REQUESTED", r
         assert r["checkupDate"] == order["checkupDate"] and r["centerId"] == order["centerId"], r
 
-    mp = {m["orderId"]: m for m in s.notification.items("/mypages?size=1000", "mypages")}
+    mp = {m["orderId"]: m for m in every_item(s.notification, "/mypages", "mypages")}
     assert oids <= set(mp) <= oids | others, set(mp) ^ oids
     for o in set(mp) & others:
         assert mp[o]["status"] == "FAILED", mp[o]
@@ -139,7 +152,7 @@ def verify_every_booking_processed_once(system, paid, others=(), timeout=40):
         hist = [h["status"] for h in m["history"]]
         assert hist == ["PAID", "REQUESTED"], (o, hist)
 
-    sms = group(s.notification.items("/notifications?size=1000", "notifications"))
+    sms = group(every_item(s.notification, "/notifications", "notifications"))
     assert oids <= set(sms) <= oids | others, set(sms) ^ oids
     for o in set(sms) & others:
         statuses = collections.Counter(x["orderStatus"] for x in sms[o])
@@ -148,7 +161,7 @@ def verify_every_booking_processed_once(system, paid, others=(), timeout=40):
         statuses = collections.Counter(x["orderStatus"] for x in sms[o])
         assert statuses == {"PAID": 1, "REQUESTED": 1}, (o, statuses)
 
-    pays = group(s.payment.items("/paymentHistories?size=1000", "paymentHistories"))
+    pays = group(every_item(s.payment, "/paymentHistories", "paymentHistories"))
     for o in others:
         assert all(p["status"] != "APPROVED" for p in pays.get(o, [])), pays.get(o)
     for o, order in paid.items():

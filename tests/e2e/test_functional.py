@@ -582,7 +582,8 @@ def test_refused_retry_after_a_kept_alive_charge_is_compensated(make_system):
 
     def book_kept_alive(**overrides):
         conn.request("POST", "/orders", body=json.dumps(hc.booking(**overrides)).encode(),
-                     headers={"Content-Type": "application/json"})
+                     headers={"Content-Type": "application/json",
+                              "Authorization": "Bearer " + hc.customer_token()})
         resp = conn.getresponse()
         payload = resp.read()
         return hc.Response(resp.status, resp.msg, json.loads(payload), payload)
@@ -1382,8 +1383,11 @@ def test_trace_and_order_id_in_every_service_log_and_event(system):
 def test_seed_readme_requests(system):
     """The README's httpie calls (form fields arrive as JSON strings), with the
     fields our validation needs added, against the services' own ports and the
-    gateway."""
+    gateway, as the customer they book for (SYSTEM.md: with a customer's
+    bearer token); the center's admin confirms."""
+    phone = "010-1234-5678"
     for base, name in ((system.order, "woo"), (system.gateway, "jung")):
+        base = base.as_customer(phone)
         # http localhost:8081/orders orderType=basic name=woo (+ required fields)
         r = base.post("/orders", {"orderType": "basic" if name == "woo" else "prime", "name": name,
                                   "phone": "01012345678", "checkupDate": day(9),
@@ -1406,18 +1410,21 @@ def test_seed_readme_requests(system):
         # and the payment is there to read.
         direct = {"orderId": str(oid), "price": str(o["amount"]), "payMethod": "card",
                   "cardNo": hc.GOOD_CARD}
+        error(system.payment.as_customer(phone).post("/paymentHistories", direct), 403,
+              "forbidden")
         error(system.payment.post("/paymentHistories", direct), 403, "forbidden")
-        pay = get_json(system.payment, "/paymentHistories/%d" % o["paymentId"])
+        pay = get_json(system.payment.as_customer(phone), "/paymentHistories/%d" % o["paymentId"])
         assert pay["id"] == o["paymentId"] and pay["orderId"] == oid
         assert pay["cardNo"] == "************1111" and pay["status"] == "APPROVED"
         assert pay["_links"]["self"]["href"].endswith("/paymentHistories/%d" % o["paymentId"])
         assert len(payments_of(system.payment, oid)) == 1
         # http localhost:8082/reservations orderId=1 status="confirmed"
         wait_reservation(system.gateway, oid)
-        c = system.reservation.post("/reservations", {"orderId": str(oid), "status": "confirmed"})
+        c = system.reservation.as_admin((1,)).post("/reservations", {"orderId": str(oid),
+                                                                     "status": "confirmed"})
         assert c.status == 200 and c.json["status"] == "CONFIRMED", c
         # http localhost:8084/mypages/1
-        m = wait_status(system.notification, "/mypages/%d" % oid, "CONFIRMED")
+        m = wait_status(system.notification.as_customer(phone), "/mypages/%d" % oid, "CONFIRMED")
         assert m["name"] == name and m["orderId"] == oid and m["reservationId"] == c.json["id"]
         assert m["_links"]["self"]["href"] == system.public_url + "/mypages/%d" % oid
         assert m["_links"]["mypage"]["href"] == m["_links"]["self"]["href"]
@@ -1425,12 +1432,13 @@ def test_seed_readme_requests(system):
 
     # The seed's Order has `Long cardNo`: a card number sent as a JSON number works
     # (and is masked); a cash booking needs no card at all.
-    r = system.order.post("/orders", {"orderType": "prime", "name": "jung", "phone": "010-1234-5678",
-                                      "checkupDate": day(9), "cardNo": int(hc.GOOD_CARD)})
+    customer = system.order.as_customer(phone)
+    r = customer.post("/orders", {"orderType": "prime", "name": "jung", "phone": "010-1234-5678",
+                                  "checkupDate": day(9), "cardNo": int(hc.GOOD_CARD)})
     assert r.status == 201 and r.json["cardNo"] == "************1111", r
     assert r.json["amount"] == 150000
-    r = system.order.post("/orders", {"orderType": "prime", "name": "jung", "phone": "010-1234-5678",
-                                      "checkupDate": day(9), "payMethod": "cash"})
+    r = customer.post("/orders", {"orderType": "prime", "name": "jung", "phone": "010-1234-5678",
+                                  "checkupDate": day(9), "payMethod": "cash"})
     assert r.status == 201 and r.json["cardNo"] is None and r.json["payMethod"] == "cash", r
     err = error(system.order.post("/orders", hc.booking(cardNo=4111111111111112)), 400,
                 "validation_failed")

@@ -112,9 +112,11 @@ def assert_json_error(r, status, code=None):
 
 def assert_gateway_error(r, status, code):
     """A JSON error written by nginx itself: also the headers browsers and
-    operators need on it (CORS, the request id)."""
+    operators need on it (CORS, the request id). These requests name no
+    Origin (same-origin): no Access-Control-Allow-Origin, and Vary says why."""
     body = assert_json_error(r, status, code)
-    assert r.header("Access-Control-Allow-Origin") == "*", r
+    assert r.header("Access-Control-Allow-Origin") is None, r
+    assert r.header("Vary") == "Origin", r
     assert r.header("X-Request-Id"), r
     assert b"<html" not in r.raw.lower(), r
     return body
@@ -446,20 +448,37 @@ def test_client_too_slow_is_closed_without_an_answer(fast_timeouts, partial):
 
 
 def test_cors_preflight_is_unchanged(system):
+    """For an origin of HC_CORS_ORIGINS (the harness allows hc.CORS_ORIGIN)."""
     r = system.gateway.options("/orders/7", headers={
-        "Origin": "http://example.test", "Access-Control-Request-Method": "DELETE"})
+        "Origin": hc.CORS_ORIGIN, "Access-Control-Request-Method": "DELETE"})
     assert r.status == 204, r
     assert r.raw == b"", r
     h = r.headers
-    assert h.get("Access-Control-Allow-Origin") == "*", h
+    assert h.get("Access-Control-Allow-Origin") == hc.CORS_ORIGIN, h
     assert h.get("Access-Control-Allow-Methods") == "GET, POST, PUT, PATCH, DELETE, OPTIONS", h
     assert h.get("Access-Control-Allow-Headers") == (
         "Content-Type, Idempotency-Key, traceparent, tracestate, X-Request-Id, Authorization"), h
     assert h.get("Access-Control-Max-Age") == "600", h
     assert h.get("X-Request-Id"), h
     # An ordinary answer keeps the full CORS set too.
-    g = system.gateway.get("/packages", headers={"Origin": "http://example.test"})
+    g = system.gateway.get("/packages", headers={"Origin": hc.CORS_ORIGIN})
     assert g.status == 200 and g.headers.get("Access-Control-Allow-Methods"), g.headers
+
+
+def test_cors_answers_only_the_configured_origins(system):
+    """Another site's page gets no Access-Control-Allow-Origin, on a preflight,
+    an answer or an error (the browser keeps the answer from it), whatever
+    its Origin looks like; the allowed origin is echoed, never "*"."""
+    for origin in ("http://evil.test", "null", hc.CORS_ORIGIN + ".evil.test",
+                   "http://example.test:8080"):
+        for r in (system.gateway.options("/orders", headers={
+                      "Origin": origin, "Access-Control-Request-Method": "POST"}),
+                  system.gateway.get("/packages", headers={"Origin": origin}),
+                  system.gateway.get("/nowhere", headers={"Origin": origin})):
+            assert r.headers.get("Access-Control-Allow-Origin") is None, (origin, r.headers)
+            assert r.headers.get("Vary") == "Origin", r.headers
+    g = system.gateway.get("/nowhere", headers={"Origin": hc.CORS_ORIGIN})
+    assert g.status == 404 and g.headers.get("Access-Control-Allow-Origin") == hc.CORS_ORIGIN
 
 
 def test_every_gateway_error_code_is_documented(system):

@@ -1,8 +1,12 @@
 """docs/openapi.yaml against the code and the running system.
 
-- The set of (method, path) the services register in C (hc_http_route calls in
-  src/*/*_api.c plus the built-in operational routes of src/common/hc_http.c)
-  equals the set documented, and each path names the service that serves it.
+- The set of (method, path) the services register in C (hc_http_route and
+  hc_http_route_as calls in src/*/*_api.c plus the built-in operational routes
+  of src/common/hc_http.c) equals the set documented, and each path names the
+  service that serves it.
+- Each operation's security is the route's access level: public ones declare
+  `security: []`, the others the bearer scheme with their 401 (and 403 where
+  a role may be refused).
 - The spec itself is coherent (refs resolve, path parameters declared, the
   usual error answers documented).
 - Live: every documented GET without path parameters answers what the spec
@@ -42,8 +46,12 @@ def spec():
 
 # --------------------------------------------------------------------------- C sources
 
-ROUTE_CALL_RE = re.compile(r"\bhc_http_route\s*\(")
-ROUTE_RE = re.compile(r'\bhc_http_route\s*\(\s*[^,()]+,\s*"([A-Z*]+)"\s*,\s*"([^"]+)"\s*,')
+ROUTE_CALL_RE = re.compile(r"\bhc_http_route(?:_as)?\s*\(")
+# hc_http_route(h, "METHOD", "/path", ...) or hc_http_route_as(h, HC_ACCESS_X, "METHOD", ...)
+ROUTE_PREFIX = r'\bhc_http_route(?:_as)?\s*\(\s*[^,()]+,\s*(?:HC_ACCESS_[A-Z]+\s*,\s*)?'
+ROUTE_RE = re.compile(ROUTE_PREFIX + r'"([A-Z*]+)"\s*,\s*"([^"]+)"\s*,')
+ACCESS_RE = re.compile(r'\bhc_http_route(_as)?\s*\(\s*[^,()]+,\s*(?:(HC_ACCESS_[A-Z]+)\s*,\s*)?'
+                       r'"([A-Z*]+)"\s*,\s*"([^"]+)"\s*,')
 BUILTIN_RE = re.compile(r'strcmp\(\s*path\s*,\s*"(/[^"]*)"\s*\)\s*==\s*0')
 PROBE_RE = re.compile(r'\{\s*"(/[^"]*)"\s*,\s*HEALTH_[A-Z]+\s*\}')  # hc_http.c's probes[] table
 OPERATIONAL = {"/health/live", "/health/ready", "/actuator/health", "/actuator/health/liveness",
@@ -126,7 +134,7 @@ def test_documented_routes_equal_registered_routes(spec):
 
 
 ROUTE_QUERY_RE = re.compile(
-    r'\bhc_http_route\s*\(\s*[^,()]+,\s*"([A-Z*]+)"\s*,\s*"([^"]+)"\s*,\s*(NULL|"[^"]*")\s*,')
+    ROUTE_PREFIX + r'"([A-Z*]+)"\s*,\s*"([^"]+)"\s*,\s*(NULL|"[^"]*")\s*,')
 
 
 def test_documented_query_parameters_equal_the_accepted_ones(spec):
@@ -149,6 +157,46 @@ def test_documented_query_parameters_equal_the_accepted_ones(spec):
             wrong.append("    %-7s %s: code %s, document %s" % (method, path, sorted(names),
                                                               sorted(documented)))
     assert not wrong, "query parameters differ:\n" + "\n".join(wrong)
+
+
+def code_access():
+    """{(METHOD, path): access level} of the C routes: HC_ACCESS_USER for
+    hc_http_route (protected by default), the named level for
+    hc_http_route_as; the health probes are public, /metrics service-only."""
+    levels = {}
+    for fn in sorted(glob.glob(os.path.join(source_dir(), "src", "*", "*_api.c"))):
+        with open(fn, encoding="utf-8") as f:
+            for _, level, method, path in ACCESS_RE.findall(strip_c_comments(f.read())):
+                levels[(method, path)] = level or "HC_ACCESS_USER"
+    for path in OPERATIONAL:
+        levels[("GET", path)] = "HC_ACCESS_OPS" if path == "/metrics" else "HC_ACCESS_PUBLIC"
+    return levels
+
+
+def test_documented_security_equals_access_levels(spec):
+    schemes = spec.get("components", {}).get("securitySchemes", {})
+    bearer = [n for n, sc in schemes.items()
+              if sc.get("type") == "http" and sc.get("scheme") == "bearer"]
+    assert bearer, "components/securitySchemes declares no http bearer scheme"
+    default = spec.get("security")
+    wrong = []
+    documented = spec_routes(spec)
+    for (method, path), level in sorted(code_access().items()):
+        op = documented[(method, path)][method.lower()]
+        security = op.get("security", default)
+        codes = {str(c) for c in op.get("responses", {})}
+        label = "    %-7s %s (%s)" % (method, path, level)
+        if level == "HC_ACCESS_PUBLIC":
+            if security != []:
+                wrong.append(label + ": public, but security is %r" % (security,))
+            continue
+        if not security or not any(set(req) & set(bearer) for req in security):
+            wrong.append(label + ": protected, but security is %r" % (security,))
+        if "401" not in codes:
+            wrong.append(label + ": no 401 documented")
+        if level == "HC_ACCESS_OPS" and "403" not in codes:
+            wrong.append(label + ": no 403 documented")
+    assert not wrong, "security differs from the code's access levels:\n" + "\n".join(wrong)
 
 
 # --------------------------------------------------------------------------- spec helpers

@@ -158,18 +158,18 @@ def curl_home(tmp_path):
     return str(d)
 
 
-def run(cmd_text, env):
+def run(cmd_text, env, cwd=None):
     return subprocess.run(["bash", "-c", cmd_text], capture_output=True, text=True,
-                          env=env, timeout=30)
+                          env=env, cwd=cwd, timeout=30)
 
 
-def check_command(cmd, env):
+def check_command(cmd, env, cwd=None):
     """Runs one curl command of the tour (again, for a read-only one, until its
     answer is the README's); fails the test with what differs."""
     status, fragments, headers = parse_expectation(cmd.expectation, " -i " in " %s " % cmd.text)
     deadline = time.monotonic() + (DEADLINE if is_read_only(cmd) else 0)
     while True:
-        p = run(cmd.text, env)
+        p = run(cmd.text, env, cwd)
         problems = []
         if p.returncode != 0:
             problems.append("curl exited %d: %s" % (p.returncode, p.stderr.strip()))
@@ -216,10 +216,18 @@ def test_the_tour_is_parsed_as_intended():
     assert ("Location", "http://localhost:8080/orders/1") in headers, booking.comments
 
 
-def test_readme_tour_runs_verbatim(make_system, curl_home):
-    # The README's centers and links: the defaults, and the README's public URL.
-    s = make_system(HC_CENTERS=None, HC_PUBLIC_URL="http://localhost:8080")
+def test_readme_tour_runs_verbatim(make_system, curl_home, tmp_path):
+    # The README's centers and links: the defaults, and the README's public URL;
+    # the token key in the data directory (no HC_JWT_SECRET), as in a clone.
+    s = make_system(HC_CENTERS=None, HC_PUBLIC_URL="http://localhost:8080", HC_JWT_SECRET=None)
     s.start_all()
+    # The tour runs where a clone's `make run` leaves things: ./build/healthcenter
+    # (for `healthcenter token`) and ./data (its key and accounts).
+    clone = tmp_path / "clone"
+    (clone / "build").mkdir(parents=True)
+    os.symlink(s.bin, clone / "build" / "healthcenter")
+    os.symlink(s.data_dir, clone / "data")
+    cwd = str(clone)
     tour, first = readme_tour()
     commands = parse_commands(tour, first)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HC_")}
@@ -235,11 +243,11 @@ def test_readme_tour_runs_verbatim(make_system, curl_home):
             continue
         if m:
             name = m.group(1)
-            p = run("%s\nprintf '%%s' \"$%s\"" % (cmd.text, name), env)
+            p = run("%s\nprintf '%%s' \"$%s\"" % (cmd.text, name), env, cwd)
             assert p.returncode == 0 and p.stdout, "%r failed: %s" % (cmd, p.stderr)
             env[name] = p.stdout
             continue
         assert "GW" in env, "%r comes before the GW= line" % cmd
-        check_command(cmd, env)
+        check_command(cmd, env, cwd)
         ran += 1
     assert ran >= 20

@@ -35,6 +35,7 @@ def test_run_distributed_books_through_kafka_and_postgres_and_ctrl_c_stops_all(t
     env.update({
         "HC_BIN": hc.binary_path(),
         "HC_DATA_DIR": str(data),
+        "HC_JWT_SECRET": hc.JWT_SECRET,  # the harness's tokens count
         "HC_BIND_ADDR": "127.0.0.1",
         "HC_GATEWAY_PORT": str(ports["gateway"]),
         "HC_ORDER_PORT": str(ports["order"]),

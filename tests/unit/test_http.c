@@ -1,7 +1,9 @@
 /* Checks hc_http over real HTTP: its storage conventions (hc_reply_storage_error: 503 with
  * Retry-After for a full disk or busy storage, 500 otherwise; readiness with its reason, liveness
  * stays UP; the write gate that refuses mutating requests while storage cannot take them), and its
- * connections: a handler that waits holds up only its own, and one beyond the limit is closed. */
+ * connections: a handler that waits holds up only its own, and one beyond the limit is closed;
+ * and the access levels of routes (hc_authz): 401 with WWW-Authenticate without a valid bearer
+ * token, 403 for a role the level excludes, /metrics for services and the super-admin. */
 #include "hc_test.h"
 
 #include <arpa/inet.h>
@@ -17,6 +19,7 @@
 #include "hc_http.h"
 #include "hc_log.h"
 #include "hc_time.h"
+#include "hc_token.h"
 
 #define MAX_CONNS 16
 
@@ -104,9 +107,11 @@ static int setup(void **state)
     f->port = free_port();
     f->http = hc_http_create("test", "127.0.0.1", f->port, MAX_CONNS, 65536);
     assert_non_null(f->http);
-    hc_http_route(f->http, "GET", "/wait", NULL, wait_handler, f);
-    hc_http_route(f->http, "*", "/fail/{what}", NULL, fail_handler, f);
-    hc_http_route(f->http, "*", "/things", NULL, ok_handler, f);
+    hc_http_route_as(f->http, HC_ACCESS_PUBLIC, "GET", "/wait", NULL, wait_handler, f);
+    hc_http_route_as(f->http, HC_ACCESS_PUBLIC, "*", "/fail/{what}", NULL, fail_handler, f);
+    hc_http_route_as(f->http, HC_ACCESS_PUBLIC, "*", "/things", NULL, ok_handler, f);
+    hc_http_route(f->http, "GET", "/mine", "page", ok_handler, f);
+    hc_http_route_as(f->http, HC_ACCESS_OPS, "POST", "/ops", NULL, ok_handler, f);
     hc_http_set_ready(f->http, ready_cb, f);
     hc_http_set_write_gate(f->http, gate_cb, f);
     f->breaker = "UP";
@@ -127,6 +132,7 @@ static int teardown(void **state)
 typedef struct answer {
     long status;
     char retry_after[16];
+    char www_authenticate[96];
     hc_buf_t body;
     json_t *json;
 } answer_t;
@@ -152,11 +158,20 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         memcpy(a->retry_after, v, k);
         a->retry_after[k] = '\0';
     }
+    if (len > 17 && strncasecmp(p, "WWW-Authenticate:", 17) == 0) {
+        size_t k =
+            len - 18 < sizeof a->www_authenticate ? len - 18 : sizeof a->www_authenticate - 1;
+        memcpy(a->www_authenticate, p + 18, k);
+        a->www_authenticate[k] = '\0';
+        a->www_authenticate[strcspn(a->www_authenticate, "\r\n")] = '\0';
+    }
     return len;
 }
 
-/* Sends method path (with an empty JSON body for writes) and fills *a. */
-static void call(fixture_t *f, const char *method, const char *path, answer_t *a)
+/* Sends method path (with an empty JSON body for writes) with the header
+ * line auth (NULL: none) and fills *a. */
+static void call_as(fixture_t *f, const char *method, const char *path, const char *auth,
+                    answer_t *a)
 {
     memset(a, 0, sizeof *a);
     hc_buf_init(&a->body, 1 << 20);
@@ -173,10 +188,36 @@ static void call(fixture_t *f, const char *method, const char *path, answer_t *a
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    struct curl_slist *hdrs = auth ? curl_slist_append(NULL, auth) : NULL;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     assert_int_equal(curl_easy_perform(c), CURLE_OK);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
     curl_easy_cleanup(c);
+    curl_slist_free_all(hdrs);
     a->json = json_loadb(a->body.data ? a->body.data : "", a->body.len, 0, NULL);
+}
+
+static void call(fixture_t *f, const char *method, const char *path, answer_t *a)
+{
+    call_as(f, method, path, NULL, a);
+}
+
+/* "Authorization: Bearer <token>" of a new token for role and sub, valid
+ * ttl_s seconds from now (negative: expired), into out. */
+static void bearer(hc_role_t role, const char *sub, int64_t ttl_s, char *out, size_t cap)
+{
+    hc_principal_t p = {.role = role};
+    char token[HC_TOKEN_MAX_LEN];
+    snprintf(p.sub, sizeof p.sub, "%s", sub);
+    if (role == HC_ROLE_ADMIN) {
+        p.centers[0] = 1;
+        p.n_centers = 1;
+    }
+    int64_t now = hc_now_ms() / 1000;
+    /* An expired token: one issued long enough ago. */
+    int64_t issued = ttl_s > 0 ? now : now + ttl_s - 60;
+    assert_int_equal(hc_token_issue(&p, ttl_s > 0 ? ttl_s : 60, issued, token, sizeof token), 0);
+    snprintf(out, cap, "Authorization: Bearer %s", token);
 }
 
 static void answer_free(answer_t *a)
@@ -452,12 +493,71 @@ static void test_a_connection_beyond_the_limit_is_closed(void **state)
         close(fds[i]);
 }
 
+/* A protected route (the default) answers 401 with WWW-Authenticate before
+ * its handler runs, whatever else is wrong with the request; a route for
+ * services and the super-admin refuses other roles with 403; /metrics too. */
+static void test_access_levels(void **state)
+{
+    fixture_t *f = *state;
+    char customer[HC_TOKEN_MAX_LEN + 40], expired[HC_TOKEN_MAX_LEN + 40];
+    char service[HC_TOKEN_MAX_LEN + 40];
+    answer_t a;
+    bearer(HC_ROLE_CUSTOMER, "01012345678", 600, customer, sizeof customer);
+    bearer(HC_ROLE_CUSTOMER, "01012345678", -10, expired, sizeof expired);
+    bearer(HC_ROLE_SERVICE, "order", 600, service, sizeof service);
+
+    call(f, "GET", "/mine?nonsense=1", &a);
+    assert_int_equal(a.status, 401);
+    assert_string_equal(field(&a, "error"), "unauthorized");
+    assert_string_equal(a.www_authenticate, "Bearer realm=\"healthcenter\"");
+    answer_free(&a);
+    call_as(f, "GET", "/mine", expired, &a);
+    assert_int_equal(a.status, 401);
+    assert_string_equal(field(&a, "error"), "invalid_token");
+    assert_non_null(strstr(a.www_authenticate, "error=\"invalid_token\""));
+    answer_free(&a);
+    call_as(f, "GET", "/mine", "Authorization: Bearer not.a.token", &a);
+    assert_int_equal(a.status, 401);
+    answer_free(&a);
+    call_as(f, "GET", "/things", "Authorization: Basic dXNlcjpwYXNz", &a);
+    assert_int_equal(a.status, 401); /* a bad token counts even where none is needed */
+    answer_free(&a);
+    assert_int_equal(f->handled, 0);
+
+    call_as(f, "GET", "/mine", customer, &a);
+    assert_int_equal(a.status, 200);
+    answer_free(&a);
+    call_as(f, "POST", "/ops", customer, &a);
+    assert_int_equal(a.status, 403);
+    assert_string_equal(field(&a, "error"), "forbidden");
+    answer_free(&a);
+    call_as(f, "POST", "/ops", service, &a);
+    assert_int_equal(a.status, 200);
+    answer_free(&a);
+    assert_int_equal(f->handled, 2);
+
+    call(f, "GET", "/metrics", &a);
+    assert_int_equal(a.status, 401);
+    answer_free(&a);
+    call_as(f, "GET", "/metrics", customer, &a);
+    assert_int_equal(a.status, 403);
+    answer_free(&a);
+    call_as(f, "GET", "/metrics", service, &a);
+    assert_int_equal(a.status, 200);
+    answer_free(&a);
+    call(f, "GET", "/health/ready", &a);
+    assert_int_equal(a.status, 200); /* probes need no token */
+    answer_free(&a);
+}
+
 int main(void)
 {
     hc_log_init("test_http", "error");
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    assert_int_equal(hc_token_init("unit-test-secret-0123456789abcdef0123", "/nonexistent"), 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_storage_error_replies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_access_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readiness_reason_and_liveness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_gate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_waiting_handler_holds_up_only_its_connection, setup,

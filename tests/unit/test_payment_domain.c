@@ -506,6 +506,27 @@ static void test_center_and_checkup_date(void **state)
     }
 }
 
+/* The booking's phone says whose the payment is: kept as digits, also in the
+ * record a charge creates and in PaymentApproved; a bad one is named. */
+static void test_phone_is_kept_as_digits(void **state)
+{
+    (void)state;
+    payment_request_t r;
+    payment_t p;
+    r = accepted("{\"orderId\":1,\"amount\":1,\"payMethod\":\"cash\","
+                 "\"phone\":\"010-1234-5678\"}");
+    assert_string_equal(r.phone, "01012345678");
+    payment_from_request(&r, "2026-01-01T00:00:00.000Z", &p);
+    assert_string_equal(p.phone, "01012345678");
+    json_t *ev = payment_event_approved(&p, NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "phone")), "01012345678");
+    json_decref(ev);
+    r = accepted("{\"orderId\":1,\"amount\":1,\"payMethod\":\"cash\"}");
+    assert_string_equal(r.phone, "");
+    assert_refused("{\"orderId\":1,\"amount\":1,\"payMethod\":\"cash\",\"phone\":\"12\"}", "phone");
+    assert_refused("{\"orderId\":1,\"amount\":1,\"payMethod\":\"cash\",\"phone\":5}", "phone");
+}
+
 static void test_unknown_fields_are_refused(void **state)
 {
     (void)state;
@@ -1006,6 +1027,7 @@ int main(void)
         cmocka_unit_test(test_cash_ignores_a_card),
         cmocka_unit_test(test_a_card_on_the_decline_list_is_flagged),
         cmocka_unit_test(test_center_and_checkup_date),
+        cmocka_unit_test(test_phone_is_kept_as_digits),
         cmocka_unit_test(test_unknown_fields_are_refused),
         cmocka_unit_test(test_every_bad_field_is_named),
         cmocka_unit_test(test_a_refused_request_leaves_out_zeroed),

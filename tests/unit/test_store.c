@@ -1,7 +1,8 @@
 /* Checks hc_store, the store layer every service lists and reads through:
  * text cells (NULL, cut on a UTF-8 character), one row (found, not found),
  * and hc_store_list (pages and totals, the shared orderId and phone filters,
- * a fixed WHERE, a service's own conditions, order, and too many values). */
+ * a fixed WHERE, a service's own conditions, order, too many values, and the
+ * caller's scope: a customer's phone, an admin's centers, nobody's rows). */
 #include "hc_test.h"
 
 #include "hc_db.h"
@@ -156,6 +157,35 @@ static void test_a_services_own_conditions_join_the_others(void **state)
     expect_ids(f, &ITEMS, &q, 4, 4, (const int64_t[]){2, 4, 6, 8});
 }
 
+/* The caller's scope (hc_list_query_t.who) over ITEMS with order_id playing
+ * the center: only the rows hc_authz_may_see would show, counted as such. */
+static void test_a_callers_scope_limits_rows_and_totals(void **state)
+{
+    fixture_t *f = *state;
+    hc_list_def_t def = ITEMS;
+    def.where_extra = NULL;
+    def.owner_phone_col = "phone";
+    def.center_col = "order_id";
+    hc_principal_t who = {.role = HC_ROLE_CUSTOMER, .sub = "01011112222"};
+    hc_list_query_t q = {.page = 0, .size = 20, .who = &who};
+    expect_ids(f, &def, &q, 4, 4, (const int64_t[]){1, 3, 5, 7});
+    q.phone = "01033334444"; /* another's phone: nothing, however asked */
+    expect_ids(f, &def, &q, 0, 0, NULL);
+    q.phone = NULL;
+    who = (hc_principal_t){.role = HC_ROLE_ADMIN, .sub = "a", .centers = {2, 3}, .n_centers = 2};
+    expect_ids(f, &def, &q, 6, 6, (const int64_t[]){1, 2, 4, 5, 7, 8});
+    who.n_centers = 0;
+    expect_ids(f, &def, &q, 0, 0, NULL);
+    who = (hc_principal_t){.role = HC_ROLE_SUPERADMIN, .sub = "root"};
+    expect_ids(f, &def, &q, 8, 8, (const int64_t[]){1, 2, 3, 4, 5, 6, 7, 8});
+    who = (hc_principal_t){.role = HC_ROLE_NONE};
+    expect_ids(f, &def, &q, 0, 0, NULL);
+    /* A table that names no owner shows a customer nothing. */
+    who = (hc_principal_t){.role = HC_ROLE_CUSTOMER, .sub = "01011112222"};
+    def.owner_phone_col = NULL;
+    expect_ids(f, &def, &q, 0, 0, NULL);
+}
+
 static void test_too_many_values_are_refused_without_a_query(void **state)
 {
     fixture_t *f = *state;
@@ -213,6 +243,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_list_without_a_filter_column_ignores_that_filter,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_services_own_conditions_join_the_others, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_callers_scope_limits_rows_and_totals, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_too_many_values_are_refused_without_a_query, setup,
                                         teardown),

@@ -237,6 +237,7 @@ static void test_render_rate_limit_defaults(void **state)
     hc_config_t *cfg = default_config();
     char dir[256];
     hc_test_mkdtemp(dir, sizeof dir);
+    cfg->auth_rate_limit_rpm = 0; /* sign-in's own: test_render_auth_limit */
     char *text = render_builtin(cfg, dir);
     assert_int_equal(cfg->rate_limit_rps, 20);
     assert_int_equal(cfg->rate_limit_burst, 40);
@@ -272,6 +273,7 @@ static void test_render_rate_limits_off(void **state)
     hc_test_mkdtemp(dir, sizeof dir);
     cfg->rate_limit_rps = 0;
     cfg->rate_limit_connections = 0;
+    cfg->auth_rate_limit_rpm = 0; /* sign-in's own: test_render_auth_limit */
     char *text = render_builtin(cfg, dir);
     /* 0 leaves no directive of either limit, only a comment saying so */
     assert_int_equal(directive_count(text, "limit_req_zone", NULL, 0), 0);
@@ -305,11 +307,60 @@ static void test_render_burst_zero_has_no_burst(void **state)
     cfg->rate_limit_rps = 7;
     cfg->rate_limit_burst = 0; /* nginx refuses burst=0: the parameter is left out */
     cfg->rate_limit_connections = 3;
+    cfg->auth_rate_limit_rpm = 0; /* sign-in's own: test_render_auth_limit */
     char *text = render_builtin(cfg, dir);
     assert_one_directive(text, "limit_req_zone",
                          "    limit_req_zone $hc_limit_key zone=hc_req:10m rate=7r/s;");
     assert_one_directive(text, "limit_req", "    limit_req zone=hc_req;");
     assert_one_directive(text, "limit_conn", "    limit_conn hc_conn 3;");
+    assert_nginx_accepts(text, dir);
+    free(text);
+    hc_test_rmtree(dir);
+    free(cfg);
+}
+
+/* Sign-in's own limit: its zone in the http block, and in the /auth location
+ * its limit_req with the general one repeated (a location with a limit_req
+ * of its own inherits none); off, only the general limit applies there. */
+static void test_render_auth_limit(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    char dir[256];
+    hc_test_mkdtemp(dir, sizeof dir);
+    assert_int_equal(cfg->auth_rate_limit_rpm, 60);
+    assert_int_equal(cfg->auth_rate_limit_burst, 20);
+    char *text = render_builtin(cfg, dir);
+    assert_non_null(
+        strstr(text, "    limit_req_zone $hc_limit_key zone=hc_auth:10m rate=60r/m;\n"));
+    const char *loc = strstr(text, "location ~ ^/auth(/|$) {");
+    assert_non_null(loc);
+    const char *end = strchr(loc, '}');
+    const char *general = strstr(loc, "limit_req zone=hc_req burst=40 nodelay;");
+    const char *own = strstr(loc, "limit_req zone=hc_auth burst=20 nodelay;");
+    assert_true(general && general < end && own && own < end);
+    assert_int_equal(directive_count(text, "limit_req", NULL, 0), 3);
+    assert_nginx_accepts(text, dir);
+    free(text);
+    hc_test_rmtree(dir);
+
+    /* without the general limit, only sign-in's */
+    hc_test_mkdtemp(dir, sizeof dir);
+    cfg->rate_limit_rps = 0;
+    cfg->auth_rate_limit_burst = 0;
+    text = render_builtin(cfg, dir);
+    assert_one_directive(text, "limit_req", "            limit_req zone=hc_auth;");
+    assert_nginx_accepts(text, dir);
+    free(text);
+    hc_test_rmtree(dir);
+
+    /* off: a comment, and the location inherits the general limit */
+    hc_test_mkdtemp(dir, sizeof dir);
+    cfg->rate_limit_rps = 20;
+    cfg->auth_rate_limit_rpm = 0;
+    text = render_builtin(cfg, dir);
+    assert_int_equal(directive_count(text, "limit_req_zone", NULL, 0), 1);
+    assert_non_null(strstr(text, "# HC_AUTH_RATE_LIMIT_RPM is 0: the general limits only"));
     assert_nginx_accepts(text, dir);
     free(text);
     hc_test_rmtree(dir);
@@ -526,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_render_rejects_unsafe_run_dir),
         cmocka_unit_test(test_render_rate_limit_defaults),
         cmocka_unit_test(test_render_rate_limits_off),
+        cmocka_unit_test(test_render_auth_limit),
         cmocka_unit_test(test_render_burst_zero_has_no_burst),
         cmocka_unit_test(test_render_trusted_proxies),
         cmocka_unit_test(test_render_directive_lines_keep_the_indentation),
