@@ -943,6 +943,32 @@ class System:
 
     # ------------------------------------------------------------ metrics
 
+    def sql(self, service, statement, params=()):
+        """One statement on a service's database as an operator would run it,
+        on either test stack: its SQLite file, or on PostgreSQL (HC_DB=postgres)
+        its schema through psql, rows read back as JSON so that types and
+        NULLs survive. ? placeholders take params. Returns all rows (tuples)."""
+        if self.env.get("HC_DB") != "postgres":
+            import sqlite3
+            con = sqlite3.connect(os.path.join(self.data_dir, "%s.db" % service), timeout=10)
+            try:
+                rows = con.execute(statement, params).fetchall()
+                con.commit()
+                return rows
+            finally:
+                con.close()
+        parts = statement.split("?")
+        assert len(parts) == len(params) + 1, statement
+        text = parts[0] + "".join(_pg_literal(p) + rest for p, rest in zip(params, parts[1:]))
+        select = text.lstrip().upper().startswith("SELECT")
+        if select:
+            text = "SELECT COALESCE(json_agg(r), '[]') FROM (%s) r" % text
+        p = subprocess.run(["psql", self.env["HC_DB_URL"], "-v", "ON_ERROR_STOP=1", "-Atqc",
+                            'SET search_path TO "%s"; %s' % (service, text)],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, (text, p.stderr)
+        return [tuple(row.values()) for row in json.loads(p.stdout)] if select else []
+
     def metrics(self, name):
         """Parsed /metrics of a service: list of (name, labels-dict, float)."""
         r = request("GET", self.base(name) + "/metrics", timeout=5.0)
@@ -1037,6 +1063,15 @@ def _kafka_events(system, oid):
 
 
 BACKLOG_RE = re.compile(r"(outbox|backlog|lag)", re.I)
+
+
+def _pg_literal(v):
+    """v as a PostgreSQL literal (System.sql's parameters: tests' own values)."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, int):
+        return str(v)
+    return "'%s'" % str(v).replace("'", "''")
 
 
 def is_backlog_metric(name):

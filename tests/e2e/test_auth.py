@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import os
-import sqlite3
 import stat
 import subprocess
 import time
@@ -274,8 +273,7 @@ def test_admin_and_token_commands(make_system):
     assert cli(s, "admin", "add", "lee").returncode == 2
     assert cli(s, "admin", "frobnicate").returncode == 2
     # The stored hash is Argon2id with the documented limits.
-    with sqlite3.connect(os.path.join(s.data_dir, "notification.db")) as db:
-        (h,) = db.execute("SELECT pw_hash FROM admins WHERE username = 'kim'").fetchone()
+    ((h,),) = s.sql("notification", "SELECT pw_hash FROM admins WHERE username = 'kim'")
     assert h.startswith("$argon2id$v=19$m=65536,t=2,p=1$"), h
 
     s.start_all()
@@ -369,10 +367,9 @@ def test_bad_input_is_a_json_400_and_changes_nothing(make_system):
         assert g.get(path).status == 405
     # Nothing was sent, stored or counted: the phone still gets its codes.
     assert sms_lines(s) == []
-    with sqlite3.connect(os.path.join(s.data_dir, "notification.db")) as db:
-        assert db.execute("SELECT COUNT(*) FROM otp_codes").fetchone() == (0,)
-        assert db.execute("SELECT COUNT(*) FROM otp_requests").fetchone() == (0,)
-        assert db.execute("SELECT COUNT(*) FROM admins").fetchone() == (1,)
+    assert s.sql("notification", "SELECT COUNT(*) FROM otp_codes") == [(0,)]
+    assert s.sql("notification", "SELECT COUNT(*) FROM otp_requests") == [(0,)]
+    assert s.sql("notification", "SELECT COUNT(*) FROM admins") == [(1,)]
     for _ in range(3):
         assert ask_code(g).status == 202
     assert s.live("notification")

@@ -375,37 +375,10 @@ def append_to_log(system, key, value):
         con.close()
 
 
-def pg_literal(v):
-    if v is None:
-        return "NULL"
-    if isinstance(v, int):
-        return str(v)
-    return "'%s'" % str(v).replace("'", "''")
-
-
-def service_sql(system, service, statement, params=()):
-    """One statement on a service's database as an operator would run it: its
-    SQLite file, or on PostgreSQL (HC_DB=postgres) its schema through psql
-    (rows read back as JSON, so types and NULLs survive)."""
-    if system.env.get("HC_DB") != "postgres":
-        return sql(data_path(system, "%s.db" % service), statement, params)
-    parts = statement.split("?")
-    assert len(parts) == len(params) + 1, statement
-    text = parts[0] + "".join(pg_literal(p) + rest for p, rest in zip(params, parts[1:]))
-    select = text.lstrip().upper().startswith("SELECT")
-    if select:
-        text = "SELECT COALESCE(json_agg(r), '[]') FROM (%s) r" % text
-    p = subprocess.run(["psql", system.env["HC_DB_URL"], "-v", "ON_ERROR_STOP=1", "-Atqc",
-                        'SET search_path TO "%s"; %s' % (service, text)],
-                       capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, (text, p.stderr)
-    return [tuple(row.values()) for row in json.loads(p.stdout)] if select else []
-
-
 def dead_letters(system, service):
-    return service_sql(system, service,
-                       "SELECT id, bus_offset, event_id, event_type, order_id, payload, error,"
-                       " retries, retry_requested FROM dead_letters ORDER BY id")
+    return system.sql(service,
+                      "SELECT id, bus_offset, event_id, event_type, order_id, payload, error,"
+                      " retries, retry_requested FROM dead_letters ORDER BY id")
 
 
 def test_unapplicable_event_is_parked_and_retried_after_fixing(make_system):
@@ -449,20 +422,19 @@ def test_unapplicable_event_is_parked_and_retried_after_fixing(make_system):
     fixed = dict(fields, eventId=str(uuid.uuid4()), occurredAt="2026-01-01T00:00:00.000Z",
                  source="order", version=1, payMethod="card",
                  history=[{"status": "PAID", "at": "2026-01-01T00:00:00.000Z"}])
-    service_sql(s, "notification", "UPDATE dead_letters SET payload = ? WHERE id = ?",
-                (json.dumps(fixed, ensure_ascii=False), dl_id))
+    s.sql("notification", "UPDATE dead_letters SET payload = ? WHERE id = ?",
+          (json.dumps(fixed, ensure_ascii=False), dl_id))
     r = run_cli(s, "dead-letters", "retry", "notification", "--all")
     assert r.returncode == 0, r
     wait_until(lambda: dead_letters(s, "notification") == [], timeout=5,
                what="the retried dead letter to be applied and removed")
     wait_mypage(s.notification, oid, "PAID")
     assert metric(s, "notification", "hc_dead_letters") == 0
-    inbox = service_sql(s, "notification", "SELECT COUNT(*) FROM inbox WHERE event_id = ?",
-                        (fixed["eventId"],))
+    inbox = s.sql("notification", "SELECT COUNT(*) FROM inbox WHERE event_id = ?",
+                  (fixed["eventId"],))
     assert inbox == [(1,)]
     # For the order service the fixed event is not one it applies: resolved.
-    service_sql(s, "order", "UPDATE dead_letters SET payload = ?",
-                (json.dumps(fixed, ensure_ascii=False),))
+    s.sql("order", "UPDATE dead_letters SET payload = ?", (json.dumps(fixed, ensure_ascii=False),))
     assert run_cli(s, "dead-letters", "retry", "order", "--all").returncode == 0
     wait_until(lambda: dead_letters(s, "order") == [], timeout=5, what="order's dead letter resolved")
     assert run_cli(s, "dead-letters", "retry", "order", "7").returncode == 1
