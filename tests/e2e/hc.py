@@ -949,14 +949,7 @@ class System:
         its schema through psql, rows read back as JSON so that types and
         NULLs survive. ? placeholders take params. Returns all rows (tuples)."""
         if self.env.get("HC_DB") != "postgres":
-            import sqlite3
-            con = sqlite3.connect(os.path.join(self.data_dir, "%s.db" % service), timeout=10)
-            try:
-                rows = con.execute(statement, params).fetchall()
-                con.commit()
-                return rows
-            finally:
-                con.close()
+            return sqlite_sql(os.path.join(self.data_dir, "%s.db" % service), statement, params)
         parts = statement.split("?")
         assert len(parts) == len(params) + 1, statement
         text = parts[0] + "".join(_pg_literal(p) + rest for p, rest in zip(params, parts[1:]))
@@ -1063,6 +1056,19 @@ def _kafka_events(system, oid):
 
 
 BACKLOG_RE = re.compile(r"(outbox|backlog|lag)", re.I)
+
+
+def sqlite_sql(path, statement, params=()):
+    """Runs one statement on the SQLite file at path (as an operator would) and
+    returns all rows."""
+    import sqlite3
+    con = sqlite3.connect(path, timeout=10)
+    try:
+        rows = con.execute(statement, params).fetchall()
+        con.commit()
+        return rows
+    finally:
+        con.close()
 
 
 def _pg_literal(v):

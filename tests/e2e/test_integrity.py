@@ -95,16 +95,7 @@ def data_path(system, *parts):
     return os.path.join(system.env["HC_DATA_DIR"], *parts)
 
 
-def sql(path, statement, params=()):
-    """Runs one statement on the SQLite file at path (as an operator would) and
-    returns all rows."""
-    con = sqlite3.connect(path, timeout=10)
-    try:
-        rows = con.execute(statement, params).fetchall()
-        con.commit()
-        return rows
-    finally:
-        con.close()
+sql = hc.sqlite_sql
 
 
 def checkpoint(path):
