@@ -283,6 +283,7 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
         {"WEB_VERSION", web_version, 0},
         {"HORIZON_DAYS", horizon, 0},
         {"CANCEL_CUTOFF_DAYS", cutoff, 0},
+        {"TZ", cfg->tz, 0},
     };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         if (!vars[i].directives && !nginx_safe(vars[i].value)) {

@@ -256,6 +256,7 @@ static void test_render_web_app(void **state)
     assert_non_null(strstr(text, "sub_filter __HC_ASSET_VERSION__ 0123456789abcdef;"));
     assert_non_null(strstr(text, "sub_filter __HC_HORIZON_DAYS__ 30;"));
     assert_non_null(strstr(text, "sub_filter __HC_CANCEL_CUTOFF_DAYS__ 2;"));
+    assert_non_null(strstr(text, "sub_filter __HC_TZ__ Asia/Seoul;"));
     assert_nginx_accepts(text, dir);
     hc_buf_cleanup(&out);
     hc_test_rmtree(dir);
