@@ -128,3 +128,55 @@ def test_caching_headers(system):
                  "/admin.html", "/assets/%s/../index.html" % assets[0][0]):
         r = hc.request("GET", url(system, path))
         assert r.status == 404 and r.json["error"] == "not_found", (path, r)
+
+
+# Every visible form control has a label (a <label>, or aria-label), every
+# button a name, and every visible text a contrast of at least 4.5:1 with the
+# background it is drawn on (WCAG AA; disabled controls are exempt).
+A11Y_JS = """
+function rgb(s) { const m = s.match(/[\\d.]+/g).map(Number); return {r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1}; }
+function lum(c) { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+                  return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); }
+function bg(e) { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.a > 0.5) return c; }
+                 return {r: 255, g: 255, b: 255, a: 1}; }
+function visible(e) { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; }
+const problems = [];
+for (const e of document.querySelectorAll('input, select, textarea')) {
+  if (!visible(e) || e.type === 'hidden') continue;
+  if (!(e.labels && e.labels.length) && !e.getAttribute('aria-label')) problems.push('no label: ' + (e.id || e.outerHTML.slice(0, 60)));
+}
+for (const b of document.querySelectorAll('button, a')) {
+  if (visible(b) && !(b.textContent.trim() || b.getAttribute('aria-label'))) problems.push('no name: ' + b.outerHTML.slice(0, 60));
+}
+for (const e of document.querySelectorAll('body *')) {
+  if (!visible(e) || e.closest('[disabled], .sr-only')) continue;
+  const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!own) continue;
+  const fg = rgb(getComputedStyle(e).color), back = bg(e);
+  const l1 = lum(fg), l2 = lum(back);
+  const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+  if (ratio < 4.5) problems.push('contrast ' + ratio.toFixed(2) + ': ' + e.tagName + '.' + e.className + ' "' + e.textContent.trim().slice(0, 30) + '"');
+}
+return problems;
+"""
+
+
+def test_labels_names_and_contrast(browser, system):
+    from conftest import use_customer_token, book_api
+    from test_admin import admin_sign_in
+    d = browser
+    phone = "010-7777-0001"
+    order = book_api(system, phone, hc.checkup_date(5))
+    for path in ("/", "/#/mypage", "/#/booking/%d" % order["id"]):
+        use_customer_token(d, system, phone, path)
+        wait(lambda: d.find_elements(By.CSS_SELECTOR, "#my-list [data-order], #booking-card, #calendar .day"),
+             "the content of %s" % path)
+        problems = d.execute_script(A11Y_JS)
+        assert not problems, "%s: %s" % (path, problems)
+    d.execute_script("sessionStorage.clear()")
+    open_page(d, system, "/")
+    assert not d.execute_script(A11Y_JS), "signed out"
+    admin_sign_in(d, system)
+    wait(lambda: d.find_elements(By.CSS_SELECTOR, "#day-capacity"), "the admin console")
+    problems = d.execute_script(A11Y_JS)
+    assert not problems, "/admin: %s" % problems
