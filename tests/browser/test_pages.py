@@ -82,7 +82,7 @@ def test_first_load_budget(system):
             const mark = performance.getEntriesByName('hc-interactive')[0];
             return {
               page: nav.transferSize,
-              resources: res.map(r => [r.name, r.transferSize, r.encodedBodySize]),
+              resources: res.map(r => [r.name, r.transferSize, r.encodedBodySize, r.startTime, r.responseEnd]),
               domInteractive: nav.domInteractive,
               domContentLoaded: nav.domContentLoadedEventEnd,
               load: nav.loadEventEnd,
@@ -95,8 +95,8 @@ def test_first_load_budget(system):
           "DOM interactive %.0f ms, DOMContentLoaded %.0f ms, interactive (catalog and calendar "
           "shown) %.0f ms" % (total, m["page"], len(m["resources"]), m["domInteractive"],
                               m["domContentLoaded"], m["interactive"]))
-    for name, size, body in m["resources"]:
-        print("  %6d B (body %6d B) %s" % (size, body, name))
+    for name, size, body, start, end in m["resources"]:
+        print("  %6d B (body %6d B) %4.0f-%4.0f ms %s" % (size, body, start, end, name))
     assert all(r[1] > 0 for r in m["resources"]), "a resource without its size: %s" % m["resources"]
     assert total < BUDGET_BYTES, "first load transferred %d bytes (budget %d)" % (total, BUDGET_BYTES)
     assert m["interactive"] is not None and m["interactive"] < BUDGET_MS, \

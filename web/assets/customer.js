@@ -111,6 +111,7 @@ function monthStart(m) {
 function renderCalendar(focus) {
   const cal = $('#calendar');
   const m = state.month;
+  if (!m) return; // the slots are not loaded yet
   const [y, mo] = m.split('-').map(Number);
   const start = monthStart(m);
   const firstWeekday = new Date(start + 'T00:00:00Z').getUTCDay();
