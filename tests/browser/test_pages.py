@@ -123,6 +123,10 @@ def test_caching_headers(system):
     admin = hc.request("GET", url(system, "/admin"))
     assert admin.status == 200 and admin.headers["Cache-Control"] == "no-cache"
     assert "admin.js" in admin.text
+    # `up` says where the app is
+    log = system.procs["up"].log_path
+    wait(lambda: "web app       %s/ (customers)" % system.base("gateway") in hc.tail(log, 200),
+         "the web app's line in up's ready banner")
     # an asset that does not exist, or a path that only looks like one: JSON 404
     for path in ("/assets/%s/nope.js" % assets[0][0], "/assets/x/app.css", "/index.html",
                  "/admin.html", "/assets/%s/../index.html" % assets[0][0]):
