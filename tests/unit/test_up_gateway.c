@@ -9,6 +9,7 @@
 #include "hc_buf.h"
 #include "hc_config.h"
 #include "hc_err.h"
+#include "up/up_fs.h"
 #include "up/up_gateway.h"
 
 static hc_config_t *default_config(void)
@@ -484,6 +485,44 @@ static void test_render_rejects_unsafe_proxy_values(void **state)
     free(cfg);
 }
 
+/* up_gateway_write_config with HC_WEB_DIR: a directory without index.html
+ * stops `up` naming the setting (and writes nothing); a real one is what the
+ * config serves. */
+static void test_write_config_web_dir(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    char dir[256], web[512], assets[PATH_MAX], conf[PATH_MAX], file[PATH_MAX];
+    char source[PATH_MAX + 16] = "", err[PATH_MAX + 256] = "";
+    hc_test_mkdtemp(dir, sizeof dir);
+    hc_test_path(conf, sizeof conf, dir, "nginx.conf");
+    hc_test_path(web, sizeof web, dir, "web");
+    assert_int_equal(mkdir(web, 0700), 0);
+    snprintf(cfg->web_dir, sizeof cfg->web_dir, "%s", web);
+    assert_int_equal(up_gateway_write_config(cfg, dir, "127.0.0.1:1", conf, source, sizeof source,
+                                             err, sizeof err),
+                     HC_EINVAL);
+    assert_non_null(strstr(err, "HC_WEB_DIR"));
+    assert_int_not_equal(access(conf, F_OK), 0);
+
+    hc_test_path(file, sizeof file, web, "index.html");
+    assert_int_equal(up_fs_write_file(file, "<!doctype html>"), 0);
+    hc_test_path(assets, sizeof assets, web, "assets");
+    assert_int_equal(mkdir(assets, 0700), 0);
+    assert_int_equal(up_gateway_write_config(cfg, dir, "127.0.0.1:1", conf, source, sizeof source,
+                                             err, sizeof err),
+                     0);
+    char *text = up_fs_read_file(conf, 1 << 20);
+    assert_non_null(text);
+    char want[PATH_MAX + 16], real[PATH_MAX];
+    assert_non_null(realpath(web, real));
+    snprintf(want, sizeof want, "root %s;", real);
+    assert_non_null(strstr(text, want));
+    free(text);
+    hc_test_rmtree(dir);
+    free(cfg);
+}
+
 static void test_load_template_from_env_file(void **state)
 {
     (void)state;
@@ -625,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_render_trusted_proxies),
         cmocka_unit_test(test_render_directive_lines_keep_the_indentation),
         cmocka_unit_test(test_render_rejects_unsafe_proxy_values),
+        cmocka_unit_test(test_write_config_web_dir),
         cmocka_unit_test(test_load_template_from_env_file),
         cmocka_unit_test(test_load_template_builtin_fallback),
         cmocka_unit_test(test_nginx_program_is_hc_nginx_when_it_is_executable),
