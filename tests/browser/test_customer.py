@@ -151,6 +151,9 @@ def test_cancel_shows_the_rule_and_the_refund(browser, system):
     use_customer_token(d, system, phone, "/#/mypage")
     item = '#my-list [data-order="%d"]' % order["id"]
     wait(lambda: d.find_elements(By.CSS_SELECTOR, item + ' [data-action="cancel"]'), "the cancel button")
+    # opened directly on mypage: the booking names its package and center
+    wait(lambda: "기본 건강검진 · 서울중앙검진센터" in d.find_element(By.CSS_SELECTOR, item + " h2").text,
+         "the package and center names on mypage")
     rule = d.find_element(By.CSS_SELECTOR, item + " .rule").text
     assert "23:59" in rule and "전액" in rule, rule
     d.find_element(By.CSS_SELECTOR, item + ' [data-action="cancel"]').click()

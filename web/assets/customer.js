@@ -614,6 +614,9 @@ $('#print').addEventListener('click', () => window.print());
 window.addEventListener('hashchange', () => route(true));
 route(false);
 loadCatalog().then(() => {
+  // a booking drawn before the catalog arrived names its package and center now
+  if (state.view === 'mypage') refreshMypage(true);
+  if (state.view === 'booking') refreshBooking(state.bookingId);
   document.body.dataset.ready = 'true';
   performance.mark('hc-interactive');
 });
