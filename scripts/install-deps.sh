@@ -24,7 +24,10 @@ pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libcurl4
       # and llvm-symbolizer for readable crash reports
       clang libclang-rt-14-dev llvm
       # HC_BUS=kafka: librdkafka; scripts/kafka.sh (the test broker): kcat, maven, java
-      librdkafka-dev kcat maven default-jre-headless)
+      librdkafka-dev kcat maven default-jre-headless
+      # the browser tests of the web app (tests/browser): headless Chromium driven
+      # by Selenium through chromedriver; Korean glyphs for its screenshots
+      chromium chromium-driver fonts-noto-cjk)
 
 missing=()
 for p in "${pkgs[@]}"; do
