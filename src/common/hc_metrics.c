@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hc_buf.h"
 #include "hc_proc.h"
 
 #ifndef HC_VERSION
@@ -20,14 +21,21 @@
 static const double buckets[N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                           0.1,    0.25,  0.5,    1,     2.5,  5};
 
+/* A series keeps its own copy of the route: the pattern strings belong to
+ * the hc_http that registered them, and a series outlives a server that is
+ * destroyed and made again (the unit tests do; a copy costs nothing). */
+#define ROUTE_MAX 96
+
 typedef struct req_series {
-    const char *route, *method;
+    char route[ROUTE_MAX];
+    const char *method; /* interned: static */
     int status;
     int64_t count;
 } req_series_t;
 
 typedef struct lat_series {
-    const char *route, *method;
+    char route[ROUTE_MAX];
+    const char *method; /* interned: static */
     int64_t bucket[N_BUCKETS];
     int64_t count;
     double sum;
@@ -88,18 +96,22 @@ void hc_metrics_request(const char *route, const char *method, int status, doubl
     pthread_mutex_lock(&mu);
     size_t i;
     for (i = 0; i < n_reqs; i++)
-        if (reqs[i].route == route && reqs[i].status == status &&
-            strcmp(reqs[i].method, method) == 0)
+        if (reqs[i].status == status && reqs[i].method == method &&
+            strcmp(reqs[i].route, route) == 0)
             break;
-    if (i == n_reqs && n_reqs < MAX_SERIES)
-        reqs[n_reqs++] = (req_series_t){route, method, status, 0};
+    if (i == n_reqs && n_reqs < MAX_SERIES) {
+        reqs[n_reqs] = (req_series_t){.method = method, .status = status};
+        hc_strlcpy(reqs[n_reqs++].route, route, ROUTE_MAX);
+    }
     if (i < n_reqs)
         reqs[i].count++;
     for (i = 0; i < n_lats; i++)
-        if (lats[i].route == route && strcmp(lats[i].method, method) == 0)
+        if (lats[i].method == method && strcmp(lats[i].route, route) == 0)
             break;
-    if (i == n_lats && n_lats < MAX_SERIES)
-        lats[n_lats++] = (lat_series_t){.route = route, .method = method};
+    if (i == n_lats && n_lats < MAX_SERIES) {
+        lats[n_lats] = (lat_series_t){.method = method};
+        hc_strlcpy(lats[n_lats++].route, route, ROUTE_MAX);
+    }
     if (i < n_lats) {
         for (int b = 0; b < N_BUCKETS; b++)
             if (seconds <= buckets[b])
