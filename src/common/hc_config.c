@@ -759,6 +759,16 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
+int hc_config_describe(size_t i, const char **name, const char **def, const char **meaning)
+{
+    if (i >= sizeof vars / sizeof vars[0])
+        return -1;
+    *name = vars[i].name;
+    *def = vars[i].def ? (*vars[i].def ? vars[i].def : "(empty)") : "(derived)";
+    *meaning = vars[i].meaning;
+    return 0;
+}
+
 void hc_config_print_table(FILE *out, int markdown)
 {
     if (markdown)

@@ -151,6 +151,12 @@ const hc_package_t *hc_config_package(const hc_config_t *cfg, const char *code);
  * README's table form. */
 void hc_config_print_table(FILE *out, int markdown);
 
+/* Describes setting i of the table (0, 1, ... in the order of the help):
+ * its name, its default as help shows it ("(empty)", "(derived)" or the
+ * value) and its meaning, all static strings. Returns 0, or -1 (outputs
+ * untouched) when i is past the last setting. */
+int hc_config_describe(size_t i, const char **name, const char **def, const char **meaning);
+
 /* Prints the configuration in effect: one "NAME=value  # source" line per
  * variable, source "env" (taken from the environment), "default" or "derived"
  * (computed from other settings, see the table). The values are cfg's, which
