@@ -19,6 +19,7 @@
 #include "services.h"
 #include "up/up_control.h"
 #include "up/up_gateway.h"
+#include "up/up_gateway_mode.h"
 #include "up/up_supervisor.h"
 
 #ifndef HC_VERSION
@@ -71,6 +72,11 @@ static const struct {
      "run all four services and the nginx gateway, wait until\n"
      "they are ready, restart any that dies or hangs, stop all on\n"
      "Ctrl-C",
+     1},
+    {"gateway", "",
+     "run the nginx gateway alone, in front of services that run\n"
+     "elsewhere (HC_ORDER_HOST, ...): one container or pod of its\n"
+     "own; SIGTERM stops it gracefully, SIGHUP reloads it",
      1},
     {"restart", "SERVICE",
      "restart one service of the running `up` without dropping a\n"
@@ -458,6 +464,17 @@ static int cmd_up(void)
     return rc;
 }
 
+/* Runs `gateway`: nginx alone on the rendered template (up_gateway_mode). */
+static int cmd_gateway(void)
+{
+    int rc = load_config("gateway");
+    if (rc)
+        return rc;
+    rc = up_gateway_mode_run(&hc_cfg);
+    hc_client_global_cleanup();
+    return rc;
+}
+
 /* Runs `restart SERVICE`: asks the running `up` (its control socket in
  * HC_RUN_DIR) for a rolling restart and waits for it. Exit 0 when done, 1
  * when it failed or no `up` runs, 2 on bad usage. */
@@ -563,6 +580,8 @@ int main(int argc, char **argv)
         return cmd_up();
     if (strcmp(cmd, "check") == 0)
         return cmd_check();
+    if (strcmp(cmd, "gateway") == 0)
+        return cmd_gateway();
     for (size_t i = 0; i < N_SERVICES; i++)
         if (strcmp(cmd, services[i].name) == 0)
             return cmd_service(services[i].def);

@@ -84,6 +84,10 @@ typedef struct hc_config {
     int sms_timeout_ms;
     int sms_max_attempts;
     char nginx_bin[256];
+    /* Where the gateway reaches each service (HC_ORDER_HOST, ...): a host
+     * name or address; "" = the address `up` runs it on. */
+    char service_host[HC_NSERVICES][256];
+    char secrets_dir[256];      /* HC_SECRETS_DIR: settings read from files named after them */
     int shutdown_grace_ms;      /* time requests in flight get on SIGTERM, ms */
     int ready_timeout_ms;       /* `up`: how long to wait for every service */
     int liveness_period_ms;     /* `up`: liveness probe interval per child, ms; 0 = none */
