@@ -6,7 +6,8 @@
 ARG BASE=debian:12-slim
 
 FROM ${BASE} AS build
-# hadolint ignore=DL3008 # the versions are the Debian release's, as the base pins it
+# Package versions are the Debian release's, which the base pins (DL3008).
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
       libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libsodium-dev \
@@ -21,6 +22,10 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr 
  && install -D -m 0755 deploy/docker/healthcheck.sh /stage/usr/share/healthcenter/healthcheck.sh
 
 FROM ${BASE}
+ARG VERSION=dev
+LABEL org.opencontainers.image.title=healthcenter \
+      org.opencontainers.image.description="health-checkup reservations: four services and an nginx gateway" \
+      org.opencontainers.image.version=${VERSION}
 # The runtime libraries, nginx for the gateway, curl for the HEALTHCHECK,
 # tzdata (HC_TZ) and the CA certificates (an SMS API or Kafka over TLS): no
 # compiler, no headers, no package lists.
