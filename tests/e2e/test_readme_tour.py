@@ -216,6 +216,7 @@ def test_the_tour_is_parsed_as_intended():
     assert ("Location", "http://localhost:8080/orders/1") in headers, booking.comments
 
 
+@pytest.mark.embedded_only  # the tour is `make run`'s: `healthcenter token` reads ./data's SQLite accounts
 def test_readme_tour_runs_verbatim(make_system, curl_home, tmp_path):
     # The README's centers and links: the defaults, and the README's public URL;
     # the token key in the data directory (no HC_JWT_SECRET), as in a clone.
