@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `make image`: builds the container image (Dockerfile) with podman, tagged
-# healthcenter:<version of CMakeLists.txt> and healthcenter:latest, on
-# IMAGE_BASE when set (a debian:12-slim from a registry), else on
+# `make image`: builds the container image (Dockerfile) with podman, in docker
+# format (an OCI image has no HEALTHCHECK), tagged healthcenter:<version of
+# CMakeLists.txt> and healthcenter:latest, on IMAGE_BASE when set (a debian:12-slim from a registry), else on
 # localhost/debian:12-slim made by scripts/base-image.sh. Prints its size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ fi
 mkdir -p build
 log=build/image.log
 start=$(date +%s)
-"${PODMAN[@]}" build --runtime=runc --network=host --pull=missing --layers \
+"${PODMAN[@]}" build --runtime=runc --network=host --pull=missing --layers --format docker \
     --build-arg "BASE=$base" --build-arg "VERSION=$version" \
     -t "healthcenter:$version" -t healthcenter:latest -f Dockerfile . >"$log" 2>&1 || {
     tail -40 "$log"

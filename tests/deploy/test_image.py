@@ -18,9 +18,12 @@ def test_image_serves_the_whole_system(image):
            "HC_RESERVATION_PORT": res, "HC_PAYMENT_PORT": pay, "HC_NOTIFICATION_PORT": noti,
            "HC_PAYMENT_URL": "http://127.0.0.1:%d" % pay,
            "HC_ORDER_URL": "http://127.0.0.1:%d" % order,
-           "HC_JWT_SECRET": hc.JWT_SECRET, "HC_CENTERS": "1:Test Center:100"}
+           "HC_JWT_SECRET": hc.JWT_SECRET, "HC_CENTERS": "1:Test Center:100",
+           # --read-only gives the container tmpfs /tmp (1777) and /run; a
+           # tmpfs on /run/healthcenter would be root's (podman 4.3 copies the
+           # image directory's owner and ignores uid= and mode=)
+           "HC_RUN_DIR": "/tmp/healthcenter"}
     args = ["run", "-d", "--name", tag, "--network", "host", "--read-only",
-            "--tmpfs", "/run/healthcenter:rw,uid=10001,gid=10001,mode=0700",
             "-v", "%s:/data" % tag]
     for k, v in env.items():
         args += ["-e", "%s=%s" % (k, v)]
@@ -28,15 +31,12 @@ def test_image_serves_the_whole_system(image):
         podman(*args, image)
         base = "http://127.0.0.1:%d" % gw
 
-        def up():
-            state = json.loads(podman("inspect", tag).stdout)[0]["State"]
-            assert state["Running"], "the container stopped: %s\n%s" % (
-                state, podman("logs", tag, check=False).stderr[-3000:])
-            try:
-                return hc.request("GET", base + "/packages", timeout=2).status == 200
-            except OSError:
-                return False
-        hc.wait_until(up, timeout=60, what="the gateway in the container")
+        def up_or_stopped():
+            if not json.loads(podman("inspect", tag).stdout)[0]["State"]["Running"]:
+                return "stopped"
+            return hc.request("GET", base + "/packages", timeout=2).status == 200
+        if hc.wait_until(up_or_stopped, timeout=60, what="the gateway in the container") != True:
+            raise AssertionError("the container stopped:\n%s" % podman("logs", tag).stderr[-3000:])
 
         conf = json.loads(podman("inspect", tag).stdout)[0]["Config"]
         assert conf["User"] == "10001:10001"
@@ -66,3 +66,5 @@ def test_image_serves_the_whole_system(image):
     finally:
         podman("rm", "-f", "-t", "0", tag, check=False)
         podman("volume", "rm", "-f", tag, check=False)
+        assert podman("container", "exists", tag, check=False).returncode != 0
+        assert podman("volume", "exists", tag, check=False).returncode != 0

@@ -7,7 +7,9 @@ What is changed for podman, and why:
 - host networking (`hostNetwork: true`), so the ports come from the
   ConfigMap: free ports, and the services reach each other at 127.0.0.1
   (HC_<SERVICE>_HOST) instead of through Kubernetes Services and DNS;
-- one gateway replica (two would share one host port);
+- one gateway replica (two would share one host port), and no container
+  `ports` (podman refuses port mappings with host networking; the probes
+  name the port by number instead of by name);
 - every name gets a per-run prefix, so a run never meets another's pods,
   volume or secret;
 - the Secret is written for podman 4.3, which copies a Secret's `data`
@@ -64,8 +66,8 @@ def podman_manifests(prefix, ports, image):
                 for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                     if probe in c:
                         c[probe]["httpGet"]["port"] = ports[name]
-                for p in c["ports"]:
-                    p["containerPort"] = ports[name]
+                # podman maps container ports only on its own networks
+                del c["ports"]
             for v in spec["volumes"]:
                 if "persistentVolumeClaim" in v:
                     v["persistentVolumeClaim"]["claimName"] = \
@@ -131,5 +133,11 @@ def test_kube_play_the_base_and_book(image, tmp_path):
         assert "HC_JWT_SECRET='********'" in out and "# file, hidden" in out
     finally:
         podman("kube", "down", str(play_file), check=False, timeout=120)
-        podman("volume", "rm", "-f", prefix + "healthcenter-data", check=False)
+        # the PVC's volume, and the one podman 4.3 makes for a secret volume
+        for volume in ("healthcenter-data", "healthcenter-secrets"):
+            podman("volume", "rm", "-f", prefix + volume, check=False)
         podman("secret", "rm", prefix + "healthcenter-secrets", check=False)
+        left = [n for n in podman("ps", "-a", "--format", "{{.Names}}").stdout.split() +
+                podman("volume", "ls", "--format", "{{.Name}}").stdout.split()
+                if n.startswith(prefix)]
+        assert not left, "left behind: %s" % left
