@@ -18,7 +18,8 @@ FORMAT_FILES = $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tes
                           tests/fuzz/*.c tests/fuzz/*.h)
 
 .PHONY: all deps venv build run run-distributed test test-fast unit e2e e2e-distributed asan fuzz-build fuzz fuzz-smoke bench \
-        bench-breaker format format-check clean install deploy-venv deploy-check image image-test kube-test
+        bench-breaker format format-check clean install deploy-venv deploy-check image image-test kube-test \
+        container-test
 
 all: build
 
@@ -45,11 +46,16 @@ run-distributed: build
 # Every test: the layout check, the deployment files' checks (deploy-check),
 # unit + end-to-end on the normal build (the end-to-end suite twice: on the
 # embedded stack, then on PostgreSQL + Kafka; it installs into a staging
-# directory too), then unit + end-to-end (embedded stack only) under
+# directory too), the container image built and run, alone and as the
+# Kubernetes manifests under podman kube play (container-test), then unit +
+# end-to-end (embedded stack only) under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzzer for a few
 # seconds.
 test: format-check deploy-check build venv
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error
+ifneq ($(HC_CONTAINER_TESTS),0)
+	$(MAKE) container-test
+endif
 	$(MAKE) asan
 	$(MAKE) fuzz-smoke
 
@@ -138,14 +144,20 @@ IMAGE_BASE ?=
 image: deps
 	IMAGE_BASE="$(IMAGE_BASE)" scripts/image.sh
 
-# Runs the image (the whole system, then the services and the gateway as
-# separate containers) and books through it; removes its containers.
-image-test: image venv
+# Runs the image (`up` in one container, read-only) and books through it;
+# removes its containers and volumes.
+image-test: image
 	HC_IMAGE=healthcenter:latest /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/deploy/test_image.py
 
-# Plays deploy/k8s with podman kube play (host network) and books through it.
-kube-test: image venv
+# Plays deploy/k8s/base with podman kube play (host network) and books
+# through it; removes what it played.
+kube-test: image
 	HC_IMAGE=healthcenter:latest /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/deploy/test_kube_play.py
+
+# What `make test` runs of the above: the image built, then both tests
+# (HC_CONTAINER_TESTS=0 leaves them out, for a CI job that runs them itself).
+container-test: image
+	HC_IMAGE=healthcenter:latest /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/deploy
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
