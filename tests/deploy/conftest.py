@@ -37,3 +37,22 @@ def image():
     if podman("image", "exists", IMAGE, check=False).returncode != 0:
         pytest.fail("image %s not found: run `make image` first" % IMAGE, pytrace=False)
     return IMAGE
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory):
+    """A Kafka broker of this session (tests/e2e/broker.py, scripts/kafka.sh)."""
+    import broker
+    b = broker.Broker(tmp_path_factory.mktemp("kafka"))
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server of this session (tests/e2e/pg.py, scripts/postgres.sh)."""
+    import pg
+    server = pg.PgServer()
+    yield server
+    server.close()
