@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ typedef struct gm {
     const hc_config_t *cfg;
     char url[HC_NSERVICES][400]; /* each service's /actuator/health */
     int port[HC_NSERVICES];
-    volatile pid_t nginx; /* 0 once it has ended */
+    _Atomic pid_t nginx; /* 0 once it has ended; read by the health threads */
 } gm_t;
 
 typedef struct gm_health {
@@ -76,10 +77,11 @@ static json_t *gm_health(void *ud, int *status)
                                       .status = -1,
                                       .asked = up_probe_add_body(probe, i, g->url[i]) == 0};
     }
+    pid_t nginx = atomic_load(&g->nginx);
     h->c[HC_NSERVICES] = (up_health_child_t){.name = "gateway",
-                                             .pid = g->nginx,
+                                             .pid = nginx,
                                              .port = g->cfg->gateway_port,
-                                             .state = g->nginx ? "running" : "stopped",
+                                             .state = nginx ? "running" : "stopped",
                                              .why = "nginx has ended",
                                              .status = -1};
     up_probe_run_results(probe, gm_on_health, h);
@@ -203,7 +205,7 @@ int up_gateway_mode_run(const hc_config_t *cfg)
         close(health_fd);
         return 1;
     }
-    g.nginx = pid;
+    atomic_store(&g.nginx, pid);
     hc_info("gateway on %s:%d (config %s rendered from %s; nginx %s, pid %d)",
             *cfg->bind_addr ? cfg->bind_addr : "*", cfg->gateway_port, conf, source, nginx,
             (int)pid);
@@ -222,7 +224,7 @@ int up_gateway_mode_run(const hc_config_t *cfg)
             char how[128];
             up_proc_describe_status(st, how, sizeof how);
             hc_error("nginx (pid %d) ended by itself: %s", (int)pid, how);
-            g.nginx = 0;
+            atomic_store(&g.nginx, 0);
             rc = 1;
             break;
         }
@@ -242,7 +244,7 @@ int up_gateway_mode_run(const hc_config_t *cfg)
                 kill(-pid, SIGKILL);
                 gm_wait(pid, 5000, &st);
             }
-            g.nginx = 0;
+            atomic_store(&g.nginx, 0);
             rc = 0;
             break;
         }

@@ -2,7 +2,7 @@
 runs it in a pod of its own, in front of four services started separately
 (as pods are) and reached by host name (HC_<SERVICE>_HOST). Its access log
 is its output, /actuator/health asks every service, SIGTERM stops it
-gracefully with exit 0. docs/deploy.md."""
+gracefully with exit 0, SIGHUP reloads it. docs/deploy.md."""
 
 import json
 import os
@@ -52,6 +52,15 @@ def test_gateway_alone_routes_to_services_by_host_name(make_system):
                     return json.loads(line)["status"] == 201
         return False
     hc.wait_until(logged, what="the access log line of POST /orders on the gateway's stdout")
+
+    # SIGHUP renders the config again and reloads nginx, which keeps serving
+    gw.signal(signal.SIGHUP)
+
+    def reloaded():
+        with open(gw.log_path, encoding="utf-8", errors="replace") as f:
+            return "nginx reloads" in f.read()
+    hc.wait_until(reloaded, what="the gateway's reload")
+    assert s.gateway.anonymous().get("/packages").status == 200
 
     gw.signal(signal.SIGTERM)
     assert gw.wait(15) == 0, hc.tail(gw.log_path)
