@@ -17,7 +17,7 @@ endif
 FORMAT_FILES = $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h \
                           tests/fuzz/*.c tests/fuzz/*.h)
 
-.PHONY: all deps venv build run run-distributed test test-fast unit e2e e2e-distributed asan fuzz-build fuzz fuzz-smoke bench \
+.PHONY: all deps venv build run run-distributed test test-fast unit e2e e2e-distributed browser asan fuzz-build fuzz fuzz-smoke bench \
         bench-breaker format format-check clean install deploy-venv deploy-check image image-test kube-test \
         container-test
 
@@ -26,7 +26,7 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-# The test tools PyPI has and Debian does not (schemathesis), pinned.
+# The test tools PyPI has and Debian does not (schemathesis, selenium), pinned.
 venv: deps
 	@scripts/test-venv.sh .venv-test
 
@@ -44,13 +44,14 @@ run-distributed: build
 	HC_BIN=./$(BUILD)/healthcenter scripts/run-distributed.sh
 
 # Every test: the layout check, the deployment files' checks (deploy-check),
-# unit + end-to-end on the normal build (the end-to-end suite twice: on the
-# embedded stack, then on PostgreSQL + Kafka; it installs into a staging
-# directory too), the container image built and run, alone and as the
-# Kubernetes manifests under podman kube play (container-test), then unit +
-# end-to-end (embedded stack only) under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzzer for a few
-# seconds.
+# unit + end-to-end + the web app in a browser on the normal build (the
+# end-to-end suite twice: on the embedded stack, then on PostgreSQL + Kafka;
+# it installs into a staging directory too), the container image built and
+# run, alone and as the Kubernetes manifests under podman kube play
+# (container-test), then unit + end-to-end (embedded stack only) under
+# AddressSanitizer + UndefinedBehaviorSanitizer (not the browser tests: they
+# assert page speed, and their C paths are the end-to-end suite's), then each
+# fuzzer for a few seconds.
 test: format-check deploy-check build venv
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error
 ifneq ($(HC_CONTAINER_TESTS),0)
@@ -63,7 +64,7 @@ asan: deps venv
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHC_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --output-on-failure --no-tests=error -LE '^e2e-distributed$$'
+		ctest --output-on-failure --no-tests=error -LE '^(e2e-distributed|browser)$$'
 
 # The libFuzzer harnesses of tests/fuzz, built by clang with ASan + UBSan.
 fuzz-build: deps
@@ -87,6 +88,10 @@ unit: build
 
 e2e: build venv
 	cd $(BUILD) && ctest -L '^e2e$$' --output-on-failure
+
+# The web app in headless chromium (tests/browser, docs/web.md).
+browser: build venv
+	cd $(BUILD) && ctest -L '^browser$$' --output-on-failure
 
 # The end-to-end suite on PostgreSQL + Kafka (HC_TEST_STACK=distributed).
 e2e-distributed: build venv

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates (or refreshes) the Python virtual environment of the test tools that
-# Debian does not ship, pinned in tests/requirements.txt, at $1 (default
-# .venv-test). Idempotent: does nothing when the pins have not changed.
+# Debian does not ship (schemathesis, selenium), pinned in tests/requirements.txt,
+# at $1 (default .venv-test). Idempotent: does nothing when the pins have not changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${1:-.venv-test}

@@ -21,6 +21,7 @@
 #include "up/up_gateway.h"
 #include "up/up_gateway_mode.h"
 #include "up/up_supervisor.h"
+#include "up/up_web.h"
 
 #ifndef HC_VERSION
 #define HC_VERSION "unknown"
@@ -437,13 +438,18 @@ static int cmd_config(int argc, char **argv)
         fprintf(stderr, "healthcenter: invalid configuration: %s\n", err);
         return 2;
     }
-    hc_config_print_effective(stdout, &hc_cfg);
-    /* HC_GATEWAY_TEMPLATE: the file `up` would render, found as it finds it. */
     char self[PATH_MAX], source[PATH_MAX + 16];
     self_path(self);
     char *slash = strrchr(self, '/');
     if (slash)
         *slash = '\0';
+    /* HC_WEB_DIR: the web app `up` would serve, found as it finds it (stays
+     * empty when there is none). */
+    if (!hc_cfg.web_dir[0])
+        up_web_find("", slash ? self : NULL, hc_cfg.web_dir, sizeof hc_cfg.web_dir, err,
+                    sizeof err);
+    hc_config_print_effective(stdout, &hc_cfg);
+    /* HC_GATEWAY_TEMPLATE: the file `up` would render, found as it finds it. */
     const char *env = getenv("HC_GATEWAY_TEMPLATE");
     free(up_gateway_load_template(slash ? self : NULL, source, sizeof source, err, sizeof err));
     hc_config_print_value(stdout, "HC_GATEWAY_TEMPLATE", env && *env ? env : source,

@@ -662,10 +662,11 @@ static void kafka_learn_committed(hc_bus_consumer_t *c, const rd_kafka_topic_par
     rd_kafka_topic_partition_list_destroy(ask);
 }
 
-/* The group's lag over every partition of the topic, asked of the broker
- * (metadata, committed offsets, end offsets; each request waits at most
- * LAG_TIMEOUT_MS). -1 (unknown) when the broker does not answer: never 0,
- * which would read as "nothing waits" while this instance cannot tell. */
+/* The group's lag over the partitions of the topic this instance does not
+ * own, asked of the broker (metadata, committed offsets, end offsets; each
+ * request waits at most LAG_TIMEOUT_MS). -1 (unknown) when the broker does
+ * not answer: never 0, which would read as "nothing waits" while this
+ * instance cannot tell. */
 static int64_t group_lag(hc_bus_consumer_t *c)
 {
     const char *topic = c->bus->base.topic;
@@ -690,11 +691,15 @@ static int64_t group_lag(hc_bus_consumer_t *c)
     rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(t);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts > 0 ? parts : 1);
+    int64_t unused;
+    pthread_mutex_lock(&c->mu);
     for (int p = 0; p < parts; p++)
-        rd_kafka_topic_partition_list_add(l, topic, p);
-    if (parts > 0 && rd_kafka_committed(c->rk, l, LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (!hc_bus_offsets_get(&c->assigned, p, &unused))
+            rd_kafka_topic_partition_list_add(l, topic, p);
+    pthread_mutex_unlock(&c->mu);
+    if (l->cnt > 0 && rd_kafka_committed(c->rk, l, LAG_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
         lag = -1;
-    else if (parts > 0) {
+    else if (l->cnt > 0) {
         for (int i = 0; i < l->cnt && lag >= 0; i++) {
             int64_t lo = 0, hi = 0;
             if (rd_kafka_query_watermark_offsets(q, topic, l->elems[i].partition, &lo, &hi,
@@ -711,19 +716,20 @@ static int64_t group_lag(hc_bus_consumer_t *c)
     return lag;
 }
 
-/* Over the partitions this instance owns: the events after its committed
- * offsets. An instance that owns none (joining its group, or waiting for a
- * killed member's session to expire before the partitions move) reports the
- * group's lag over every partition instead: "none of mine" is not "nothing
- * left to apply". */
+/* The events this service's group has not applied, as this instance sees
+ * them: over the partitions it owns, the events after its own committed
+ * offsets; over the others, the group's committed offsets (group_lag).
+ * The others count because "not mine" is not "nothing left": a killed
+ * member holds its partitions until its session expires, and no one else
+ * reports them meanwhile (with only its own partitions, a restarted
+ * instance owning half of them read 0 while the other half waited). With
+ * several instances each reports the whole group: take the max, not the
+ * sum. -1 while the broker does not answer for the others. */
 static int64_t kafka_lag(hc_bus_consumer_t *c)
 {
-    int64_t lag = 0;
-    pthread_mutex_lock(&c->mu);
-    size_t owned = c->assigned.n;
-    pthread_mutex_unlock(&c->mu);
-    if (owned == 0)
-        return group_lag(c);
+    int64_t lag = group_lag(c);
+    if (lag < 0)
+        return -1;
     pthread_mutex_lock(&c->mu);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->assigned.n + 1);
     for (size_t i = 0; i < c->assigned.n; i++)

@@ -236,6 +236,10 @@ static const cfg_var_t vars[] = {
     {"HC_REAL_IP_HEADER", "X-Forwarded-For", S(real_ip_header),
      "gateway: the header a trusted proxy names the client in (the rightmost address in it that "
      "is not a trusted proxy counts)"},
+    {"HC_WEB_DIR", NULL, S(web_dir),
+     "gateway: the web app's directory (index.html, admin.html, assets/) served at `/` and "
+     "`/admin` (default: ../web from the binary's directory, else ../share/healthcenter/web; "
+     "none found: those pages answer 404)"},
     {"HC_CORS_ORIGINS", "", S(cors_origins),
      "gateway: the origins (comma list, e.g. `https://app.example.com`) whose pages may call the "
      "API from a browser (CORS `Access-Control-Allow-Origin`, echoed for these only). Empty: "

@@ -109,6 +109,7 @@ typedef struct hc_config {
     char trusted_proxy[512];    /* "addr[/bits],..." whose real_ip_header is believed */
     char real_ip_header[64];    /* header a trusted proxy names the client in */
     char cors_origins[1024];    /* origins browsers may call from: "https://a,https://b" */
+    char web_dir[1024];         /* the web app served at / and /admin; "" = derived */
     /* order -> payment: the circuit breaker (Resilience4j's settings) and the
      * bulkhead, docs/breaker.md */
     int payment_cb_sliding_window_size;             /* outcomes kept while CLOSED */

@@ -11,7 +11,9 @@
 
 #include "hc_buf.h"
 #include "hc_err.h"
+#include "hc_log.h"
 #include "up_fs.h"
+#include "up_web.h"
 
 #define TEMPLATE_MAX (1024 * 1024) /* largest template read, bytes */
 
@@ -198,9 +200,18 @@ int up_gateway_instance_port(const hc_config_t *cfg, int port, int k)
 }
 
 int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_dir,
-                      const char *health_addr, hc_buf_t *out, char *err, size_t errlen)
+                      const char *health_addr, const char *web_dir, const char *web_version,
+                      hc_buf_t *out, char *err, size_t errlen)
 {
     char bind[80], reach[80], upstream[80];
+    char no_web[PATH_MAX + 16], horizon[16], cutoff[16];
+    if (!web_dir) {
+        snprintf(no_web, sizeof no_web, "%s/no-web", run_dir);
+        web_dir = no_web;
+        web_version = "0";
+    }
+    snprintf(horizon, sizeof horizon, "%d", cfg->horizon_days);
+    snprintf(cutoff, sizeof cutoff, "%d", cfg->cancel_cutoff_days);
     char gw[16], ord[16], res[16], pay[16], noti[16], body[32];
     char limit_req[160], limit_conn[160];
     hc_buf_t real_ip, cors;
@@ -274,6 +285,11 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
         {"LIMIT_CONN", limit_conn, 1},
         {"AUTH_LIMIT_REQ_ZONE", auth_zone, 1},
         {"AUTH_LIMIT_REQ", auth_limits, 1},
+        {"WEB_DIR", web_dir, 0},
+        {"WEB_VERSION", web_version, 0},
+        {"HORIZON_DAYS", horizon, 0},
+        {"CANCEL_CUTOFF_DAYS", cutoff, 0},
+        {"TZ", cfg->tz, 0},
     };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         if (!vars[i].directives && !nginx_safe(vars[i].value)) {
@@ -349,13 +365,25 @@ int up_gateway_write_config(const hc_config_t *cfg, const char *run_dir, const c
             exe_dir = exe;
         }
     }
+    char web[PATH_MAX], version[32] = "0", why[PATH_MAX + 128];
+    const char *web_dir = web;
+    if (up_web_find(cfg->web_dir, exe_dir, web, sizeof web, why, sizeof why) != 0) {
+        if (cfg->web_dir[0]) {
+            hc_fmt(err, errlen, "%s", why);
+            return HC_EINVAL;
+        }
+        hc_warn("the gateway serves no web app: %s", why);
+        web_dir = NULL;
+    } else if (up_web_version(web, version, sizeof version) != 0) {
+        hc_warn("web app %s has no readable assets/ directory", web);
+    }
     hc_buf_t conf;
     hc_buf_init(&conf, 4 * TEMPLATE_MAX);
     int rc = HC_EIO;
     char *tmpl = up_gateway_load_template(exe_dir, source, srclen, err, errlen);
     if (!tmpl)
         goto out;
-    rc = up_gateway_render(tmpl, cfg, run_dir, health_addr, &conf, err, errlen);
+    rc = up_gateway_render(tmpl, cfg, run_dir, health_addr, web_dir, version, &conf, err, errlen);
     if (rc != 0)
         goto out;
     if (up_fs_write_file(conf_path, hc_buf_str(&conf)) != 0) {

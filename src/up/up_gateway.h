@@ -38,13 +38,19 @@ int up_gateway_instance_port(const hc_config_t *cfg, int port, int k);
  * per instance of the service, HC_SCALE); a limit that is off, or an empty proxy list, renders as
  * one comment line. Returns 0, or HC_EINVAL with a message in err (size
  * errlen) for an unknown placeholder, a value nginx could not parse (say a
- * run_dir with spaces) or a result larger than out's maximum. Everything is
- * borrowed; out stays the caller's. */
+ * run_dir with spaces) or a result larger than out's maximum. web_dir
+ * (WEB_DIR) is the web app's directory and web_version (WEB_VERSION) the
+ * version its assets are served under (up_web.h); web_dir NULL: there is no
+ * web app, WEB_DIR is <run_dir>/no-web (nothing there: its pages answer 404).
+ * Everything is borrowed; out stays the caller's. */
 int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_dir,
-                      const char *health_addr, hc_buf_t *out, char *err, size_t errlen);
+                      const char *health_addr, const char *web_dir, const char *web_version,
+                      hc_buf_t *out, char *err, size_t errlen);
 
 /* Renders the template found next to the running executable (see
- * up_gateway_load_template) for cfg and run_dir into the file conf_path.
+ * up_gateway_load_template) for cfg and run_dir into the file conf_path, with
+ * the web app found as up_web_find finds it (none: a warning in the log, its
+ * pages answer 404; HC_WEB_DIR set but wrong: an error).
  * Returns 0 with where the template came from in source (size srclen), or
  * an hc_err with a message in err (size errlen); conf_path is then unchanged. */
 int up_gateway_write_config(const hc_config_t *cfg, const char *run_dir, const char *health_addr,

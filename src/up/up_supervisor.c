@@ -35,6 +35,7 @@
 #include "up_policy.h"
 #include "up_probe.h"
 #include "up_proc.h"
+#include "up_web.h"
 
 /* Children at most: every instance of the four services (HC_SCALE), then nginx. */
 #define SV_MAXCHILD (HC_NSERVICES * HC_SCALE_MAX + 1)
@@ -672,6 +673,17 @@ static void sv_print_ready(const sv_t *sv, int64_t ms)
     for (int i = 0; i < sv->nginx_i; i++)
         printf("  %-13s http://%s:%d/\n", sv->child[i].name, host, sv->child[i].port);
     printf("  run dir       %s (nginx.conf, access.log, error.log)\n", sv->run_dir);
+    /* The web app, when the gateway serves one (found as up_gateway_write_config
+     * found it: next to this executable, or HC_WEB_DIR). */
+    char exe_dir[PATH_MAX], web[PATH_MAX], why[PATH_MAX + 128];
+    hc_fmt(exe_dir, sizeof exe_dir, "%s", sv->self_exe);
+    char *slash = strrchr(exe_dir, '/');
+    if (slash)
+        *slash = '\0';
+    if (up_web_find(sv->cfg->web_dir, slash ? exe_dir : NULL, web, sizeof web, why, sizeof why) ==
+        0)
+        printf("  web app       http://%s:%d/ (customers), http://%s:%d/admin (center admins)\n",
+               host, sv->child[sv->nginx_i].port, host, sv->child[sv->nginx_i].port);
     /* Until the operator deletes it, the generated first password is the
      * way in (docs/accounts.md). */
     char pw_file[600];

@@ -9,6 +9,7 @@
 #include "hc_buf.h"
 #include "hc_config.h"
 #include "hc_err.h"
+#include "up/up_fs.h"
 #include "up/up_gateway.h"
 
 static hc_config_t *default_config(void)
@@ -47,8 +48,8 @@ static void test_render_builtin_template(void **state)
     hc_buf_t out;
     char err[256] = "";
     hc_buf_init(&out, 1 << 20);
-    int rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/hc-run-dir", "127.0.0.1:1", &out, err,
-                               sizeof err);
+    int rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/hc-run-dir", "127.0.0.1:1", NULL, NULL,
+                               &out, err, sizeof err);
     if (rc != 0)
         fail_msg("render: %d: %s", rc, err);
     const char *text = hc_buf_str(&out);
@@ -77,9 +78,9 @@ static void test_render_scaled_upstreams(void **state)
     hc_buf_t out;
     char err[256] = "";
     hc_buf_init(&out, 1 << 20);
-    assert_int_equal(
-        up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", "127.0.0.1:1", &out, err, sizeof err),
-        0);
+    assert_int_equal(up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", "127.0.0.1:1", NULL, NULL,
+                                       &out, err, sizeof err),
+                     0);
     const char *text = hc_buf_str(&out);
     const char *up = strstr(text, "upstream hc_order {");
     assert_non_null(up);
@@ -110,8 +111,9 @@ static void test_render_plain_text_unchanged(void **state)
     const char *tmpl = "events { worker_connections 1024; }\nlocation @fallback { }\n";
     hc_buf_init(&out, 4096);
     assert_int_equal(hc_buf_adds(&out, "# before\n"), 0);
-    assert_int_equal(up_gateway_render(tmpl, cfg, "/tmp/run", "127.0.0.1:1", &out, err, sizeof err),
-                     0);
+    assert_int_equal(
+        up_gateway_render(tmpl, cfg, "/tmp/run", "127.0.0.1:1", NULL, NULL, &out, err, sizeof err),
+        0);
     /* appended after what the buffer held */
     assert_string_equal(hc_buf_str(&out),
                         "# before\nevents { worker_connections 1024; }\nlocation @fallback { }\n");
@@ -126,8 +128,8 @@ static void test_render_unknown_placeholder(void **state)
     hc_buf_t out;
     char err[256] = "";
     hc_buf_init(&out, 4096);
-    int rc = up_gateway_render("listen @NO_SUCH_THING@;\n", cfg, "/tmp/run", "127.0.0.1:1", &out,
-                               err, sizeof err);
+    int rc = up_gateway_render("listen @NO_SUCH_THING@;\n", cfg, "/tmp/run", "127.0.0.1:1", NULL,
+                               NULL, &out, err, sizeof err);
     assert_int_equal(rc, HC_EINVAL);
     if (strstr(err, "NO_SUCH_THING") == NULL)
         fail_msg("error does not name the placeholder: \"%s\"", err);
@@ -142,13 +144,13 @@ static void test_render_rejects_unsafe_run_dir(void **state)
     hc_buf_t out;
     char err[256] = "";
     hc_buf_init(&out, 1 << 20);
-    int rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/my run dir", "127.0.0.1:1", &out, err,
-                               sizeof err);
+    int rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/my run dir", "127.0.0.1:1", NULL, NULL,
+                               &out, err, sizeof err);
     assert_int_equal(rc, HC_EINVAL);
     assert_true(err[0] != '\0');
     hc_buf_reset(&out);
-    rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/evil;dir", "127.0.0.1:1", &out, err,
-                           sizeof err);
+    rc = up_gateway_render(up_gateway_tmpl, cfg, "/tmp/evil;dir", "127.0.0.1:1", NULL, NULL, &out,
+                           err, sizeof err);
     assert_int_equal(rc, HC_EINVAL);
     hc_buf_cleanup(&out);
     free(cfg);
@@ -160,7 +162,8 @@ static char *render_builtin(const hc_config_t *cfg, const char *run_dir)
     hc_buf_t out;
     char err[256] = "";
     hc_buf_init(&out, 1 << 20);
-    int rc = up_gateway_render(up_gateway_tmpl, cfg, run_dir, "127.0.0.1:1", &out, err, sizeof err);
+    int rc = up_gateway_render(up_gateway_tmpl, cfg, run_dir, "127.0.0.1:1", NULL, NULL, &out, err,
+                               sizeof err);
     if (rc != 0)
         fail_msg("render: %d: %s", rc, err);
     return hc_buf_take(&out);
@@ -229,6 +232,45 @@ static void assert_nginx_accepts(const char *text, const char *run_dir)
         }
         fail_msg("nginx -t refused the rendered config (%d): %s", rc, msg);
     }
+}
+
+/* The web app: its directory, its assets' version and the settings its pages
+ * explain are put in; without one (NULL) its pages point at an empty place
+ * in the run directory, and nginx accepts both. */
+static void test_render_web_app(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    cfg->horizon_days = 30;
+    cfg->cancel_cutoff_days = 2;
+    char dir[PATH_MAX];
+    hc_test_mkdtemp(dir, sizeof dir);
+    hc_buf_t out;
+    char err[256] = "";
+    hc_buf_init(&out, 1 << 20);
+    assert_int_equal(up_gateway_render(up_gateway_tmpl, cfg, dir, "127.0.0.1:1", "/srv/hc-web",
+                                       "0123456789abcdef", &out, err, sizeof err),
+                     0);
+    const char *text = hc_buf_str(&out);
+    assert_non_null(strstr(text, "root /srv/hc-web;"));
+    assert_non_null(strstr(text, "alias /srv/hc-web/assets/$1;"));
+    assert_non_null(strstr(text, "sub_filter __HC_ASSET_VERSION__ 0123456789abcdef;"));
+    assert_non_null(strstr(text, "sub_filter __HC_HORIZON_DAYS__ 30;"));
+    assert_non_null(strstr(text, "sub_filter __HC_CANCEL_CUTOFF_DAYS__ 2;"));
+    assert_non_null(strstr(text, "sub_filter __HC_TZ__ Asia/Seoul;"));
+    assert_nginx_accepts(text, dir);
+    hc_buf_cleanup(&out);
+    hc_test_rmtree(dir);
+
+    hc_test_mkdtemp(dir, sizeof dir);
+    char *none = render_builtin(cfg, dir);
+    char want[PATH_MAX + 32];
+    snprintf(want, sizeof want, "root %s/no-web;", dir);
+    assert_non_null(strstr(none, want));
+    assert_nginx_accepts(none, dir);
+    free(none);
+    hc_test_rmtree(dir);
+    free(cfg);
 }
 
 static void test_render_rate_limit_defaults(void **state)
@@ -403,7 +445,8 @@ static void test_render_directive_lines_keep_the_indentation(void **state)
     char err[256] = "";
     hc_buf_init(&out, 4096);
     assert_int_equal(up_gateway_render("http {\n\t  @REAL_IP_FROM@\n  x @LIMIT_CONN@\n}\n", cfg,
-                                       "/tmp/run", "127.0.0.1:1", &out, err, sizeof err),
+                                       "/tmp/run", "127.0.0.1:1", NULL, NULL, &out, err,
+                                       sizeof err),
                      0);
     /* after the line's own blanks; not after other text before the placeholder */
     assert_string_equal(hc_buf_str(&out), "http {\n"
@@ -426,19 +469,57 @@ static void test_render_rejects_unsafe_proxy_values(void **state)
     /* hc_config_load refuses these; the renderer does not rely on it */
     hc_strlcpy(cfg->trusted_proxy, "10.0.0.1,10.0.0.2;include /etc/passwd",
                sizeof cfg->trusted_proxy);
-    assert_int_equal(
-        up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", "127.0.0.1:1", &out, err, sizeof err),
-        HC_EINVAL);
+    assert_int_equal(up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", "127.0.0.1:1", NULL, NULL,
+                                       &out, err, sizeof err),
+                     HC_EINVAL);
     assert_non_null(strstr(err, "HC_TRUSTED_PROXY"));
     hc_buf_reset(&out);
     hc_strlcpy(cfg->trusted_proxy, "", sizeof cfg->trusted_proxy);
     hc_strlcpy(cfg->real_ip_header, "X-A;deny", sizeof cfg->real_ip_header);
     err[0] = '\0';
-    assert_int_equal(
-        up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", "127.0.0.1:1", &out, err, sizeof err),
-        HC_EINVAL);
+    assert_int_equal(up_gateway_render(up_gateway_tmpl, cfg, "/tmp/run", "127.0.0.1:1", NULL, NULL,
+                                       &out, err, sizeof err),
+                     HC_EINVAL);
     assert_non_null(strstr(err, "REAL_IP_HEADER"));
     hc_buf_cleanup(&out);
+    free(cfg);
+}
+
+/* up_gateway_write_config with HC_WEB_DIR: a directory without index.html
+ * stops `up` naming the setting (and writes nothing); a real one is what the
+ * config serves. */
+static void test_write_config_web_dir(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    char dir[256], web[512], assets[PATH_MAX], conf[PATH_MAX], file[PATH_MAX];
+    char source[PATH_MAX + 16] = "", err[PATH_MAX + 256] = "";
+    hc_test_mkdtemp(dir, sizeof dir);
+    hc_test_path(conf, sizeof conf, dir, "nginx.conf");
+    hc_test_path(web, sizeof web, dir, "web");
+    assert_int_equal(mkdir(web, 0700), 0);
+    snprintf(cfg->web_dir, sizeof cfg->web_dir, "%s", web);
+    assert_int_equal(up_gateway_write_config(cfg, dir, "127.0.0.1:1", conf, source, sizeof source,
+                                             err, sizeof err),
+                     HC_EINVAL);
+    assert_non_null(strstr(err, "HC_WEB_DIR"));
+    assert_int_not_equal(access(conf, F_OK), 0);
+
+    hc_test_path(file, sizeof file, web, "index.html");
+    assert_int_equal(up_fs_write_file(file, "<!doctype html>"), 0);
+    hc_test_path(assets, sizeof assets, web, "assets");
+    assert_int_equal(mkdir(assets, 0700), 0);
+    assert_int_equal(up_gateway_write_config(cfg, dir, "127.0.0.1:1", conf, source, sizeof source,
+                                             err, sizeof err),
+                     0);
+    char *text = up_fs_read_file(conf, 1 << 20);
+    assert_non_null(text);
+    char want[PATH_MAX + 16], real[PATH_MAX];
+    assert_non_null(realpath(web, real));
+    snprintf(want, sizeof want, "root %s;", real);
+    assert_non_null(strstr(text, want));
+    free(text);
+    hc_test_rmtree(dir);
     free(cfg);
 }
 
@@ -575,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_render_plain_text_unchanged),
         cmocka_unit_test(test_render_unknown_placeholder),
         cmocka_unit_test(test_render_rejects_unsafe_run_dir),
+        cmocka_unit_test(test_render_web_app),
         cmocka_unit_test(test_render_rate_limit_defaults),
         cmocka_unit_test(test_render_rate_limits_off),
         cmocka_unit_test(test_render_auth_limit),
@@ -582,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_render_trusted_proxies),
         cmocka_unit_test(test_render_directive_lines_keep_the_indentation),
         cmocka_unit_test(test_render_rejects_unsafe_proxy_values),
+        cmocka_unit_test(test_write_config_web_dir),
         cmocka_unit_test(test_load_template_from_env_file),
         cmocka_unit_test(test_load_template_builtin_fallback),
         cmocka_unit_test(test_nginx_program_is_hc_nginx_when_it_is_executable),
