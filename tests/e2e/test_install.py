@@ -10,6 +10,9 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
+
+import pytest
 
 import hc
 
@@ -81,8 +84,19 @@ def test_installed_layout_man_page_and_unit(tmp_path):
         assert not bad, v.stdout + v.stderr
 
 
-def test_installed_binary_runs_the_system_and_notifies_systemd(tmp_path, make_system):
-    root = install(tmp_path / "stage")
+@pytest.fixture
+def world_readable_stage():
+    """A staging directory nginx's workers (nobody, when the tests run as
+    root) can read, as they can /usr/share: pytest's tmp_path is 0700."""
+    d = tempfile.mkdtemp(prefix="hc-stage-")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_installed_binary_runs_the_system_and_notifies_systemd(tmp_path, make_system,
+                                                               world_readable_stage):
+    root = install(world_readable_stage)
     exe = os.path.join(root, "bin", "healthcenter")
     sock_path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -97,6 +111,14 @@ def test_installed_binary_runs_the_system_and_notifies_systemd(tmp_path, make_sy
             log = f.read()
         template = os.path.realpath(os.path.join(root, "share", "healthcenter", "nginx.conf.tmpl"))
         assert "rendered from %s" % template in log, hc.tail(up.log_path)
+
+        # the web app, when the tree has one, is served from the installed copy
+        if os.path.isdir(os.path.join(hc.repo_root(), "web")):
+            web = os.path.realpath(os.path.join(root, "share", "healthcenter", "web"))
+            with open(os.path.join(s.run_dir, "nginx.conf")) as f:
+                assert web in f.read()
+            page = s.gateway.anonymous().get("/")
+            assert page.status == 200 and "text/html" in page.headers.get("Content-Type", ""), page
 
         customer = s.gateway.as_customer()
         r = customer.post("/orders", hc.booking())
