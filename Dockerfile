@@ -15,7 +15,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DHC_WERROR=ON \
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr -DHC_WERROR=ON \
  && cmake --build /build -j"$(nproc)" --target healthcenter man \
  && DESTDIR=/stage cmake --install /build --strip \
  && rm -rf /stage/usr/lib/systemd /stage/usr/share/man \

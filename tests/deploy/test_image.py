@@ -19,6 +19,7 @@ def test_image_serves_the_whole_system(image):
            "HC_PAYMENT_URL": "http://127.0.0.1:%d" % pay,
            "HC_ORDER_URL": "http://127.0.0.1:%d" % order,
            "HC_JWT_SECRET": hc.JWT_SECRET, "HC_CENTERS": "1:Test Center:100",
+           "HC_PAYMENT_TIMEOUT_MS": "5000",  # as the e2e harness: a busy machine
            # --read-only gives the container tmpfs /tmp (1777) and /run; a
            # tmpfs on /run/healthcenter would be root's (podman 4.3 copies the
            # image directory's owner and ignores uid= and mode=)

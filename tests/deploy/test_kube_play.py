@@ -10,6 +10,7 @@ What is changed for podman, and why:
 - one gateway replica (two would share one host port), and no container
   `ports` (podman refuses port mappings with host networking; the probes
   name the port by number instead of by name);
+- HC_PAYMENT_TIMEOUT_MS=5000, as in the end-to-end harness;
 - every name gets a per-run prefix, so a run never meets another's pods,
   volume or secret;
 - the Secret is written for podman 4.3, which copies a Secret's `data`
@@ -58,6 +59,10 @@ def podman_manifests(prefix, ports, image, kustomization="base", settings=None):
                 data["HC_%s_PORT" % name.upper()] = str(port)
                 if name != "gateway":
                     data["HC_%s_HOST" % name.upper()] = "127.0.0.1"
+            # as the e2e harness: 610 ms (the original's) is for a quiet
+            # machine; a first booking in pods just started on a busy one
+            # took longer and was refused (503 payment_unavailable)
+            data["HC_PAYMENT_TIMEOUT_MS"] = "5000"
             data.update(settings or {})
         if d["kind"] == "Deployment":
             spec = d["spec"]["template"]["spec"]
