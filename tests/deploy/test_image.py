@@ -45,6 +45,10 @@ def test_image_serves_the_whole_system(image):
         assert conf["Healthcheck"]["Test"][-1] == "/usr/share/healthcenter/healthcheck.sh"
         assert podman("healthcheck", "run", tag, check=False).returncode == 0
 
+        # the web app is in the image and the gateway serves it
+        page = hc.request("GET", base + "/")
+        assert page.status == 200 and "text/html" in page.headers.get("Content-Type", ""), page
+
         customer = hc.Client(base).as_customer()
         r = customer.post("/orders", hc.booking())
         assert r.status == 201, r
