@@ -68,8 +68,10 @@ static json_t *gm_health(void *ud, int *status)
     gm_health_t *h = hc_xcalloc(1, sizeof *h); /* 260 KB: not on a server thread's stack */
     up_probe_t *probe = up_probe_create(g->cfg->liveness_timeout_ms);
     for (int i = 0; i < HC_NSERVICES; i++) {
-        snprintf(h->why[i], sizeof h->why[i], "did not answer %s within %d ms", g->url[i],
-                 g->cfg->liveness_timeout_ms);
+        /* A long URL shortens the reason, which is only read by people. */
+        if (snprintf(h->why[i], sizeof h->why[i], "did not answer %s within %d ms", g->url[i],
+                     g->cfg->liveness_timeout_ms) < 0)
+            h->why[i][0] = '\0';
         h->c[i] = (up_health_child_t){.name = gm_names[i],
                                       .port = g->port[i],
                                       .state = "remote",
