@@ -18,7 +18,8 @@ FORMAT_FILES = $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tes
                           tests/fuzz/*.c tests/fuzz/*.h)
 
 .PHONY: all deps venv build run run-distributed test test-fast unit e2e e2e-distributed browser asan fuzz-build fuzz fuzz-smoke bench \
-        bench-breaker format format-check clean
+        bench-breaker format format-check clean install deploy-venv deploy-check image image-test kube-test \
+        container-test
 
 all: build
 
@@ -42,14 +43,20 @@ run: build
 run-distributed: build
 	HC_BIN=./$(BUILD)/healthcenter scripts/run-distributed.sh
 
-# Every test: the layout check, unit + end-to-end + the web app in a browser
-# on the normal build (the end-to-end suite twice: on the embedded stack, then
-# on PostgreSQL + Kafka), then unit + end-to-end (embedded stack only) under
+# Every test: the layout check, the deployment files' checks (deploy-check),
+# unit + end-to-end + the web app in a browser on the normal build (the
+# end-to-end suite twice: on the embedded stack, then on PostgreSQL + Kafka;
+# it installs into a staging directory too), the container image built and
+# run, alone and as the Kubernetes manifests under podman kube play
+# (container-test), then unit + end-to-end (embedded stack only) under
 # AddressSanitizer + UndefinedBehaviorSanitizer (not the browser tests: they
 # assert page speed, and their C paths are the end-to-end suite's), then each
 # fuzzer for a few seconds.
-test: format-check build venv
+test: format-check deploy-check build venv
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error
+ifneq ($(HC_CONTAINER_TESTS),0)
+	$(MAKE) container-test
+endif
 	$(MAKE) asan
 	$(MAKE) fuzz-smoke
 
@@ -117,6 +124,45 @@ format: deps
 format-check: deps
 	@clang-format --dry-run -Werror $(FORMAT_FILES) || \
 		{ echo "make format-check: run \`make format\` (clang-format $$(clang-format --version | grep -o '[0-9][0-9.]*' | head -1))"; exit 1; }
+
+# Installs the binary, the gateway template, the web app (when web/ exists),
+# the manual page healthcenter(1) and the systemd unit under PREFIX; DESTDIR
+# stages it (make install DESTDIR=/tmp/stage). docs/deploy.md.
+PREFIX ?= /usr/local
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The deployment checkers Debian lacks (kubernetes-validate, checkov,
+# hadolint), pinned in deploy/requirements.txt, into .venv-deploy.
+deploy-venv: deps
+	@scripts/deploy-venv.sh .venv-deploy
+
+# Validates deploy/k8s (rendered), the Dockerfile and the CI workflow offline:
+# kubernetes-validate, checkov, hadolint, actionlint (scripts/deploy-check.sh).
+deploy-check: deploy-venv
+	@scripts/deploy-check.sh
+
+# The container image healthcenter:<version> and :latest, built with podman
+# on a debian:12-slim base (made locally by scripts/base-image.sh unless
+# IMAGE_BASE names one to pull). docs/deploy.md.
+IMAGE_BASE ?=
+image: deps
+	IMAGE_BASE="$(IMAGE_BASE)" scripts/image.sh
+
+# Runs the image (`up` in one container, read-only) and books through it;
+# removes its containers and volumes.
+image-test: image
+	HC_IMAGE=healthcenter:latest /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/deploy/test_image.py
+
+# Plays deploy/k8s/base with podman kube play (host network) and books
+# through it; removes what it played.
+kube-test: image
+	HC_IMAGE=healthcenter:latest /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/deploy/test_kube_play.py
+
+# What `make test` runs of the above: the image built, then both tests
+# (HC_CONTAINER_TESTS=0 leaves them out, for a CI job that runs them itself).
+container-test: image
+	HC_IMAGE=healthcenter:latest /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/deploy
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -25,6 +25,11 @@ pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libcurl4
       clang libclang-rt-14-dev llvm
       # HC_BUS=kafka: librdkafka; scripts/kafka.sh (the test broker): kcat, maven, java
       librdkafka-dev kcat maven default-jre-headless
+      # the container image and its tests (make image, image-test, kube-test):
+      # podman with runc (crun fails on some kernels' cgroups), catatonit for
+      # `podman kube play`'s pods, debootstrap for the local debian:12-slim base
+      # (scripts/base-image.sh); man-db renders healthcenter(1) in test_install
+      podman runc catatonit debootstrap man-db
       # the browser tests of the web app (tests/browser): headless Chromium driven
       # by Selenium through chromedriver; Korean glyphs for its screenshots
       chromium chromium-driver fonts-noto-cjk)

@@ -2,8 +2,10 @@
 #include "hc_config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -165,6 +167,21 @@ static const cfg_var_t vars[] = {
     {"HC_SMS_MAX_ATTEMPTS", "8", I(sms_max_attempts, 1, 100),
      "SMS delivery attempts before FAILED for good"},
     {"HC_NGINX", "", S(nginx_bin), "nginx binary for `up` (default: found in /usr/sbin or PATH)"},
+    {"HC_ORDER_HOST", NULL, S(service_host[0]),
+     "gateway: host name or address where nginx reaches order on HC_ORDER_PORT (`healthcenter "
+     "gateway` in a cluster: the order Service's name); default: where `up` runs it (HC_BIND_ADDR, "
+     "or 127.0.0.1 when that is every interface)"},
+    {"HC_RESERVATION_HOST", NULL, S(service_host[1]),
+     "gateway: where nginx reaches reservation on HC_RESERVATION_PORT; default: as HC_ORDER_HOST"},
+    {"HC_PAYMENT_HOST", NULL, S(service_host[2]),
+     "gateway: where nginx reaches payment on HC_PAYMENT_PORT; default: as HC_ORDER_HOST"},
+    {"HC_NOTIFICATION_HOST", NULL, S(service_host[3]),
+     "gateway: where nginx reaches notification on HC_NOTIFICATION_PORT; default: as "
+     "HC_ORDER_HOST"},
+    {"HC_SECRETS_DIR", "", S(secrets_dir),
+     "a directory of files named after settings (e.g. a mounted Kubernetes Secret: HC_JWT_SECRET, "
+     "HC_DB_URL, ...): a setting not in the environment is read from its file there (one trailing "
+     "newline dropped); the environment wins"},
     {"HC_SHUTDOWN_GRACE_MS", "10000", I(shutdown_grace_ms, 0, 600000),
      "on SIGTERM/SIGINT a service stops taking connections and gives the requests in flight this "
      "long to finish, then publishes its outbox and commits its consumer, ms"},
@@ -606,14 +623,68 @@ static int db_urls_check(const hc_config_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* Reads setting name from its file in dir (HC_SECRETS_DIR) into buf (size
+ * bytes), dropping one trailing newline ("\n" or "\r\n"). Returns 1 when
+ * read; 0 when dir is empty or there is no such file; -1 with a message in
+ * err when the file exists but cannot be read or is too long. */
+static int secret_file(const char *dir, const char *name, char *buf, size_t size, char *err,
+                       size_t errlen)
+{
+    if (!dir || !*dir)
+        return 0;
+    char path[768];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
+        snprintf(err, errlen, "HC_SECRETS_DIR: path too long");
+        return -1;
+    }
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "%s: cannot read %s: %s", name, path, strerror(errno));
+        return -1;
+    }
+    size_t n = fread(buf, 1, size, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || n >= size) {
+        snprintf(err, errlen, "%s: %s: %s", name, path, bad ? "read error" : "value too long");
+        return -1;
+    }
+    buf[n] = '\0';
+    if (n && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    if (n && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    return 1;
+}
+
+/* Returns 1 when host is a plain host name or IP address (letters, digits,
+ * '.', '-', ':', and IPv6 brackets), i.e. one nginx word and URL part. */
+static int host_ok(const char *host)
+{
+    return strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+           strlen(host);
+}
+
 int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
     if (errlen)
         err[0] = '\0';
+    /* Read first: every other setting may come from a file there. */
+    const char *secrets_dir = getenv("HC_SECRETS_DIR");
+    char file_val[4096];
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const cfg_var_t *v = &vars[i];
         const char *val = getenv(v->name);
+        if (!val) {
+            int got = secret_file(secrets_dir, v->name, file_val, sizeof file_val, err, errlen);
+            if (got < 0)
+                return HC_EINVAL;
+            if (got)
+                val = file_val;
+        }
         /* Set but empty: a number or a choice takes its default. */
         if (!val || (!*val && (v->kind != CFG_STR || v->choices)))
             val = v->def;
@@ -738,6 +809,17 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "HC_KAFKA_BROKERS: must not be empty (unset it for 127.0.0.1:9092)");
         return HC_EINVAL;
     }
+    for (int i = 0; i < HC_NSERVICES; i++) {
+        if (!host_ok(cfg->service_host[i])) {
+            snprintf(err, errlen, "HC_%s_HOST: expected a host name or address, got \"%s\"",
+                     i == 0   ? "ORDER"
+                     : i == 1 ? "RESERVATION"
+                     : i == 2 ? "PAYMENT"
+                              : "NOTIFICATION",
+                     cfg->service_host[i]);
+            return HC_EINVAL;
+        }
+    }
     if (hc_config_parse_scale(cfg, cfg->scale_spec, err, errlen))
         return HC_EINVAL;
     /* Every service consumes events. The embedded log is one partition with
@@ -760,6 +842,16 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
             return HC_EINVAL;
         }
     }
+    return 0;
+}
+
+int hc_config_describe(size_t i, const char **name, const char **def, const char **meaning)
+{
+    if (i >= sizeof vars / sizeof vars[0])
+        return -1;
+    *name = vars[i].name;
+    *def = vars[i].def ? (*vars[i].def ? vars[i].def : "(empty)") : "(derived)";
+    *meaning = vars[i].meaning;
     return 0;
 }
 
@@ -838,7 +930,11 @@ void hc_config_print_effective(FILE *out, const hc_config_t *cfg)
         const char *env = getenv(v->name);
         /* Taken from the environment as hc_config_load takes it. */
         int from_env = env && (*env || (v->kind == CFG_STR && !v->choices));
-        const char *source = from_env ? "env" : v->def ? "default" : "derived";
+        char path[768];
+        int from_file = !env && cfg->secrets_dir[0] &&
+                        snprintf(path, sizeof path, "%s/%s", cfg->secrets_dir, v->name) > 0 &&
+                        access(path, F_OK) == 0;
+        const char *source = from_env ? "env" : from_file ? "file" : v->def ? "default" : "derived";
         char value[1200], shown[1200];
         switch (v->kind) {
         case CFG_STR:

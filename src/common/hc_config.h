@@ -84,6 +84,10 @@ typedef struct hc_config {
     int sms_timeout_ms;
     int sms_max_attempts;
     char nginx_bin[256];
+    /* Where the gateway reaches each service (HC_ORDER_HOST, ...): a host
+     * name or address; "" = the address `up` runs it on. */
+    char service_host[HC_NSERVICES][256];
+    char secrets_dir[256];      /* HC_SECRETS_DIR: settings read from files named after them */
     int shutdown_grace_ms;      /* time requests in flight get on SIGTERM, ms */
     int ready_timeout_ms;       /* `up`: how long to wait for every service */
     int liveness_period_ms;     /* `up`: liveness probe interval per child, ms; 0 = none */
@@ -151,6 +155,12 @@ const hc_package_t *hc_config_package(const hc_config_t *cfg, const char *code);
 /* Prints the table of variables (name, default, meaning). markdown=1 prints the
  * README's table form. */
 void hc_config_print_table(FILE *out, int markdown);
+
+/* Describes setting i of the table (0, 1, ... in the order of the help):
+ * its name, its default as help shows it ("(empty)", "(derived)" or the
+ * value) and its meaning, all static strings. Returns 0, or -1 (outputs
+ * untouched) when i is past the last setting. */
+int hc_config_describe(size_t i, const char **name, const char **def, const char **meaning);
 
 /* Prints the configuration in effect: one "NAME=value  # source" line per
  * variable, source "env" (taken from the environment), "default" or "derived"

@@ -236,15 +236,21 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
     snprintf(pay, sizeof pay, "%d", cfg->payment_port);
     snprintf(noti, sizeof noti, "%d", cfg->notification_port);
     snprintf(body, sizeof body, "%zu", cfg->max_body_bytes);
-    char servers[HC_NSERVICES][HC_SCALE_MAX * 64];
+    char servers[HC_NSERVICES][HC_SCALE_MAX * 320]; /* a host of 255 + ":port max_fails=0;" */
     const int base[HC_NSERVICES] = {cfg->order_port, cfg->reservation_port, cfg->payment_port,
                                     cfg->notification_port};
     for (int i = 0; i < HC_NSERVICES; i++) {
+        /* HC_<SERVICE>_HOST (a cluster's Service name), else where `up` runs it */
+        char host[300];
+        if (cfg->service_host[i][0])
+            up_gateway_addr_literal(cfg->service_host[i], host, sizeof host);
+        else
+            hc_strlcpy(host, upstream, sizeof host);
         size_t n = 0;
         servers[i][0] = '\0';
         for (int k = 0; k < cfg->scale[i] || k == 0; k++)
             n += (size_t)snprintf(servers[i] + n, sizeof servers[i] - n,
-                                  "%sserver %s:%d max_fails=0;", k ? "\n" : "", upstream,
+                                  "%sserver %s:%d max_fails=0;", k ? "\n" : "", host,
                                   up_gateway_instance_port(cfg, base[i], k));
     }
     limit_req_lines(cfg, limit_req, sizeof limit_req);

@@ -31,6 +31,7 @@
 #include "up_fs.h"
 #include "up_gateway.h"
 #include "up_health.h"
+#include "up_notify.h"
 #include "up_policy.h"
 #include "up_probe.h"
 #include "up_proc.h"
@@ -1302,7 +1303,11 @@ int up_supervisor_run(const hc_config_t *cfg, const char *self_exe)
         if (started == 0) {
             sv_control_start(sv, names, ctl);
             sv_print_ready(sv, hc_mono_ms() - t0);
+            /* Under systemd (Type=notify) the unit is started only now. */
+            if (up_notify("READY=1\nSTATUS=all services ready") == HC_EIO)
+                hc_warn("cannot tell systemd we are ready (NOTIFY_SOCKET): %s", strerror(errno));
             sv_supervise(sv);
+            (void)up_notify("STOPPING=1");
             rc = 0;
         } else if (started == 2) {
             hc_info("stop requested during start-up");

@@ -1,6 +1,8 @@
 /* Checks hc_config: defaults, env overrides, invalid values, package/center parsing and lookup. */
 #include "hc_test.h"
 
+#include <unistd.h>
+
 #include "hc_config.h"
 #include "hc_err.h"
 
@@ -246,6 +248,71 @@ static void test_empty_kafka_brokers_refused(void **state)
     (void)state;
     setenv("HC_KAFKA_BROKERS", "", 1);
     load_fails_naming("HC_KAFKA_BROKERS");
+}
+
+/* HC_SECRETS_DIR: a setting missing from the environment comes from its file
+ * (a mounted Kubernetes Secret), one trailing newline dropped; the
+ * environment wins; `config` names the source without showing a secret. */
+static void test_secrets_dir(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hc-secrets-XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    const char *jwt = "0123456789abcdef0123456789abcdef-from-file";
+    snprintf(path, sizeof path, "%s/HC_JWT_SECRET", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", jwt);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/HC_TOPIC", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("from-file\r\n", f);
+    fclose(f);
+    setenv("HC_SECRETS_DIR", dir, 1);
+    setenv("HC_TOPIC", "from-env", 1);
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    load_ok(cfg);
+    assert_string_equal(cfg->jwt_secret, jwt);
+    assert_string_equal(cfg->topic, "from-env");
+    unsetenv("HC_TOPIC");
+    load_ok(cfg);
+    assert_string_equal(cfg->topic, "from-file");
+    char *out = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&out, &len);
+    hc_config_print_effective(mem, cfg);
+    fclose(mem);
+    assert_non_null(strstr(out, "HC_JWT_SECRET='********'"));
+    assert_non_null(strstr(out, "# file, hidden"));
+    assert_null(strstr(out, jwt));
+    free(out);
+    /* A file that is a directory cannot be read: refused, naming it. */
+    snprintf(path, sizeof path, "%s/HC_SMS_API_KEY", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    load_fails_naming("HC_SMS_API_KEY");
+    rmdir(path);
+    snprintf(path, sizeof path, "%s/HC_JWT_SECRET", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/HC_TOPIC", dir);
+    unlink(path);
+    rmdir(dir);
+    free(cfg);
+}
+
+/* HC_<SERVICE>_HOST must be one nginx word: a host name or address. */
+static void test_service_host_checked(void **state)
+{
+    (void)state;
+    setenv("HC_PAYMENT_HOST", "pay ment;", 1);
+    load_fails_naming("HC_PAYMENT_HOST");
+    setenv("HC_PAYMENT_HOST", "payment.hc.svc.cluster.local", 1);
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    load_ok(cfg);
+    assert_string_equal(cfg->service_host[2], "payment.hc.svc.cluster.local");
+    free(cfg);
 }
 
 static void test_invalid_choices(void **state)
@@ -740,6 +807,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parse_scale, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_scale_needs_kafka, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_empty_kafka_brokers_refused, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_secrets_dir, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_service_host_checked, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_print_table_names_variables, clear_env, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
