@@ -16,6 +16,11 @@
 #define SENT_RETENTION_MS (3600 * 1000)
 #define RELAY_TICK_MS 1000 /* the timer pass, on top of wake-ups */
 #define PRUNE_EVERY_MS 60000
+/* While events keep coming (the last pass published less than BUSY_MS ago),
+ * a wake-up waits LINGER_MS before publishing, so that a few commits share
+ * one append (one fsync of the log) instead of one each. */
+#define RELAY_LINGER_MS 2
+#define RELAY_BUSY_MS 20
 
 int hc_outbox_add(hc_conn_t *c, json_t *event)
 {
@@ -85,6 +90,17 @@ int hc_outbox_flush(hc_db_t *db, hc_bus_t *bus)
     return n < 0 ? n : total;
 }
 
+/* The relay's pass: like hc_outbox_flush, but a batch that was not full ends
+ * it without another look: a row committed since the look woke the relay
+ * (hc_relay_notify after each commit), so its next wait returns at once. */
+static int relay_pass(hc_db_t *db, hc_bus_t *bus)
+{
+    int total = 0, n;
+    while ((n = flush_batch(db, bus)) == RELAY_BATCH)
+        total += n;
+    return n < 0 ? n : total + n;
+}
+
 int64_t hc_outbox_backlog(hc_db_t *db)
 {
     return hc_store_gauge(db, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL");
@@ -118,9 +134,14 @@ static void relay_main(hc_worker_t *w, void *arg)
     hc_relay_t *r = arg;
     int backoff_ms = 0;
     int64_t prune_at = hc_deadline_ms(PRUNE_EVERY_MS);
+    int64_t busy_until = 0; /* monotonic ms */
     for (;;) {
         int stopping = hc_worker_stopping(w);
-        int n = hc_outbox_flush(r->db, r->bus);
+        if (!stopping && hc_mono_ms() < busy_until)
+            hc_sleep_ms(RELAY_LINGER_MS);
+        int n = relay_pass(r->db, r->bus);
+        if (n > 0)
+            busy_until = hc_mono_ms() + RELAY_BUSY_MS;
         backoff_ms =
             n < 0 ? (backoff_ms ? (backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2) : 50) : 0;
         if (hc_deadline_left(prune_at) == 0) {
