@@ -268,6 +268,8 @@ def fix_inlined(frames):
             frames[i] = (frames[i][0], frames[-1][1])
 
 
+SYNC_SYMS = ("fdatasync", "fsync", "__libc_fdatasync", "__libc_fsync", "__x64_sys_fdatasync",
+             "__x64_sys_fsync")
 ROOT_SYMS = ("clone3", "clone", "__clone", "__clone3", "_start", "start_thread",
              "__libc_start_main", "__libc_start_call_main", "ret_from_fork",
              "entry_SYSCALL_64_after_hwframe")
@@ -292,6 +294,7 @@ def analyse_perf(samples, names, top):
     g_incl = collections.defaultdict(collections.Counter)
     t_self = collections.defaultdict(collections.Counter)
     folded = collections.Counter()
+    g_sync = collections.defaultdict(collections.Counter)  # fsync time by own-code caller
     depth_sum = 0
     for comm, pid, tid, frames in samples:
         name = names.get(pid)
@@ -324,6 +327,12 @@ def analyse_perf(samples, names, top):
             if k not in seen:
                 seen.add(k)
                 g_incl[g][k] += 1
+        for i, (s, d) in enumerate(frames):
+            if s in SYNC_SYMS:
+                caller = next((frame_label(s2, d2) for s2, d2 in frames[i + 1:]
+                               if dso_kind(d2) in ("healthcenter", "nginx")), "?")
+                g_sync[g][caller] += 1
+                break
         stack = [(g, "root"), (thread, "root")]
         stack += [(frame_label(s, d), dso_kind(d)) for s, d in reversed(frames)]
         folded[tuple(stack)] += 1
@@ -349,6 +358,10 @@ def analyse_perf(samples, names, top):
             "dso_kinds": {k: {"samples": c, "pct": pct(c, n)} for k, c in g_kind[g].most_common()},
             "top_self": symrows(g_self[g], n, top),
             "top_inclusive_own_code": symrows(incl_hc, n, top),
+            "fsync_samples": sum(g_sync[g].values()),
+            "fsync_pct": pct(sum(g_sync[g].values()), n),
+            "fsync_by_caller": [{"caller": k, "samples": c, "pct": pct(c, n)}
+                                for k, c in g_sync[g].most_common(8)],
         }
     summary = {
         "samples": total,
@@ -367,8 +380,11 @@ def perf_markdown(s, meta):
                % (meta["perf_cmd"], meta["wrk_cmd"], meta["duration_s"], s["samples"],
                   s["stacks_reaching_thread_entry_pct"], s["mean_stack_depth"]))
     out.append("")
-    out.append("Bookings in the recorded load: %s (%s/s through the gateway)."
-               % (meta.get("bookings"), meta.get("bookings_per_s")))
+    out.append("Event: %s. Bookings in the recorded load: %s (%s/s through the gateway)."
+               % (meta.get("event") or "?", meta.get("bookings"), meta.get("bookings_per_s")))
+    allsync = sum(d["fsync_samples"] for d in s["groups"].values())
+    out += ["", "Samples with fsync/fdatasync on the stack: %d (%.1f%% of all)."
+            % (allsync, 100.0 * allsync / s["samples"] if s["samples"] else 0)]
     out += ["", "## Samples per process and DSO kind (self time, whole system)", "",
             "| process | samples | % of all |", "|---|---:|---:|"]
     for g, d in s["groups"].items():
@@ -389,6 +405,12 @@ def perf_markdown(s, meta):
                 "| symbol | DSO | samples | % |", "|---|---|---:|---:|"]
         for r in d["top_self"]:
             out.append("| `%s` | %s | %d | %.1f |" % (r["symbol"], r["dso"], r["samples"], r["pct"]))
+        if d["fsync_samples"]:
+            out += ["", "In fsync/fdatasync (on the stack): %d samples, %.1f%% of this process; "
+                    "by the nearest own-code caller: %s." % (
+                        d["fsync_samples"], d["fsync_pct"],
+                        ", ".join("`%s` %.1f%%" % (r["caller"], r["pct"])
+                                  for r in d["fsync_by_caller"]))]
         if d["top_inclusive_own_code"]:
             out += ["", "Own-code functions by inclusive time (on the stack; % of this process):",
                     "", "| function | samples | % |", "|---|---:|---:|"]
@@ -493,14 +515,14 @@ def parse_strace_c(path):
 class Straces:
     """One `strace -c -f -p PID` per target process, detached with SIGINT."""
 
-    def __init__(self, out_dir, pids):
-        self.out_dir, self.pids = out_dir, pids  # {name: pid}
+    def __init__(self, out_dir, pids, tag="bookings"):
+        self.out_dir, self.pids, self.tag = out_dir, pids, tag  # pids: {name: pid}
         self.procs = {}
 
     def start(self, timeout=60):
         for name, pid in sorted(self.pids.items()):
-            out = os.path.join(self.out_dir, "strace-%s.txt" % name)
-            err = open(os.path.join(self.out_dir, "strace-%s.log" % name), "w+")
+            out = os.path.join(self.out_dir, "strace-%s-%s.txt" % (self.tag, name))
+            err = open(os.path.join(self.out_dir, "strace-%s-%s.log" % (self.tag, name)), "w+")
             cmd = ["strace", "-c", "-f", "-o", out, "-p", str(pid)]
             p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
             self.procs[name] = (p, err, out, pid)
@@ -614,6 +636,18 @@ def wait_drained(state, timeout, interval):
         time.sleep(interval)  # poll interval
 
 
+def strace_idle_rates(raw, seconds):
+    """{group: {"per_s": calls/s, "top": [(syscall, calls/s)]}} of an idle window."""
+    out = {}
+    for name, rows in raw.items():
+        acc = out.setdefault(group_of(name), collections.Counter())
+        for sc, d in rows.items():
+            acc[sc] += d["calls"]
+    return {g: {"per_s": round(sum(acc.values()) / seconds, 1),
+                "top": [{"syscall": sc, "per_s": round(c / seconds, 1)}
+                        for sc, c in acc.most_common(5)]} for g, acc in out.items()}
+
+
 def strace_summary(raw, n, top):
     per = {}
     for name, rows in raw.items():
@@ -659,6 +693,21 @@ def strace_markdown(s, meta):
     if meta["bookings"]:
         out += ["", "Four services together: %.1f syscalls and %.2f fsync/fdatasync per booking."
                 % (tot / meta["bookings"], fs / meta["bookings"])]
+    idle = meta.get("idle")
+    if idle:
+        out += ["", "Idle baseline: the same straces for %.1f s with no load, before the bookings "
+                "(background threads: relays, consumers, the SMS sender polling). Its rate times "
+                "the %.1f s window, per booking, is the part of the numbers above that is not the "
+                "bookings' own:" % (meta["idle_s"], meta["window_s"]), "",
+                "| process | idle syscalls/s | of which | idle share / booking |",
+                "|---|---:|---|---:|"]
+        for g in order:
+            if g in idle:
+                d = idle[g]
+                out.append("| %s | %.1f | %s | %.1f |" % (
+                    g, d["per_s"], ", ".join("%s %.1f" % (r["syscall"], r["per_s"])
+                                             for r in d["top"]),
+                    d["per_s"] * meta["window_s"] / meta["bookings"] if meta["bookings"] else 0))
     for g in order:
         d = s[g]
         out += ["", "## %s: %d calls, %.1f per booking (fsync %d, fdatasync %d)"
@@ -696,6 +745,8 @@ def main():
     ap.add_argument("--bookings", type=int, default=300, help="bookings under strace")
     ap.add_argument("--strace-concurrency", type=int, default=8,
                     help="client connections for the strace bookings")
+    ap.add_argument("--strace-idle", type=float, default=5.0,
+                    help="seconds of strace on the idle system first, as a baseline (0: none)")
     ap.add_argument("--poll-interval", type=float, default=0.5,
                     help="seconds between drain polls while strace is attached")
     ap.add_argument("--drain-timeout", type=float, default=180.0)
@@ -778,6 +829,9 @@ def main():
             t_an = time.monotonic()
             psum, folded = analyse_perf(perf_samples(recorder.data, out_dir), names, a.top)
             log("%d samples analysed in %.1f s", psum["samples"], time.monotonic() - t_an)
+            ev = subprocess.run(["perf", "evlist", "-i", recorder.data], capture_output=True,
+                                text=True, timeout=60)
+            meta["event"] = ev.stdout.strip().replace("\n", ", ") or None
             psum["meta"] = meta
             summary["perf"] = psum
             with open(os.path.join(out_dir, "perf.json"), "w") as f:
@@ -803,6 +857,17 @@ def main():
             system.remember_tree()
             procs = targets(system.proc.pid)
             traced = {n: p for n, p in procs.items() if n in SERVICES or n.startswith("nginx_worker")}
+            idle = None
+            if a.strace_idle > 0:
+                straces = Straces(out_dir, traced, tag="idle")
+                straces.start()
+                t_idle = time.monotonic()
+                while time.monotonic() - t_idle < a.strace_idle:  # the measured idle window
+                    time.sleep(0.05)
+                problems.extend(straces.stop())
+                idle_s = time.monotonic() - t_idle
+                idle = strace_idle_rates(straces.results(), idle_s)
+                straces = None
             straces = Straces(out_dir, traced)
             straces.start()
             t0 = time.monotonic()
@@ -822,7 +887,8 @@ def main():
             meta = {"bookings_requested": a.bookings, "bookings": ok, "statuses": statuses,
                     "concurrency": a.strace_concurrency, "polls": polls,
                     "poll_interval_s": a.poll_interval, "window_s": round(window, 2),
-                    "pids": traced}
+                    "pids": traced, "idle": idle,
+                    "idle_s": round(idle_s, 2) if idle else None}
             summary["strace"] = {"meta": meta, "per_process": ssum}
             with open(os.path.join(out_dir, "strace.json"), "w") as f:
                 json.dump(summary["strace"], f, indent=1)
