@@ -329,8 +329,9 @@ def analyse_perf(samples, names, top):
                 g_incl[g][k] += 1
         for i, (s, d) in enumerate(frames):
             if s in SYNC_SYMS:
-                caller = next((frame_label(s2, d2) for s2, d2 in frames[i + 1:]
-                               if dso_kind(d2) in ("healthcenter", "nginx")), "?")
+                own = [frame_label(s2, d2) for s2, d2 in frames[i + 1:]
+                       if dso_kind(d2) in ("healthcenter", "nginx")]
+                caller = " < ".join(own[:4]) or "?"  # the own-code chain, innermost first
                 g_sync[g][caller] += 1
                 break
         stack = [(g, "root"), (thread, "root")]
@@ -407,10 +408,9 @@ def perf_markdown(s, meta):
             out.append("| `%s` | %s | %d | %.1f |" % (r["symbol"], r["dso"], r["samples"], r["pct"]))
         if d["fsync_samples"]:
             out += ["", "In fsync/fdatasync (on the stack): %d samples, %.1f%% of this process; "
-                    "by the nearest own-code caller: %s." % (
-                        d["fsync_samples"], d["fsync_pct"],
-                        ", ".join("`%s` %.1f%%" % (r["caller"], r["pct"])
-                                  for r in d["fsync_by_caller"]))]
+                    "by own-code call chain (innermost first):" % (d["fsync_samples"],
+                                                                  d["fsync_pct"]), ""]
+            out += ["- `%s`: %.1f%%" % (r["caller"], r["pct"]) for r in d["fsync_by_caller"]]
         if d["top_inclusive_own_code"]:
             out += ["", "Own-code functions by inclusive time (on the stack; % of this process):",
                     "", "| function | samples | % |", "|---|---:|---:|"]
