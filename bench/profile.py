@@ -383,6 +383,8 @@ def perf_markdown(s, meta):
     out.append("")
     out.append("Event: %s. Bookings in the recorded load: %s (%s/s through the gateway)."
                % (meta.get("event") or "?", meta.get("bookings"), meta.get("bookings_per_s")))
+    if meta.get("perf_lost"):
+        out += ["", "perf reported: %s." % ", ".join(meta["perf_lost"])]
     allsync = sum(d["fsync_samples"] for d in s["groups"].values())
     out += ["", "Samples with fsync/fdatasync on the stack: %d (%.1f%% of all)."
             % (allsync, 100.0 * allsync / s["samples"] if s["samples"] else 0)]
@@ -829,6 +831,12 @@ def main():
             t_an = time.monotonic()
             psum, folded = analyse_perf(perf_samples(recorder.data, out_dir), names, a.top)
             log("%d samples analysed in %.1f s", psum["samples"], time.monotonic() - t_an)
+            with open(recorder.stderr, errors="replace") as f:
+                lost = re.findall(r"lost \d+ chunks|LOST \d+ events", f.read())
+            meta["perf_lost"] = lost
+            if lost:
+                log("perf: %s (the percentages stay valid; raise nothing, rerun if many)",
+                    ", ".join(lost))
             ev = subprocess.run(["perf", "evlist", "-i", recorder.data], capture_output=True,
                                 text=True, timeout=60)
             meta["event"] = ev.stdout.strip().replace("\n", ", ") or None
