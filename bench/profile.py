@@ -767,6 +767,9 @@ def main():
     if a.duration < 1 or a.bookings < 1 or a.concurrency < 1 or a.strace_concurrency < 1:
         ap.error("--duration, --bookings, --concurrency, --strace-concurrency must be >= 1")
 
+    def on_term(signum, frame):  # SIGTERM cleans up like Ctrl-C
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
     binary = os.path.abspath(a.bin)
     try:
         if not os.access(binary, os.X_OK):
@@ -858,8 +861,6 @@ def main():
                 if a.flame_copy:
                     shutil.copyfile(svg, a.flame_copy)
                     log("flame graph copied to %s", a.flame_copy)
-            if not a.keep:
-                os.unlink(recorder.data)
 
         if "strace" in what:
             system.remember_tree()
@@ -908,6 +909,7 @@ def main():
         code = 1
     except KeyboardInterrupt:
         log("interrupted")
+        problems.append("interrupted")
         code = 130
     finally:
         if straces is not None:
@@ -921,6 +923,8 @@ def main():
             log("data kept in %s", data_dir)
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
+            if recorder is not None and os.path.exists(recorder.data):
+                os.unlink(recorder.data)
     summary["problems"] = problems
     summary["ok"] = code == 0
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
