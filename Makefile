@@ -18,7 +18,7 @@ FORMAT_FILES = $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tes
                           tests/fuzz/*.c tests/fuzz/*.h)
 
 .PHONY: all deps venv build run run-distributed test test-fast unit e2e e2e-distributed browser asan fuzz-build fuzz fuzz-smoke bench \
-        bench-breaker format format-check clean install deploy-venv deploy-check image image-test kube-test \
+        bench-breaker profile format format-check clean install deploy-venv deploy-check image image-test kube-test \
         container-test
 
 all: build
@@ -102,6 +102,14 @@ e2e-distributed: build venv
 BENCH_ARGS ?=
 bench: build
 	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BENCH_ARGS)
+
+# Where the time goes under the bench load: perf (per service, thread, DSO,
+# symbol), a flame graph and strace syscalls per booking, into a new directory
+# under /tmp (printed); needs linux-perf, strace and wrk (docs/profile.md).
+# make profile PROFILE_ARGS="--what strace --bookings 300"
+PROFILE_ARGS ?=
+profile: build
+	/usr/bin/python3 bench/profile.py --bin ./$(BUILD)/healthcenter $(PROFILE_ARGS)
 
 # The original's siege scenario against a payment slowed 400-620 ms by a
 # bench-only delaying proxy: the real siege, 100 users for 60 s through the

@@ -3,7 +3,9 @@
 #include "up_gateway.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +196,32 @@ static int add_indented(hc_buf_t *out, const char *value, const char *indent, si
     return rc ? HC_EINVAL : 0;
 }
 
+int up_gateway_user_directive(uid_t euid, gid_t egid, char *out, size_t outlen)
+{
+    if (euid != 0) {
+        snprintf(out, outlen, "# not run as root: nginx's workers keep the user that runs it");
+        return 0;
+    }
+    char buf[16 * 1024];
+    struct passwd pw, *pwp = NULL;
+    struct group gr, *grp = NULL;
+    if (getpwuid_r(euid, &pw, buf, sizeof buf / 2, &pwp) != 0 || !pwp || !nginx_safe(pw.pw_name) ||
+        getgrgid_r(egid, &gr, buf + sizeof buf / 2, sizeof buf / 2, &grp) != 0 || !grp ||
+        !nginx_safe(gr.gr_name)) {
+        snprintf(out, outlen,
+                 "# uid %u or gid %u has no name nginx can use: its workers run as its "
+                 "default user",
+                 (unsigned)euid, (unsigned)egid);
+        return HC_ENOTFOUND;
+    }
+    int n = snprintf(out, outlen, "user %s %s;", pw.pw_name, gr.gr_name);
+    if (n < 0 || (size_t)n >= outlen) {
+        snprintf(out, outlen, "# the user's name is too long: nginx's workers run as its default");
+        return HC_ENOTFOUND;
+    }
+    return 0;
+}
+
 int up_gateway_instance_port(const hc_config_t *cfg, int port, int k)
 {
     return port + k * cfg->scale_port_step;
@@ -257,6 +285,9 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
     limit_conn_lines(cfg, limit_conn, sizeof limit_conn);
     char auth_zone[160], auth_limits[256];
     auth_limit_lines(cfg, auth_zone, sizeof auth_zone, auth_limits, sizeof auth_limits);
+    char worker_user[640];
+    if (up_gateway_user_directive(geteuid(), getegid(), worker_user, sizeof worker_user) != 0)
+        hc_warn("gateway template: %s", worker_user + 2);
     /* A value is one nginx word, checked below; a directive value is whole
      * lines built above from checked settings (numbers, addresses). */
     const struct {
@@ -265,6 +296,7 @@ int up_gateway_render(const char *tmpl, const hc_config_t *cfg, const char *run_
         int directives;
     } vars[] = {
         {"RUN_DIR", run_dir, 0},
+        {"WORKER_USER", worker_user, 1},
         {"HEALTH_ADDR", health_addr, 0},
         {"BIND_ADDR", bind, 0},
         {"UPSTREAM_HOST", upstream, 0},

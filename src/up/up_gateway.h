@@ -5,6 +5,7 @@
 #define UP_GATEWAY_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "hc_buf.h"
 #include "hc_config.h"
@@ -23,6 +24,18 @@ extern const char up_gateway_tmpl[];
 char *up_gateway_load_template(const char *exe_dir, char *source, size_t srclen, char *err,
                                size_t errlen);
 
+/* Writes the WORKER_USER placeholder's value for a gateway started with
+ * effective user euid and group egid into out (size outlen). As root (euid 0)
+ * it is "user NAME GROUP;" naming euid and egid: nginx started by root runs
+ * its workers as `nobody` when the config has no `user`, and nobody cannot
+ * read a web app (or run dir) inside a tree other users cannot enter (a clone
+ * in a mode 0700 directory, /root); with it the workers keep the user that
+ * runs `up`. Otherwise a comment: nginx ignores `user` unless root (with a
+ * warning), and its workers keep the caller's user anyway. Returns 0, or
+ * HC_ENOTFOUND when root's user or group has no name nginx could use (out is
+ * then a comment saying so, and the workers run as nginx's default). */
+int up_gateway_user_directive(uid_t euid, gid_t egid, char *out, size_t outlen);
+
 /* The port of instance k (0 = the first) of a service whose first instance
  * listens on port: port + k * HC_SCALE_PORT_STEP. */
 int up_gateway_instance_port(const hc_config_t *cfg, int port, int k);
@@ -34,7 +47,8 @@ int up_gateway_instance_port(const hc_config_t *cfg, int port, int k);
  * for whole directives, one per line, each line indented like the
  * placeholder: REAL_IP_FROM (a set_real_ip_from per HC_TRUSTED_PROXY item),
  * LIMIT_REQ (limit_req_zone and limit_req) and LIMIT_CONN (limit_conn_zone
- * and limit_conn), ORDER_SERVERS ... NOTIFICATION_SERVERS (a `server` line
+ * and limit_conn), WORKER_USER (nginx's `user`, for the user running this
+ * process: up_gateway_user_directive), ORDER_SERVERS ... NOTIFICATION_SERVERS (a `server` line
  * per instance of the service, HC_SCALE); a limit that is off, or an empty proxy list, renders as
  * one comment line. Returns 0, or HC_EINVAL with a message in err (size
  * errlen) for an unknown placeholder, a value nginx could not parse (say a

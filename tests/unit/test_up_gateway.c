@@ -4,7 +4,9 @@
 #include "hc_test.h"
 
 #include <ctype.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 
 #include "hc_buf.h"
 #include "hc_config.h"
@@ -269,6 +271,72 @@ static void test_render_web_app(void **state)
     assert_non_null(strstr(none, want));
     assert_nginx_accepts(none, dir);
     free(none);
+    hc_test_rmtree(dir);
+    free(cfg);
+}
+
+/* WORKER_USER: started by root, nginx's workers run as the user and group
+ * that run `up` (not nginx's default, nobody, who cannot read a web app in a
+ * mode 0700 tree); started by anyone else there is no `user` directive (nginx
+ * would warn), only a comment. */
+static void test_user_directive(void **state)
+{
+    (void)state;
+    char out[640], want[640];
+    struct passwd *pw = getpwuid(0);
+    struct group *gr = getgrgid(0);
+    assert_non_null(pw);
+    assert_non_null(gr);
+    snprintf(want, sizeof want, "user %s %s;", pw->pw_name, gr->gr_name);
+    assert_int_equal(up_gateway_user_directive(0, 0, out, sizeof out), 0);
+    assert_string_equal(out, want);
+    /* root's own group need not be root's: the effective group is named */
+    struct group *other = getgrnam("nogroup");
+    if (!other)
+        other = getgrnam("daemon");
+    if (other) {
+        snprintf(want, sizeof want, "user %s %s;", pw->pw_name, other->gr_name);
+        assert_int_equal(up_gateway_user_directive(0, other->gr_gid, out, sizeof out), 0);
+        assert_string_equal(out, want);
+    }
+    /* not root: a comment, never a directive */
+    assert_int_equal(up_gateway_user_directive(1000, 1000, out, sizeof out), 0);
+    assert_int_equal(out[0], '#');
+    assert_int_equal(directive_count(out, "user", NULL, 0), 0);
+    assert_int_equal(up_gateway_user_directive(65534, 0, out, sizeof out), 0);
+    assert_int_equal(out[0], '#');
+    /* root with a group nobody can name: nginx's default, said in a comment */
+    gid_t unnamed = 3999999999u;
+    if (!getgrgid(unnamed)) {
+        assert_int_equal(up_gateway_user_directive(0, unnamed, out, sizeof out), HC_ENOTFOUND);
+        assert_int_equal(out[0], '#');
+        assert_non_null(strstr(out, "3999999999"));
+    }
+}
+
+/* The rendered template carries WORKER_USER in the main context for the user
+ * that runs this test: `user root root;` (say) as root, none otherwise; and
+ * nginx accepts it. */
+static void test_render_worker_user(void **state)
+{
+    (void)state;
+    hc_config_t *cfg = default_config();
+    char dir[256];
+    hc_test_mkdtemp(dir, sizeof dir);
+    char *text = render_builtin(cfg, dir);
+    if (geteuid() == 0) {
+        char want[640];
+        assert_int_equal(up_gateway_user_directive(geteuid(), getegid(), want, sizeof want), 0);
+        assert_true(strncmp(want, "user ", 5) == 0);
+        assert_one_directive(text, "user", want);
+        /* before the first block: `user` belongs to the main context */
+        assert_true(strstr(text, want) < strstr(text, "events {"));
+    } else {
+        assert_int_equal(directive_count(text, "user", NULL, 0), 0);
+        assert_non_null(strstr(text, "# not run as root"));
+    }
+    assert_nginx_accepts(text, dir);
+    free(text);
     hc_test_rmtree(dir);
     free(cfg);
 }
@@ -657,6 +725,8 @@ int main(void)
         cmocka_unit_test(test_render_unknown_placeholder),
         cmocka_unit_test(test_render_rejects_unsafe_run_dir),
         cmocka_unit_test(test_render_web_app),
+        cmocka_unit_test(test_user_directive),
+        cmocka_unit_test(test_render_worker_user),
         cmocka_unit_test(test_render_rate_limit_defaults),
         cmocka_unit_test(test_render_rate_limits_off),
         cmocka_unit_test(test_render_auth_limit),
