@@ -247,14 +247,32 @@ def memory_snapshot(sup_pid):
     return mem
 
 
-def cpu_snapshot(sup_pid):
-    """{name: cpu seconds (user+system) used so far}."""
+def cpu_snapshot(sup_pid, procs=None):
+    """{name: cpu seconds (user+system, every thread) used so far}. procs: the
+    [(name, pid)] of named_processes, when the caller listed them beforehand
+    (reading only their /proc/PID/stat is quick enough to bracket a run)."""
     hz = os.sysconf("SC_CLK_TCK")
     out = {}
-    for name, pid in named_processes(sup_pid):
+    for name, pid in (procs if procs is not None else named_processes(sup_pid)):
         st = proc_stat(pid)
         if st:
             out[name] = st[2] / float(hz)
+    return out
+
+
+def cpu_ms_per_booking(cpu0, cpu1, bookings):
+    """{name: CPU ms per booking between two cpu_snapshot()s, "total": their sum};
+    None when there were no bookings. A process missing from either snapshot
+    (restarted, or gone) is left out, and so is its CPU."""
+    if not bookings:
+        return None
+    out, total = {}, 0.0
+    for name in cpu1:
+        if name in cpu0:
+            ms = (cpu1[name] - cpu0[name]) * 1000.0
+            out[name] = round(ms / bookings, 3)
+            total += ms
+    out["total"] = round(total / bookings, 3)
     return out
 
 
@@ -268,6 +286,19 @@ def pss_kb(pid):
     except OSError:
         return None
     return None
+
+
+def pss_snapshot(sup_pid):
+    """{name: PSS in MB} of every process of the system, plus "total"."""
+    out, tot = {}, 0
+    for name, pid in named_processes(sup_pid):
+        kb = pss_kb(pid)
+        if kb is None:
+            continue
+        out[name] = round(kb / 1024.0, 1)
+        tot += kb
+    out["total"] = round(tot / 1024.0, 1)
+    return out
 
 
 # --------------------------------------------------------------------------- the servers
@@ -488,16 +519,20 @@ class System:
 # --------------------------------------------------------------------------- load
 
 
-def run_wrk(gw_port, date, concurrency, duration, timeout_s, label):
+def run_wrk(gw_port, date, concurrency, duration, timeout_s, label, procs=None):
+    """Runs wrk; with procs ([(name, pid)]), res["cpu0"] and res["cpu1"] are the
+    cpu_snapshot()s of those processes right before wrk starts and right after it ends."""
     threads = max(1, min(2, concurrency))
     cmd = ["wrk", "-t%d" % threads, "-c%d" % concurrency, "-d%ds" % duration, "--latency",
            "--timeout", "%ds" % timeout_s, "-s", BOOK_LUA, "http://127.0.0.1:%d" % gw_port,
            "--", date, TOKENS["customer"]]
     log("%s: %s", label, " ".join(cmd[:-1] + ["<customer token>"]))
+    cpu0 = cpu_snapshot(None, procs) if procs is not None else None
     t0 = time.monotonic()
     wall0 = time.time()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=duration + timeout_s + 60)
+    cpu1 = cpu_snapshot(None, procs) if procs is not None else None
     out = p.stdout.decode("utf-8", "replace")
     if p.returncode != 0:
         raise BenchError("wrk failed (exit %d): %s %s"
@@ -513,6 +548,7 @@ def run_wrk(gw_port, date, concurrency, duration, timeout_s, label):
                "duration_us": text.get("duration_s", duration) * 1e6,
                "latency_us": {"p50": text.get("p50_us"), "p99": text.get("p99_us")}}
     res["t0"], res["wall0"], res["t1"] = t0, wall0, time.monotonic()
+    res["cpu0"], res["cpu1"] = cpu0, cpu1
     res["text"] = text
     res["report"] = out
     return res
@@ -779,9 +815,19 @@ def main():
             wd, _, _ = wait_async_done(state, warm["t1"], a.drain_timeout, "warm-up")
             log("warm-up drained %.2f s after its load stopped", wd)
 
-        run = run_wrk(ports["gateway"], date, a.concurrency, a.duration, a.timeout, "measured run")
+        # The CPU window: every process of the system (supervisor, services,
+        # nginx master and workers), listed before the run, read right before
+        # the load starts and right after it ends.
+        procs = named_processes(system.proc.pid)
+        run = run_wrk(ports["gateway"], date, a.concurrency, a.duration, a.timeout, "measured run",
+                      procs)
         system.remember_tree()
         mem_after_load = memory_snapshot(system.proc.pid)  # right after the load: peak RSS
+        pss_after_load = pss_snapshot(system.proc.pid)
+        procs_after = named_processes(system.proc.pid)
+        if sorted(procs_after) != sorted(procs):
+            problems.append("the system's processes changed during the measured run: %s -> %s"
+                            % (procs, procs_after))
         servers_mem = servers.memory() if servers is not None else None
         ok = int(run["statuses"].get("201", 0))
         sock = run.get("socket_errors") or {}
@@ -847,6 +893,8 @@ def main():
             "servers_rss_mb": servers_mem,
             "servers_start_s": servers.start_s if servers is not None else None,
             "cpu_s": {k: round(v - cpu0.get(k, 0.0), 2) for k, v in cpu1.items()},
+            "cpu_ms_per_booking": cpu_ms_per_booking(run["cpu0"], run["cpu1"], ok),
+            "pss_mb": pss_after_load,
             "ready_ms": r1(ready_ms, 0),
             "ready_ms_reported": system.ready_reported_ms,
             "concurrency": a.concurrency,
