@@ -15,7 +15,7 @@ endif
 
 # Every C file of the product and its tests, as .clang-format lays them out.
 FORMAT_FILES = $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h \
-                          tests/fuzz/*.c tests/fuzz/*.h)
+                          tests/fuzz/*.c tests/fuzz/*.h bench/*.c)
 
 .PHONY: all deps venv build run run-distributed test test-fast unit e2e e2e-distributed browser asan fuzz-build fuzz fuzz-smoke bench \
         bench-breaker format format-check clean install deploy-venv deploy-check image image-test kube-test \
