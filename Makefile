@@ -18,6 +18,7 @@ FORMAT_FILES = $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tes
                           tests/fuzz/*.c tests/fuzz/*.h bench/*.c)
 
 .PHONY: all deps venv build run run-distributed test test-fast unit e2e e2e-distributed browser asan fuzz-build fuzz fuzz-smoke bench \
+        bench-check bench-baseline \
         bench-breaker format format-check clean install deploy-venv deploy-check image image-test kube-test \
         container-test
 
@@ -99,9 +100,24 @@ e2e-distributed: build venv
 
 # make bench BENCH_ARGS="--stack distributed": the same load on PostgreSQL +
 # Kafka (started and stopped by bench.py; docs/benchmark.md).
+# make bench BENCH_ARGS="--rate 1000": open loop, 1,000 bookings/s from
+# build/hc-loadgen (bench/loadgen.c) instead of wrk's closed loop.
 BENCH_ARGS ?=
 bench: build
 	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BENCH_ARGS)
+
+# Fails when the CPU per booking (cpu_ms_per_booking.total, every process of
+# the system over the measured run) is more than 25 % above bench/baseline.json.
+# A short closed-loop run; not part of `make test`. docs/benchmark.md.
+BENCH_CHECK_ARGS ?= --duration 5 --warmup 2
+bench-check: build
+	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BENCH_CHECK_ARGS) \
+		--check bench/baseline.json
+
+# Records bench/baseline.json from one such run (review and commit it).
+bench-baseline: build
+	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BENCH_CHECK_ARGS) \
+		--record-baseline bench/baseline.json
 
 # The original's siege scenario against a payment slowed 400-620 ms by a
 # bench-only delaying proxy: the real siege, 100 users for 60 s through the
