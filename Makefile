@@ -45,11 +45,12 @@ run-distributed: build
 	HC_BIN=./$(BUILD)/healthcenter scripts/run-distributed.sh
 
 # Every test: the layout check, the deployment files' checks (deploy-check),
-# unit + end-to-end + the web app in a browser on the normal build (the
+# unit + end-to-end + the web app in a browser + the benchmark's load
+# generator against local servers (tests/bench) on the normal build (the
 # end-to-end suite twice: on the embedded stack, then on PostgreSQL + Kafka;
 # it installs into a staging directory too), the container image built and
 # run, alone and as the Kubernetes manifests under podman kube play
-# (container-test), then unit + end-to-end (embedded stack only) under
+# (container-test), then unit + end-to-end (embedded stack only) + tests/bench under
 # AddressSanitizer + UndefinedBehaviorSanitizer (not the browser tests: they
 # assert page speed, and their C paths are the end-to-end suite's), then each
 # fuzzer for a few seconds.
