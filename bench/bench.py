@@ -7,6 +7,13 @@ with wrk and bench/book.lua, waits until the asynchronous side (events, mypage)
 has caught up, and prints ONE JSON line on stdout with every number. Progress
 goes to stderr. See docs/benchmark.md for what each number means.
 
+`--rate N` drives it with an open loop instead: hc-loadgen (bench/loadgen.c)
+sends N bookings per second whatever the answers do, and measures each
+latency from the request's scheduled time. cpu_ms_per_booking is the CPU of
+every process of the system over the measured run, per booking; `--check
+BASELINE` fails the run when its total is more than 25 % above the baseline's
+(`make bench-check`), `--record-baseline FILE` records one.
+
 `--stack distributed` runs the same load on PostgreSQL and Apache Kafka: a
 PostgreSQL 15 (scripts/postgres.sh) and a single-node broker (scripts/kafka.sh)
 started on free ports under the temporary data directory, stopped at the end
@@ -876,9 +883,9 @@ def build_env(data_dir, ports):
 def main():
     ap = argparse.ArgumentParser(description="Benchmark the health-checkup system (see docs/benchmark.md).")
     ap.add_argument("--bin", default="./build/healthcenter", help="the healthcenter binary")
-    ap.add_argument("--concurrency", type=int, default=None,
-                    help="wrk connections (default 32); with --rate, hc-loadgen's most "
-                         "connections (default 64)")
+    ap.add_argument("--concurrency", type=int, default=32,
+                    help="wrk connections (default 32); with --rate, the most connections "
+                         "hc-loadgen opens")
     ap.add_argument("--rate", type=float, default=None,
                     help="open loop: bookings arrive at N per second (hc-loadgen, for warm-up "
                          "and measured run) instead of wrk's closed loop")
@@ -886,7 +893,8 @@ def main():
                     help="the hc-loadgen binary (default: hc-loadgen beside --bin)")
     ap.add_argument("--duration", type=int, default=10, help="measured run, seconds (default 10)")
     ap.add_argument("--warmup", type=int, default=2, help="warm-up run before it, seconds (0: none)")
-    ap.add_argument("--timeout", type=int, default=10, help="wrk per-request timeout, seconds")
+    ap.add_argument("--timeout", type=int, default=10, help="wrk per-request timeout, seconds; with --rate, how long hc-loadgen "
+                         "waits for the answers still due when its schedule ends")
     ap.add_argument("--drain-timeout", type=float, default=120.0,
                     help="how long to wait for the asynchronous side, seconds")
     ap.add_argument("--ready-timeout", type=float, default=30.0,
@@ -905,8 +913,6 @@ def main():
                     help="write this run's cpu_ms_per_booking as the baseline FILE "
                          "(with date, commit, command and machine)")
     a = ap.parse_args()
-    if a.concurrency is None:
-        a.concurrency = 64 if a.rate is not None else 32
     if a.concurrency < 1 or a.duration < 1 or a.warmup < 0:
         ap.error("--concurrency and --duration must be >= 1, --warmup >= 0")
     if a.rate is not None and not a.rate > 0:
