@@ -1143,6 +1143,10 @@ def main():
         check_msg = None
         if baseline is not None:
             passed, check_msg = check_baseline(a.check, baseline, result, a.check_margin)
+            if code and passed:
+                passed = False
+                check_msg = ("bench-check: FAILED: the benchmark itself failed (see above); "
+                             + check_msg[len("bench-check: passed: "):])
             want = dict(baseline.get("run") or {})
             want.pop("warmup_s", None)
             want.pop("rate", None)
