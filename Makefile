@@ -108,12 +108,15 @@ bench: build
 	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BENCH_ARGS)
 
 # Fails when the CPU per booking (cpu_ms_per_booking.total, every process of
-# the system over the measured run) is more than 25 % above bench/baseline.json.
-# A short closed-loop run; not part of `make test`. docs/benchmark.md.
+# the system over the measured run) is more than 25 % above bench/baseline.json
+# in a short closed-loop run and again in a second one (it rises while other
+# work shares the cores: a regression shows in both). Not part of `make test`.
+# docs/benchmark.md.
 BENCH_CHECK_ARGS ?= --duration 5 --warmup 2
-bench-check: build
-	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BENCH_CHECK_ARGS) \
+BENCH_CHECK = /usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BENCH_CHECK_ARGS) \
 		--check bench/baseline.json
+bench-check: build
+	$(BENCH_CHECK) || { echo "bench-check: a second run: the failure must repeat" >&2; $(BENCH_CHECK); }
 
 # Records bench/baseline.json from one such run (review and commit it).
 bench-baseline: build

@@ -839,6 +839,14 @@ def record_baseline(path, result):
         this["cpu_ms_per_booking"]["total"], commit)
 
 
+def load_average():
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def check_baseline(path, baseline, result, margin_pct):
     """(passed, message): this run's cpu_ms_per_booking.total against the baseline's."""
     base = float(baseline["cpu_ms_per_booking"]["total"])
@@ -852,6 +860,9 @@ def check_baseline(path, baseline, result, margin_pct):
             "commit %s), %+.1f %%; the limit is +%g %% = %.3f ms"
             % (got, base, path, baseline.get("date"), baseline.get("commit"), excess, margin_pct,
                limit))
+    la = (result.get("check_load") or {}).get("before")
+    if la is not None:
+        head += "; load average before the run %.1f on %s cores" % (la, result["machine"].get("nproc"))
     if got > limit:
         worst = sorted(((v - float(baseline["cpu_ms_per_booking"].get(k, 0.0)), k)
                         for k, v in cpu.items() if k != "total"), reverse=True)[:3]
@@ -947,6 +958,7 @@ def main():
                                a.timeout, label, procs)
         return run_wrk(ports["gateway"], date, a.concurrency, duration, a.timeout, label, procs)
 
+    load_before = load_average()
     ports = dict(zip(("gateway",) + SERVICES, free_ports(5)))
     data_dir = tempfile.mkdtemp(prefix="hc-bench-")
     env = build_env(data_dir, ports)
@@ -1142,6 +1154,7 @@ def main():
             result["data_dir"] = data_dir
         check_msg = None
         if baseline is not None:
+            result["check_load"] = {"before": load_before, "after": load_average()}
             passed, check_msg = check_baseline(a.check, baseline, result, a.check_margin)
             if code and passed:
                 passed = False
@@ -1156,6 +1169,7 @@ def main():
                 if bm != rm:
                     differs["machine " + k] = (bm, rm)
             result["check"] = {"baseline": float(baseline["cpu_ms_per_booking"]["total"]),
+                               "load_average": result.pop("check_load"),
                                "measured": (result.get("cpu_ms_per_booking") or {}).get("total"),
                                "margin_pct": a.check_margin, "passed": passed,
                                "run_differs": differs or None}
