@@ -15,9 +15,10 @@ endif
 
 # Every C file of the product and its tests, as .clang-format lays them out.
 FORMAT_FILES = $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h \
-                          tests/fuzz/*.c tests/fuzz/*.h)
+                          tests/fuzz/*.c tests/fuzz/*.h bench/*.c)
 
 .PHONY: all deps venv build run run-distributed test test-fast unit e2e e2e-distributed browser asan fuzz-build fuzz fuzz-smoke bench \
+        bench-check bench-baseline \
         bench-breaker profile format format-check clean install deploy-venv deploy-check image image-test kube-test \
         container-test
 
@@ -44,11 +45,12 @@ run-distributed: build
 	HC_BIN=./$(BUILD)/healthcenter scripts/run-distributed.sh
 
 # Every test: the layout check, the deployment files' checks (deploy-check),
-# unit + end-to-end + the web app in a browser on the normal build (the
+# unit + end-to-end + the web app in a browser + the benchmark's load
+# generator against local servers (tests/bench) on the normal build (the
 # end-to-end suite twice: on the embedded stack, then on PostgreSQL + Kafka;
 # it installs into a staging directory too), the container image built and
 # run, alone and as the Kubernetes manifests under podman kube play
-# (container-test), then unit + end-to-end (embedded stack only) under
+# (container-test), then unit + end-to-end (embedded stack only) + tests/bench under
 # AddressSanitizer + UndefinedBehaviorSanitizer (not the browser tests: they
 # assert page speed, and their C paths are the end-to-end suite's), then each
 # fuzzer for a few seconds.
@@ -99,6 +101,8 @@ e2e-distributed: build venv
 
 # make bench BENCH_ARGS="--stack distributed": the same load on PostgreSQL +
 # Kafka (started and stopped by bench.py; docs/benchmark.md).
+# make bench BENCH_ARGS="--rate 1000": open loop, 1,000 bookings/s from
+# build/hc-loadgen (bench/loadgen.c) instead of wrk's closed loop.
 BENCH_ARGS ?=
 bench: build
 	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BENCH_ARGS)
@@ -110,6 +114,22 @@ bench: build
 PROFILE_ARGS ?=
 profile: build
 	/usr/bin/python3 bench/profile.py --bin ./$(BUILD)/healthcenter $(PROFILE_ARGS)
+
+# Fails when the CPU per booking (cpu_ms_per_booking.total, every process of
+# the system over the measured run) is more than 25 % above bench/baseline.json
+# in a short closed-loop run and again in a second one (it rises while other
+# work shares the cores: a regression shows in both). Not part of `make test`.
+# docs/benchmark.md.
+BENCH_CHECK_ARGS ?= --duration 5 --warmup 2
+BENCH_CHECK = /usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BENCH_CHECK_ARGS) \
+		--check bench/baseline.json
+bench-check: build
+	$(BENCH_CHECK) || { echo "bench-check: a second run: the failure must repeat" >&2; $(BENCH_CHECK); }
+
+# Records bench/baseline.json from one such run (review and commit it).
+bench-baseline: build
+	/usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BENCH_CHECK_ARGS) \
+		--record-baseline bench/baseline.json
 
 # The original's siege scenario against a payment slowed 400-620 ms by a
 # bench-only delaying proxy: the real siege, 100 users for 60 s through the

@@ -7,6 +7,13 @@ with wrk and bench/book.lua, waits until the asynchronous side (events, mypage)
 has caught up, and prints ONE JSON line on stdout with every number. Progress
 goes to stderr. See docs/benchmark.md for what each number means.
 
+`--rate N` drives it with an open loop instead: hc-loadgen (bench/loadgen.c)
+sends N bookings per second whatever the answers do, and measures each
+latency from the request's scheduled time. cpu_ms_per_booking is the CPU of
+every process of the system over the measured run, per booking; `--check
+BASELINE` fails the run when its total is more than 25 % above the baseline's
+(`make bench-check`), `--record-baseline FILE` records one.
+
 `--stack distributed` runs the same load on PostgreSQL and Apache Kafka: a
 PostgreSQL 15 (scripts/postgres.sh) and a single-node broker (scripts/kafka.sh)
 started on free ports under the temporary data directory, stopped at the end
@@ -247,14 +254,32 @@ def memory_snapshot(sup_pid):
     return mem
 
 
-def cpu_snapshot(sup_pid):
-    """{name: cpu seconds (user+system) used so far}."""
+def cpu_snapshot(sup_pid, procs=None):
+    """{name: cpu seconds (user+system, every thread) used so far}. procs: the
+    [(name, pid)] of named_processes, when the caller listed them beforehand
+    (reading only their /proc/PID/stat is quick enough to bracket a run)."""
     hz = os.sysconf("SC_CLK_TCK")
     out = {}
-    for name, pid in named_processes(sup_pid):
+    for name, pid in (procs if procs is not None else named_processes(sup_pid)):
         st = proc_stat(pid)
         if st:
             out[name] = st[2] / float(hz)
+    return out
+
+
+def cpu_ms_per_booking(cpu0, cpu1, bookings):
+    """{name: CPU ms per booking between two cpu_snapshot()s, "total": their sum};
+    None when there were no bookings. A process missing from either snapshot
+    (restarted, or gone) is left out, and so is its CPU."""
+    if not bookings:
+        return None
+    out, total = {}, 0.0
+    for name in cpu1:
+        if name in cpu0:
+            ms = (cpu1[name] - cpu0[name]) * 1000.0
+            out[name] = round(ms / bookings, 3)
+            total += ms
+    out["total"] = round(total / bookings, 3)
     return out
 
 
@@ -268,6 +293,19 @@ def pss_kb(pid):
     except OSError:
         return None
     return None
+
+
+def pss_snapshot(sup_pid):
+    """{name: PSS in MB} of every process of the system, plus "total"."""
+    out, tot = {}, 0
+    for name, pid in named_processes(sup_pid):
+        kb = pss_kb(pid)
+        if kb is None:
+            continue
+        out[name] = round(kb / 1024.0, 1)
+        tot += kb
+    out["total"] = round(tot / 1024.0, 1)
+    return out
 
 
 # --------------------------------------------------------------------------- the servers
@@ -488,16 +526,20 @@ class System:
 # --------------------------------------------------------------------------- load
 
 
-def run_wrk(gw_port, date, concurrency, duration, timeout_s, label):
+def run_wrk(gw_port, date, concurrency, duration, timeout_s, label, procs=None):
+    """Runs wrk; with procs ([(name, pid)]), res["cpu0"] and res["cpu1"] are the
+    cpu_snapshot()s of those processes right before wrk starts and right after it ends."""
     threads = max(1, min(2, concurrency))
     cmd = ["wrk", "-t%d" % threads, "-c%d" % concurrency, "-d%ds" % duration, "--latency",
            "--timeout", "%ds" % timeout_s, "-s", BOOK_LUA, "http://127.0.0.1:%d" % gw_port,
            "--", date, TOKENS["customer"]]
     log("%s: %s", label, " ".join(cmd[:-1] + ["<customer token>"]))
+    cpu0 = cpu_snapshot(None, procs) if procs is not None else None
     t0 = time.monotonic()
     wall0 = time.time()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=duration + timeout_s + 60)
+    cpu1 = cpu_snapshot(None, procs) if procs is not None else None
     out = p.stdout.decode("utf-8", "replace")
     if p.returncode != 0:
         raise BenchError("wrk failed (exit %d): %s %s"
@@ -513,8 +555,42 @@ def run_wrk(gw_port, date, concurrency, duration, timeout_s, label):
                "duration_us": text.get("duration_s", duration) * 1e6,
                "latency_us": {"p50": text.get("p50_us"), "p99": text.get("p99_us")}}
     res["t0"], res["wall0"], res["t1"] = t0, wall0, time.monotonic()
+    res["cpu0"], res["cpu1"] = cpu0, cpu1
     res["text"] = text
     res["report"] = out
+    return res
+
+
+def run_loadgen(loadgen, gw_port, date, rate, connections, duration, timeout_s, label,
+                procs=None):
+    """Runs hc-loadgen (bench/loadgen.c): open-loop arrivals at `rate` per second.
+    Returns the same shape as run_wrk (latency in us, measured from each request's
+    scheduled time), plus res["loadgen"], hc-loadgen's own JSON line."""
+    cmd = [loadgen, "--port", str(gw_port), "--rate", "%g" % rate, "--duration", str(duration),
+           "--connections", str(connections), "--timeout", str(timeout_s), "--date", date,
+           "--token", TOKENS["customer"]]
+    log("%s: %s", label, " ".join(cmd[:-1] + ["<customer token>"]))
+    cpu0 = cpu_snapshot(None, procs) if procs is not None else None
+    t0 = time.monotonic()
+    wall0 = time.time()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=duration + timeout_s + 60)
+    cpu1 = cpu_snapshot(None, procs) if procs is not None else None
+    out = p.stdout.decode("utf-8", "replace")
+    if p.returncode != 0:
+        raise BenchError("hc-loadgen failed (exit %d): %s %s"
+                         % (p.returncode, out[-2000:], p.stderr.decode("utf-8", "replace")[-2000:]))
+    try:
+        lg = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise BenchError("hc-loadgen printed no JSON line: %r" % out[-2000:])
+    lat = {k: (v * 1000.0 if v is not None else None)
+           for k, v in (lg.get("latency_ms") or {}).items() if k != "n"}
+    res = {"requests": lg["requests"], "statuses": lg["statuses"], "non201": lg["non201"],
+           "socket_errors": lg["socket_errors"], "samples": lg.get("samples") or [],
+           "duration_us": float(lg.get("elapsed_s") or duration) * 1e6, "latency_us": lat,
+           "loadgen": lg, "t0": t0, "wall0": wall0, "t1": time.monotonic(), "cpu0": cpu0,
+           "cpu1": cpu1, "text": {}, "report": out}
     return res
 
 
@@ -694,6 +770,107 @@ def machine_info():
     return info
 
 
+def git_commit():
+    """HEAD of the repository bench.py is in, "-dirty" when tracked files changed."""
+    root = os.path.dirname(HERE)
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (head + "-dirty" if dirty else head) or None
+
+
+def run_params(result):
+    return {k: result.get(k) for k in ("stack", "duration_s", "concurrency", "load_generator")}
+
+
+def record_baseline(path, result):
+    """Writes the baseline `make bench-check` compares with (bench/baseline.json).
+    When FILE already holds runs of the same commit and run parameters, this run
+    is added to them and the baseline is the run with the median total (one run
+    on a shared machine can be 10 % off: record three)."""
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg in ("--record-baseline", "--bin"):
+            skip = True
+        elif not arg.startswith(("--record-baseline=", "--bin=")):
+            argv.append(arg)
+    this = {"cpu_ms_per_booking": result["cpu_ms_per_booking"], "bookings": result["bookings"],
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    commit = git_commit()
+    command = " ".join(["bench/bench.py"] + argv)
+    params = dict(run_params(result), warmup_s=(result.get("warmup") or {}).get("duration_s", 0),
+                  rate=(result.get("rate") or {}).get("target"))
+    runs = []
+    try:
+        with open(path) as f:
+            old = json.load(f)
+        if (old.get("commit") == commit and old.get("run") == params
+                and old.get("machine") == result["machine"]):
+            runs = list(old.get("runs") or [])
+    except (OSError, ValueError, AttributeError):
+        pass
+    runs.append(this)
+    median = sorted(runs, key=lambda r: r["cpu_ms_per_booking"]["total"])[(len(runs) - 1) // 2]
+    doc = {
+        "about": "the CPU per booking `make bench-check` compares with (docs/benchmark.md); "
+                 "it fails when cpu_ms_per_booking.total is more than 25 % above this total, "
+                 "the median of `runs`",
+        "cpu_ms_per_booking": median["cpu_ms_per_booking"],
+        "bookings": median["bookings"],
+        "date": median["date"],
+        "commit": commit,
+        "command": command,
+        "run": params,
+        "machine": result["machine"],
+        "runs": runs,
+    }
+    with open(path + ".tmp", "w") as f:
+        json.dump(doc, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+    log("baseline written to %s: cpu_ms_per_booking.total %.3f ms, the median of %d run(s) "
+        "(this one %.3f ms; commit %s)", path, doc["cpu_ms_per_booking"]["total"], len(runs),
+        this["cpu_ms_per_booking"]["total"], commit)
+
+
+def load_average():
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def check_baseline(path, baseline, result, margin_pct):
+    """(passed, message): this run's cpu_ms_per_booking.total against the baseline's."""
+    base = float(baseline["cpu_ms_per_booking"]["total"])
+    cpu = result.get("cpu_ms_per_booking")
+    if not cpu:
+        return False, "bench-check: FAILED: no bookings, so no CPU per booking to compare"
+    got = float(cpu["total"])
+    limit = base * (1.0 + margin_pct / 100.0)
+    excess = (got / base - 1.0) * 100.0 if base > 0 else float("inf")
+    head = ("cpu_ms_per_booking.total %.3f ms measured, baseline %.3f ms (%s, recorded %s at "
+            "commit %s), %+.1f %%; the limit is +%g %% = %.3f ms"
+            % (got, base, path, baseline.get("date"), baseline.get("commit"), excess, margin_pct,
+               limit))
+    la = (result.get("check_load") or {}).get("before")
+    if la is not None:
+        head += "; load average before the run %.1f on %s cores" % (la, result["machine"].get("nproc"))
+    if got > limit:
+        worst = sorted(((v - float(baseline["cpu_ms_per_booking"].get(k, 0.0)), k)
+                        for k, v in cpu.items() if k != "total"), reverse=True)[:3]
+        return False, ("bench-check: FAILED: %s. Most grown: %s" % (
+            head, ", ".join("%s %+.3f ms" % (k, d) for d, k in worst)))
+    return True, "bench-check: passed: " + head
+
+
 def build_env(data_dir, ports):
     env = {k: v for k, v in os.environ.items() if not k.startswith("HC_") or k in TUNING_ENV}
     env.update({
@@ -717,10 +894,18 @@ def build_env(data_dir, ports):
 def main():
     ap = argparse.ArgumentParser(description="Benchmark the health-checkup system (see docs/benchmark.md).")
     ap.add_argument("--bin", default="./build/healthcenter", help="the healthcenter binary")
-    ap.add_argument("--concurrency", type=int, default=32, help="wrk connections (default 32)")
+    ap.add_argument("--concurrency", type=int, default=32,
+                    help="wrk connections (default 32); with --rate, the most connections "
+                         "hc-loadgen opens")
+    ap.add_argument("--rate", type=float, default=None,
+                    help="open loop: bookings arrive at N per second (hc-loadgen, for warm-up "
+                         "and measured run) instead of wrk's closed loop")
+    ap.add_argument("--loadgen", default=None,
+                    help="the hc-loadgen binary (default: hc-loadgen beside --bin)")
     ap.add_argument("--duration", type=int, default=10, help="measured run, seconds (default 10)")
     ap.add_argument("--warmup", type=int, default=2, help="warm-up run before it, seconds (0: none)")
-    ap.add_argument("--timeout", type=int, default=10, help="wrk per-request timeout, seconds")
+    ap.add_argument("--timeout", type=int, default=10, help="wrk per-request timeout, seconds; with --rate, how long hc-loadgen "
+                         "waits for the answers still due when its schedule ends")
     ap.add_argument("--drain-timeout", type=float, default=120.0,
                     help="how long to wait for the asynchronous side, seconds")
     ap.add_argument("--ready-timeout", type=float, default=30.0,
@@ -730,18 +915,50 @@ def main():
                          "PostgreSQL and Kafka, started here on free ports")
     ap.add_argument("--keep-data", action="store_true",
                     help="keep the temporary HC_DATA_DIR (its path goes to stderr)")
+    ap.add_argument("--check", metavar="BASELINE", default=None,
+                    help="after the run, fail (exit 1) when cpu_ms_per_booking.total is more "
+                         "than --check-margin %% above BASELINE's (make bench-check)")
+    ap.add_argument("--check-margin", type=float, default=25.0,
+                    help="the allowed excess over the baseline, percent (default 25)")
+    ap.add_argument("--record-baseline", metavar="FILE", default=None,
+                    help="write this run's cpu_ms_per_booking as the baseline FILE "
+                         "(with date, commit, command and machine)")
     a = ap.parse_args()
     if a.concurrency < 1 or a.duration < 1 or a.warmup < 0:
         ap.error("--concurrency and --duration must be >= 1, --warmup >= 0")
+    if a.rate is not None and not a.rate > 0:
+        ap.error("--rate must be > 0")
 
     binary = os.path.abspath(a.bin)
     if not os.access(binary, os.X_OK):
         log("no executable at %s: build it first (make build)", binary)
         return 1
-    if shutil.which("wrk") is None:
+    loadgen = None
+    if a.rate is not None:
+        loadgen = os.path.abspath(a.loadgen or os.path.join(os.path.dirname(binary), "hc-loadgen"))
+        if not os.access(loadgen, os.X_OK):
+            log("no executable at %s: build it first (make build)", loadgen)
+            return 1
+    elif shutil.which("wrk") is None:
         log("wrk is not installed (apt-get install wrk)")
         return 1
+    baseline = None
+    if a.check:
+        try:
+            with open(a.check) as f:
+                baseline = json.load(f)
+            float(baseline["cpu_ms_per_booking"]["total"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log("cannot read the baseline %s: %s", a.check, e)
+            return 1
 
+    def load(duration, label, procs=None):
+        if a.rate is not None:
+            return run_loadgen(loadgen, ports["gateway"], date, a.rate, a.concurrency, duration,
+                               a.timeout, label, procs)
+        return run_wrk(ports["gateway"], date, a.concurrency, duration, a.timeout, label, procs)
+
+    load_before = load_average()
     ports = dict(zip(("gateway",) + SERVICES, free_ports(5)))
     data_dir = tempfile.mkdtemp(prefix="hc-bench-")
     env = build_env(data_dir, ports)
@@ -771,7 +988,7 @@ def main():
 
         warm = None
         if a.warmup > 0:
-            warm = run_wrk(ports["gateway"], date, a.concurrency, a.warmup, a.timeout, "warm-up")
+            warm = load(a.warmup, "warm-up")
             w_ok = int(warm["statuses"].get("201", 0))
             log("warm-up: %d x 201, statuses %s", w_ok, warm["statuses"])
             if warm.get("samples"):
@@ -779,9 +996,18 @@ def main():
             wd, _, _ = wait_async_done(state, warm["t1"], a.drain_timeout, "warm-up")
             log("warm-up drained %.2f s after its load stopped", wd)
 
-        run = run_wrk(ports["gateway"], date, a.concurrency, a.duration, a.timeout, "measured run")
+        # The CPU window: every process of the system (supervisor, services,
+        # nginx master and workers), listed before the run, read right before
+        # the load starts and right after it ends.
+        procs = named_processes(system.proc.pid)
+        run = load(a.duration, "measured run", procs)
         system.remember_tree()
         mem_after_load = memory_snapshot(system.proc.pid)  # right after the load: peak RSS
+        pss_after_load = pss_snapshot(system.proc.pid)
+        procs_after = named_processes(system.proc.pid)
+        if sorted(procs_after) != sorted(procs):
+            problems.append("the system's processes changed during the measured run: %s -> %s"
+                            % (procs, procs_after))
         servers_mem = servers.memory() if servers is not None else None
         ok = int(run["statuses"].get("201", 0))
         sock = run.get("socket_errors") or {}
@@ -795,7 +1021,8 @@ def main():
             log("non-201 samples: %s", run["samples"])
             problems.append("non-201 answers under load: %s" % run["samples"][:3])
         if any(sock.values()):
-            problems.append("wrk socket errors: %s" % sock)
+            problems.append("%s socket errors: %s" % ("wrk" if a.rate is None else "hc-loadgen",
+                                                      sock))
 
         async_done_s, orders, mypages = None, [], []
         try:
@@ -847,9 +1074,20 @@ def main():
             "servers_rss_mb": servers_mem,
             "servers_start_s": servers.start_s if servers is not None else None,
             "cpu_s": {k: round(v - cpu0.get(k, 0.0), 2) for k, v in cpu1.items()},
+            "cpu_ms_per_booking": cpu_ms_per_booking(run["cpu0"], run["cpu1"], ok),
+            "pss_mb": pss_after_load,
             "ready_ms": r1(ready_ms, 0),
             "ready_ms_reported": system.ready_reported_ms,
             "concurrency": a.concurrency,
+            "load_generator": "wrk" if a.rate is None else "hc-loadgen",
+            "rate": None if a.rate is None else {
+                "target": a.rate, "achieved": run["loadgen"].get("achieved_rate"),
+                "sent_per_s": run["loadgen"].get("send_rate"),
+                "scheduled": run["loadgen"].get("scheduled"),
+                "queued_at_end": run["loadgen"].get("queued_at_end"),
+                "in_flight_at_end": run["loadgen"].get("in_flight_at_end"),
+                "timeouts": (run["loadgen"].get("socket_errors") or {}).get("timeout"),
+                "connections_opened": run["loadgen"].get("connections_opened")},
             "duration_s": a.duration,
             "wrk_duration_s": r1(wrk_s, 3),
             "requests": run["requests"],
@@ -914,10 +1152,47 @@ def main():
         result["ok"] = code == 0
         if a.keep_data:
             result["data_dir"] = data_dir
+        check_msg = None
+        if baseline is not None:
+            result["check_load"] = {"before": load_before, "after": load_average()}
+            passed, check_msg = check_baseline(a.check, baseline, result, a.check_margin)
+            if code and passed:
+                passed = False
+                check_msg = ("bench-check: FAILED: the benchmark itself failed (see above); "
+                             + check_msg[len("bench-check: passed: "):])
+            want = dict(baseline.get("run") or {})
+            want.pop("warmup_s", None)
+            want.pop("rate", None)
+            differs = {k: (v, result.get(k)) for k, v in want.items() if result.get(k) != v}
+            for k in ("cpu", "nproc"):
+                bm, rm = (baseline.get("machine") or {}).get(k), result["machine"].get(k)
+                if bm != rm:
+                    differs["machine " + k] = (bm, rm)
+            result["check"] = {"baseline": float(baseline["cpu_ms_per_booking"]["total"]),
+                               "load_average": result.pop("check_load"),
+                               "measured": (result.get("cpu_ms_per_booking") or {}).get("total"),
+                               "margin_pct": a.check_margin, "passed": passed,
+                               "run_differs": differs or None}
+            if differs:
+                check_msg += (" (note: this run differs from the baseline's in %s)"
+                              % ", ".join("%s %s vs %s" % (k, v[1], v[0])
+                                          for k, v in sorted(differs.items())))
         sys.stdout.write(json.dumps(result, ensure_ascii=False, separators=(",", ":")) + "\n")
         sys.stdout.flush()
         if code:
             log("FAILED: %s", "; ".join(problems) or "see above")
+        if check_msg is not None:
+            sys.stderr.write(check_msg + "\n")
+            sys.stderr.flush()
+            if not result["check"]["passed"] and code == 0:
+                code = 1
+        if a.record_baseline:
+            if code:
+                log("no baseline written: the run failed")
+            else:
+                record_baseline(a.record_baseline, result)
+    elif a.check:
+        sys.stderr.write("bench-check: FAILED: the benchmark did not complete (see above)\n")
     return code
 
 
