@@ -26,9 +26,9 @@
 #include "hc_log.h"
 #include "hc_time.h"
 
-#define RECHECK_MS 5      /* after a wake-up that found no committed append yet */
-#define END_CHECK_MS 3000 /* while idle, how often the group's offset is checked */
-#define VERIFY_PAGE 1000  /* records per query when `check` verifies the log */
+#define RECHECK_FIRST_MS 1 /* after a wake-up that found no committed append yet */
+#define END_CHECK_MS 3000  /* while idle, how often the group's offset is checked */
+#define VERIFY_PAGE 1000   /* records per query when `check` verifies the log */
 
 typedef struct log_bus {
     hc_bus_t base;
@@ -386,17 +386,24 @@ static int log_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
     if (timeout_ms <= 0)
         return 0;
     /* A wake-up comes with the appender's writes to the WAL; its commit
-     * becomes visible a moment later (the shared-memory index, which inotify
-     * does not see, is updated last). After a wake that found nothing, look
-     * again every few ms, so that an empty answer means the timeout passed. */
+     * becomes visible a moment later (after the appender's fsync; the
+     * shared-memory index, which inotify does not see, is updated last).
+     * After a wake that found nothing, look again after 1, 2, 4, ... ms, so
+     * that a commit is seen soon after its fsync however long that takes,
+     * with a few reads per wake-up. An empty answer means the timeout
+     * passed. */
     int64_t deadline = hc_deadline_ms(timeout_ms);
-    int woke = 0;
+    int64_t recheck = 0; /* ms until the next look; 0: wait for a wake-up */
     for (int64_t left = timeout_ms; left > 0; left = hc_deadline_left(deadline)) {
-        int64_t step = woke && left > RECHECK_MS ? RECHECK_MS : left;
-        if (c->ino_fd >= 0)
-            woke = wait_for_append(c->ino_fd, (int)step) || woke;
-        else
+        int64_t step = recheck && left > recheck ? recheck : left;
+        if (c->ino_fd >= 0) {
+            if (wait_for_append(c->ino_fd, (int)step))
+                recheck = RECHECK_FIRST_MS;
+            else if (recheck)
+                recheck *= 2;
+        } else {
             hc_sleep_ms(step < 20 ? step : 20);
+        }
         rc = log_read(c, msgs, max, n);
         if (rc || *n)
             return rc;

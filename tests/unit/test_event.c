@@ -243,7 +243,8 @@ static void test_peek_type(void **state)
         "",
         "not json",
         /* a type this system does not know, or a prefix of one */
-        "{\"eventId\":\"123e4567-e89b-12d3-a456-426614174000\",\"eventType\":\"Paid\",\"orderId\":1}",
+        "{\"eventId\":\"123e4567-e89b-12d3-a456-426614174000\",\"eventType\":\"Paid\",\"orderId\":"
+        "1}",
         "{\"eventId\":\"123e4567-e89b-12d3-a456-426614174000\",\"eventType\":\"OrderedX\"}",
         /* another layout: the keys in another order, spaces, an escape */
         "{\"eventType\":\"Ordered\",\"eventId\":\"123e4567-e89b-12d3-a456-426614174000\"}",
