@@ -104,7 +104,9 @@ static int apply_one(hc_conn_t *c, const hc_consumer_opts_t *o, const hc_event_t
         goto out;
     rc = o->apply(c, ev, o->ud);
     if (rc == HC_EINVAL) {
-        rc = hc_conn_exec_script(c, "ROLLBACK TO hc_event; RELEASE hc_event");
+        rc = hc_conn_exec_script(c, "ROLLBACK TO hc_event");
+        if (!rc)
+            rc = hc_conn_exec_script(c, "RELEASE hc_event");
         if (!rc)
             rc = HC_EINVAL;
     } else if (rc == 0) {

@@ -724,6 +724,16 @@ static int op_query(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, 
 }
 static int op_exec_script(hc_conn_t *c, const char *sql)
 {
+    /* A single short statement (a consumer's SAVEPOINT and RELEASE around
+     * every event) runs from the statement cache; scripts are parsed. */
+    if (strlen(sql) < 64 && !strchr(sql, ';')) {
+        int rc = exec_cached(CONN(c), sql);
+        if (rc == SQLITE_OK)
+            return 0;
+        if (!CONN(c)->quiet)
+            hc_error("sqlite statement failed: %s: %s", sql, sqlite3_errmsg(CONN(c)->db));
+        return map_rc(CONN(c), rc, sql, 1);
+    }
     return sq_conn_exec_script(CONN(c), sql);
 }
 static int op_has_table(hc_conn_t *c, const char *name, int *has)
