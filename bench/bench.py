@@ -1149,6 +1149,8 @@ def main():
         result["log_lines"] = dict(sorted(system.levels.items()))
         result["nginx_error_log_lines"] = nginx_errors
         result["problems"] = problems
+        if problems and code == 0:
+            code = 1  # non-201 answers, socket errors, ...: the run is not a clean one
         result["ok"] = code == 0
         if a.keep_data:
             result["data_dir"] = data_dir
