@@ -771,12 +771,14 @@ def machine_info():
 
 
 def git_commit():
-    """HEAD of the repository bench.py is in, "-dirty" when tracked files changed."""
+    """HEAD of the repository bench.py is in, "-dirty" when tracked files changed
+    (other than bench/baseline.json, which recording a baseline changes)."""
     root = os.path.dirname(HERE)
     try:
         head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
                               text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no",
+                                "--", ".", ":(exclude)bench/baseline.json"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -1149,6 +1151,8 @@ def main():
         result["log_lines"] = dict(sorted(system.levels.items()))
         result["nginx_error_log_lines"] = nginx_errors
         result["problems"] = problems
+        if problems and code == 0:
+            code = 1  # non-201 answers, socket errors, ...: the run is not a clean one
         result["ok"] = code == 0
         if a.keep_data:
             result["data_dir"] = data_dir

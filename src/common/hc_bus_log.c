@@ -5,12 +5,14 @@
  * record carries a CRC-32 checked on every read; a bad record or an
  * impossible offset stops the consumer. See docs/embedded-log.md. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,14 +26,15 @@
 #include "hc_log.h"
 #include "hc_time.h"
 
-#define RECHECK_MS 5      /* after a wake-up that found no committed append yet */
-#define END_CHECK_MS 3000 /* while idle, how often the group's offset is checked */
-#define VERIFY_PAGE 1000  /* records per query when `check` verifies the log */
+#define RECHECK_FIRST_MS 1 /* after a wake-up that found no committed append yet */
+#define END_CHECK_MS 3000  /* while idle, how often the group's offset is checked */
+#define VERIFY_PAGE 1000   /* records per query when `check` verifies the log */
 
 typedef struct log_bus {
     hc_bus_t base;
     hc_db_t *db;      /* events.db: the messages */
     hc_db_t *offsets; /* offsets.db: committed offset per group */
+    int lock_fd;      /* events.lock, or -1: appenders of all processes queue on it */
     char dir[512];
 } log_bus_t;
 
@@ -65,6 +68,15 @@ static const hc_migration_t offset_migrations[] = {
         " committed INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (grp, topic));"},
 };
 
+/* flock(2), retried when a signal interrupts the wait. */
+static int flock_retry(int fd, int op)
+{
+    int r;
+    while ((r = flock(fd, op)) != 0 && errno == EINTR)
+        ;
+    return r;
+}
+
 uint32_t hc_bus_log_crc(const char *key, size_t key_len, const char *value, size_t value_len)
 {
     uLong crc = crc32_z(0L, Z_NULL, 0);
@@ -79,6 +91,11 @@ static int log_publish(hc_bus_t *b, const hc_bus_msg_t *msgs, size_t n)
     log_bus_t *lb = (log_bus_t *)b;
     if (n == 0)
         return 0;
+    /* The appenders of every process (one relay each) take turns on a
+     * blocking file lock: a waiting one sleeps until the holder is done,
+     * instead of retrying SQLite's lock every 50 us while an fsync runs.
+     * (Without the file, SQLite's busy handler still serialises them.) */
+    int locked = lb->lock_fd >= 0 && flock_retry(lb->lock_fd, LOCK_EX) == 0;
     hc_conn_t *c = hc_db_acquire(lb->db);
     int rc = hc_conn_begin(c);
     int64_t now = hc_now_ms();
@@ -98,6 +115,8 @@ static int log_publish(hc_bus_t *b, const hc_bus_msg_t *msgs, size_t n)
     else
         rc = hc_conn_commit(c);
     hc_db_release(lb->db, c);
+    if (locked)
+        flock_retry(lb->lock_fd, LOCK_UN);
     return rc;
 }
 
@@ -367,17 +386,24 @@ static int log_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
     if (timeout_ms <= 0)
         return 0;
     /* A wake-up comes with the appender's writes to the WAL; its commit
-     * becomes visible a moment later (the shared-memory index, which inotify
-     * does not see, is updated last). After a wake that found nothing, look
-     * again every few ms, so that an empty answer means the timeout passed. */
+     * becomes visible a moment later (after the appender's fsync; the
+     * shared-memory index, which inotify does not see, is updated last).
+     * After a wake that found nothing, look again after 1, 2, 4, ... ms, so
+     * that a commit is seen soon after its fsync however long that takes,
+     * with a few reads per wake-up. An empty answer means the timeout
+     * passed. */
     int64_t deadline = hc_deadline_ms(timeout_ms);
-    int woke = 0;
+    int64_t recheck = 0; /* ms until the next look; 0: wait for a wake-up */
     for (int64_t left = timeout_ms; left > 0; left = hc_deadline_left(deadline)) {
-        int64_t step = woke && left > RECHECK_MS ? RECHECK_MS : left;
-        if (c->ino_fd >= 0)
-            woke = wait_for_append(c->ino_fd, (int)step) || woke;
-        else
+        int64_t step = recheck && left > recheck ? recheck : left;
+        if (c->ino_fd >= 0) {
+            if (wait_for_append(c->ino_fd, (int)step))
+                recheck = RECHECK_FIRST_MS;
+            else if (recheck)
+                recheck *= 2;
+        } else {
             hc_sleep_ms(step < 20 ? step : 20);
+        }
         rc = log_read(c, msgs, max, n);
         if (rc || *n)
             return rc;
@@ -455,6 +481,8 @@ static void log_destroy(hc_bus_t *b)
     log_bus_t *lb = (log_bus_t *)b;
     hc_db_destroy(lb->db);
     hc_db_destroy(lb->offsets);
+    if (lb->lock_fd >= 0)
+        close(lb->lock_fd);
     free(lb);
 }
 
@@ -483,6 +511,11 @@ int hc_bus_log_open(const char *dir, const char *topic, const char *sync, hc_bus
     hc_strlcpy(lb->base.topic, topic, sizeof lb->base.topic);
     hc_strlcpy(lb->dir, dir, sizeof lb->dir);
     char path[600];
+    snprintf(path, sizeof path, "%s/events.lock", dir);
+    lb->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lb->lock_fd < 0)
+        hc_warn("cannot open %s (%s); appends wait on SQLite's lock instead", path,
+                strerror(errno));
     snprintf(path, sizeof path, "%s/events.db", dir);
     int rc = hc_db_open(path, sync, log_migrations,
                         sizeof log_migrations / sizeof log_migrations[0], &lb->db);
@@ -492,6 +525,8 @@ int hc_bus_log_open(const char *dir, const char *topic, const char *sync, hc_bus
     }
     if (rc) {
         hc_db_destroy(lb->db);
+        if (lb->lock_fd >= 0)
+            close(lb->lock_fd);
         free(lb);
         return rc;
     }

@@ -66,6 +66,11 @@ static int classify(const hc_consumer_opts_t *o, const hc_bus_msg_t *m, work_t *
 {
     memset(w, 0, sizeof *w);
     w->m = m;
+    /* Most events are for other services: pass over those by their type
+     * alone, without decoding them (anything unusual is decoded). */
+    char type[40];
+    if (hc_event_peek_type(m->value, m->value_len, type, sizeof type) && !wanted(o, type))
+        return 0;
     if (hc_event_parse(m->value, m->value_len, &w->ev)) {
         char why[200];
         hc_event_explain(m->value, m->value_len, why, sizeof why);
@@ -99,7 +104,9 @@ static int apply_one(hc_conn_t *c, const hc_consumer_opts_t *o, const hc_event_t
         goto out;
     rc = o->apply(c, ev, o->ud);
     if (rc == HC_EINVAL) {
-        rc = hc_conn_exec_script(c, "ROLLBACK TO hc_event; RELEASE hc_event");
+        rc = hc_conn_exec_script(c, "ROLLBACK TO hc_event");
+        if (!rc)
+            rc = hc_conn_exec_script(c, "RELEASE hc_event");
         if (!rc)
             rc = HC_EINVAL;
     } else if (rc == 0) {

@@ -414,11 +414,24 @@ static void sq_db_release(sq_db_t *db, sq_conn_t *c)
     pthread_mutex_unlock(&db->mu);
 }
 
+/* Runs sql, a statement without parameters or rows (BEGIN, COMMIT, a
+ * PRAGMA that sets), from the statement cache: every transaction runs a few
+ * of these, and sqlite3_exec would parse them each time. */
+static int exec_cached(sq_conn_t *c, const char *sql)
+{
+    sqlite3_stmt *st = stmt_get(c, sql);
+    if (!st)
+        return sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 /* Restores the pool's durable setting after a lazy transaction ended. */
 static void end_lazy(sq_conn_t *c)
 {
     if (c->lazy) {
-        sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+        exec_cached(c, "PRAGMA synchronous=FULL");
         c->lazy = 0;
     }
 }
@@ -426,7 +439,7 @@ static void end_lazy(sq_conn_t *c)
 static int sq_conn_begin(sq_conn_t *c)
 {
     pthread_mutex_lock(&c->pool->write_mu);
-    int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = exec_cached(c, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) {
         pthread_mutex_unlock(&c->pool->write_mu);
         end_lazy(c);
@@ -443,18 +456,19 @@ static int sq_conn_begin_lazy(sq_conn_t *c)
      * reach the disk with the next durable commit or checkpoint, in order.
      * SQLite allows the switch only outside a transaction. */
     if (strcmp(c->pool->sync, "NORMAL") != 0 &&
-        sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) == SQLITE_OK)
+        exec_cached(c, "PRAGMA synchronous=NORMAL") == SQLITE_OK)
         c->lazy = 1;
     return sq_conn_begin(c);
 }
 
 static int sq_conn_commit(sq_conn_t *c)
 {
-    int rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    int rc = exec_cached(c, "COMMIT");
     int err = 0;
     if (rc != SQLITE_OK) {
         err = map_rc(c, rc, "COMMIT", 1);
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        if (!sqlite3_get_autocommit(c->db))
+            exec_cached(c, "ROLLBACK");
     } else if (atomic_load(&c->pool->write_err) &&
                sqlite3_total_changes(c->db) != c->changes_at_begin) {
         /* Rows reached the file: writes work again. (A transaction that
@@ -473,7 +487,7 @@ static int sq_conn_commit(sq_conn_t *c)
 static void sq_conn_rollback(sq_conn_t *c)
 {
     if (!sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        exec_cached(c, "ROLLBACK");
     if (c->in_tx) {
         c->in_tx = 0;
         pthread_mutex_unlock(&c->pool->write_mu);
@@ -710,6 +724,16 @@ static int op_query(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, 
 }
 static int op_exec_script(hc_conn_t *c, const char *sql)
 {
+    /* A single short statement (a consumer's SAVEPOINT and RELEASE around
+     * every event) runs from the statement cache; scripts are parsed. */
+    if (strlen(sql) < 64 && !strchr(sql, ';')) {
+        int rc = exec_cached(CONN(c), sql);
+        if (rc == SQLITE_OK)
+            return 0;
+        if (!CONN(c)->quiet)
+            hc_error("sqlite statement failed: %s: %s", sql, sqlite3_errmsg(CONN(c)->db));
+        return map_rc(CONN(c), rc, sql, 1);
+    }
     return sq_conn_exec_script(CONN(c), sql);
 }
 static int op_has_table(hc_conn_t *c, const char *name, int *has)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hc_err.h"
+#include "hc_events.h"
 #include "hc_time.h"
 
 /* The service name events carry as "source"; set by hc_service_run. */
@@ -49,6 +50,44 @@ bad:
     json_decref(root);
     memset(ev, 0, sizeof *ev);
     return HC_EINVAL;
+}
+
+static const char *const known_types[] = {
+    HC_EV_ORDERED,
+    HC_EV_ORDER_REQUESTED,
+    HC_EV_ORDER_CONFIRMED,
+    HC_EV_ORDER_REJECTED,
+    HC_EV_ORDER_CANCELED,
+    HC_EV_ORDER_FAILED,
+    HC_EV_PAYMENT_APPROVED,
+    HC_EV_PAYMENT_CANCELED,
+    HC_EV_RESERVATION_ACCEPTED,
+    HC_EV_RESERVATION_CONFIRMED,
+    HC_EV_RESERVATION_REJECTED,
+    HC_EV_RESERVATION_CANCELED,
+};
+
+int hc_event_peek_type(const char *text, size_t len, char *type, size_t cap)
+{
+    static const char head[] = "{\"eventId\":\"";
+    static const char mid[] = "\",\"eventType\":\"";
+    const size_t uuid_len = 36, h = sizeof head - 1, m = sizeof mid - 1;
+    if (!text || len < h + uuid_len + m || memcmp(text, head, h) != 0 ||
+        memcmp(text + h + uuid_len, mid, m) != 0)
+        return 0;
+    for (size_t i = h; i < h + uuid_len; i++)
+        if (text[i] == '"' || text[i] == '\\')
+            return 0;
+    const char *t = text + h + uuid_len + m, *end = text + len;
+    for (size_t i = 0; i < sizeof known_types / sizeof known_types[0]; i++) {
+        size_t n = strlen(known_types[i]);
+        if (n < cap && (size_t)(end - t) > n && memcmp(t, known_types[i], n) == 0 && t[n] == '"') {
+            memcpy(type, t, n + 1);
+            type[n] = '\0';
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void hc_event_explain(const char *text, size_t len, char *why, size_t n)

@@ -36,6 +36,14 @@ const char *hc_event_str(const hc_event_t *ev, const char *key);
  * version), else 0. */
 int64_t hc_event_id(const hc_event_t *ev, const char *key);
 
+/* The type of the event in text without parsing it, when text begins the way
+ * hc_event_new's events are written (compact, {"eventId":"<uuid>",
+ * "eventType":"...") and the type is one this system knows: copies it into
+ * type (cap bytes) and returns 1. Returns 0 for anything else, which
+ * hc_event_parse must then judge. Lets a consumer pass over events it does
+ * not want without decoding them. */
+int hc_event_peek_type(const char *text, size_t len, char *type, size_t cap);
+
 /* Says in why (n bytes) why text is not an event for hc_event_parse: not
  * JSON (with the parser's message), not an object, or which envelope fields
  * are missing or of the wrong type. */

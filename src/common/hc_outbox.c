@@ -16,6 +16,12 @@
 #define SENT_RETENTION_MS (3600 * 1000)
 #define RELAY_TICK_MS 1000 /* the timer pass, on top of wake-ups */
 #define PRUNE_EVERY_MS 60000
+/* While events keep coming (the last pass published less than BUSY_MS ago),
+ * a wake-up waits LINGER_MS before publishing, so that a few commits share
+ * one append (one fsync of the log) instead of one each. */
+#define RELAY_LINGER_MS 2
+#define RELAY_BUSY_MS 20
+#define RELAY_MARK_MS 50 /* published rows are marked sent within this */
 
 int hc_outbox_add(hc_conn_t *c, json_t *event)
 {
@@ -31,16 +37,18 @@ int hc_outbox_add(hc_conn_t *c, json_t *event)
     return rc;
 }
 
-/* Publishes one batch of up to RELAY_BATCH unsent rows in id order and marks
- * them sent. Returns the number published (0: nothing unsent) or an hc_err. */
-static int flush_batch(hc_db_t *db, hc_bus_t *bus)
+/* Publishes one batch of up to RELAY_BATCH unsent rows with ids above after,
+ * in id order; *lo and *hi receive the first and last id published. Returns
+ * the number published (0: nothing unsent) or an hc_err. */
+static int publish_batch(hc_db_t *db, hc_bus_t *bus, int64_t after, int64_t *lo, int64_t *hi)
 {
     hc_conn_t *c = hc_db_acquire(db);
     hc_rows_t *r = NULL;
     int rc = hc_conn_query(c,
                            "SELECT id, msg_key, payload FROM outbox WHERE sent_at IS NULL"
-                           " ORDER BY id LIMIT ?",
-                           HC_PARAMS(HC_I64(RELAY_BATCH)), &r);
+                           " AND id > ? ORDER BY id LIMIT ?",
+                           HC_PARAMS(HC_I64(after), HC_I64(RELAY_BATCH)), &r);
+    hc_db_release(db, c);
     size_t n = hc_rows_count(r);
     if (rc || n == 0)
         goto out;
@@ -56,32 +64,43 @@ static int flush_batch(hc_db_t *db, hc_bus_t *bus)
         hc_warn("outbox relay: publish of %zu events failed: %s", n, hc_strerror(rc));
         goto out;
     }
-    /* Writers of one database are serialised, so ids commit in increasing
-     * order and the published rows are exactly the unsent ones in this range. */
-    /* A lost mark only republishes (consumers drop duplicates), so it need
-     * not wait for the disk. */
-    rc = hc_conn_begin_lazy(c);
+    *lo = hc_rows_i64(r, 0, 0);
+    *hi = hc_rows_i64(r, n - 1, 0);
+out:
+    hc_rows_free(r);
+    return rc ? rc : (int)n;
+}
+
+/* Marks the published rows lo..hi sent. Writers of one database are
+ * serialised, so ids commit in increasing order and the published rows are
+ * exactly the unsent ones in this range. A lost mark only republishes
+ * (consumers drop duplicates), so it need not wait for the disk. */
+static int mark_sent(hc_db_t *db, int64_t lo, int64_t hi)
+{
+    hc_conn_t *c = hc_db_acquire(db);
+    int rc = hc_conn_begin_lazy(c);
     if (!rc)
         rc = hc_conn_exec(
             c, "UPDATE outbox SET sent_at = ? WHERE id >= ? AND id <= ? AND sent_at IS NULL",
-            HC_PARAMS(HC_I64(hc_now_ms()), HC_I64(hc_rows_i64(r, 0, 0)),
-                      HC_I64(hc_rows_i64(r, n - 1, 0))),
-            NULL);
+            HC_PARAMS(HC_I64(hc_now_ms()), HC_I64(lo), HC_I64(hi)), NULL);
     if (rc)
         hc_conn_rollback(c);
     else
         rc = hc_conn_commit(c);
-out:
-    hc_rows_free(r);
     hc_db_release(db, c);
-    return rc ? rc : (int)n;
+    return rc;
 }
 
 int hc_outbox_flush(hc_db_t *db, hc_bus_t *bus)
 {
     int total = 0, n;
-    while ((n = flush_batch(db, bus)) > 0)
+    int64_t lo = 0, hi = 0;
+    while ((n = publish_batch(db, bus, 0, &lo, &hi)) > 0) {
+        int rc = mark_sent(db, lo, hi);
+        if (rc)
+            return rc;
         total += n;
+    }
     return n < 0 ? n : total;
 }
 
@@ -108,30 +127,86 @@ struct hc_relay {
     hc_db_t *db;
     hc_bus_t *bus;
     hc_worker_t *worker; /* woken by hc_relay_notify */
+    int64_t lo, hi;      /* published rows not yet marked sent (hi 0: none) */
+    int64_t mark_at;     /* monotonic ms by which they are marked */
 };
+
+/* The relay's pass: publishes what is unsent beyond the rows already
+ * published, batch after batch; a batch that is not full ends it without
+ * another look (a row committed since the look woke the relay, so its next
+ * wait returns at once). Returns the number published or an hc_err. */
+static int relay_pass(hc_relay_t *r)
+{
+    int total = 0, n;
+    int64_t lo = 0, hi = 0;
+    while ((n = publish_batch(r->db, r->bus, r->hi, &lo, &hi)) > 0) {
+        if (!r->hi) {
+            r->lo = lo;
+            r->mark_at = hc_mono_ms() + RELAY_MARK_MS;
+        }
+        r->hi = hi;
+        total += n;
+        if (n < RELAY_BATCH)
+            break;
+    }
+    return n < 0 ? n : total;
+}
+
+/* Marks the published rows sent: marks are gathered for up to RELAY_MARK_MS
+ * (one write per burst instead of one per pass), and made at once when the
+ * relay is idle, stopping or about to prune. While rows are published but
+ * unmarked, the outbox keeps them (prune deletes marked rows only), so new
+ * rows get higher ids and the pass's "id > hi" passes over no new row. */
+static void relay_mark(hc_relay_t *r)
+{
+    if (!r->hi)
+        return;
+    int rc = mark_sent(r->db, r->lo, r->hi);
+    if (rc) {
+        hc_warn("outbox relay: marking rows %lld..%lld sent failed: %s; retrying", (long long)r->lo,
+                (long long)r->hi, hc_strerror(rc));
+        r->mark_at = hc_mono_ms() + RELAY_MARK_MS;
+        return;
+    }
+    r->lo = r->hi = 0;
+}
 
 /* The relay's loop: publish, then wait for a commit's wake-up. The first
  * pass publishes what an earlier run left; the pass after the stop is the
- * last flush. */
+ * last one, and its rows are marked before the thread ends. */
 static void relay_main(hc_worker_t *w, void *arg)
 {
     hc_relay_t *r = arg;
     int backoff_ms = 0;
     int64_t prune_at = hc_deadline_ms(PRUNE_EVERY_MS);
+    int64_t busy_until = 0; /* monotonic ms */
     for (;;) {
         int stopping = hc_worker_stopping(w);
-        int n = hc_outbox_flush(r->db, r->bus);
+        if (!stopping && hc_mono_ms() < busy_until)
+            hc_sleep_ms(RELAY_LINGER_MS);
+        int n = relay_pass(r);
+        if (n > 0)
+            busy_until = hc_mono_ms() + RELAY_BUSY_MS;
         backoff_ms =
             n < 0 ? (backoff_ms ? (backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2) : 50) : 0;
-        if (hc_deadline_left(prune_at) == 0) {
-            outbox_prune(r->db);
+        int prune = hc_deadline_left(prune_at) == 0;
+        if (n == 0 || stopping || prune || hc_mono_ms() >= r->mark_at)
+            relay_mark(r);
+        if (prune) {
+            if (!r->hi)
+                outbox_prune(r->db);
             prune_at = hc_deadline_ms(PRUNE_EVERY_MS);
         }
         if (stopping)
             break;
         /* Woken by commits; the timeout only catches rows left by a
-         * previous run or a failed publish. */
-        hc_worker_wait(w, backoff_ms ? backoff_ms : RELAY_TICK_MS);
+         * previous run or a failed publish, or marks what was published. */
+        int64_t wait_ms = backoff_ms ? backoff_ms : RELAY_TICK_MS;
+        if (r->hi) {
+            int64_t left = r->mark_at - hc_mono_ms();
+            wait_ms = left < 1 ? 1 : left < wait_ms ? left : wait_ms;
+        }
+        hc_worker_wait(w, wait_ms);
     }
 }
 

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <jwt.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,60 @@
  * the same secret can verify or mint tokens), or the key file's bytes. */
 static unsigned char token_key[SECRET_MAX];
 static size_t token_key_len;
+
+/* Tokens that verified, so that a client's next request with the same token
+ * costs a hash and a compare instead of two HMACs and three JSON parses. A
+ * slot is chosen by a keyed hash (SipHash, random key), and a hit needs the
+ * whole token to match in constant time; expiry is checked on every use. */
+#define CACHE_SLOTS 64
+typedef struct cached {
+    size_t len; /* 0: empty */
+    char token[HC_TOKEN_MAX_LEN];
+    hc_principal_t principal;
+} cached_t;
+static cached_t cache[CACHE_SLOTS];
+static unsigned char cache_key[crypto_shorthash_KEYBYTES];
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t cache_slot(const char *token, size_t len)
+{
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const unsigned char *)token, len, cache_key);
+    return (size_t)h[0] % CACHE_SLOTS;
+}
+
+/* 1 and *out filled when token is a cached one still valid at now_s. */
+static int cache_get(const char *token, size_t len, int64_t now_s, hc_principal_t *out)
+{
+    int hit = 0;
+    size_t i = cache_slot(token, len);
+    pthread_mutex_lock(&cache_mu);
+    if (cache[i].len == len && sodium_memcmp(cache[i].token, token, len) == 0 &&
+        cache[i].principal.exp > now_s) {
+        *out = cache[i].principal;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return hit;
+}
+
+static void cache_put(const char *token, size_t len, const hc_principal_t *p)
+{
+    size_t i = cache_slot(token, len);
+    pthread_mutex_lock(&cache_mu);
+    memcpy(cache[i].token, token, len);
+    cache[i].len = len;
+    cache[i].principal = *p;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+static void cache_clear(void)
+{
+    pthread_mutex_lock(&cache_mu);
+    sodium_memzero(cache, sizeof cache);
+    randombytes_buf(cache_key, sizeof cache_key);
+    pthread_mutex_unlock(&cache_mu);
+}
 
 /* clang-format off */
 static const char *const role_names[] = {
@@ -59,6 +114,7 @@ int hc_token_init(const char *secret, const char *data_dir)
     token_key_len = 0;
     if (sodium_init() < 0)
         return HC_EIO;
+    cache_clear();
     if (secret && *secret) {
         size_t n = strlen(secret);
         if (n < SECRET_MIN || n > SECRET_MAX)
@@ -199,7 +255,12 @@ out:
 int hc_token_verify(const char *token, int64_t now_s, hc_principal_t *out)
 {
     memset(out, 0, sizeof *out);
-    if (!token || token_key_len == 0 || strlen(token) > HC_TOKEN_MAX_LEN || !signature_ok(token))
+    size_t len = token ? strlen(token) : 0;
+    if (!token || token_key_len == 0 || len > HC_TOKEN_MAX_LEN)
+        return HC_EINVAL;
+    if (cache_get(token, len, now_s, out))
+        return 0;
+    if (!signature_ok(token))
         return HC_EINVAL;
     jwt_t *jwt = NULL;
     char *claims = NULL;
@@ -213,6 +274,8 @@ int hc_token_verify(const char *token, int64_t now_s, hc_principal_t *out)
     if (!claims)
         goto out;
     rc = read_claims(claims, now_s, out);
+    if (rc == 0)
+        cache_put(token, len, out);
 out:
     free(claims);
     jwt_free(jwt);

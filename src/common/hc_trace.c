@@ -8,16 +8,39 @@
 #include "hc_err.h"
 #include "hc_log.h"
 
-void hc_random_bytes(void *buf, unsigned n)
+static void fill(unsigned char *p, size_t n)
 {
-    unsigned char *p = buf;
     while (n) {
         ssize_t got = getrandom(p, n, 0);
         if (got <= 0)
             hc_fatal("getrandom failed");
         p += got;
-        n -= (unsigned)got;
+        n -= (size_t)got;
     }
+}
+
+/* Each thread draws from its own pool of kernel random bytes, refilled 256
+ * at a time: a booking asks for a few ids, and one getrandom(2) then serves
+ * many of them. A byte is handed out once and wiped from the pool. */
+#define POOL_BYTES 256
+static _Thread_local unsigned char pool[POOL_BYTES];
+static _Thread_local unsigned pool_left;
+
+void hc_random_bytes(void *buf, unsigned n)
+{
+    unsigned char *p = buf;
+    if (n > POOL_BYTES / 4) {
+        fill(p, n);
+        return;
+    }
+    if (pool_left < n) {
+        fill(pool, POOL_BYTES);
+        pool_left = POOL_BYTES;
+    }
+    unsigned char *from = pool + POOL_BYTES - pool_left;
+    memcpy(p, from, n);
+    memset(from, 0, n);
+    pool_left -= n;
 }
 
 static void to_hex(const unsigned char *in, size_t n, char *out)

@@ -29,7 +29,9 @@ void hc_trace_format(const hc_trace_t *t, char *buf);
 /* Parses header if valid, else makes a new root: the per-request rule. */
 void hc_trace_accept(const char *header, hc_trace_t *out);
 
-/* Fills buf with n random bytes from the kernel (getrandom). */
+/* Fills buf with n random bytes from the kernel (getrandom), through a small
+ * per-thread pool for short requests (ids). Not for use across fork without
+ * exec. */
 void hc_random_bytes(void *buf, unsigned n);
 
 /* Writes a random RFC 4122 version-4 UUID string (37 bytes with NUL). */

@@ -133,6 +133,7 @@ int notification_provider_init(notification_provider_t *p, const hc_config_t *cf
     if (strcmp(cfg->sms_provider, "log") == 0) {
         p->name = "log";
         p->send = log_send;
+        p->quick = 1;
     } else if (strcmp(cfg->sms_provider, "http") == 0) {
         p->name = "http";
         p->send = http_send;
@@ -149,13 +150,25 @@ int notification_provider_init(notification_provider_t *p, const hc_config_t *cf
  * when we got it. Returns 0 or an hc_err (rolled back). The claim does not
  * wait for the disk: the outcome's durable commit carries it along, and a
  * power cut before that re-sends the message either way (see the top). */
-static int claim_row(hc_conn_t *c, const notification_msg_t *m, int64_t lease_until, int *claimed)
+/* What one attempt came to, kept until the group's outcomes are stored. */
+typedef struct attempt {
+    int claimed;
+    int sent;
+    int attempts;
+    int64_t next_ms;
+    char masked[20];
+    char err[256];
+} attempt_t;
+
+/* Claims rows d[0..n) for one attempt each, in one transaction that need not
+ * wait for the disk (a lost claim only lets a later pass try the row). */
+static int claim_group(hc_conn_t *c, const notification_due_t *d, size_t n, int64_t lease_until,
+                       attempt_t *a)
 {
-    *claimed = 0;
     int rc = hc_conn_begin_lazy(c);
-    if (rc)
-        return rc;
-    rc = notification_store_claim(c, m->id, m->next_attempt_at, lease_until, claimed);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = notification_store_claim(c, d[i].msg.id, d[i].msg.next_attempt_at, lease_until,
+                                      &a[i].claimed);
     if (rc) {
         hc_conn_rollback(c);
         return rc;
@@ -163,19 +176,23 @@ static int claim_row(hc_conn_t *c, const notification_msg_t *m, int64_t lease_un
     return hc_conn_commit(c);
 }
 
-/* Records the outcome of one attempt in a short transaction. */
-static int record_outcome(hc_conn_t *c, const notification_msg_t *m, const char *provider, int sent,
-                          int attempts, const char *error, int64_t next_ms)
+/* Stores the outcome of every attempt of the group in one durable
+ * transaction. */
+static int record_group(hc_conn_t *c, const notification_due_t *d, size_t n, const char *provider,
+                        const attempt_t *a)
 {
     char now[32];
     hc_now_rfc3339(now);
     int rc = hc_conn_begin(c);
-    if (rc)
-        return rc;
-    if (sent)
-        rc = notification_store_mark_sent(c, m->id, provider, now);
-    else
-        rc = notification_store_mark_failed(c, m->id, provider, attempts, error, next_ms, now);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (!a[i].claimed)
+            continue;
+        if (a[i].sent)
+            rc = notification_store_mark_sent(c, d[i].msg.id, provider, now);
+        else
+            rc = notification_store_mark_failed(c, d[i].msg.id, provider, a[i].attempts, a[i].err,
+                                                a[i].next_ms, now);
+    }
     if (rc) {
         hc_conn_rollback(c);
         return rc;
@@ -183,20 +200,13 @@ static int record_outcome(hc_conn_t *c, const notification_msg_t *m, const char 
     return hc_conn_commit(c);
 }
 
-/* Attempts one due row: claim, send outside any transaction, record. Returns
- * 1 when attempted, 0 when another sender had it, or a negative hc_err. */
-static int deliver(hc_conn_t *c, const notification_sender_opts_t *o, const notification_due_t *d)
+/* Sends one claimed row and notes the outcome in a. */
+static void attempt_one(const notification_sender_opts_t *o, const notification_due_t *d,
+                        attempt_t *a)
 {
     const notification_msg_t *m = &d->msg;
     const notification_provider_t *p = &o->provider;
-    int claimed = 0;
-    int rc = claim_row(c, m, hc_now_ms() + o->lease_ms, &claimed);
-    if (rc || !claimed)
-        return rc;
-
-    hc_log_ctx_set(m->trace_id[0] ? m->trace_id : NULL, m->order_id);
-    char err[256] = "", masked[20];
-    hc_phone_mask(d->phone, masked, sizeof masked);
+    hc_phone_mask(d->phone, a->masked, sizeof a->masked);
     notification_sms_t sms = {
         .id = m->id,
         .order_id = m->order_id,
@@ -204,37 +214,78 @@ static int deliver(hc_conn_t *c, const notification_sender_opts_t *o, const noti
         .text = m->text,
         .trace_id = m->trace_id,
     };
-    int src = p->send(p, &sms, err, sizeof err);
-    int attempts = m->attempts + 1;
-    int64_t next_ms = 0;
-    if (src == 0) {
-        rc = record_outcome(c, m, p->name, 1, attempts, NULL, 0);
-        if (!rc) {
-            hc_info("SMS %lld (%s) sent via %s to %s", (long long)m->id, m->order_status, p->name,
-                    masked);
-            hc_metrics_count("hc_sms_sent_total", p->name, 1);
-        }
-    } else {
-        if (!err[0])
-            snprintf(err, sizeof err, "%s", hc_strerror(src));
-        if (attempts < o->max_attempts)
-            next_ms = hc_now_ms() + notification_backoff_ms(attempts);
-        rc = record_outcome(c, m, p->name, 0, attempts, err, next_ms);
-        if (!rc && next_ms)
-            hc_warn("SMS %lld (%s) to %s failed (attempt %d of %d): %s; retrying in %lld ms",
-                    (long long)m->id, m->order_status, masked, attempts, o->max_attempts, err,
-                    (long long)(next_ms - hc_now_ms()));
-        else if (!rc)
-            hc_error("SMS %lld (%s) to %s failed for good after %d attempts: %s", (long long)m->id,
-                     m->order_status, masked, attempts, err);
-        hc_metrics_count("hc_sms_failed_total", p->name, 1);
+    a->err[0] = '\0';
+    hc_log_ctx_set(m->trace_id[0] ? m->trace_id : NULL, m->order_id);
+    int src = p->send(p, &sms, a->err, sizeof a->err);
+    hc_log_ctx_clear();
+    a->attempts = m->attempts + 1;
+    a->sent = src == 0;
+    a->next_ms = 0;
+    if (src) {
+        if (!a->err[0])
+            snprintf(a->err, sizeof a->err, "%s", hc_strerror(src));
+        if (a->attempts < o->max_attempts)
+            a->next_ms = hc_now_ms() + notification_backoff_ms(a->attempts);
     }
+}
+
+/* Logs and counts the outcome of a claimed attempt once it is stored (rc 0),
+ * or says that it could not be. */
+static void report_one(const notification_sender_opts_t *o, const notification_due_t *d,
+                       const attempt_t *a, int rc)
+{
+    const notification_msg_t *m = &d->msg;
+    const char *name = o->provider.name;
+    hc_log_ctx_set(m->trace_id[0] ? m->trace_id : NULL, m->order_id);
     if (rc)
         /* The claim expires after lease_ms and the row is tried again; after
          * a provider success that means one repeated message. */
         hc_error("cannot record the outcome of SMS %lld: %s", (long long)m->id, hc_strerror(rc));
+    else if (a->sent)
+        hc_info("SMS %lld (%s) sent via %s to %s", (long long)m->id, m->order_status, name,
+                a->masked);
+    else if (a->next_ms)
+        hc_warn("SMS %lld (%s) to %s failed (attempt %d of %d): %s; retrying in %lld ms",
+                (long long)m->id, m->order_status, a->masked, a->attempts, o->max_attempts, a->err,
+                (long long)(a->next_ms - hc_now_ms()));
+    else
+        hc_error("SMS %lld (%s) to %s failed for good after %d attempts: %s", (long long)m->id,
+                 m->order_status, a->masked, a->attempts, a->err);
+    if (a->sent)
+        hc_metrics_count("hc_sms_sent_total", name, 1);
+    else
+        hc_metrics_count("hc_sms_failed_total", name, 1);
     hc_log_ctx_clear();
-    return rc ? rc : 1;
+}
+
+/* Delivers the group d[0..n): claims every row in one transaction, sends the
+ * claimed ones, and stores all outcomes in one durable transaction. Returns
+ * the number of rows attempted, or an hc_err. */
+static int deliver_group(hc_conn_t *c, const notification_sender_opts_t *o,
+                         const notification_due_t *d, size_t n, const hc_worker_t *worker)
+{
+    attempt_t a[NOTIFICATION_SMS_GROUP_MAX];
+    memset(a, 0, sizeof a);
+    int rc = claim_group(c, d, n, hc_now_ms() + o->lease_ms, a);
+    if (rc)
+        return rc;
+    int attempted = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* A row claimed but not tried (stopping) waits for its lease. */
+        if (a[i].claimed && hc_worker_stopping(worker))
+            a[i].claimed = 0;
+        if (!a[i].claimed)
+            continue;
+        attempt_one(o, &d[i], &a[i]);
+        attempted++;
+    }
+    if (!attempted)
+        return 0;
+    rc = record_group(c, d, n, o->provider.name, a);
+    for (size_t i = 0; i < n; i++)
+        if (a[i].claimed)
+            report_one(o, &d[i], &a[i], rc);
+    return rc ? rc : attempted;
 }
 
 int notification_sender_run_once(hc_db_t *db, const notification_sender_opts_t *opts,
@@ -243,11 +294,15 @@ int notification_sender_run_once(hc_db_t *db, const notification_sender_opts_t *
     notification_due_t *due = NULL;
     size_t n = 0;
     int attempted = 0;
+    /* Rows claimed together must all be sent within one lease: a provider
+     * that may block up to its timeout gets one row per group. */
+    size_t group = opts->provider.quick ? NOTIFICATION_SMS_GROUP_MAX : 1;
     hc_conn_t *c = hc_db_acquire(db);
     int rc =
         notification_store_due(c, hc_now_ms(), opts->batch ? opts->batch : DEFAULT_BATCH, &due, &n);
-    for (size_t i = 0; !rc && i < n && !hc_worker_stopping(worker); i++) {
-        int r = deliver(c, opts, &due[i]);
+    for (size_t i = 0; !rc && i < n && !hc_worker_stopping(worker); i += group) {
+        size_t k = n - i < group ? n - i : group;
+        int r = deliver_group(c, opts, &due[i], k, worker);
         if (r < 0)
             rc = r;
         else

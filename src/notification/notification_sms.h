@@ -34,7 +34,12 @@ struct notification_provider {
     const char *name; /* stored in notifications.provider: "log", "http" */
     notification_send_cb send;
     const void *ud; /* provider settings, borrowed (http: the hc_config_t) */
+    int quick;      /* 1: send returns at once (a local file), so the sender may
+                       claim, send and record several rows together */
 };
+
+/* The most rows a quick provider's sender claims and records together. */
+#define NOTIFICATION_SMS_GROUP_MAX 16
 
 /* The file the log provider appends every message it sends to, one JSON
  * line {"to","text","at"} each (the full number and text, codes included),
@@ -57,9 +62,12 @@ typedef struct notification_sender_opts {
     size_t batch;     /* rows read per pass (default 16) */
 } notification_sender_opts_t;
 
-/* Delivers every row due now, oldest first: claims it (short transaction),
- * calls the provider with no transaction open, then records SENT or a failed
- * attempt with its next try after notification_backoff_ms (short transaction).
+/* Delivers every row due now, oldest first: claims it (a short transaction
+ * that does not wait for the disk), calls the provider with no transaction
+ * open, then records SENT or a failed attempt with its next try after
+ * notification_backoff_ms (a short durable transaction). A quick provider's
+ * rows go in groups of up to NOTIFICATION_SMS_GROUP_MAX: one claim and one
+ * outcome transaction per group.
  * Stops early, between rows, once worker (the sender's; may be NULL) is
  * stopping. Returns the number of rows attempted, or a negative hc_err when
  * storage failed. */

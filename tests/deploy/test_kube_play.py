@@ -13,16 +13,19 @@ What is changed for podman, and why:
 - HC_PAYMENT_TIMEOUT_MS=5000, as in the end-to-end harness;
 - every name gets a per-run prefix, so a run never meets another's pods,
   volume or secret;
-- the Secret is written for podman 4.3, which copies a Secret's `data`
-  values into the mounted files without base64-decoding them (and ignores
-  `stringData`): the test's secrets are themselves base64 text, given as is.
+- the Secret's files come from a host directory (a `hostPath` volume in
+  place of the `secret` volume): podman 4.3 fills the volume it makes for a
+  Secret only after the first container that mounts it has started, so that
+  pod (order, in a failed run) read an empty HC_SECRETS_DIR, made its own
+  keys, and payment refused its signed calls (403 -> 503 payment_unavailable).
+  What HC_SECRETS_DIR holds is the same: one file per secret.
 
 The overlay kafka-postgres is played the same way against a Kafka broker
 and a PostgreSQL server the test starts (scripts/kafka.sh, scripts/postgres.sh).
 
 Played: the ConfigMap (env with envFrom), the PersistentVolumeClaim (a podman
-volume the four service pods share, as on one node), the Secret (files under
-HC_SECRETS_DIR), the Deployments with their security contexts (user 10001,
+volume the four service pods share, as on one node), the Secret's keys as
+files under HC_SECRETS_DIR, the Deployments with their security contexts (user 10001,
 read-only root file system, emptyDir run directories) and probes. Not played,
 validated only (make deploy-check): Services, HorizontalPodAutoscalers,
 PodDisruptionBudgets, NetworkPolicies, the Namespace."""
@@ -41,9 +44,11 @@ from conftest import ROOT, podman
 PLAYED = {"ConfigMap", "PersistentVolumeClaim", "Deployment"}
 
 
-def podman_manifests(prefix, ports, image, kustomization="base", settings=None):
+def podman_manifests(prefix, ports, image, kustomization="base", settings=None,
+                     secrets_dir=None):
     """A kustomization of deploy/k8s, rendered, as podman plays it (see
-    above), with settings (HC_*: value) added to its ConfigMap."""
+    above), with settings (HC_*: value) added to its ConfigMap and the
+    Secret's volume a host directory (secrets_dir) holding its files."""
     docs = [d for d in render.render(os.path.join(ROOT, "deploy", "k8s", kustomization))
             if d["kind"] in PLAYED]
     for d in docs:
@@ -83,7 +88,8 @@ def podman_manifests(prefix, ports, image, kustomization="base", settings=None):
                     v["persistentVolumeClaim"]["claimName"] = \
                         prefix + v["persistentVolumeClaim"]["claimName"]
                 if "secret" in v:
-                    v["secret"]["secretName"] = prefix + v["secret"]["secretName"]
+                    del v["secret"]
+                    v["hostPath"] = {"path": str(secrets_dir), "type": "Directory"}
     return docs
 
 
@@ -95,20 +101,19 @@ def play_and_book(image, tmp_path, kustomization="base", settings=None):
     prefix = "hct%s-" % uuid.uuid4().hex[:6]
     names = ["gateway", "order", "reservation", "payment", "notification"]
     ports = dict(zip(names, hc.free_ports(len(names))))
-    # base64 text, 64 characters each: what podman 4.3 mounts as it is
+    # the Secret's keys, one file each, readable by the pods' user 10001
     jwt = base64.b64encode(secrets.token_bytes(48)).decode()
-    secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-              "metadata": {"name": prefix + "healthcenter-secrets"},
-              "data": {"HC_JWT_SECRET": jwt,
-                       "HC_SERVICE_SECRET": base64.b64encode(secrets.token_bytes(48)).decode()}}
-    secret_file = tmp_path / "secret.yaml"
-    secret_file.write_text(yaml.safe_dump(secret))
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    secrets_dir.chmod(0o755)
+    for name, value in (("HC_JWT_SECRET", jwt),
+                        ("HC_SERVICE_SECRET", base64.b64encode(secrets.token_bytes(48)).decode())):
+        (secrets_dir / name).write_text(value)
+        (secrets_dir / name).chmod(0o644)
     play_file = tmp_path / "play.yaml"
     play_file.write_text(yaml.safe_dump_all(
-        podman_manifests(prefix, ports, image, kustomization, settings)))
+        podman_manifests(prefix, ports, image, kustomization, settings, secrets_dir)))
     try:
-        # the Secret first: the pods' secret volumes look it up
-        podman("kube", "play", str(secret_file))
         podman("kube", "play", str(play_file), timeout=300)
         gw = "http://127.0.0.1:%d" % ports["gateway"]
 
@@ -146,12 +151,15 @@ def play_and_book(image, tmp_path, kustomization="base", settings=None):
         # the settings as the service sees them: secrets from the files
         out = podman("exec", prefix + "order-pod-0-order", "healthcenter", "config").stdout
         assert "HC_JWT_SECRET='********'" in out and "# file, hidden" in out
+        # and every service started with them: none made keys of its own
+        for name in names[1:]:
+            made = podman("exec", "%s%s-pod-0-%s" % (prefix, name, name), "ls",
+                          "/data").stdout.split()
+            assert not {"service.key", "jwt.key"} & set(made), (name, made)
     finally:
         podman("kube", "down", str(play_file), check=False, timeout=120)
-        # the PVC's volume, and the one podman 4.3 makes for a secret volume
-        for volume in ("healthcenter-data", "healthcenter-secrets"):
-            podman("volume", "rm", "-f", prefix + volume, check=False)
-        podman("secret", "rm", prefix + "healthcenter-secrets", check=False)
+        # the PVC's volume
+        podman("volume", "rm", "-f", prefix + "healthcenter-data", check=False)
         left = [n for n in podman("ps", "-a", "--format", "{{.Names}}").stdout.split() +
                 podman("volume", "ls", "--format", "{{.Name}}").stdout.split()
                 if n.startswith(prefix)]

@@ -219,6 +219,43 @@ static void test_explain_says_what_is_wrong(void **state)
     expect_explained("{}", "eventId (string) eventType (string) orderId (integer)");
 }
 
+/* The type is read from the start of events as hc_event_new writes them,
+ * and only there; everything else is left to hc_event_parse. */
+static void test_peek_type(void **state)
+{
+    (void)state;
+    char type[40];
+    json_t *ev = hc_event_new("PaymentApproved", 12, NULL);
+    json_object_set_new(ev, "reason", json_string("\"eventType\":\"Ordered\""));
+    char *text = json_dumps(ev, JSON_COMPACT);
+    assert_int_equal(hc_event_peek_type(text, strlen(text), type, sizeof type), 1);
+    assert_string_equal(type, "PaymentApproved");
+    /* cut short of the type's closing quote */
+    size_t upto = strstr(text, "PaymentApproved") - text + strlen("PaymentApproved");
+    assert_int_equal(hc_event_peek_type(text, upto, type, sizeof type), 0);
+    assert_int_equal(hc_event_peek_type(text, upto + 1, type, sizeof type), 1);
+    /* too small a buffer */
+    assert_int_equal(hc_event_peek_type(text, strlen(text), type, 5), 0);
+    free(text);
+    json_decref(ev);
+
+    static const char *const others[] = {
+        "",
+        "not json",
+        /* a type this system does not know, or a prefix of one */
+        "{\"eventId\":\"123e4567-e89b-12d3-a456-426614174000\",\"eventType\":\"Paid\",\"orderId\":"
+        "1}",
+        "{\"eventId\":\"123e4567-e89b-12d3-a456-426614174000\",\"eventType\":\"OrderedX\"}",
+        /* another layout: the keys in another order, spaces, an escape */
+        "{\"eventType\":\"Ordered\",\"eventId\":\"123e4567-e89b-12d3-a456-426614174000\"}",
+        "{ \"eventId\":\"123e4567-e89b-12d3-a456-426614174000\",\"eventType\":\"Ordered\"}",
+        "{\"eventId\":\"123e4567-e89b-12d3-a456-4266141740\\\"\",\"eventType\":\"Ordered\"}",
+        "{\"eventId\":\"short\",\"eventType\":\"Ordered\",\"orderId\":1}",
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        assert_int_equal(hc_event_peek_type(others[i], strlen(others[i]), type, sizeof type), 0);
+}
+
 int main(void)
 {
     hc_log_init("test_event", "error");
@@ -233,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_parse_without_traceparent),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_explain_says_what_is_wrong),
+        cmocka_unit_test(test_peek_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -340,6 +340,47 @@ static void test_relay_publishes_after_notify(void **state)
     hc_relay_stop(NULL);
 }
 
+/* Polls (bounded by ms) until db's backlog is 0; returns the last backlog. */
+static int64_t wait_backlog_empty(hc_db_t *db, int ms)
+{
+    int64_t deadline = hc_test_mono_ms() + ms, left;
+    while ((left = hc_outbox_backlog(db)) != 0 && hc_test_mono_ms() < deadline)
+        usleep(2000);
+    return left;
+}
+
+/* The relay marks what it published while it runs (gathered over a few ms,
+ * not only at stop), never publishes a row twice across bursts, notifies and
+ * a failed publish, and publishes rows committed while earlier ones wait for
+ * their mark. */
+static void test_relay_marks_what_it_published(void **state)
+{
+    fixture_t *f = *state;
+    hc_relay_t *relay = NULL;
+    enum { BURSTS = 5, PER = 7 };
+    static int64_t orders[BURSTS * PER];
+    static int seqs[BURSTS * PER];
+    for (int i = 0; i < BURSTS * PER; i++) {
+        orders[i] = 70 + i % 3;
+        seqs[i] = i + 1;
+    }
+    assert_int_equal(hc_relay_start(f->db, &f->bus.base, &relay), 0);
+    for (int b = 0; b < BURSTS; b++) {
+        if (b == 2)
+            f->bus.fail_next = 1; /* this burst's first publish fails */
+        for (int i = 0; i < PER; i++) {
+            add_events(f->db, orders + b * PER + i, seqs + b * PER + i, 1, 1);
+            hc_relay_notify(relay);
+        }
+        size_t want = (size_t)(b + 1) * PER;
+        assert_int_equal(wait_published(&f->bus, want, 5000), want);
+    }
+    assert_int_equal(wait_backlog_empty(f->db, 5000), 0);
+    hc_relay_stop(relay);
+    expect_published(&f->bus, orders, seqs, BURSTS * PER);
+    assert_int_equal(hc_outbox_backlog(f->db), 0);
+}
+
 int main(void)
 {
     hc_log_init("test_outbox", "error");
@@ -353,6 +394,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flush_publishes_whole_backlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay_wakes_on_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay_publishes_after_notify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_marks_what_it_published, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

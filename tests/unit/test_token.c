@@ -135,6 +135,46 @@ static void test_expired(void **state)
     assert_int_equal(hc_token_verify(tok, NOW + 100000, &out), HC_EINVAL);
 }
 
+/* A token verified once is remembered: the second verification gives the
+ * same principal, and still ends at expiry and when the key changes. */
+static void test_verified_tokens_are_cached_safely(void **state)
+{
+    (void)state;
+    char tok[HC_TOKEN_MAX_LEN + 1];
+    hc_principal_t a, b, p = principal(HC_ROLE_ADMIN, "kim");
+    p.centers[0] = 3;
+    p.centers[1] = 7;
+    p.n_centers = 2;
+    assert_int_equal(hc_token_issue(&p, 60, NOW, tok, sizeof tok), 0);
+    assert_int_equal(hc_token_verify(tok, NOW, &a), 0);
+    assert_int_equal(hc_token_verify(tok, NOW + 1, &b), 0);
+    assert_memory_equal(&a, &b, sizeof a);
+    assert_int_equal(b.n_centers, 2);
+    assert_int_equal(b.centers[1], 7);
+    assert_string_equal(b.sub, "kim");
+    /* many other tokens verified meanwhile (they take its slot or not) */
+    for (int i = 0; i < 200; i++) {
+        char other[HC_TOKEN_MAX_LEN + 1];
+        hc_principal_t q = principal(HC_ROLE_CUSTOMER, "01012345678"), o;
+        assert_int_equal(hc_token_issue(&q, 60 + i, NOW, other, sizeof other), 0);
+        assert_int_equal(hc_token_verify(other, NOW, &o), 0);
+    }
+    assert_int_equal(hc_token_verify(tok, NOW + 2, &b), 0);
+    assert_memory_equal(&a, &b, sizeof a);
+    /* a prefix of a cached token is no token */
+    char cut[HC_TOKEN_MAX_LEN + 1];
+    snprintf(cut, sizeof cut, "%.*s", (int)strlen(tok) - 1, tok);
+    assert_int_equal(hc_token_verify(cut, NOW, &b), HC_EINVAL);
+    /* expiry is checked on every use */
+    assert_int_equal(hc_token_verify(tok, NOW + 60, &b), HC_EINVAL);
+    assert_int_equal(b.role, HC_ROLE_NONE);
+    /* a new key forgets what the old one verified */
+    assert_int_equal(hc_token_verify(tok, NOW, &b), 0);
+    assert_int_equal(hc_token_init("another-secret-of-at-least-32-bytes!!", NULL), 0);
+    assert_int_equal(hc_token_verify(tok, NOW, &b), HC_EINVAL);
+    assert_int_equal(hc_token_init(SECRET, NULL), 0);
+}
+
 static void test_forged_signature(void **state)
 {
     (void)state;
@@ -380,6 +420,7 @@ int main(void)
         cmocka_unit_test_setup(test_round_trip_every_role, setup),
         cmocka_unit_test_setup(test_issue_refuses_bad_principals, setup),
         cmocka_unit_test_setup(test_expired, setup),
+        cmocka_unit_test_setup(test_verified_tokens_are_cached_safely, setup),
         cmocka_unit_test_setup(test_forged_signature, setup),
         cmocka_unit_test_setup(test_alg_none_and_other_algorithms, setup),
         cmocka_unit_test_setup(test_tampered_payload, setup),
