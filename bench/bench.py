@@ -526,6 +526,25 @@ class System:
 # --------------------------------------------------------------------------- load
 
 
+def run_load(what, cmd, label, timeout, procs):
+    """Runs the load generator cmd (its last argument the customer token, kept out
+    of the log). Returns (stdout, monotonic start, wall-clock start, cpu0, cpu1):
+    with procs ([(name, pid)]), cpu0 and cpu1 are the cpu_snapshot()s of those
+    processes right before it starts and right after it ends, else None."""
+    log("%s: %s", label, " ".join(cmd[:-1] + ["<customer token>"]))
+    cpu0 = cpu_snapshot(None, procs) if procs is not None else None
+    t0 = time.monotonic()
+    wall0 = time.time()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    cpu1 = cpu_snapshot(None, procs) if procs is not None else None
+    out = p.stdout.decode("utf-8", "replace")
+    if p.returncode != 0:
+        raise BenchError("%s failed (exit %d): %s %s"
+                         % (what, p.returncode, out[-2000:],
+                            p.stderr.decode("utf-8", "replace")[-2000:]))
+    return out, t0, wall0, cpu0, cpu1
+
+
 def run_wrk(gw_port, date, concurrency, duration, timeout_s, label, procs=None):
     """Runs wrk; with procs ([(name, pid)]), res["cpu0"] and res["cpu1"] are the
     cpu_snapshot()s of those processes right before wrk starts and right after it ends."""
@@ -533,17 +552,7 @@ def run_wrk(gw_port, date, concurrency, duration, timeout_s, label, procs=None):
     cmd = ["wrk", "-t%d" % threads, "-c%d" % concurrency, "-d%ds" % duration, "--latency",
            "--timeout", "%ds" % timeout_s, "-s", BOOK_LUA, "http://127.0.0.1:%d" % gw_port,
            "--", date, TOKENS["customer"]]
-    log("%s: %s", label, " ".join(cmd[:-1] + ["<customer token>"]))
-    cpu0 = cpu_snapshot(None, procs) if procs is not None else None
-    t0 = time.monotonic()
-    wall0 = time.time()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=duration + timeout_s + 60)
-    cpu1 = cpu_snapshot(None, procs) if procs is not None else None
-    out = p.stdout.decode("utf-8", "replace")
-    if p.returncode != 0:
-        raise BenchError("wrk failed (exit %d): %s %s"
-                         % (p.returncode, out[-2000:], p.stderr.decode("utf-8", "replace")[-2000:]))
+    out, t0, wall0, cpu0, cpu1 = run_load("wrk", cmd, label, duration + timeout_s + 60, procs)
     res = None
     for line in out.splitlines():
         if line.startswith("HCBENCH "):
@@ -569,17 +578,8 @@ def run_loadgen(loadgen, gw_port, date, rate, connections, duration, timeout_s, 
     cmd = [loadgen, "--port", str(gw_port), "--rate", "%g" % rate, "--duration", str(duration),
            "--connections", str(connections), "--timeout", str(timeout_s), "--date", date,
            "--token", TOKENS["customer"]]
-    log("%s: %s", label, " ".join(cmd[:-1] + ["<customer token>"]))
-    cpu0 = cpu_snapshot(None, procs) if procs is not None else None
-    t0 = time.monotonic()
-    wall0 = time.time()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=duration + timeout_s + 60)
-    cpu1 = cpu_snapshot(None, procs) if procs is not None else None
-    out = p.stdout.decode("utf-8", "replace")
-    if p.returncode != 0:
-        raise BenchError("hc-loadgen failed (exit %d): %s %s"
-                         % (p.returncode, out[-2000:], p.stderr.decode("utf-8", "replace")[-2000:]))
+    out, t0, wall0, cpu0, cpu1 = run_load("hc-loadgen", cmd, label, duration + timeout_s + 60,
+                                          procs)
     try:
         lg = json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError):
