@@ -129,6 +129,7 @@ struct hc_relay {
     hc_worker_t *worker; /* woken by hc_relay_notify */
     int64_t lo, hi;      /* published rows not yet marked sent (hi 0: none) */
     int64_t mark_at;     /* monotonic ms by which they are marked */
+    int64_t mark_ms;     /* RELAY_MARK_MS, or 0: marked after every pass */
 };
 
 /* The relay's pass: publishes what is unsent beyond the rows already
@@ -142,7 +143,7 @@ static int relay_pass(hc_relay_t *r)
     while ((n = publish_batch(r->db, r->bus, r->hi, &lo, &hi)) > 0) {
         if (!r->hi) {
             r->lo = lo;
-            r->mark_at = hc_mono_ms() + RELAY_MARK_MS;
+            r->mark_at = hc_mono_ms() + r->mark_ms;
         }
         r->hi = hi;
         total += n;
@@ -152,9 +153,12 @@ static int relay_pass(hc_relay_t *r)
     return n < 0 ? n : total;
 }
 
-/* Marks the published rows sent: marks are gathered for up to RELAY_MARK_MS
- * (one write per burst instead of one per pass), and made at once when the
- * relay is idle, stopping or about to prune. While rows are published but
+/* Marks the published rows sent: on SQLite, marks are gathered for up to
+ * RELAY_MARK_MS (one write per burst instead of one per pass), and made at
+ * once when the relay is idle, stopping or about to prune. On PostgreSQL,
+ * where several instances of a service share one outbox and each runs a
+ * relay, every pass marks at once: a mark held back would let the other
+ * instances' relays publish the same rows again. While rows are published but
  * unmarked, the outbox keeps them (prune deletes marked rows only), so new
  * rows get higher ids and the pass's "id > hi" passes over no new row. */
 static void relay_mark(hc_relay_t *r)
@@ -215,6 +219,7 @@ int hc_relay_start(hc_db_t *db, hc_bus_t *bus, hc_relay_t **out)
     hc_relay_t *r = hc_xcalloc(1, sizeof *r);
     r->db = db;
     r->bus = bus;
+    r->mark_ms = strcmp(hc_db_kind(db), "SQLite") == 0 ? RELAY_MARK_MS : 0;
     int rc = hc_worker_start("hc-relay", relay_main, r, &r->worker);
     if (rc) {
         free(r);
