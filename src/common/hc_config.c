@@ -2,6 +2,7 @@
 #include "hc_config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -421,10 +422,20 @@ int hc_config_parse_centers(hc_config_t *cfg, const char *spec)
     return rc;
 }
 
+/* The services, indexed as HC_NSERVICES says. */
+static const char *const service_names[HC_NSERVICES] = {"order", "reservation", "payment",
+                                                        "notification"};
+
+/* The variable HC_<SERVICE><suffix> of service i ("HC_ORDER_HOST"), into out. */
+static void service_var(int i, const char *suffix, char *out, size_t n)
+{
+    snprintf(out, n, "HC_%s%s", service_names[i], suffix);
+    for (char *p = out; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+}
+
 int hc_config_parse_scale(hc_config_t *cfg, const char *spec, char *err, size_t errlen)
 {
-    static const char *const names[HC_NSERVICES] = {"order", "reservation", "payment",
-                                                    "notification"};
     for (int i = 0; i < HC_NSERVICES; i++)
         cfg->scale[i] = 1;
     const char *p = spec;
@@ -446,7 +457,7 @@ int hc_config_parse_scale(hc_config_t *cfg, const char *spec, char *err, size_t 
         *eq = '\0';
         int k = -1;
         for (int i = 0; i < HC_NSERVICES; i++)
-            if (strcmp(item, names[i]) == 0)
+            if (strcmp(item, service_names[i]) == 0)
                 k = i;
         if (k < 0) {
             snprintf(err, errlen,
@@ -595,17 +606,14 @@ static int is_pg_url(const char *url)
  * so that `healthcenter config` can mask its password). */
 static int db_urls_check(const hc_config_t *cfg, char *err, size_t errlen)
 {
-    static const char *const names[] = {"order", "reservation", "payment", "notification"};
     if (cfg->db_url[0] && !is_pg_url(cfg->db_url)) {
         snprintf(err, errlen, "HC_DB_URL: expected postgresql://[user[:password]@]host[:port]/db");
         return HC_EINVAL;
     }
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const char *own = hc_config_db_url(cfg, names[i]);
+    for (int i = 0; i < HC_NSERVICES; i++) {
+        const char *own = hc_config_db_url(cfg, service_names[i]);
         char var[64];
-        snprintf(var, sizeof var, "HC_%s_DB_URL", names[i]);
-        for (char *p = var; *p; p++)
-            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        service_var(i, "_DB_URL", var, sizeof var);
         const char *set = (i == 0   ? cfg->order_db_url
                            : i == 1 ? cfg->reservation_db_url
                            : i == 2 ? cfg->payment_db_url
@@ -811,11 +819,9 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
     }
     for (int i = 0; i < HC_NSERVICES; i++) {
         if (!host_ok(cfg->service_host[i])) {
-            snprintf(err, errlen, "HC_%s_HOST: expected a host name or address, got \"%s\"",
-                     i == 0   ? "ORDER"
-                     : i == 1 ? "RESERVATION"
-                     : i == 2 ? "PAYMENT"
-                              : "NOTIFICATION",
+            char var[64];
+            service_var(i, "_HOST", var, sizeof var);
+            snprintf(err, errlen, "%s: expected a host name or address, got \"%s\"", var,
                      cfg->service_host[i]);
             return HC_EINVAL;
         }
@@ -834,11 +840,7 @@ int hc_config_load(hc_config_t *cfg, char *err, size_t errlen)
                      "to share, so both would read every event and could apply one booking's "
                      "events out of order; set HC_BUS=kafka (a consumer group shares the "
                      "partitions between instances) or drop HC_SCALE",
-                     i == 0   ? "order"
-                     : i == 1 ? "reservation"
-                     : i == 2 ? "payment"
-                              : "notification",
-                     cfg->scale[i]);
+                     service_names[i], cfg->scale[i]);
             return HC_EINVAL;
         }
     }
