@@ -251,9 +251,9 @@ static void report_one(const notification_sender_opts_t *o, const notification_d
     else
         hc_error("SMS %lld (%s) to %s failed for good after %d attempts: %s", (long long)m->id,
                  m->order_status, a->masked, a->attempts, a->err);
-    if (a->sent)
+    if (a->sent && !rc)
         hc_metrics_count("hc_sms_sent_total", name, 1);
-    else
+    else if (!a->sent)
         hc_metrics_count("hc_sms_failed_total", name, 1);
     hc_log_ctx_clear();
 }
