@@ -183,27 +183,58 @@ int auth_admin_passwd(hc_db_t *db, const char *username, const char *password)
     return rc;
 }
 
-/* Writes password and a newline to dir/admin.password, mode 0600, replacing
- * the file whole (a temporary file renamed into place). */
-static int write_password_file(const char *dir, const char *password)
+/* Reads the password in path into out (n bytes), without its newline.
+ * Returns 0, HC_ENOTFOUND (no file) or HC_EINVAL (unreadable, or not a
+ * password auth_password_valid accepts). */
+static int read_password_file(const char *path, char *out, size_t n)
 {
-    char path[600], tmp[640];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? HC_ENOTFOUND : HC_EINVAL;
+    ssize_t got = read(fd, out, n - 1);
+    close(fd);
+    if (got < 0)
+        got = 0;
+    out[got] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    return auth_password_valid(out) ? 0 : HC_EINVAL;
+}
+
+/* Settles the generated password of a first start in out (n bytes) and in
+ * dir/admin.password (mode 0600): a valid password already in the file is
+ * kept (a start that stopped before the account was stored, or another
+ * instance that got there first); else a random one is written, created
+ * with link() so that of two instances starting at once one wins and the
+ * other reads its password. */
+static int settle_password_file(const char *dir, char *out, size_t n)
+{
+    char path[600], tmp[640], pw[25];
     hc_fmt(path, sizeof path, "%s/%s", dir, HC_ADMIN_PASSWORD_FILE);
+    int rc = read_password_file(path, out, n);
+    if (rc != HC_ENOTFOUND && rc != HC_EINVAL)
+        return rc;
+    int replace = rc == HC_EINVAL; /* an unusable file is replaced whole */
+    auth_password_random(pw);
     hc_fmt(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         hc_error("cannot write %s: %s", tmp, strerror(errno));
+        sodium_memzero(pw, sizeof pw);
         return HC_EIO;
     }
-    size_t n = strlen(password);
-    int ok = write(fd, password, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    size_t len = strlen(pw);
+    int ok = write(fd, pw, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
     close(fd);
-    if (!ok || rename(tmp, path) != 0) {
+    int placed = ok && (replace ? rename(tmp, path) : link(tmp, path)) == 0;
+    int lost = ok && !placed && errno == EEXIST;
+    if (!placed && !lost)
         hc_error("cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return HC_EIO;
-    }
-    return 0;
+    unlink(tmp); /* after link(): the file stays under its name */
+    hc_strlcpy(out, pw, n);
+    sodium_memzero(pw, sizeof pw);
+    if (lost) /* another instance wrote it just now: use its password */
+        return read_password_file(path, out, n) ? HC_EIO : 0;
+    return placed ? 0 : HC_EIO;
 }
 
 /* HC_ADMIN_PASSWORD given: makes username a super-admin with it, touching
@@ -227,62 +258,96 @@ static int bootstrap_with_password(hc_db_t *db, const char *username, const char
     return rc;
 }
 
-/* No HC_ADMIN_PASSWORD: the first start creates username with a random
- * password, written to the data directory, unless a super-admin exists. */
-static int bootstrap_generated(hc_db_t *db, const char *username, const char *data_dir)
+/* No HC_ADMIN_PASSWORD, first start: stores the super-admin username with
+ * the password settle_password_file settled, unless a super-admin exists by
+ * now (another instance won). */
+static int bootstrap_generated(hc_db_t *db, const char *username, const char *password,
+                               const char *data_dir)
 {
-    char password[25], now[HC_RFC3339_SIZE];
+    char now[HC_RFC3339_SIZE];
     auth_admin_t a;
     int64_t supers = 0;
     memset(&a, 0, sizeof a);
-    hc_conn_t *c = hc_db_acquire(db);
-    int rc = auth_store_admin_count(c, HC_ROLE_SUPERADMIN, &supers);
-    hc_db_release(db, c);
-    if (rc || supers > 0)
-        return rc;
-    auth_password_random(password);
     hc_strlcpy(a.username, username, sizeof a.username);
     a.role = HC_ROLE_SUPERADMIN;
-    rc = auth_password_hash(password, a.pw_hash);
+    int rc = auth_password_hash(password, a.pw_hash);
     if (rc)
-        goto done;
+        return rc;
     hc_now_rfc3339(now);
-    c = hc_db_acquire(db);
+    hc_conn_t *c = hc_db_acquire(db);
     rc = hc_conn_begin(c);
     /* Counted again under the write lock: another instance may have won. */
     if (!rc)
         rc = auth_store_admin_count(c, HC_ROLE_SUPERADMIN, &supers);
-    if (!rc && supers == 0) {
+    if (!rc && supers == 0)
         rc = auth_store_admin_put(c, &a, now, NULL);
-        /* The file before the commit: a password nobody can read is useless. */
-        if (!rc)
-            rc = write_password_file(data_dir, password);
-    }
     rc = finish(c, rc);
     hc_db_release(db, c);
+    sodium_memzero(a.pw_hash, sizeof a.pw_hash);
     if (!rc && supers == 0)
         hc_info("super-admin %s created; its password is in %s/%s (change it with `healthcenter "
                 "admin passwd %s`)",
                 username, data_dir, HC_ADMIN_PASSWORD_FILE, username);
-done:
-    sodium_memzero(password, sizeof password);
     return rc;
 }
 
-int auth_bootstrap(hc_db_t *db, const char *username, const char *password, const char *data_dir)
+int auth_bootstrap_prepare(hc_db_t *db, const char *username, const char *password,
+                           const char *data_dir, auth_boot_t *b)
 {
+    memset(b, 0, sizeof *b);
     if (!auth_username_valid(username)) {
         hc_error("HC_ADMIN_USER \"%s\" is not a valid username (1-63 of A-Z a-z 0-9 . _ @ -)",
                  username);
         return HC_EINVAL;
     }
+    hc_strlcpy(b->username, username, sizeof b->username);
+    hc_strlcpy(b->data_dir, data_dir, sizeof b->data_dir);
     if (password && *password) {
         if (!auth_password_valid(password)) {
             hc_error("HC_ADMIN_PASSWORD must have %d to %d characters", AUTH_PASSWORD_MIN,
                      AUTH_PASSWORD_MAX);
             return HC_EINVAL;
         }
-        return bootstrap_with_password(db, username, password);
+        hc_strlcpy(b->password, password, sizeof b->password);
+        b->pending = 1;
+        return 0;
     }
-    return bootstrap_generated(db, username, data_dir);
+    int64_t supers = 0;
+    hc_conn_t *c = hc_db_acquire(db);
+    int rc = auth_store_admin_count(c, HC_ROLE_SUPERADMIN, &supers);
+    hc_db_release(db, c);
+    if (rc || supers > 0)
+        return rc;
+    rc = settle_password_file(data_dir, b->password, sizeof b->password);
+    if (rc)
+        return rc;
+    b->generated = 1;
+    b->pending = 1;
+    return 0;
+}
+
+int auth_bootstrap_finish(hc_db_t *db, auth_boot_t *b)
+{
+    if (!b->pending)
+        return 0;
+    int rc = b->generated ? bootstrap_generated(db, b->username, b->password, b->data_dir)
+                          : bootstrap_with_password(db, b->username, b->password);
+    if (!rc)
+        auth_bootstrap_clear(b);
+    return rc;
+}
+
+void auth_bootstrap_clear(auth_boot_t *b)
+{
+    sodium_memzero(b, sizeof *b);
+}
+
+int auth_bootstrap(hc_db_t *db, const char *username, const char *password, const char *data_dir)
+{
+    auth_boot_t b;
+    int rc = auth_bootstrap_prepare(db, username, password, data_dir, &b);
+    if (!rc)
+        rc = auth_bootstrap_finish(db, &b);
+    auth_bootstrap_clear(&b);
+    return rc;
 }

@@ -61,8 +61,34 @@ int auth_admin_passwd(hc_db_t *db, const char *username, const char *password);
 /* At start: with password set, creates super-admin username or sets its
  * password (and role) when they differ; without one, when no super-admin
  * exists, creates username with a random password written to
- * data_dir/admin.password (mode 0600). Returns 0, HC_EINVAL (username or
- * password not acceptable), HC_EIO (the file) or a storage hc_err. */
+ * data_dir/admin.password (mode 0600; a valid password already there is
+ * kept). Returns 0, HC_EINVAL (username or password not acceptable), HC_EIO
+ * (the file) or a storage hc_err. auth_bootstrap_prepare and
+ * auth_bootstrap_finish, in that order, do the same in two steps. */
 int auth_bootstrap(hc_db_t *db, const char *username, const char *password, const char *data_dir);
+
+/* What auth_bootstrap_prepare leaves to auth_bootstrap_finish. */
+typedef struct auth_boot {
+    char username[64];
+    char password[AUTH_PASSWORD_MAX + 1];
+    char data_dir[512];
+    int generated; /* password is the one in data_dir/admin.password */
+    int pending;   /* 1: auth_bootstrap_finish has work to do */
+} auth_boot_t;
+
+/* The quick part of auth_bootstrap, for the start path: checks the settings
+ * and, on a first start without a configured password, settles the
+ * password and writes its file. Fills b (pending says whether there is more
+ * to do). Returns what auth_bootstrap returns. */
+int auth_bootstrap_prepare(hc_db_t *db, const char *username, const char *password,
+                           const char *data_dir, auth_boot_t *b);
+
+/* The slow part (one Argon2id hash or check, about 0.1 s): creates or
+ * updates the super-admin as b says. Returns 0 (b wiped) or a storage
+ * hc_err (b kept, to try again). */
+int auth_bootstrap_finish(hc_db_t *db, auth_boot_t *b);
+
+/* Wipes b (it holds a password). */
+void auth_bootstrap_clear(auth_boot_t *b);
 
 #endif

@@ -2,6 +2,7 @@
  * auth_accounts, send the code through the SMS provider, answer a token. */
 #include "auth_api.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,8 +15,10 @@
 #include "hc_err.h"
 #include "hc_http.h"
 #include "hc_log.h"
+#include "hc_time.h"
 #include "hc_token.h"
 #include "hc_valid.h"
+#include "hc_worker.h"
 #include "notification_sms.h"
 
 /* The provider codes are sent through, filled at registration. */
@@ -197,6 +200,51 @@ out:
     json_decref(body);
 }
 
+/* The slow part of the bootstrap (auth_bootstrap_finish: an Argon2id hash
+ * or check), on a worker of its own so that the service is ready without
+ * waiting for it; a login waits for it instead (boot_wait). */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t done; /* on CLOCK_MONOTONIC (auth_api_start) */
+    int running;         /* the worker has not finished */
+    hc_worker_t *worker;
+    hc_db_t *db;
+    auth_boot_t job;
+} boot = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+#define BOOT_RETRY_MS 1000 /* after a storage failure */
+#define BOOT_WAIT_MS 30000 /* the longest a login waits for the bootstrap */
+
+static void boot_main(hc_worker_t *w, void *ud)
+{
+    (void)ud;
+    int rc;
+    while ((rc = auth_bootstrap_finish(boot.db, &boot.job)) != 0 && !hc_worker_stopping(w)) {
+        hc_error("cannot set up the first super-admin: %s; trying again in %d ms", hc_strerror(rc),
+                 BOOT_RETRY_MS);
+        hc_worker_wait(w, BOOT_RETRY_MS);
+    }
+    auth_bootstrap_clear(&boot.job);
+    pthread_mutex_lock(&boot.mu);
+    boot.running = 0;
+    pthread_cond_broadcast(&boot.done);
+    pthread_mutex_unlock(&boot.mu);
+}
+
+/* Waits until the bootstrap worker is done. Returns 0, or HC_EBUSY when it
+ * is still at work after BOOT_WAIT_MS. */
+static int boot_wait(void)
+{
+    struct timespec until;
+    hc_mono_timespec(BOOT_WAIT_MS, &until);
+    pthread_mutex_lock(&boot.mu);
+    while (boot.running && pthread_cond_timedwait(&boot.done, &boot.mu, &until) == 0)
+        ;
+    int busy = boot.running;
+    pthread_mutex_unlock(&boot.mu);
+    return busy ? HC_EBUSY : 0;
+}
+
 /* POST /auth/login {"username","password"}: an admin's token. An unknown
  * user and a wrong password get the same answer in the same time. */
 static void api_login(hc_req_t *req, void *ud)
@@ -208,7 +256,10 @@ static void api_login(hc_req_t *req, void *ud)
     hc_principal_t p;
     if (read_body(req, known, vals, &body))
         goto out;
-    int rc = auth_login(svc->db, vals[0], vals[1], &p);
+    /* The first super-admin may still be on its way (auth_api_start). */
+    int rc = boot_wait();
+    if (rc == 0)
+        rc = auth_login(svc->db, vals[0], vals[1], &p);
     if (rc == HC_EINVAL)
         hc_reply_error(req, 401, "invalid_credentials", "wrong username or password", NULL);
     else if (rc)
@@ -233,8 +284,31 @@ int auth_api_register(hc_service_t *svc)
 
 int auth_api_start(hc_service_t *svc)
 {
-    int rc = auth_bootstrap(svc->db, hc_cfg.admin_user, hc_cfg.admin_password, hc_cfg.data_dir);
-    if (rc)
+    auth_boot_t *b = &boot.job;
+    int rc = auth_bootstrap_prepare(svc->db, hc_cfg.admin_user, hc_cfg.admin_password,
+                                    hc_cfg.data_dir, b);
+    if (!rc && b->pending) {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&boot.done, &ca);
+        pthread_condattr_destroy(&ca);
+        boot.db = svc->db;
+        boot.running = 1;
+        if (hc_worker_start("hc-admin-boot", boot_main, NULL, &boot.worker) != 0) {
+            boot.running = 0;
+            rc = auth_bootstrap_finish(svc->db, b); /* no thread: do it now */
+        }
+    }
+    if (rc) {
         hc_error("cannot set up the first super-admin: %s", hc_strerror(rc));
+        auth_bootstrap_clear(b);
+    }
     return rc;
+}
+
+void auth_api_stop(void)
+{
+    hc_worker_stop(boot.worker); /* it finishes a hash under way */
+    boot.worker = NULL;
 }

@@ -74,6 +74,7 @@ static int notification_start(hc_service_t *svc)
 static void notification_stop(hc_service_t *svc)
 {
     (void)svc;
+    auth_api_stop();
     pthread_mutex_lock(&sender_mu);
     notification_sender_t *s = sender;
     sender = NULL;

@@ -224,6 +224,92 @@ static void test_bootstrap(void **state)
     assert_int_equal(auth_bootstrap(f->db, "bad name", "configured pw", f->dir), HC_EINVAL);
 }
 
+/* Writes text to path with mode 0600. */
+static void put_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(chmod(path, 0600), 0);
+}
+
+static void read_file(const char *path, char *out, size_t n)
+{
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(out, (int)n, fp));
+    fclose(fp);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+/* The start path's two steps: prepare settles the file at once and leaves
+ * the hash to finish; two instances preparing at once agree on one password;
+ * a valid password already in the file is kept, an unusable one replaced. */
+static void test_bootstrap_in_two_steps(void **state)
+{
+    fixture_t *f = *state;
+    char path[512], pw[64] = "";
+    hc_principal_t p;
+    auth_boot_t a, b;
+    hc_test_path(path, sizeof path, f->dir, HC_ADMIN_PASSWORD_FILE);
+    assert_int_equal(auth_bootstrap_prepare(f->db, "admin", "", f->dir, &a), 0);
+    assert_int_equal(auth_bootstrap_prepare(f->db, "admin", NULL, f->dir, &b), 0);
+    assert_true(a.pending && a.generated && b.pending && b.generated);
+    read_file(path, pw, sizeof pw);
+    assert_string_equal(a.password, pw);
+    assert_string_equal(b.password, pw); /* the second read the first's file */
+    /* nothing stored before the slow step */
+    assert_int_equal(auth_login(f->db, "admin", pw, &p), HC_EINVAL);
+    assert_int_equal(auth_bootstrap_finish(f->db, &a), 0);
+    assert_int_equal(a.pending, 0); /* wiped */
+    assert_int_equal(a.password[0], '\0');
+    assert_int_equal(auth_bootstrap_finish(f->db, &b), 0); /* lost: changes nothing */
+    assert_int_equal(auth_login(f->db, "admin", pw, &p), 0);
+    assert_int_equal(p.role, HC_ROLE_SUPERADMIN);
+    /* a super-admin exists: nothing pending, the file untouched */
+    assert_int_equal(auth_bootstrap_prepare(f->db, "admin", "", f->dir, &a), 0);
+    assert_int_equal(a.pending, 0);
+    /* a configured password: checked and set by the slow step only */
+    assert_int_equal(auth_bootstrap_prepare(f->db, "admin", "configured pw", f->dir, &a), 0);
+    assert_true(a.pending && !a.generated);
+    assert_int_equal(auth_login(f->db, "admin", "configured pw", &p), HC_EINVAL);
+    assert_int_equal(auth_bootstrap_finish(f->db, &a), 0);
+    assert_int_equal(auth_login(f->db, "admin", "configured pw", &p), 0);
+    assert_int_equal(auth_bootstrap_prepare(f->db, "bad name", "", f->dir, &a), HC_EINVAL);
+}
+
+static void test_bootstrap_keeps_a_written_password(void **state)
+{
+    fixture_t *f = *state;
+    char path[512], pw[64] = "";
+    hc_principal_t p;
+    hc_test_path(path, sizeof path, f->dir, HC_ADMIN_PASSWORD_FILE);
+    /* a start that wrote the file and stopped before storing the account */
+    put_file(path, "written before a crash\n");
+    assert_int_equal(auth_bootstrap(f->db, "admin", NULL, f->dir), 0);
+    read_file(path, pw, sizeof pw);
+    assert_string_equal(pw, "written before a crash");
+    assert_int_equal(auth_login(f->db, "admin", "written before a crash", &p), 0);
+}
+
+static void test_bootstrap_replaces_an_unusable_file(void **state)
+{
+    fixture_t *f = *state;
+    char path[512], pw[64] = "";
+    hc_principal_t p;
+    hc_test_path(path, sizeof path, f->dir, HC_ADMIN_PASSWORD_FILE);
+    put_file(path, "short\n"); /* not a password login would accept */
+    assert_int_equal(auth_bootstrap(f->db, "admin", NULL, f->dir), 0);
+    read_file(path, pw, sizeof pw);
+    assert_true(strlen(pw) >= 20);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(auth_login(f->db, "admin", pw, &p), 0);
+    assert_int_equal(auth_login(f->db, "admin", "short", &p), HC_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +320,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bootstrap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bootstrap_in_two_steps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bootstrap_keeps_a_written_password, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bootstrap_replaces_an_unusable_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
