@@ -203,27 +203,21 @@ static uint32_t fnv1a(const char *s)
  * needed. Returns NULL on a prepare error (logged). */
 static sqlite3_stmt *stmt_get(sq_conn_t *c, const char *sql)
 {
-    uint32_t h = 0;
-    int hashed = 0;
-    for (size_t i = 0; i < c->n_cache; i++) {
-        cached_stmt_t *e = &c->cache[i];
-        /* The same pointer usually means the same static string, but callers
-         * that build SQL in a reused buffer pass one pointer for different
-         * texts, so the text is always compared. */
-        if (e->sql_ptr == sql) {
-            if (strcmp(e->sql, sql) != 0)
-                continue;
-        } else {
-            if (!hashed) {
-                h = fnv1a(sql);
-                hashed = 1;
-            }
-            if (e->hash != h || strcmp(e->sql, sql) != 0)
-                continue;
-        }
-        sqlite3_reset(e->stmt);
-        sqlite3_clear_bindings(e->stmt);
-        return e->stmt;
+    cached_stmt_t *hit = NULL;
+    /* The same pointer usually means the same static string: looked for
+     * first, with no hashing. Callers that build SQL in a reused buffer pass
+     * one pointer for different texts, so the text is always compared. */
+    for (size_t i = 0; i < c->n_cache && !hit; i++)
+        if (c->cache[i].sql_ptr == sql && strcmp(c->cache[i].sql, sql) == 0)
+            hit = &c->cache[i];
+    uint32_t h = hit ? 0 : fnv1a(sql);
+    for (size_t i = 0; i < c->n_cache && !hit; i++)
+        if (c->cache[i].hash == h && strcmp(c->cache[i].sql, sql) == 0)
+            hit = &c->cache[i];
+    if (hit) {
+        sqlite3_reset(hit->stmt);
+        sqlite3_clear_bindings(hit->stmt);
+        return hit->stmt;
     }
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
@@ -242,7 +236,7 @@ static sqlite3_stmt *stmt_get(sq_conn_t *c, const char *sql)
     }
     e->sql_ptr = sql;
     e->sql = hc_xstrdup(sql);
-    e->hash = hashed ? h : fnv1a(sql);
+    e->hash = h;
     e->stmt = st;
     return st;
 }
