@@ -145,6 +145,19 @@ int hc_db_writable(hc_db_t *db);
  * when not marked. Never probes. */
 int hc_db_write_error(hc_db_t *db);
 
+/* Makes the transactions of db's threads share commits (SQLite with sync
+ * FULL; nothing otherwise): each runs on one writer connection as a
+ * SAVEPOINT inside a batch that stays open while other threads wait to
+ * write, and the last of them commits it with one fdatasync for all. A
+ * commit still returns only once it is on disk, and other connections see
+ * it only then; a batch that fails fails for all its members (each gets the
+ * error). Call once, before the pool is used by several threads. */
+void hc_db_batch_commits(hc_db_t *db);
+
+/* For tests: threads queued to begin a transaction on a batching SQLite
+ * pool, batches ended, and transactions committed in them. */
+void hc_db_sqlite_batch_stats(hc_db_t *db, int *queued, uint64_t *batches, uint64_t *members);
+
 /* Returns 1 once SQLite reported the database corrupt (SQLITE_CORRUPT,
  * SQLITE_NOTADB) or hc_db_check found a problem; it stays set for the life of
  * the pool (a corrupt file does not heal; restart after repairing it). */

@@ -20,6 +20,7 @@
 #define STMT_CACHE 64
 #define BUSY_LIMIT_MS 30000
 #define PROBE_INTERVAL_MS 1000 /* while writes fail, at most one probe write per second */
+#define BATCH_MAX 32           /* transactions in one commit at most (hc_db_batch_commits) */
 
 typedef struct cached_stmt {
     const char *sql_ptr; /* the caller's pointer, checked first */
@@ -31,11 +32,21 @@ typedef struct cached_stmt {
 typedef struct sq_db sq_db_t;
 typedef struct sq_conn sq_conn_t;
 
+/* A transaction released into the open batch, waiting for its end (on the
+ * member's stack). */
+typedef struct sq_member {
+    struct sq_member *next;
+    int done; /* batch_mu */
+    int err;  /* the batch's outcome: 0 when it is on disk */
+} sq_member_t;
+
 struct sq_conn {
     struct hc_conn base; /* first: the dispatch */
     sqlite3 *db;
     sq_db_t *pool;
     struct sq_conn *next_free;
+    struct sq_conn *tx;   /* a handed-out connection in a transaction: the pool's writer */
+    int member_changes;   /* the writer's sqlite3_total_changes when its member began */
     int in_tx;            /* holds the pool's write lock */
     int lazy;             /* this transaction commits without fsync (sq_conn_begin_lazy) */
     int quiet;            /* errors are expected (the write probe): do not log them */
@@ -58,6 +69,24 @@ struct sq_db {
     atomic_int corrupt;       /* SQLite reported corruption, or a check failed */
     pthread_mutex_t mu;       /* guards free list */
     pthread_mutex_t write_mu; /* one writer at a time in this process */
+    /* Batched commits (hc_db_batch_commits): every transaction begun
+     * through the dispatch runs on the writer, under write_mu, as a
+     * SAVEPOINT inside one SQLite transaction (the batch) that stays open
+     * while other threads queue for write_mu; the last of them (or the
+     * BATCH_MAX-th) commits it, with one fdatasync, for all. A member's
+     * commit returns only once the batch is on disk, and other connections
+     * see nothing of it before: what FULL promises, at one fsync per batch. */
+    int batching;
+    sq_conn_t *writer;         /* opened at the first transaction */
+    atomic_int queued;         /* threads waiting for write_mu to begin one */
+    int batch_open;            /* BEGIN issued on the writer, not yet ended (write_mu) */
+    int batch_lazy;            /* opened by a lazy transaction: commits without fsync */
+    int batch_changed;         /* a member of it changed rows (write_mu) */
+    size_t batch_n;            /* members begun in it (write_mu) */
+    struct sq_member *waiting; /* those released into it, waiting for its end (write_mu) */
+    uint64_t batches, members; /* ended, and members committed (batch_mu; for tests) */
+    pthread_mutex_t batch_mu;  /* guards the members' done and err */
+    pthread_cond_t batch_cv;
     sq_conn_t *free;
     sq_conn_t **all;
     size_t n_all;
@@ -275,6 +304,12 @@ static int sq_conn_query(sq_conn_t *c, const char *sql, const hc_val_t *params, 
 static int sq_conn_exec_script(sq_conn_t *c, const char *sql);
 extern const hc_db_ops_t hc_db_sqlite_ops;
 
+static int op_begin(hc_conn_t *c, int lazy);
+static int op_commit(hc_conn_t *c);
+static void op_rollback(hc_conn_t *c);
+static int op_exec(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, int64_t *changes);
+static int op_exec_script(hc_conn_t *c, const char *sql);
+
 static int sq_conn_query_i64(sq_conn_t *c, const char *sql, const hc_val_t *params, size_t n,
                              int64_t *out)
 {
@@ -326,6 +361,8 @@ static sq_db_t *pool_new(const char *path, const char *sync, int readonly, int c
     db->create = create;
     pthread_mutex_init(&db->mu, NULL);
     pthread_mutex_init(&db->write_mu, NULL);
+    pthread_mutex_init(&db->batch_mu, NULL);
+    pthread_cond_init(&db->batch_cv, NULL);
     return db;
 }
 
@@ -370,6 +407,8 @@ static void sq_db_destroy(sq_db_t *db)
     free(db->all);
     pthread_mutex_destroy(&db->mu);
     pthread_mutex_destroy(&db->write_mu);
+    pthread_mutex_destroy(&db->batch_mu);
+    pthread_cond_destroy(&db->batch_cv);
     free(db->path);
     free(db);
 }
@@ -398,9 +437,9 @@ static void sq_db_release(sq_db_t *db, sq_conn_t *c)
 {
     if (!c)
         return;
-    if (c->in_tx) {
+    if (c->tx || c->in_tx) {
         hc_warn("connection released inside a transaction; rolling back");
-        sq_conn_rollback(c);
+        hc_conn_rollback(&c->base);
     }
     pthread_mutex_lock(&db->mu);
     c->next_free = db->free;
@@ -573,6 +612,25 @@ int hc_db_open_existing(const char *path, int readonly, hc_db_t **out)
     return 0;
 }
 
+void hc_db_sqlite_batch_stats(hc_db_t *d, int *queued, uint64_t *batches, uint64_t *members)
+{
+    sq_db_t *db = (sq_db_t *)(void *)d;
+    *queued = atomic_load(&db->queued);
+    pthread_mutex_lock(&db->batch_mu);
+    *batches = db->batches;
+    *members = db->members;
+    pthread_mutex_unlock(&db->batch_mu);
+}
+
+void hc_db_batch_commits(hc_db_t *d)
+{
+    if (d->ops != &hc_db_sqlite_ops)
+        return;
+    sq_db_t *db = (sq_db_t *)(void *)d;
+    if (!db->readonly && strcmp(db->sync, "FULL") == 0)
+        db->batching = 1;
+}
+
 static const char *sq_db_path(const sq_db_t *db)
 {
     return db->path;
@@ -601,23 +659,24 @@ static int sq_db_writable(sq_db_t *db)
     /* A tiny write that needs fresh space in the WAL like any other: its
      * commit clears the flag (sq_conn_commit) once space is back. A lost
      * probe row means nothing, so it does not wait for the disk. */
-    sq_conn_t *c = sq_db_acquire(db);
-    c->quiet = 1;
-    int rc = sq_conn_begin_lazy(c);
+    sq_conn_t *h = sq_db_acquire(db);
+    hc_conn_t *c = &h->base; /* through the dispatch: on the writer, as every write */
+    h->quiet = 1;
+    int rc = op_begin(c, 1);
     if (!rc)
-        rc = sq_conn_exec_script(c, "CREATE TABLE IF NOT EXISTS hc_probe (id INTEGER PRIMARY KEY,"
-                                    " at INTEGER NOT NULL)");
+        rc = op_exec_script(c, "CREATE TABLE IF NOT EXISTS hc_probe (id INTEGER PRIMARY KEY,"
+                               " at INTEGER NOT NULL)");
     if (!rc)
-        rc = sq_conn_exec(c,
-                          "INSERT INTO hc_probe(id, at) VALUES (1, ?)"
-                          " ON CONFLICT(id) DO UPDATE SET at = excluded.at",
-                          HC_PARAMS(HC_I64(now)), NULL);
+        rc = op_exec(c,
+                     "INSERT INTO hc_probe(id, at) VALUES (1, ?)"
+                     " ON CONFLICT(id) DO UPDATE SET at = excluded.at",
+                     HC_PARAMS(HC_I64(now)), NULL);
     if (rc)
-        sq_conn_rollback(c);
+        op_rollback(c);
     else
-        sq_conn_commit(c);
-    c->quiet = 0;
-    sq_db_release(db, c);
+        op_commit(c);
+    h->quiet = 0;
+    sq_db_release(db, h);
     return !atomic_load(&db->write_err);
 }
 
@@ -696,43 +755,199 @@ static void op_release(hc_db_t *db, hc_conn_t *c)
 {
     sq_db_release(DB(db), CONN(c));
 }
+/* The connection a call on the handed-out c runs on: the pool's writer while
+ * c is in a transaction, else c itself. */
+static sq_conn_t *on(hc_conn_t *c)
+{
+    sq_conn_t *h = CONN(c);
+    if (!h->tx)
+        return h;
+    h->tx->quiet = h->quiet; /* under the write lock */
+    return h->tx;
+}
+/* Ends the open batch, under write_mu: COMMIT (FULL: one fdatasync for all
+ * its members) when err is 0, else ROLLBACK; then hands every waiting member
+ * the outcome. Returns it. */
+static int batch_end(sq_db_t *db, int err)
+{
+    sq_conn_t *w = db->writer;
+    if (!err) {
+        int rc = exec_cached(w, "COMMIT");
+        if (rc != SQLITE_OK)
+            err = map_rc(w, rc, "COMMIT", 1);
+        else if (db->batch_changed && atomic_load(&db->write_err) &&
+                 atomic_exchange(&db->write_err, 0) != 0)
+            hc_info("writes to %s succeed again", db->path);
+    }
+    if (err && !sqlite3_get_autocommit(w->db))
+        exec_cached(w, "ROLLBACK");
+    if (db->batch_lazy)
+        exec_cached(w, "PRAGMA synchronous=FULL");
+    db->batch_open = 0;
+    db->batch_lazy = 0;
+    db->batch_changed = 0;
+    db->batch_n = 0;
+    pthread_mutex_lock(&db->batch_mu);
+    db->batches++;
+    for (sq_member_t *m = db->waiting, *next; m; m = next) {
+        next = m->next;
+        m->err = err;
+        m->done = 1;
+        db->members += !err;
+    }
+    db->waiting = NULL;
+    pthread_cond_broadcast(&db->batch_cv);
+    pthread_mutex_unlock(&db->batch_mu);
+    return err;
+}
+
+/* Lets write_mu go after a member ended: the open batch is left to the
+ * threads queued for write_mu (the last of them ends it), or ended now when
+ * none is queued or it is full, so that a batch never waits for a thread
+ * that is not coming. A batch the writer's SQLite transaction no longer
+ * holds (an error rolled it back) fails for all its members. */
+static void batch_leave(sq_db_t *db)
+{
+    sq_conn_t *w = db->writer;
+    w->in_tx = 0;
+    if (db->batch_open && sqlite3_get_autocommit(w->db))
+        batch_end(db, HC_EIO);
+    else if (db->batch_open && (atomic_load(&db->queued) == 0 || db->batch_n >= BATCH_MAX))
+        batch_end(db, 0);
+    pthread_mutex_unlock(&db->write_mu);
+}
+
+/* The pool's writer, opened at the first call; NULL if it cannot be. */
+static sq_conn_t *writer_of(sq_db_t *db)
+{
+    pthread_mutex_lock(&db->mu);
+    if (!db->writer && (db->writer = conn_open(db)) != NULL) {
+        db->all = hc_xrealloc(db->all, (db->n_all + 1) * sizeof *db->all);
+        db->all[db->n_all++] = db->writer;
+    }
+    sq_conn_t *w = db->writer;
+    pthread_mutex_unlock(&db->mu);
+    return w;
+}
+
+/* Begins h's transaction as a member of the open batch, or opens one. A
+ * lazy transaction that finds none opens a lazy batch (committed without
+ * fsync, as sq_conn_begin_lazy does), which a durable one ends before it
+ * opens its own; a lazy one that finds a durable batch joins it. */
+static int member_begin(sq_conn_t *h, int lazy)
+{
+    sq_db_t *db = h->pool;
+    sq_conn_t *w = writer_of(db);
+    if (!w)
+        return HC_EIO;
+    atomic_fetch_add(&db->queued, 1);
+    pthread_mutex_lock(&db->write_mu);
+    atomic_fetch_sub(&db->queued, 1);
+    w->quiet = h->quiet;
+    if (db->batch_open && db->batch_lazy && !lazy)
+        batch_end(db, 0);
+    int rc = SQLITE_OK;
+    if (!db->batch_open) {
+        if (lazy && exec_cached(w, "PRAGMA synchronous=NORMAL") == SQLITE_OK)
+            db->batch_lazy = 1;
+        rc = exec_cached(w, "BEGIN IMMEDIATE");
+        if (rc == SQLITE_OK)
+            db->batch_open = 1;
+        else if (db->batch_lazy && exec_cached(w, "PRAGMA synchronous=FULL") == SQLITE_OK)
+            db->batch_lazy = 0;
+    }
+    if (rc == SQLITE_OK)
+        rc = exec_cached(w, "SAVEPOINT hc_member");
+    if (rc != SQLITE_OK) {
+        int err = map_rc(w, rc, "BEGIN IMMEDIATE / SAVEPOINT", 1);
+        batch_leave(db);
+        return err;
+    }
+    db->batch_n++;
+    w->in_tx = 1;
+    h->tx = w;
+    h->member_changes = sqlite3_total_changes(w->db);
+    return 0;
+}
+
+/* Ends h's member: RELEASE into the batch and wait for the batch's end
+ * (commit), or, on rollback, undo it alone. */
+static int member_end(sq_conn_t *h, int commit)
+{
+    sq_db_t *db = h->pool;
+    sq_conn_t *w = h->tx;
+    h->tx = NULL;
+    int err = 0;
+    if (commit) {
+        int rc = exec_cached(w, "RELEASE hc_member");
+        if (rc != SQLITE_OK) {
+            err = map_rc(w, rc, "RELEASE", 1);
+            commit = 0;
+        }
+    }
+    if (!commit) {
+        if (!sqlite3_get_autocommit(w->db) && exec_cached(w, "ROLLBACK TO hc_member") == SQLITE_OK)
+            exec_cached(w, "RELEASE hc_member");
+        batch_leave(db);
+        return err;
+    }
+    sq_member_t me = {.next = db->waiting};
+    db->waiting = &me;
+    if (sqlite3_total_changes(w->db) != h->member_changes)
+        db->batch_changed = 1;
+    batch_leave(db);
+    pthread_mutex_lock(&db->batch_mu);
+    while (!me.done)
+        pthread_cond_wait(&db->batch_cv, &db->batch_mu);
+    pthread_mutex_unlock(&db->batch_mu);
+    return me.err;
+}
+
 static int op_begin(hc_conn_t *c, int lazy)
 {
-    return lazy ? sq_conn_begin_lazy(CONN(c)) : sq_conn_begin(CONN(c));
+    sq_conn_t *h = CONN(c);
+    if (h->pool->batching)
+        return member_begin(h, lazy);
+    return lazy ? sq_conn_begin_lazy(h) : sq_conn_begin(h);
 }
 static int op_commit(hc_conn_t *c)
 {
-    return sq_conn_commit(CONN(c));
+    sq_conn_t *h = CONN(c);
+    return h->tx ? member_end(h, 1) : sq_conn_commit(h);
 }
 static void op_rollback(hc_conn_t *c)
 {
-    sq_conn_rollback(CONN(c));
+    sq_conn_t *h = CONN(c);
+    if (h->tx)
+        member_end(h, 0);
+    else
+        sq_conn_rollback(h);
 }
 static int op_exec(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, int64_t *changes)
 {
-    return sq_conn_exec(CONN(c), sql, p, n, changes);
+    return sq_conn_exec(on(c), sql, p, n, changes);
 }
 static int op_query(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, hc_rows_t **out)
 {
-    return sq_conn_query(CONN(c), sql, p, n, out);
+    return sq_conn_query(on(c), sql, p, n, out);
 }
 static int op_exec_script(hc_conn_t *c, const char *sql)
 {
     /* A single short statement (a consumer's SAVEPOINT and RELEASE around
      * every event) runs from the statement cache; scripts are parsed. */
     if (strlen(sql) < 64 && !strchr(sql, ';')) {
-        int rc = exec_cached(CONN(c), sql);
+        int rc = exec_cached(on(c), sql);
         if (rc == SQLITE_OK)
             return 0;
-        if (!CONN(c)->quiet)
-            hc_error("sqlite statement failed: %s: %s", sql, sqlite3_errmsg(CONN(c)->db));
-        return map_rc(CONN(c), rc, sql, 1);
+        if (!on(c)->quiet)
+            hc_error("sqlite statement failed: %s: %s", sql, sqlite3_errmsg(on(c)->db));
+        return map_rc(on(c), rc, sql, 1);
     }
-    return sq_conn_exec_script(CONN(c), sql);
+    return sq_conn_exec_script(on(c), sql);
 }
 static int op_has_table(hc_conn_t *c, const char *name, int *has)
 {
-    return sq_conn_has_table(CONN(c), name, has);
+    return sq_conn_has_table(on(c), name, has);
 }
 static const char *op_path(const hc_db_t *db)
 {

@@ -220,6 +220,8 @@ int hc_service_run(const hc_service_def_t *def)
         hc_error("cannot open database %s: %s", db_url ? "(PostgreSQL)" : path, hc_strerror(rc));
         goto out;
     }
+    /* Concurrent requests' transactions share commits (SQLite, FULL). */
+    hc_db_batch_commits(svc.db);
     if (db_url)
         hc_strlcpy(path, hc_db_path(svc.db), sizeof path);
     hc_info("storage: %s %s", hc_db_kind(svc.db), hc_db_path(svc.db));

@@ -5,6 +5,8 @@
 #include "hc_test.h"
 
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 
 #include "hc_db.h"
 #include "hc_err.h"
@@ -39,13 +41,19 @@ static const hc_migration_t MIGS[] = {
     {2, "INSERT INTO item (name, qty) VALUES ('seed', 1);"},
 };
 
+/* 1 while the second round runs every test on a pool with batched commits
+ * (hc_db_batch_commits, sync FULL), as the services open theirs. */
+static int g_batching;
+
 static hc_db_t *open_db(const fixture_t *f, const hc_migration_t *migs, size_t n)
 {
     hc_db_t *db = NULL;
-    int rc = hc_db_open(f->path, "NORMAL", migs, n, &db);
+    int rc = hc_db_open(f->path, g_batching ? "FULL" : "NORMAL", migs, n, &db);
     if (rc != 0)
         fail_msg("hc_db_open: %d (%s)", rc, hc_strerror(rc));
     assert_non_null(db);
+    if (g_batching)
+        hc_db_batch_commits(db);
     return db;
 }
 
@@ -414,6 +422,15 @@ static void test_reused_sql_buffer_is_not_confused(void **state)
     hc_db_destroy(db);
 }
 
+/* Sets a per-connection pragma on the connection transactions run on: c's
+ * own, or with batched commits the pool's writer. */
+static void tx_pragma(hc_conn_t *c, const char *pragma)
+{
+    assert_int_equal(hc_conn_begin(c), 0);
+    assert_int_equal(hc_conn_exec_script(c, pragma), 0);
+    assert_int_equal(hc_conn_commit(c), 0);
+}
+
 /* Fills the database until SQLite reports it full: max_page_count stands in
  * for a full disk (same SQLITE_FULL). Returns the error of the failing write. */
 static int fill_until_full(hc_db_t *db)
@@ -422,7 +439,7 @@ static int fill_until_full(hc_db_t *db)
     int64_t pages = count(c, "PRAGMA page_count");
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA max_page_count = %lld", (long long)pages + 2);
-    assert_int_equal(hc_conn_exec_script(c, pragma), 0);
+    tx_pragma(c, pragma);
     char big[3000];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
@@ -447,7 +464,7 @@ static int fill_until_full(hc_db_t *db)
 static void make_room(hc_db_t *db)
 {
     hc_conn_t *c = hc_db_acquire(db);
-    assert_int_equal(hc_conn_exec_script(c, "PRAGMA max_page_count = 1000000"), 0);
+    tx_pragma(c, "PRAGMA max_page_count = 1000000");
     hc_db_release(db, c);
 }
 
@@ -614,6 +631,201 @@ static void test_open_existing(void **state)
     hc_db_destroy(db);
 }
 
+/* ---- batched commits (hc_db_batch_commits) ---- */
+
+typedef struct member {
+    hc_db_t *db;
+    const char *name; /* the row it inserts */
+    int rollback;     /* 1: rolls back instead of committing */
+    int end_batch;    /* 1: ends the SQLite transaction under it (a fatal error) */
+    sem_t inside;     /* posted once its row is inserted */
+    sem_t go;         /* waited for before it ends */
+    int rc;           /* what its commit returned */
+    atomic_int done;
+} member_t;
+
+static void member_init(member_t *m, hc_db_t *db, const char *name)
+{
+    memset(m, 0, sizeof *m);
+    m->db = db;
+    m->name = name;
+    sem_init(&m->inside, 0, 0);
+    sem_init(&m->go, 0, 0);
+}
+
+static void *member_main(void *arg)
+{
+    member_t *m = arg;
+    hc_conn_t *c = hc_db_acquire(m->db);
+    assert_int_equal(hc_conn_begin(c), 0);
+    assert_int_equal(hc_conn_exec(c, "INSERT INTO item (name, qty) VALUES (?, 1)",
+                                  HC_PARAMS(HC_TEXT(m->name)), NULL),
+                     0);
+    sem_post(&m->inside);
+    sem_wait(&m->go);
+    if (m->end_batch)
+        hc_conn_exec_script(c, "ROLLBACK");
+    if (m->rollback || m->end_batch) {
+        hc_conn_rollback(c);
+    } else {
+        m->rc = hc_conn_commit(c);
+    }
+    atomic_store(&m->done, 1);
+    hc_db_release(m->db, c);
+    return NULL;
+}
+
+/* Waits (up to 10 s) until n threads are queued to begin a transaction. */
+static void wait_queued(hc_db_t *db, int n)
+{
+    int queued = 0;
+    uint64_t b, m;
+    int64_t t0 = hc_test_mono_ms();
+    while (hc_db_sqlite_batch_stats(db, &queued, &b, &m), queued < n) {
+        if (hc_test_mono_ms() - t0 > 10000)
+            fail_msg("%d threads queued, not %d", queued, n);
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int64_t rows_named(hc_db_t *db, const char *name)
+{
+    hc_conn_t *c = hc_db_acquire(db);
+    int64_t v = -1;
+    assert_int_equal(hc_conn_query_i64(c, "SELECT COUNT(*) FROM item WHERE name = ?",
+                                       HC_PARAMS(HC_TEXT(name)), &v),
+                     0);
+    hc_db_release(db, c);
+    return v;
+}
+
+static void batch_counts(hc_db_t *db, uint64_t *batches, uint64_t *members)
+{
+    int queued;
+    hc_db_sqlite_batch_stats(db, &queued, batches, members);
+}
+
+/* Two transactions, the second queued while the first ran: one batch, one
+ * commit for both; neither commit returns, and no other connection sees
+ * either row, until the batch is committed. */
+static void test_batch_shares_one_commit_and_shows_nothing_before(void **state)
+{
+    fixture_t *f = *state;
+    hc_db_t *db = open_db(f, MIGS, 2);
+    uint64_t b0, m0, b1, m1;
+    batch_counts(db, &b0, &m0);
+    member_t a, b;
+    pthread_t ta, tb;
+    member_init(&a, db, "a");
+    member_init(&b, db, "b");
+    assert_int_equal(pthread_create(&ta, NULL, member_main, &a), 0);
+    sem_wait(&a.inside);
+    assert_int_equal(pthread_create(&tb, NULL, member_main, &b), 0);
+    wait_queued(db, 1); /* b waits to begin */
+    sem_post(&a.go);    /* a commits: b is queued, so the batch stays open */
+    sem_wait(&b.inside);
+    assert_int_equal(atomic_load(&a.done), 0);
+    assert_int_equal(rows_named(db, "a"), 0);
+    assert_int_equal(rows_named(db, "b"), 0);
+    sem_post(&b.go); /* b commits, nobody is queued: the batch ends */
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(b.rc, 0);
+    assert_int_equal(rows_named(db, "a"), 1);
+    assert_int_equal(rows_named(db, "b"), 1);
+    batch_counts(db, &b1, &m1);
+    assert_int_equal(b1 - b0, 1);
+    assert_int_equal(m1 - m0, 2);
+    hc_db_destroy(db);
+}
+
+/* A member that rolls back takes only its own work with it. */
+static void test_batch_member_rollback_is_its_own(void **state)
+{
+    fixture_t *f = *state;
+    hc_db_t *db = open_db(f, MIGS, 2);
+    member_t a, b;
+    pthread_t ta, tb;
+    member_init(&a, db, "a");
+    member_init(&b, db, "b");
+    b.rollback = 1;
+    assert_int_equal(pthread_create(&ta, NULL, member_main, &a), 0);
+    sem_wait(&a.inside);
+    assert_int_equal(pthread_create(&tb, NULL, member_main, &b), 0);
+    wait_queued(db, 1);
+    sem_post(&a.go);
+    sem_wait(&b.inside);
+    sem_post(&b.go);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(rows_named(db, "a"), 1);
+    assert_int_equal(rows_named(db, "b"), 0);
+    hc_db_destroy(db);
+}
+
+/* When the batch's SQLite transaction is lost (an error ended it), every
+ * member already released into it gets an error: a commit that returned 0
+ * is always there. */
+static void test_lost_batch_fails_every_member(void **state)
+{
+    fixture_t *f = *state;
+    hc_db_t *db = open_db(f, MIGS, 2);
+    member_t a, b;
+    pthread_t ta, tb;
+    member_init(&a, db, "a");
+    member_init(&b, db, "b");
+    b.end_batch = 1;
+    assert_int_equal(pthread_create(&ta, NULL, member_main, &a), 0);
+    sem_wait(&a.inside);
+    assert_int_equal(pthread_create(&tb, NULL, member_main, &b), 0);
+    wait_queued(db, 1);
+    sem_post(&a.go);
+    sem_wait(&b.inside);
+    sem_post(&b.go);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_not_equal(a.rc, 0);
+    assert_int_equal(rows_named(db, "a"), 0);
+    assert_int_equal(rows_named(db, "b"), 0);
+    /* the pool goes on */
+    member_t c;
+    member_init(&c, db, "c");
+    sem_post(&c.go);
+    member_main(&c);
+    assert_int_equal(c.rc, 0);
+    assert_int_equal(rows_named(db, "c"), 1);
+    hc_db_destroy(db);
+}
+
+/* A lazy transaction alone commits on its own (without waiting for the
+ * disk); a durable one after it ends that batch and commits in its own. */
+static void test_lazy_member(void **state)
+{
+    fixture_t *f = *state;
+    hc_db_t *db = open_db(f, MIGS, 2);
+    uint64_t b0, m0, b1, m1;
+    batch_counts(db, &b0, &m0);
+    hc_conn_t *c = hc_db_acquire(db);
+    assert_int_equal(hc_conn_begin_lazy(c), 0);
+    assert_int_equal(hc_conn_exec(c, "INSERT INTO item (name) VALUES ('lazy')", HC_NOPARAMS, NULL),
+                     0);
+    assert_int_equal(hc_conn_commit(c), 0);
+    assert_int_equal(rows_named(db, "lazy"), 1);
+    assert_int_equal(hc_conn_begin(c), 0);
+    assert_int_equal(
+        hc_conn_exec(c, "INSERT INTO item (name) VALUES ('durable')", HC_NOPARAMS, NULL), 0);
+    assert_int_equal(hc_conn_commit(c), 0);
+    assert_int_equal(rows_named(db, "durable"), 1);
+    hc_db_release(db, c);
+    batch_counts(db, &b1, &m1);
+    assert_int_equal(b1 - b0, 2);
+    assert_int_equal(m1 - m0, 2);
+    hc_db_destroy(db);
+}
+
 static void test_destroy_null(void **state)
 {
     (void)state;
@@ -646,5 +858,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_existing, setup, teardown),
         cmocka_unit_test(test_destroy_null),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest batching[] = {
+        cmocka_unit_test_setup_teardown(test_batch_shares_one_commit_and_shows_nothing_before,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_member_rollback_is_its_own, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_batch_fails_every_member, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_member, setup, teardown),
+    };
+    int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+    /* Everything again on a pool with batched commits, as the services run. */
+    g_batching = 1;
+    failed += cmocka_run_group_tests_name("sqlite, batched commits", tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("batched commits", batching, NULL, NULL);
+    return failed;
 }
