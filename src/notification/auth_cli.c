@@ -15,6 +15,7 @@
 #include "hc_buf.h"
 #include "hc_config.h"
 #include "hc_err.h"
+#include "hc_time.h"
 #include "hc_token.h"
 #include "hc_valid.h"
 #include "notification_store.h"
@@ -238,19 +239,33 @@ static int service_name_valid(const char *name)
     return n > 0 && n <= 32 && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
-/* Fills p for `--admin USER` from the account (role and centers as stored). */
+#define FIRST_ADMIN_WAIT_MS 5000
+
+/* Fills p for `--admin USER` from the account (role and centers as stored).
+ * The first super-admin (HC_ADMIN_USER) is stored by notification just after
+ * it is ready (its Argon2id hash is made off the ready path): asked for in
+ * that moment, it is waited for, up to FIRST_ADMIN_WAIT_MS. */
 static int admin_principal(const char *user, hc_principal_t *p, FILE *err)
 {
     hc_db_t *db = NULL;
     auth_admin_t a;
     if (open_db(&db, err) != 0)
         return 1;
-    hc_conn_t *c = hc_db_acquire(db);
-    int rc = auth_username_valid(user) ? auth_store_admin_get(c, user, &a) : HC_ENOTFOUND;
-    hc_db_release(db, c);
+    int first = strcmp(user, hc_cfg.admin_user) == 0;
+    int64_t deadline = hc_deadline_ms(FIRST_ADMIN_WAIT_MS);
+    int rc;
+    for (;;) {
+        hc_conn_t *c = hc_db_acquire(db);
+        rc = auth_username_valid(user) ? auth_store_admin_get(c, user, &a) : HC_ENOTFOUND;
+        hc_db_release(db, c);
+        if (rc != HC_ENOTFOUND || !first || hc_deadline_left(deadline) == 0)
+            break;
+        hc_sleep_ms(20);
+    }
     hc_db_destroy(db);
     if (rc == HC_ENOTFOUND || (!rc && a.role == HC_ROLE_NONE)) {
-        fprintf(err, "no admin called \"%s\" (healthcenter admin list)\n", user);
+        fprintf(err, "no admin called \"%s\" (healthcenter admin list)%s\n", user,
+                first ? "; the first super-admin is stored when notification starts" : "");
         return 1;
     }
     if (rc) {

@@ -260,6 +260,19 @@ def test_first_start_writes_the_admin_password_file(make_system):
     assert_token_answer(login(s.gateway, "admin", password), "superadmin", "admin")
 
 
+@pytest.mark.parametrize("password", [None, ADMIN_PASSWORD])
+def test_first_admin_token_right_after_the_start(make_system, password):
+    """The first super-admin is stored just after ready (its hash is made off
+    the ready path); `token --admin` asked for at once waits for it, as the
+    README's tour does."""
+    s = make_system(HC_ADMIN_PASSWORD=password)
+    s.start_all()
+    r = cli(s, "token", "--admin", "admin")
+    assert r.returncode == 0, r.stderr
+    _, claims = token_parts(r.stdout.strip())
+    assert (claims["role"], claims["sub"]) == ("superadmin", "admin"), claims
+
+
 def test_admin_and_token_commands(make_system):
     s = make_system(HC_ADMIN_PASSWORD=ADMIN_PASSWORD)
     # Accounts can be made before the first start.
