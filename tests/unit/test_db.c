@@ -706,6 +706,36 @@ static void batch_counts(hc_db_t *db, uint64_t *batches, uint64_t *members)
     hc_db_sqlite_batch_stats(db, &queued, batches, members);
 }
 
+/* Runs a and b as members of one batch: a begins and inserts, b queues
+ * behind it, a commits (b being queued, the batch stays open and a waits),
+ * b inserts; then `during` (may be NULL) looks while both are pending, b
+ * ends as it was told, and both are joined. */
+static void two_members(hc_db_t *db, member_t *a, member_t *b,
+                        void (*during)(hc_db_t *, member_t *))
+{
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, member_main, a), 0);
+    sem_wait(&a->inside);
+    assert_int_equal(pthread_create(&tb, NULL, member_main, b), 0);
+    wait_queued(db, 1); /* b waits to begin */
+    sem_post(&a->go);
+    sem_wait(&b->inside);
+    if (during)
+        during(db, a);
+    sem_post(&b->go);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+}
+
+/* While b runs, a's commit has not returned and no other connection sees
+ * either row. */
+static void nothing_shows_yet(hc_db_t *db, member_t *a)
+{
+    assert_int_equal(atomic_load(&a->done), 0);
+    assert_int_equal(rows_named(db, "a"), 0);
+    assert_int_equal(rows_named(db, "b"), 0);
+}
+
 /* Two transactions, the second queued while the first ran: one batch, one
  * commit for both; neither commit returns, and no other connection sees
  * either row, until the batch is committed. */
@@ -716,21 +746,9 @@ static void test_batch_shares_one_commit_and_shows_nothing_before(void **state)
     uint64_t b0, m0, b1, m1;
     batch_counts(db, &b0, &m0);
     member_t a, b;
-    pthread_t ta, tb;
     member_init(&a, db, "a");
     member_init(&b, db, "b");
-    assert_int_equal(pthread_create(&ta, NULL, member_main, &a), 0);
-    sem_wait(&a.inside);
-    assert_int_equal(pthread_create(&tb, NULL, member_main, &b), 0);
-    wait_queued(db, 1); /* b waits to begin */
-    sem_post(&a.go);    /* a commits: b is queued, so the batch stays open */
-    sem_wait(&b.inside);
-    assert_int_equal(atomic_load(&a.done), 0);
-    assert_int_equal(rows_named(db, "a"), 0);
-    assert_int_equal(rows_named(db, "b"), 0);
-    sem_post(&b.go); /* b commits, nobody is queued: the batch ends */
-    pthread_join(ta, NULL);
-    pthread_join(tb, NULL);
+    two_members(db, &a, &b, nothing_shows_yet);
     assert_int_equal(a.rc, 0);
     assert_int_equal(b.rc, 0);
     assert_int_equal(rows_named(db, "a"), 1);
@@ -747,19 +765,10 @@ static void test_batch_member_rollback_is_its_own(void **state)
     fixture_t *f = *state;
     hc_db_t *db = open_db(f, MIGS, 2);
     member_t a, b;
-    pthread_t ta, tb;
     member_init(&a, db, "a");
     member_init(&b, db, "b");
     b.rollback = 1;
-    assert_int_equal(pthread_create(&ta, NULL, member_main, &a), 0);
-    sem_wait(&a.inside);
-    assert_int_equal(pthread_create(&tb, NULL, member_main, &b), 0);
-    wait_queued(db, 1);
-    sem_post(&a.go);
-    sem_wait(&b.inside);
-    sem_post(&b.go);
-    pthread_join(ta, NULL);
-    pthread_join(tb, NULL);
+    two_members(db, &a, &b, NULL);
     assert_int_equal(a.rc, 0);
     assert_int_equal(rows_named(db, "a"), 1);
     assert_int_equal(rows_named(db, "b"), 0);
@@ -774,19 +783,10 @@ static void test_lost_batch_fails_every_member(void **state)
     fixture_t *f = *state;
     hc_db_t *db = open_db(f, MIGS, 2);
     member_t a, b;
-    pthread_t ta, tb;
     member_init(&a, db, "a");
     member_init(&b, db, "b");
     b.end_batch = 1;
-    assert_int_equal(pthread_create(&ta, NULL, member_main, &a), 0);
-    sem_wait(&a.inside);
-    assert_int_equal(pthread_create(&tb, NULL, member_main, &b), 0);
-    wait_queued(db, 1);
-    sem_post(&a.go);
-    sem_wait(&b.inside);
-    sem_post(&b.go);
-    pthread_join(ta, NULL);
-    pthread_join(tb, NULL);
+    two_members(db, &a, &b, NULL);
     assert_int_not_equal(a.rc, 0);
     assert_int_equal(rows_named(db, "a"), 0);
     assert_int_equal(rows_named(db, "b"), 0);
