@@ -368,13 +368,19 @@ static sq_db_t *pool_new(const char *path, const char *sync, int readonly, int c
 
 /* Opens the pool's first connection and hands it out (so that a file SQLite
  * cannot open is an error here, not a fatal one in sq_db_acquire). */
+/* Adds c to the connections db closes at destroy. Under db->mu once other
+ * threads may use db. */
+static void pool_track(sq_db_t *db, sq_conn_t *c)
+{
+    db->all = hc_xrealloc(db->all, (db->n_all + 1) * sizeof *db->all);
+    db->all[db->n_all++] = c;
+}
+
 static sq_conn_t *pool_first(sq_db_t *db)
 {
     sq_conn_t *c = conn_open(db);
-    if (!c)
-        return NULL;
-    db->all = hc_xrealloc(db->all, sizeof *db->all);
-    db->all[db->n_all++] = c;
+    if (c)
+        pool_track(db, c);
     return c;
 }
 
@@ -427,8 +433,7 @@ static sq_conn_t *sq_db_acquire(sq_db_t *db)
     if (!c)
         hc_fatal("cannot open a connection to %s", db->path);
     pthread_mutex_lock(&db->mu);
-    db->all = hc_xrealloc(db->all, (db->n_all + 1) * sizeof *db->all);
-    db->all[db->n_all++] = c;
+    pool_track(db, c);
     pthread_mutex_unlock(&db->mu);
     return c;
 }
@@ -494,6 +499,14 @@ static int sq_conn_begin_lazy(sq_conn_t *c)
     return sq_conn_begin(c);
 }
 
+/* A commit that changed rows succeeded: rows reached the file, so writes
+ * work again (a transaction that changed nothing proves nothing). */
+static void writes_work(sq_db_t *db)
+{
+    if (atomic_load(&db->write_err) && atomic_exchange(&db->write_err, 0) != 0)
+        hc_info("writes to %s succeed again", db->path);
+}
+
 static int sq_conn_commit(sq_conn_t *c)
 {
     int rc = exec_cached(c, "COMMIT");
@@ -502,12 +515,8 @@ static int sq_conn_commit(sq_conn_t *c)
         err = map_rc(c, rc, "COMMIT", 1);
         if (!sqlite3_get_autocommit(c->db))
             exec_cached(c, "ROLLBACK");
-    } else if (atomic_load(&c->pool->write_err) &&
-               sqlite3_total_changes(c->db) != c->changes_at_begin) {
-        /* Rows reached the file: writes work again. (A transaction that
-         * changed nothing proves nothing.) */
-        if (atomic_exchange(&c->pool->write_err, 0) != 0)
-            hc_info("writes to %s succeed again", c->pool->path);
+    } else if (sqlite3_total_changes(c->db) != c->changes_at_begin) {
+        writes_work(c->pool);
     }
     if (c->in_tx) {
         c->in_tx = 0;
@@ -657,7 +666,7 @@ static int sq_db_writable(sq_db_t *db)
         !atomic_compare_exchange_strong(&db->probe_at, &last, now))
         return !atomic_load(&db->write_err);
     /* A tiny write that needs fresh space in the WAL like any other: its
-     * commit clears the flag (sq_conn_commit) once space is back. A lost
+     * commit clears the flag (writes_work) once space is back. A lost
      * probe row means nothing, so it does not wait for the disk. */
     sq_conn_t *h = sq_db_acquire(db);
     hc_conn_t *c = &h->base; /* through the dispatch: on the writer, as every write */
@@ -775,9 +784,8 @@ static int batch_end(sq_db_t *db, int err)
         int rc = exec_cached(w, "COMMIT");
         if (rc != SQLITE_OK)
             err = map_rc(w, rc, "COMMIT", 1);
-        else if (db->batch_changed && atomic_load(&db->write_err) &&
-                 atomic_exchange(&db->write_err, 0) != 0)
-            hc_info("writes to %s succeed again", db->path);
+        else if (db->batch_changed)
+            writes_work(db);
     }
     if (err && !sqlite3_get_autocommit(w->db))
         exec_cached(w, "ROLLBACK");
@@ -821,10 +829,8 @@ static void batch_leave(sq_db_t *db)
 static sq_conn_t *writer_of(sq_db_t *db)
 {
     pthread_mutex_lock(&db->mu);
-    if (!db->writer && (db->writer = conn_open(db)) != NULL) {
-        db->all = hc_xrealloc(db->all, (db->n_all + 1) * sizeof *db->all);
-        db->all[db->n_all++] = db->writer;
-    }
+    if (!db->writer && (db->writer = conn_open(db)) != NULL)
+        pool_track(db, db->writer);
     sq_conn_t *w = db->writer;
     pthread_mutex_unlock(&db->mu);
     return w;
@@ -935,15 +941,16 @@ static int op_exec_script(hc_conn_t *c, const char *sql)
 {
     /* A single short statement (a consumer's SAVEPOINT and RELEASE around
      * every event) runs from the statement cache; scripts are parsed. */
+    sq_conn_t *x = on(c);
     if (strlen(sql) < 64 && !strchr(sql, ';')) {
-        int rc = exec_cached(on(c), sql);
+        int rc = exec_cached(x, sql);
         if (rc == SQLITE_OK)
             return 0;
-        if (!on(c)->quiet)
-            hc_error("sqlite statement failed: %s: %s", sql, sqlite3_errmsg(on(c)->db));
-        return map_rc(on(c), rc, sql, 1);
+        if (!x->quiet)
+            hc_error("sqlite statement failed: %s: %s", sql, sqlite3_errmsg(x->db));
+        return map_rc(x, rc, sql, 1);
     }
-    return sq_conn_exec_script(on(c), sql);
+    return sq_conn_exec_script(x, sql);
 }
 static int op_has_table(hc_conn_t *c, const char *name, int *has)
 {
