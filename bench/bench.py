@@ -267,20 +267,44 @@ def cpu_snapshot(sup_pid, procs=None):
     return out
 
 
+def write_snapshot(procs):
+    """{name: bytes written to storage so far} (write_bytes of /proc/PID/io: the
+    bytes the process sent towards the disk, its WAL frames and checkpoints
+    included) of the [(name, pid)] procs; a process whose io cannot be read is
+    left out."""
+    out = {}
+    for name, pid in procs:
+        try:
+            with open("/proc/%d/io" % pid) as f:
+                for line in f:
+                    if line.startswith("write_bytes:"):
+                        out[name] = int(line.split()[1])
+        except OSError:
+            pass
+    return out
+
+
+def per_booking(before, after, bookings, scale):
+    """{name: (after - before) * scale / bookings, "total": their sum}, between two
+    snapshots ({name: counter}); None when there were no bookings. A process
+    missing from either snapshot (restarted, or gone) is left out."""
+    if not bookings:
+        return None
+    out, total = {}, 0.0
+    for name in after:
+        if name in before:
+            v = (after[name] - before[name]) * scale
+            out[name] = round(v / bookings, 3)
+            total += v
+    out["total"] = round(total / bookings, 3)
+    return out
+
+
 def cpu_ms_per_booking(cpu0, cpu1, bookings):
     """{name: CPU ms per booking between two cpu_snapshot()s, "total": their sum};
     None when there were no bookings. A process missing from either snapshot
     (restarted, or gone) is left out, and so is its CPU."""
-    if not bookings:
-        return None
-    out, total = {}, 0.0
-    for name in cpu1:
-        if name in cpu0:
-            ms = (cpu1[name] - cpu0[name]) * 1000.0
-            out[name] = round(ms / bookings, 3)
-            total += ms
-    out["total"] = round(total / bookings, 3)
-    return out
+    return per_booking(cpu0, cpu1, bookings, 1000.0)
 
 
 def pss_kb(pid):
@@ -528,21 +552,24 @@ class System:
 
 def run_load(what, cmd, label, timeout, procs):
     """Runs the load generator cmd (its last argument the customer token, kept out
-    of the log). Returns (stdout, monotonic start, wall-clock start, cpu0, cpu1):
+    of the log). Returns (stdout, monotonic start, wall-clock start, cpu0, cpu1, writes):
     with procs ([(name, pid)]), cpu0 and cpu1 are the cpu_snapshot()s of those
-    processes right before it starts and right after it ends, else None."""
+    processes right before it starts and right after it ends, and writes the
+    write_snapshot()s (before, after) at the same moments, else None."""
     log("%s: %s", label, " ".join(cmd[:-1] + ["<customer token>"]))
+    w0 = write_snapshot(procs) if procs is not None else None
     cpu0 = cpu_snapshot(None, procs) if procs is not None else None
     t0 = time.monotonic()
     wall0 = time.time()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     cpu1 = cpu_snapshot(None, procs) if procs is not None else None
+    writes = (w0, write_snapshot(procs)) if procs is not None else None
     out = p.stdout.decode("utf-8", "replace")
     if p.returncode != 0:
         raise BenchError("%s failed (exit %d): %s %s"
                          % (what, p.returncode, out[-2000:],
                             p.stderr.decode("utf-8", "replace")[-2000:]))
-    return out, t0, wall0, cpu0, cpu1
+    return out, t0, wall0, cpu0, cpu1, writes
 
 
 def run_wrk(gw_port, date, concurrency, duration, timeout_s, label, procs=None):
@@ -552,7 +579,8 @@ def run_wrk(gw_port, date, concurrency, duration, timeout_s, label, procs=None):
     cmd = ["wrk", "-t%d" % threads, "-c%d" % concurrency, "-d%ds" % duration, "--latency",
            "--timeout", "%ds" % timeout_s, "-s", BOOK_LUA, "http://127.0.0.1:%d" % gw_port,
            "--", date, TOKENS["customer"]]
-    out, t0, wall0, cpu0, cpu1 = run_load("wrk", cmd, label, duration + timeout_s + 60, procs)
+    out, t0, wall0, cpu0, cpu1, writes = run_load("wrk", cmd, label, duration + timeout_s + 60,
+                                                  procs)
     res = None
     for line in out.splitlines():
         if line.startswith("HCBENCH "):
@@ -564,7 +592,7 @@ def run_wrk(gw_port, date, concurrency, duration, timeout_s, label, procs=None):
                "duration_us": text.get("duration_s", duration) * 1e6,
                "latency_us": {"p50": text.get("p50_us"), "p99": text.get("p99_us")}}
     res["t0"], res["wall0"], res["t1"] = t0, wall0, time.monotonic()
-    res["cpu0"], res["cpu1"] = cpu0, cpu1
+    res["cpu0"], res["cpu1"], res["writes"] = cpu0, cpu1, writes
     res["text"] = text
     res["report"] = out
     return res
@@ -578,8 +606,8 @@ def run_loadgen(loadgen, gw_port, date, rate, connections, duration, timeout_s, 
     cmd = [loadgen, "--port", str(gw_port), "--rate", "%g" % rate, "--duration", str(duration),
            "--connections", str(connections), "--timeout", str(timeout_s), "--date", date,
            "--token", TOKENS["customer"]]
-    out, t0, wall0, cpu0, cpu1 = run_load("hc-loadgen", cmd, label, duration + timeout_s + 60,
-                                          procs)
+    out, t0, wall0, cpu0, cpu1, writes = run_load("hc-loadgen", cmd, label,
+                                                  duration + timeout_s + 60, procs)
     try:
         lg = json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -590,7 +618,7 @@ def run_loadgen(loadgen, gw_port, date, rate, connections, duration, timeout_s, 
            "socket_errors": lg["socket_errors"], "samples": lg.get("samples") or [],
            "duration_us": float(lg.get("elapsed_s") or duration) * 1e6, "latency_us": lat,
            "loadgen": lg, "t0": t0, "wall0": wall0, "t1": time.monotonic(), "cpu0": cpu0,
-           "cpu1": cpu1, "text": {}, "report": out}
+           "cpu1": cpu1, "writes": writes, "text": {}, "report": out}
     return res
 
 
@@ -1077,6 +1105,8 @@ def main():
             "servers_start_s": servers.start_s if servers is not None else None,
             "cpu_s": {k: round(v - cpu0.get(k, 0.0), 2) for k, v in cpu1.items()},
             "cpu_ms_per_booking": cpu_ms_per_booking(run["cpu0"], run["cpu1"], ok),
+            "write_kb_per_booking": (per_booking(run["writes"][0], run["writes"][1], ok,
+                                                 1 / 1024.0) if run.get("writes") else None),
             "pss_mb": pss_after_load,
             "ready_ms": r1(ready_ms, 0),
             "ready_ms_reported": system.ready_reported_ms,

@@ -15,8 +15,10 @@ json_t *hc_event_new(const char *type, int64_t order_id, const hc_trace_t *trace
 {
     char id[37], when[HC_RFC3339_SIZE], tp[HC_TRACEPARENT_LEN + 1];
     hc_trace_t t;
-    hc_uuid4(id);
-    hc_now_rfc3339(when);
+    /* One instant for both: the id's first 48 bits are occurredAt's ms. */
+    int64_t now = hc_now_ms();
+    hc_uuid7(now, id);
+    hc_time_rfc3339(now, when);
     if (trace && trace->trace_id[0])
         hc_trace_child(trace, &t);
     else

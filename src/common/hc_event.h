@@ -8,8 +8,9 @@
 
 #include "hc_trace.h"
 
-/* Builds a new event object with the envelope filled: a fresh eventId, the
- * current time, the process's service as source and a child of trace (a new
+/* Builds a new event object with the envelope filled: a fresh eventId (a
+ * version-7 UUID of the current time, hc_uuid7), that time as occurredAt,
+ * the process's service as source and a child of trace (a new
  * root when trace is NULL). Caller owns the result and adds payload fields. */
 json_t *hc_event_new(const char *type, int64_t order_id, const hc_trace_t *trace);
 

@@ -124,13 +124,16 @@ void hc_trace_accept(const char *header, hc_trace_t *out)
         hc_trace_new(out);
 }
 
-void hc_uuid4(char out[37])
+void hc_uuid7(int64_t ms, char out[37])
 {
     unsigned char b[16];
+    hc_random_bytes(b + 6, 10);
+    uint64_t t = (uint64_t)ms;
+    for (int i = 5; i >= 0; i--, t >>= 8)
+        b[i] = (unsigned char)(t & 0xff);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x70); /* version 7 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10 */
     char hex[33];
-    hc_random_bytes(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     to_hex(b, 16, hex);
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }

@@ -34,7 +34,11 @@ void hc_trace_accept(const char *header, hc_trace_t *out);
  * exec. */
 void hc_random_bytes(void *buf, unsigned n);
 
-/* Writes a random RFC 4122 version-4 UUID string (37 bytes with NUL). */
-void hc_uuid4(char out[37]);
+/* Writes an RFC 9562 version-7 UUID string (37 bytes with NUL): ms (Unix
+ * milliseconds, the wall clock's for an id made now) in its first 48 bits,
+ * then 74 random bits. Ids of later milliseconds sort after, so a B-tree
+ * keyed by them (the consumers' inboxes) grows at its right edge instead of
+ * writing a random page per insert. */
+void hc_uuid7(int64_t ms, char out[37]);
 
 #endif

@@ -101,8 +101,9 @@ static inline void hc_test_clear_hc_env(void)
     }
 }
 
-/* Returns 1 when s is an RFC 4122 version-4 UUID in lowercase 8-4-4-4-12 form. */
-static inline int hc_test_is_uuid4(const char *s)
+/* Returns 1 when s is an RFC 9562 UUID of the given version (4: random, 7:
+ * time-ordered) in lowercase 8-4-4-4-12 form. */
+static inline int hc_test_is_uuid(const char *s, int version)
 {
     if (strlen(s) != 36)
         return 0;
@@ -115,7 +116,7 @@ static inline int hc_test_is_uuid4(const char *s)
             return 0;
         }
     }
-    if (s[14] != '4')
+    if (s[14] != '0' + version)
         return 0;
     return s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b';
 }

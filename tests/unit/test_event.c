@@ -45,7 +45,7 @@ static void test_new_fills_envelope(void **state)
     assert_non_null(ev);
     assert_true(json_is_object(ev));
 
-    assert_true(hc_test_is_uuid4(str_field(ev, "eventId")));
+    assert_true(hc_test_is_uuid(str_field(ev, "eventId"), 7));
     assert_string_equal(str_field(ev, "eventType"), "Ordered");
     json_t *oid = json_object_get(ev, "orderId");
     assert_true(json_is_integer(oid));
@@ -95,6 +95,39 @@ static void test_occurred_at_is_now(void **state)
     got[19] = '\0';
     assert_true(strcmp(got, before) >= 0);
     json_decref(ev);
+}
+
+/* The ms in an eventId's first 48 bits (hex digits 0-7 and 9-12). */
+static int64_t id_ms(const char *id)
+{
+    char hex[13];
+    memcpy(hex, id, 8);
+    memcpy(hex + 8, id + 9, 4);
+    hex[12] = '\0';
+    return (int64_t)strtoll(hex, NULL, 16);
+}
+
+/* An eventId is a v7 UUID of the instant in occurredAt, so the ids of
+ * events made later sort after: the inboxes keyed by them grow at one end. */
+static void test_event_id_is_time_ordered(void **state)
+{
+    (void)state;
+    json_t *a = hc_event_new("Ordered", 1, NULL);
+    const char *ida = str_field(a, "eventId");
+    assert_true(hc_test_is_uuid(ida, 7));
+    char when[HC_RFC3339_SIZE];
+    hc_time_rfc3339(id_ms(ida), when);
+    assert_string_equal(when, str_field(a, "occurredAt"));
+    /* the next millisecond, polled for (at most 2 s) */
+    int64_t deadline = hc_mono_ms() + 2000;
+    while (hc_now_ms() <= id_ms(ida) && hc_mono_ms() < deadline)
+        ;
+    json_t *b = hc_event_new("Ordered", 1, NULL);
+    const char *idb = str_field(b, "eventId");
+    assert_true(id_ms(idb) > id_ms(ida));
+    assert_true(strcmp(ida, idb) < 0);
+    json_decref(a);
+    json_decref(b);
 }
 
 static void test_now_ms_matches_wall_clock(void **state)
@@ -263,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_new_fills_envelope),
         cmocka_unit_test(test_new_without_trace_is_new_root),
         cmocka_unit_test(test_occurred_at_is_now),
+        cmocka_unit_test(test_event_id_is_time_ordered),
         cmocka_unit_test(test_now_ms_matches_wall_clock),
         cmocka_unit_test(test_source_is_service_name),
         cmocka_unit_test(test_parse_round_trip),

@@ -1,4 +1,4 @@
-/* Checks hc_trace: W3C traceparent parsing/validation, new/child/format, accept, and hc_uuid4. */
+/* Checks hc_trace: W3C traceparent parsing/validation, new/child/format, accept, and hc_uuid7. */
 #include "hc_test.h"
 
 #include "hc_err.h"
@@ -164,18 +164,25 @@ static void test_accept(void **state)
     assert_valid_trace(&t);
 }
 
-static void test_uuid4_format(void **state)
+/* A v7 UUID carries the given milliseconds in its first 48 bits (12 hex
+ * digits), so the ids of a later millisecond sort after. */
+static void test_uuid7_format_and_order(void **state)
 {
     (void)state;
-    char seen[64][37];
+    char seen[64][37], later[37];
     for (int i = 0; i < 64; i++) {
-        memset(seen[i], 'x', sizeof seen[i]);
-        hc_uuid4(seen[i]);
-        if (!hc_test_is_uuid4(seen[i]))
-            fail_msg("not a lowercase v4 UUID: \"%.37s\"", seen[i]);
+        hc_uuid7(0x0123456789abLL, seen[i]);
+        if (!hc_test_is_uuid(seen[i], 7))
+            fail_msg("not a lowercase v7 UUID: \"%.37s\"", seen[i]);
+        assert_memory_equal(seen[i], "01234567-89ab-7", 15);
         for (int j = 0; j < i; j++)
             assert_string_not_equal(seen[i], seen[j]);
     }
+    hc_uuid7(0x0123456789acLL, later);
+    for (int i = 0; i < 64; i++)
+        assert_true(strcmp(seen[i], later) < 0);
+    hc_uuid7(1764633600000LL, later); /* 2025-12-02T00:00:00Z */
+    assert_memory_equal(later, "019adc5b-e000-7", 15);
 }
 
 static void test_random_bytes_fill(void **state)
@@ -203,7 +210,7 @@ int main(void)
         cmocka_unit_test(test_child_keeps_trace_changes_span),
         cmocka_unit_test(test_format_round_trip),
         cmocka_unit_test(test_accept),
-        cmocka_unit_test(test_uuid4_format),
+        cmocka_unit_test(test_uuid7_format_and_order),
         cmocka_unit_test(test_random_bytes_fill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
