@@ -2,6 +2,7 @@
 #include "hc_proc.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,4 +165,27 @@ int hc_proc_read(hc_proc_stat_t *out)
     closedir(d);
     out->open_fds = n > 0 ? n - 1 : 0; /* not the one opendir holds */
     return 0;
+}
+
+int hc_proc_malloc_set_by_env(char *const *envp)
+{
+    static const char *const names[] = {"MALLOC_ARENA_MAX=", "MALLOC_TRIM_THRESHOLD_=",
+                                        "MALLOC_MMAP_THRESHOLD_=", "MALLOC_TOP_PAD_="};
+    for (; envp && *envp; envp++) {
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+            if (strncmp(*envp, names[i], strlen(names[i])) == 0)
+                return 1;
+        if (strncmp(*envp, "GLIBC_TUNABLES=", 15) == 0 && strstr(*envp, "glibc.malloc."))
+            return 1;
+    }
+    return 0;
+}
+
+int hc_proc_tune_malloc(void)
+{
+    extern char **environ;
+    if (hc_proc_malloc_set_by_env(environ))
+        return 0;
+    /* Setting either fixes both (glibc then stops adjusting them). */
+    return mallopt(M_MMAP_THRESHOLD, 128 * 1024) && mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 }

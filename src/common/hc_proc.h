@@ -37,4 +37,20 @@ int hc_proc_parse_max_fds(const char *text, int64_t *max_fds);
  * cannot be read or parsed (out is then partly filled; do not use it). */
 int hc_proc_read(hc_proc_stat_t *out);
 
+/* Returns 1 when the environment envp (NULL-terminated "NAME=value" strings)
+ * already tunes glibc's malloc (MALLOC_ARENA_MAX, MALLOC_TRIM_THRESHOLD_,
+ * MALLOC_MMAP_THRESHOLD_, MALLOC_TOP_PAD_, or a glibc.malloc tunable in
+ * GLIBC_TUNABLES), else 0. */
+int hc_proc_malloc_set_by_env(char *const *envp);
+
+/* Makes glibc's malloc give freed memory back: its mmap threshold (blocks of
+ * at least that size get their own mapping, returned when freed) and trim
+ * threshold (free memory at the top of a heap beyond it is returned) stay at
+ * their initial 128 KiB. glibc otherwise raises them each time such a
+ * mapped block is freed, up to 32 and 64 MiB, and a service's threads then
+ * keep what they freed. Left to the operator when hc_proc_malloc_set_by_env
+ * says so. Call at the start, before any thread. Returns 1 when it set
+ * them, 0 when it left malloc as it was. */
+int hc_proc_tune_malloc(void);
+
 #endif

@@ -19,6 +19,7 @@
 #include "hc_lock.h"
 #include "hc_log.h"
 #include "hc_metrics.h"
+#include "hc_proc.h"
 #include "hc_time.h"
 #include "hc_token.h"
 
@@ -176,6 +177,7 @@ int hc_service_run(const hc_service_def_t *def)
     signal(SIGPIPE, SIG_IGN);
 
     hc_log_init(def->name, hc_cfg.log_level);
+    hc_proc_tune_malloc(); /* before any thread */
     hc_event_source = def->name;
     setenv("TZ", hc_cfg.tz, 1);
     tzset();

@@ -3,6 +3,7 @@
  * very process. */
 #include "hc_test.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include "hc_err.h"
@@ -127,9 +128,59 @@ static void test_read_self(void **state)
     assert_true(p.start_time <= now + 2 && p.start_time > now - 600);
 }
 
+static void test_malloc_set_by_env(void **state)
+{
+    (void)state;
+    char *none[] = {"HOME=/root", "HC_DATA_DIR=/tmp", "MALLOC_CHECK_=3", NULL};
+    assert_int_equal(hc_proc_malloc_set_by_env(none), 0);
+    assert_int_equal(hc_proc_malloc_set_by_env(NULL), 0);
+    char *arena[] = {"HOME=/root", "MALLOC_ARENA_MAX=4", NULL};
+    assert_int_equal(hc_proc_malloc_set_by_env(arena), 1);
+    char *trim[] = {"MALLOC_TRIM_THRESHOLD_=0", NULL};
+    assert_int_equal(hc_proc_malloc_set_by_env(trim), 1);
+    char *mmap_[] = {"MALLOC_MMAP_THRESHOLD_=65536", NULL};
+    assert_int_equal(hc_proc_malloc_set_by_env(mmap_), 1);
+    char *tun[] = {"GLIBC_TUNABLES=glibc.rtld.optional_static_tls=512:glibc.malloc.arena_max=1",
+                   NULL};
+    assert_int_equal(hc_proc_malloc_set_by_env(tun), 1);
+    char *other_tun[] = {"GLIBC_TUNABLES=glibc.rtld.optional_static_tls=512", NULL};
+    assert_int_equal(hc_proc_malloc_set_by_env(other_tun), 0);
+}
+
+#ifndef __SANITIZE_ADDRESS__ /* AddressSanitizer replaces glibc's malloc: nothing to tune */
+/* After hc_proc_tune_malloc a block of 200 KiB still gets a mapping of its
+ * own (given back when freed) after a freed 1 MiB block: glibc alone would
+ * have raised its mmap threshold to 1 MiB on that free, and then served
+ * (and kept) the 200 KiB from its heap. Runs first, before any other test
+ * allocates large blocks. */
+static void test_tune_malloc_keeps_thresholds(void **state)
+{
+    (void)state;
+    const char *vars[] = {"MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_",
+                          "MALLOC_TOP_PAD_", "GLIBC_TUNABLES"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        unsetenv(vars[i]);
+    assert_int_equal(hc_proc_tune_malloc(), 1);
+    size_t mapped = mallinfo2().hblkhd;
+    void *big = malloc(1024 * 1024);
+    assert_non_null(big);
+    assert_true(mallinfo2().hblkhd >= mapped + 1024 * 1024);
+    free(big);
+    void *mid = malloc(200 * 1024);
+    assert_non_null(mid);
+    assert_true(mallinfo2().hblkhd >= mapped + 200 * 1024);
+    free(mid);
+    assert_int_equal(mallinfo2().hblkhd, mapped);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+#ifndef __SANITIZE_ADDRESS__
+        cmocka_unit_test(test_tune_malloc_keeps_thresholds),
+#endif
+        cmocka_unit_test(test_malloc_set_by_env),
         cmocka_unit_test(test_parse_stat),
         cmocka_unit_test(test_parse_stat_odd_command_name),
         cmocka_unit_test(test_parse_stat_refuses_broken_text),
