@@ -830,7 +830,9 @@ def record_baseline(path, result):
             skip = True
         elif not arg.startswith(("--record-baseline=", "--bin=")):
             argv.append(arg)
-    this = {"cpu_ms_per_booking": result["cpu_ms_per_booking"], "bookings": result["bookings"],
+    this = {"cpu_ms_per_booking": result["cpu_ms_per_booking"],
+            "write_kb_per_booking": result.get("write_kb_per_booking"),
+            "bookings": result["bookings"],
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     commit = git_commit()
     command = " ".join(["bench/bench.py"] + argv)
@@ -848,10 +850,12 @@ def record_baseline(path, result):
     runs.append(this)
     median = sorted(runs, key=lambda r: r["cpu_ms_per_booking"]["total"])[(len(runs) - 1) // 2]
     doc = {
-        "about": "the CPU per booking `make bench-check` compares with (docs/benchmark.md); "
-                 "it fails when cpu_ms_per_booking.total is more than 25 % above this total, "
-                 "the median of `runs`",
+        "about": "the CPU and the writes per booking `make bench-check` compares with "
+                 "(docs/benchmark.md); it fails when cpu_ms_per_booking.total or "
+                 "write_kb_per_booking.total is more than 25 % above these totals, those of "
+                 "the run of `runs` with the median CPU",
         "cpu_ms_per_booking": median["cpu_ms_per_booking"],
+        "write_kb_per_booking": median.get("write_kb_per_booking"),
         "bookings": median["bookings"],
         "date": median["date"],
         "commit": commit,
@@ -893,11 +897,28 @@ def check_baseline(path, baseline, result, margin_pct):
     la = (result.get("check_load") or {}).get("before")
     if la is not None:
         head += "; load average before the run %.1f on %s cores" % (la, result["machine"].get("nproc"))
+    failed = []
     if got > limit:
         worst = sorted(((v - float(baseline["cpu_ms_per_booking"].get(k, 0.0)), k)
                         for k, v in cpu.items() if k != "total"), reverse=True)[:3]
-        return False, ("bench-check: FAILED: %s. Most grown: %s" % (
-            head, ", ".join("%s %+.3f ms" % (k, d) for d, k in worst)))
+        failed.append("CPU most grown: " + ", ".join("%s %+.3f ms" % (k, d) for d, k in worst))
+    # The bytes written per booking barely move from run to run: a change that
+    # writes more pages per commit (a random key, a new index) shows at once.
+    bw = (baseline.get("write_kb_per_booking") or {}).get("total")
+    w = result.get("write_kb_per_booking") or {}
+    if bw and w.get("total") is not None:
+        wlimit = float(bw) * (1.0 + margin_pct / 100.0)
+        head += ("; write_kb_per_booking.total %.1f kB measured, baseline %.1f kB, %+.1f %%; "
+                 "the limit is %.1f kB" % (w["total"], bw, (w["total"] / bw - 1.0) * 100.0,
+                                           wlimit))
+        if w["total"] > wlimit:
+            base_w = baseline["write_kb_per_booking"]
+            worst = sorted(((v - float(base_w.get(k, 0.0)), k)
+                            for k, v in w.items() if k != "total"), reverse=True)[:3]
+            failed.append("writes most grown: "
+                          + ", ".join("%s %+.1f kB" % (k, d) for d, k in worst))
+    if failed:
+        return False, "bench-check: FAILED: %s. %s" % (head, "; ".join(failed))
     return True, "bench-check: passed: " + head
 
 
@@ -1205,6 +1226,10 @@ def main():
             result["check"] = {"baseline": float(baseline["cpu_ms_per_booking"]["total"]),
                                "load_average": result.pop("check_load"),
                                "measured": (result.get("cpu_ms_per_booking") or {}).get("total"),
+                               "write_baseline": (baseline.get("write_kb_per_booking")
+                                                  or {}).get("total"),
+                               "write_measured": (result.get("write_kb_per_booking")
+                                                  or {}).get("total"),
                                "margin_pct": a.check_margin, "passed": passed,
                                "run_differs": differs or None}
             if differs:
