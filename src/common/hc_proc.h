@@ -1,6 +1,7 @@
 /* hc_proc: this process's resource use as Linux reports it under /proc (CPU
- * time, memory, start time, file descriptors), for the process_* metrics.
- * The parsers are pure, so that tests can feed them any text. */
+ * time, memory, start time, file descriptors), for the process_* metrics,
+ * and how much freed memory malloc keeps (hc_proc_tune_malloc). The parsers
+ * are pure, so that tests can feed them any text. */
 #ifndef HC_PROC_H
 #define HC_PROC_H
 
