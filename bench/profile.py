@@ -18,6 +18,12 @@ bench/book.lua, then, as --what asks:
           workers) while exactly --bookings bookings are made through the
           gateway and until the asynchronous side is done; the counts divided
           by the bookings: strace.md / strace.json.
+  wal     what the databases write: right after a wrk load of --duration s,
+          a copy of each service's WAL and of the event log's, whose frames
+          (since the WAL last started over) are counted per commit and per
+          table or index (page numbers mapped with SQLite's dbstat on a copy
+          of the database file): wal.md / wal.json. SQLite writes whole
+          pages, so this says which tables make a commit expensive.
 
 Tools: perf is Debian's `linux-perf`, strace is `strace`, wrk is `wrk`.
 Everything goes to --out (a new directory under /tmp unless given; printed at
@@ -37,6 +43,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import sqlite3
+import struct
 import tempfile
 import threading
 import time
@@ -48,7 +56,8 @@ import bench  # noqa: E402  (bench/bench.py: System, free_ports, build_env, run_
 
 SERVICES = bench.SERVICES
 TOOLS = {"perf": "linux-perf", "strace": "strace", "wrk": "wrk"}
-WHATS = ("perf", "flame", "strace")
+WHATS = ("perf", "flame", "strace", "wal")
+WAL_DBS = tuple("%s.db" % s for s in SERVICES) + ("bus/events.db",)
 
 
 class ProfileError(Exception):
@@ -724,6 +733,86 @@ def strace_markdown(s, meta):
 # --------------------------------------------------------------------------- main
 
 
+def wal_frames(wal_path):
+    """{page number: frames} of the WAL file's current frames (those with its
+    header's salts: written since it last started over), and the number of
+    commit frames. ({}, 0) for a missing or empty WAL."""
+    try:
+        with open(wal_path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return {}, 0
+    if len(data) < 32:
+        return {}, 0
+    page_size, salts = struct.unpack(">I", data[8:12])[0], data[16:24]
+    pages, commits, off = collections.Counter(), 0, 32
+    while off + 24 + page_size <= len(data) and data[off + 8:off + 16] == salts:
+        page, commit = struct.unpack(">II", data[off:off + 8])
+        pages[page] += 1
+        commits += commit != 0
+        off += 24 + page_size
+    return pages, commits
+
+
+def page_owners(db_path):
+    """{page number: table or index name} of a copied database, its copied WAL
+    included (SQLite recovers it on opening, so pages the WAL added past the
+    file's end are named too; the copy may be checkpointed by this)."""
+    con = sqlite3.connect(db_path)
+    try:
+        return {pg: name for name, pg in con.execute("SELECT name, pageno FROM dbstat")}
+    finally:
+        con.close()
+
+
+def wal_snapshot(data_dir, out_dir):
+    """Copies every WAL_DBS database and its WAL into out_dir/wal (the WAL first:
+    a checkpoint running meanwhile only adds to the file what the WAL holds)."""
+    dest = os.path.join(out_dir, "wal")
+    os.makedirs(dest, exist_ok=True)
+    for db in WAL_DBS:
+        name = db.replace("/", "_")
+        for suffix in ("-wal", ""):
+            try:
+                shutil.copyfile(os.path.join(data_dir, db + suffix),
+                                os.path.join(dest, name + suffix))
+            except OSError:
+                pass
+    return dest
+
+
+def wal_summary(snap_dir, top):
+    """Per database: frames, commits, frames per commit and the top tables."""
+    out = {}
+    for db in WAL_DBS:
+        name = db.replace("/", "_")
+        pages, commits = wal_frames(os.path.join(snap_dir, name + "-wal"))  # before opening
+        frames = sum(pages.values())
+        owners = page_owners(os.path.join(snap_dir, name)) if frames else {}
+        by = collections.Counter()
+        for pg, n in pages.items():
+            by[owners.get(pg, "(free page)")] += n
+        out[db] = {"frames": frames, "commits": commits, "distinct_pages": len(pages),
+                   "frames_per_commit": round(frames / commits, 1) if commits else None,
+                   "tables": [{"name": k, "frames": v, "pct": round(100.0 * v / frames, 1)}
+                              for k, v in by.most_common(top)]}
+    return out
+
+
+def wal_markdown(wsum, meta):
+    out = ["# What the databases write", "",
+           "Copied right after `%s` (%d s, %d bookings): each WAL's frames since it last "
+           "started over, counted per commit and per table or index (SQLite writes whole "
+           "pages, one frame each; `(free page)`: a page no table holds any more)." % (meta["wrk_cmd"], meta["duration_s"], meta["bookings"]), "",
+           "| database | frames | commits | frames / commit | distinct pages | top tables (% of frames) |",
+           "|---|---:|---:|---:|---:|---|"]
+    for db, d in wsum.items():
+        out.append("| %s | %d | %d | %s | %d | %s |" % (
+            db, d["frames"], d["commits"], d["frames_per_commit"], d["distinct_pages"],
+            ", ".join("%s %.1f" % (t["name"], t["pct"]) for t in d["tables"])))
+    return "\n".join(out) + "\n"
+
+
 def drain(state, t0, timeout, label):
     d, _, mypages = bench.wait_async_done(state, t0, timeout, label)
     return d, mypages
@@ -733,7 +822,8 @@ def main():
     ap = argparse.ArgumentParser(description="Profile the health-checkup system under the bench "
                                              "load: perf, flame graph, strace (docs/profile.md).")
     ap.add_argument("--what", default="perf,flame,strace",
-                    help="comma-separated: perf, flame, strace (default all; flame implies perf)")
+                    help="comma-separated: perf, flame, strace, wal (default perf,flame,strace; "
+                         "flame implies perf)")
     ap.add_argument("--bin", default="./build/healthcenter", help="the healthcenter binary")
     ap.add_argument("--out", default=None, help="output directory (default: new dir under /tmp)")
     ap.add_argument("--duration", type=int, default=10, help="recorded wrk load, seconds")
@@ -861,6 +951,22 @@ def main():
                 if a.flame_copy:
                     shutil.copyfile(svg, a.flame_copy)
                     log("flame graph copied to %s", a.flame_copy)
+
+        if "wal" in what:
+            run = bench.run_wrk(ports["gateway"], date, a.concurrency, a.duration, 10,
+                                "load for the WAL copies")
+            snap = wal_snapshot(data_dir, out_dir)
+            ok = int(run["statuses"].get("201", 0))
+            log("WAL load: %d x 201 (%s); WALs copied to %s", ok, run["statuses"], snap)
+            meta = {"wrk_cmd": "wrk -t2 -c%d -d%ds -s bench/book.lua" % (a.concurrency, a.duration),
+                    "duration_s": a.duration, "bookings": ok}
+            wsum = wal_summary(snap, a.top)
+            summary["wal"] = {"meta": meta, "per_database": wsum}
+            with open(os.path.join(out_dir, "wal.json"), "w") as f:
+                json.dump(summary["wal"], f, indent=1)
+            with open(os.path.join(out_dir, "wal.md"), "w") as f:
+                f.write(wal_markdown(wsum, meta))
+            drain(state, run["t1"], a.drain_timeout, "WAL load")
 
         if "strace" in what:
             system.remember_tree()
