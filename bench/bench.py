@@ -881,6 +881,14 @@ def load_average():
         return None
 
 
+def most_grown(measured, base, fmt):
+    """The three processes of measured ({name: per booking}, "total" aside) that
+    grew most against base, formatted "name +delta" with fmt for the delta."""
+    worst = sorted(((v - float(base.get(k, 0.0)), k) for k, v in measured.items()
+                    if k != "total"), reverse=True)[:3]
+    return ", ".join(("%s " + fmt) % (k, d) for d, k in worst)
+
+
 def check_baseline(path, baseline, result, margin_pct):
     """(passed, message): this run's cpu_ms_per_booking.total against the baseline's."""
     base = float(baseline["cpu_ms_per_booking"]["total"])
@@ -899,9 +907,8 @@ def check_baseline(path, baseline, result, margin_pct):
         head += "; load average before the run %.1f on %s cores" % (la, result["machine"].get("nproc"))
     failed = []
     if got > limit:
-        worst = sorted(((v - float(baseline["cpu_ms_per_booking"].get(k, 0.0)), k)
-                        for k, v in cpu.items() if k != "total"), reverse=True)[:3]
-        failed.append("CPU most grown: " + ", ".join("%s %+.3f ms" % (k, d) for d, k in worst))
+        failed.append("CPU most grown: "
+                      + most_grown(cpu, baseline["cpu_ms_per_booking"], "%+.3f ms"))
     # The bytes written per booking barely move from run to run: a change that
     # writes more pages per commit (a random key, a new index) shows at once.
     bw = (baseline.get("write_kb_per_booking") or {}).get("total")
@@ -912,11 +919,8 @@ def check_baseline(path, baseline, result, margin_pct):
                  "the limit is %.1f kB" % (w["total"], bw, (w["total"] / bw - 1.0) * 100.0,
                                            wlimit))
         if w["total"] > wlimit:
-            base_w = baseline["write_kb_per_booking"]
-            worst = sorted(((v - float(base_w.get(k, 0.0)), k)
-                            for k, v in w.items() if k != "total"), reverse=True)[:3]
             failed.append("writes most grown: "
-                          + ", ".join("%s %+.1f kB" % (k, d) for d, k in worst))
+                          + most_grown(w, baseline["write_kb_per_booking"], "%+.1f kB"))
     if failed:
         return False, "bench-check: FAILED: %s. %s" % (head, "; ".join(failed))
     return True, "bench-check: passed: " + head

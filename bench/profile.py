@@ -60,6 +60,11 @@ WHATS = ("perf", "flame", "strace", "wal")
 WAL_DBS = tuple("%s.db" % s for s in SERVICES) + ("bus/events.db",)
 
 
+def snap_name(db):
+    """The file name of database db (a WAL_DBS path) among the WAL copies."""
+    return db.replace("/", "_")
+
+
 class ProfileError(Exception):
     """A failure that ends the profile with a message and exit code 1."""
 
@@ -771,7 +776,7 @@ def wal_snapshot(data_dir, out_dir):
     dest = os.path.join(out_dir, "wal")
     os.makedirs(dest, exist_ok=True)
     for db in WAL_DBS:
-        name = db.replace("/", "_")
+        name = snap_name(db)
         for suffix in ("-wal", ""):
             try:
                 shutil.copyfile(os.path.join(data_dir, db + suffix),
@@ -785,7 +790,7 @@ def wal_summary(snap_dir, top):
     """Per database: frames, commits, frames per commit and the top tables."""
     out = {}
     for db in WAL_DBS:
-        name = db.replace("/", "_")
+        name = snap_name(db)
         pages, commits = wal_frames(os.path.join(snap_dir, name + "-wal"))  # before opening
         frames = sum(pages.values())
         owners = page_owners(os.path.join(snap_dir, name)) if frames else {}
@@ -803,8 +808,10 @@ def wal_markdown(wsum, meta):
     out = ["# What the databases write", "",
            "Copied right after `%s` (%d s, %d bookings): each WAL's frames since it last "
            "started over, counted per commit and per table or index (SQLite writes whole "
-           "pages, one frame each; `(free page)`: a page no table holds any more)." % (meta["wrk_cmd"], meta["duration_s"], meta["bookings"]), "",
-           "| database | frames | commits | frames / commit | distinct pages | top tables (% of frames) |",
+           "pages, one frame each; `(free page)`: a page no table holds any more)."
+           % (meta["wrk_cmd"], meta["duration_s"], meta["bookings"]), "",
+           "| database | frames | commits | frames / commit | distinct pages "
+           "| top tables (% of frames) |",
            "|---|---:|---:|---:|---:|---|"]
     for db, d in wsum.items():
         out.append("| %s | %d | %d | %s | %d | %s |" % (
@@ -899,6 +906,7 @@ def main():
             log("warm-up drained %.2f s after its load", d)
         procs = targets(system.proc.pid)
         names = {pid: name for name, pid in procs.items()}
+        wrk_cmd = "wrk -t2 -c%d -d%ds -s bench/book.lua" % (a.concurrency, a.duration)
         missing = [s for s in SERVICES if s not in procs]
         if missing:
             raise ProfileError("service processes not found: %s" % missing)
@@ -915,7 +923,7 @@ def main():
             wrk_s = float(run.get("duration_us") or a.duration * 1e6) / 1e6
             log("recorded load: %d x 201 (%s), %.1f/s", ok, run["statuses"], ok / wrk_s)
             meta = {"perf_cmd": " ".join(recorder.cmd[:recorder.cmd.index("-p")] + ["-p", "<pids>"]),
-                    "wrk_cmd": "wrk -t2 -c%d -d%ds -s bench/book.lua" % (a.concurrency, a.duration),
+                    "wrk_cmd": wrk_cmd,
                     "duration_s": a.duration, "bookings": ok,
                     "bookings_per_s": round(ok / wrk_s, 1), "pids": procs,
                     "call_graph": a.call_graph, "freq": a.freq}
@@ -958,7 +966,7 @@ def main():
             snap = wal_snapshot(data_dir, out_dir)
             ok = int(run["statuses"].get("201", 0))
             log("WAL load: %d x 201 (%s); WALs copied to %s", ok, run["statuses"], snap)
-            meta = {"wrk_cmd": "wrk -t2 -c%d -d%ds -s bench/book.lua" % (a.concurrency, a.duration),
+            meta = {"wrk_cmd": wrk_cmd,
                     "duration_s": a.duration, "bookings": ok}
             wsum = wal_summary(snap, a.top)
             summary["wal"] = {"meta": meta, "per_database": wsum}
