@@ -3,6 +3,7 @@
  * versioned migrations, and the pool's health (writes failing, corruption). */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,11 +34,13 @@ typedef struct sq_db sq_db_t;
 typedef struct sq_conn sq_conn_t;
 
 /* A transaction released into the open batch, waiting for its end (on the
- * member's stack). */
+ * member's stack). Each member sleeps on its own semaphore, posted once by
+ * the batch's end: waking them one by one spares them a shared mutex to
+ * take again in turn after a broadcast. */
 typedef struct sq_member {
     struct sq_member *next;
-    int done; /* batch_mu */
-    int err;  /* the batch's outcome: 0 when it is on disk */
+    int err; /* the batch's outcome: 0 when it is on disk (set before done) */
+    sem_t done;
 } sq_member_t;
 
 struct sq_conn {
@@ -85,8 +88,7 @@ struct sq_db {
     size_t batch_n;            /* members begun in it (write_mu) */
     struct sq_member *waiting; /* those released into it, waiting for its end (write_mu) */
     uint64_t batches, members; /* ended, and members committed (batch_mu; for tests) */
-    pthread_mutex_t batch_mu;  /* guards the members' done and err */
-    pthread_cond_t batch_cv;
+    pthread_mutex_t batch_mu;  /* guards the two counts above */
     sq_conn_t *free;
     sq_conn_t **all;
     size_t n_all;
@@ -167,8 +169,21 @@ static int map_rc(sq_conn_t *c, int rc, const char *sql, int writing)
 
 extern const hc_db_ops_t hc_db_sqlite_ops;
 
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+/* Before SQLite's first use in the process: no allocation statistics
+ * (sqlite3_memory_used() and the like, which nothing here reads). Keeping
+ * them takes one process-wide mutex around every allocation and free of
+ * every connection, which the request threads, relay and consumer of a
+ * service contend for (docs/benchmark.md). */
+static void sqlite_configure(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static sq_conn_t *conn_open(sq_db_t *pool)
 {
+    pthread_once(&sqlite_once, sqlite_configure);
     sq_conn_t *c = hc_xcalloc(1, sizeof *c);
     c->base.ops = &hc_db_sqlite_ops;
     c->pool = pool;
@@ -362,7 +377,6 @@ static sq_db_t *pool_new(const char *path, const char *sync, int readonly, int c
     pthread_mutex_init(&db->mu, NULL);
     pthread_mutex_init(&db->write_mu, NULL);
     pthread_mutex_init(&db->batch_mu, NULL);
-    pthread_cond_init(&db->batch_cv, NULL);
     return db;
 }
 
@@ -414,7 +428,6 @@ static void sq_db_destroy(sq_db_t *db)
     pthread_mutex_destroy(&db->mu);
     pthread_mutex_destroy(&db->write_mu);
     pthread_mutex_destroy(&db->batch_mu);
-    pthread_cond_destroy(&db->batch_cv);
     free(db->path);
     free(db);
 }
@@ -795,16 +808,17 @@ static int batch_end(sq_db_t *db, int err)
     db->batch_lazy = 0;
     db->batch_changed = 0;
     db->batch_n = 0;
-    pthread_mutex_lock(&db->batch_mu);
-    db->batches++;
+    uint64_t n = 0;
     for (sq_member_t *m = db->waiting, *next; m; m = next) {
-        next = m->next;
+        next = m->next; /* m is gone once posted */
         m->err = err;
-        m->done = 1;
-        db->members += !err;
+        n++;
+        sem_post(&m->done);
     }
     db->waiting = NULL;
-    pthread_cond_broadcast(&db->batch_cv);
+    pthread_mutex_lock(&db->batch_mu);
+    db->batches++;
+    db->members += err ? 0 : n;
     pthread_mutex_unlock(&db->batch_mu);
     return err;
 }
@@ -898,14 +912,14 @@ static int member_end(sq_conn_t *h, int commit)
         return err;
     }
     sq_member_t me = {.next = db->waiting};
+    sem_init(&me.done, 0, 0);
     db->waiting = &me;
     if (sqlite3_total_changes(w->db) != h->member_changes)
         db->batch_changed = 1;
     batch_leave(db);
-    pthread_mutex_lock(&db->batch_mu);
-    while (!me.done)
-        pthread_cond_wait(&db->batch_cv, &db->batch_mu);
-    pthread_mutex_unlock(&db->batch_mu);
+    while (sem_wait(&me.done) != 0)
+        ; /* EINTR */
+    sem_destroy(&me.done);
     return me.err;
 }
 

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 
 #include "hc_db.h"
@@ -826,6 +827,18 @@ static void test_lazy_member(void **state)
     hc_db_destroy(db);
 }
 
+/* SQLite keeps no allocation statistics here: they take one process-wide
+ * mutex on every allocation of every connection. Were they kept, the memory
+ * in use after opening a pool and querying it could not be 0. */
+static void test_no_memory_statistics(void **state)
+{
+    fixture_t *f = *state;
+    hc_db_t *db = open_db(f, MIGS, 2);
+    assert_int_equal(rows_named(db, "x"), 0);
+    assert_int_equal(sqlite3_memory_used(), 0);
+    hc_db_destroy(db);
+}
+
 static void test_destroy_null(void **state)
 {
     (void)state;
@@ -856,6 +869,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corruption_found_by_check_and_at_run_time, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_open_existing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_memory_statistics, setup, teardown),
         cmocka_unit_test(test_destroy_null),
     };
     const struct CMUnitTest batching[] = {
