@@ -162,10 +162,11 @@ static void run_idempotent(hc_service_t *svc, hc_req_t *req, json_t *body, const
                            saga_fn fn, void *arg)
 {
     const char *key = NULL;
-    char digest[HC_AUTH_HEX_LEN + 1];
+    char digest[HC_AUTH_HEX_LEN + 1] = "";
     if (idem_key(req, &key))
         return;
-    request_digest(scope, body, digest);
+    if (key) /* without a key nothing is stored or compared */
+        request_digest(scope, body, digest);
     if (key && idem_replay(svc, req, scope, key, digest))
         return;
     order_request_t rq = {.svc = svc,
