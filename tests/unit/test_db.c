@@ -829,13 +829,25 @@ static void test_lazy_member(void **state)
 
 /* SQLite keeps no allocation statistics here: they take one process-wide
  * mutex on every allocation of every connection. Were they kept, the memory
- * in use after opening a pool and querying it could not be 0. */
-static void test_no_memory_statistics(void **state)
+ * in use after opening a pool and querying it could not be 0. And every
+ * connection's page cache is 1,000 KiB, half SQLite's default, in a
+ * transaction (the writer) and out of one. */
+static void test_connection_settings(void **state)
 {
     fixture_t *f = *state;
     hc_db_t *db = open_db(f, MIGS, 2);
     assert_int_equal(rows_named(db, "x"), 0);
     assert_int_equal(sqlite3_memory_used(), 0);
+    hc_conn_t *c = hc_db_acquire(db);
+    int64_t kib = 0;
+    assert_int_equal(hc_conn_query_i64(c, "PRAGMA cache_size", HC_NOPARAMS, &kib), 0);
+    assert_int_equal(kib, -1000);
+    assert_int_equal(hc_conn_begin(c), 0);
+    kib = 0;
+    assert_int_equal(hc_conn_query_i64(c, "PRAGMA cache_size", HC_NOPARAMS, &kib), 0);
+    assert_int_equal(kib, -1000);
+    hc_conn_rollback(c);
+    hc_db_release(db, c);
     hc_db_destroy(db);
 }
 
@@ -869,7 +881,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corruption_found_by_check_and_at_run_time, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_open_existing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_memory_statistics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_settings, setup, teardown),
         cmocka_unit_test(test_destroy_null),
     };
     const struct CMUnitTest batching[] = {
