@@ -18,7 +18,7 @@ FORMAT_FILES = $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tes
                           tests/fuzz/*.c tests/fuzz/*.h bench/*.c)
 
 .PHONY: all deps venv build run run-distributed test test-fast unit e2e e2e-distributed browser asan fuzz-build fuzz fuzz-smoke bench \
-        bench-check bench-baseline \
+        bench-check bench-baseline bench-ab \
         bench-breaker profile format format-check clean install deploy-venv deploy-check image image-test kube-test \
         container-test
 
@@ -125,6 +125,16 @@ BENCH_CHECK = /usr/bin/python3 bench/bench.py --bin ./$(BUILD)/healthcenter $(BE
 		--check bench/baseline.json
 bench-check: build
 	$(BENCH_CHECK) || { echo "bench-check: a second run: the failure must repeat" >&2; $(BENCH_CHECK); }
+
+# Two binaries side by side, each its own system, started together for every
+# round (docs/benchmark.md, "Comparing two binaries"): on a machine whose speed
+# moves, a change shows in the ratio B / A, not in runs one after the other.
+# make bench-ab AB_A=/tmp/healthcenter-main AB_ARGS="--rounds 3 -- --duration 8"
+AB_B ?= ./$(BUILD)/healthcenter
+AB_ARGS ?=
+bench-ab: build
+	@test -n "$(AB_A)" || { echo "make bench-ab: set AB_A to the binary to compare with (docs/benchmark.md)" >&2; exit 2; }
+	/usr/bin/python3 bench/ab.py --a $(AB_A) --b $(AB_B) $(AB_ARGS)
 
 # Records bench/baseline.json from one such run (review and commit it).
 bench-baseline: build
