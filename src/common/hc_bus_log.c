@@ -1,7 +1,8 @@
 /* hc_bus_log: the embedded durable event log. An SQLite file in WAL mode
  * (dir/events.db) shared by the processes of one host holds the messages, a
  * second one (dir/offsets.db) the committed offset per consumer group;
- * consumers sleep on inotify and wake as soon as any process appends. Every
+ * consumers sleep on inotify and wake as soon as any process has committed an
+ * append (the appender then writes a byte to dir/events.lock). Every
  * record carries a CRC-32 checked on every read; a bad record or an
  * impossible offset stops the consumer. See docs/embedded-log.md. */
 #include <errno.h>
@@ -42,7 +43,8 @@ struct hc_bus_consumer {
     log_bus_t *bus;
     char group[64];
     int64_t position; /* last offset handed out by poll */
-    int ino_fd;       /* inotify on the log directory, -1 if unavailable */
+    int ino_fd;       /* inotify on events.lock (or the directory), -1 if unavailable */
+    int ticks;        /* ino_fd watches events.lock: a wake-up follows a commit */
     int faulted;      /* poll answers HC_ECORRUPT until the fault is gone */
     hc_bus_fault_t fault;
     int64_t fault_committed; /* offset_beyond_end: the committed offset then */
@@ -115,6 +117,10 @@ static int log_publish(hc_bus_t *b, const hc_bus_msg_t *msgs, size_t n)
     else
         rc = hc_conn_commit(c);
     hc_db_release(lb->db, c);
+    /* The commit is visible now: one byte written to the lock file wakes
+     * the consumers (inotify), which read exactly once per append. */
+    if (!rc && lb->lock_fd >= 0 && pwrite(lb->lock_fd, "\n", 1, 0) != 1)
+        hc_debug("cannot write %s/events.lock: %s", lb->dir, strerror(errno));
     if (locked)
         flock_retry(lb->lock_fd, LOCK_UN);
     return rc;
@@ -243,9 +249,16 @@ static int log_consumer_open(hc_bus_t *b, const char *group, hc_bus_consumer_t *
     c->bus = lb;
     hc_strlcpy(c->group, group, sizeof c->group);
     /* The watch is set before the first read, so no append can slip between a
-     * read that found nothing and the wait that follows it. */
+     * read that found nothing and the wait that follows it. Appenders write
+     * to events.lock after each commit; without that file (it could not be
+     * made), the directory is watched and the WAL's writes wake. */
+    char lock_path[600];
+    snprintf(lock_path, sizeof lock_path, "%s/events.lock", lb->dir);
     c->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (c->ino_fd >= 0 && inotify_add_watch(c->ino_fd, lb->dir, IN_MODIFY | IN_CREATE) < 0) {
+    if (c->ino_fd >= 0 && lb->lock_fd >= 0 &&
+        inotify_add_watch(c->ino_fd, lock_path, IN_MODIFY) >= 0)
+        c->ticks = 1;
+    else if (c->ino_fd >= 0 && inotify_add_watch(c->ino_fd, lb->dir, IN_MODIFY | IN_CREATE) < 0) {
         close(c->ino_fd);
         c->ino_fd = -1;
     }
@@ -334,10 +347,11 @@ static int log_read(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
     return 0;
 }
 
-/* Reads pending inotify records; returns 1 when one is about events.db (or
- * its WAL), which only appends change. Offsets and SQLite's shared-memory
- * file change too, and must not wake every consumer. */
-static int drain_is_append(int fd)
+/* Reads pending inotify records; returns 1 when one is about an append: any
+ * record of a watch on events.lock (ticks), else one about events.db or its
+ * WAL, which only appends change (offsets and SQLite's shared-memory file
+ * change too, and must not wake every consumer). */
+static int drain_is_append(int fd, int ticks)
 {
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     int hit = 0;
@@ -345,8 +359,8 @@ static int drain_is_append(int fd)
     while ((len = read(fd, buf, sizeof buf)) > 0) {
         for (char *p = buf; p < buf + len;) {
             const struct inotify_event *e = (const struct inotify_event *)p;
-            if (e->len && strncmp(e->name, "events.db", 9) == 0 &&
-                strcmp(e->name, "events.db-shm") != 0)
+            if (ticks || (e->len && strncmp(e->name, "events.db", 9) == 0 &&
+                          strcmp(e->name, "events.db-shm") != 0))
                 hit = 1;
             p += sizeof *e + e->len;
         }
@@ -355,14 +369,14 @@ static int drain_is_append(int fd)
 }
 
 /* Sleeps until an append is seen (returns 1) or timeout_ms passed (0). */
-static int wait_for_append(int fd, int timeout_ms)
+static int wait_for_append(int fd, int ticks, int timeout_ms)
 {
     int64_t deadline = hc_deadline_ms(timeout_ms);
     for (int64_t left = timeout_ms; left > 0; left = hc_deadline_left(deadline)) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (poll(&pfd, 1, (int)left) <= 0)
             return 0;
-        if (drain_is_append(fd))
+        if (drain_is_append(fd, ticks))
             return 1;
     }
     return 0;
@@ -385,20 +399,21 @@ static int log_poll(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
     }
     if (timeout_ms <= 0)
         return 0;
-    /* A wake-up comes with the appender's writes to the WAL; its commit
-     * becomes visible a moment later (after the appender's fsync; the
-     * shared-memory index, which inotify does not see, is updated last).
-     * After a wake that found nothing, look again after 1, 2, 4, ... ms, so
-     * that a commit is seen soon after its fsync however long that takes,
-     * with a few reads per wake-up. An empty answer means the timeout
-     * passed. */
+    /* With ticks, a wake-up comes after an appender's commit, and one read
+     * finds it. Watching the directory instead, a wake-up comes with the
+     * appender's writes to the WAL; its commit becomes visible a moment later
+     * (after the appender's fsync; the shared-memory index, which inotify
+     * does not see, is updated last). After such a wake that found nothing,
+     * look again after 1, 2, 4, ... ms, so that a commit is seen soon after
+     * its fsync however long that takes, with a few reads per wake-up. An
+     * empty answer means the timeout passed. */
     int64_t deadline = hc_deadline_ms(timeout_ms);
     int64_t recheck = 0; /* ms until the next look; 0: wait for a wake-up */
     for (int64_t left = timeout_ms; left > 0; left = hc_deadline_left(deadline)) {
         int64_t step = recheck && left > recheck ? recheck : left;
         if (c->ino_fd >= 0) {
-            if (wait_for_append(c->ino_fd, (int)step))
-                recheck = RECHECK_FIRST_MS;
+            if (wait_for_append(c->ino_fd, c->ticks, (int)step))
+                recheck = c->ticks ? 0 : RECHECK_FIRST_MS;
             else if (recheck)
                 recheck *= 2;
         } else {

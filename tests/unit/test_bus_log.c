@@ -461,6 +461,70 @@ static void sql_on(const char *dir, const char *file, const char *sql, const hc_
         fail_msg("%s: %d (%s)", sql, rc, hc_strerror(rc));
 }
 
+/* Appenders write a byte to events.lock after each commit, and that wakes
+ * the consumers: the WAL's own writes do not (they come before the commit is
+ * visible). A record added to events.db without that byte, as a tool might,
+ * is still read, at the poll's timeout. */
+typedef struct raw_append {
+    fixture_t *f;
+    hc_bus_consumer_t *idle;
+} raw_append_t;
+
+static void *raw_appender(void *p)
+{
+    raw_append_t *ra = p;
+    hc_bus_msg_t none[1];
+    size_t n = 0;
+    /* an empty bounded poll delays the append */
+    if (ra->f->bus->ops->poll(ra->idle, none, 1, &n, 100) == 0 && n > 0)
+        hc_bus_msgs_free(none, n);
+    sql_on(
+        ra->f->dir, "events.db",
+        "INSERT INTO events(topic, msg_key, value, appended_at, crc) VALUES (?, ?, ?, ?, ?)",
+        HC_PARAMS(HC_TEXT(TOPIC), HC_TEXT(KEYS[0]), HC_TEXT(VALUES[0]), HC_I64(hc_now_ms()),
+                  HC_I64(hc_bus_log_crc(KEYS[0], strlen(KEYS[0]), VALUES[0], strlen(VALUES[0])))));
+    return NULL;
+}
+
+static void test_wakes_on_commit_tick_not_wal_writes(void **state)
+{
+    fixture_t *f = *state;
+    raw_append_t ra = {.f = f, .idle = consumer(f->bus, "idle")};
+    hc_bus_consumer_t *c = consumer(f->bus, "g1");
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, raw_appender, &ra), 0);
+    hc_bus_msg_t msgs[1];
+    size_t n = 0;
+    int64_t t0 = hc_test_mono_ms();
+    assert_int_equal(f->bus->ops->poll(c, msgs, 1, &n, 800), 0);
+    int64_t waited = hc_test_mono_ms() - t0;
+    pthread_join(th, NULL);
+    assert_int_equal(n, 1);
+    assert_string_equal(msgs[0].key, KEYS[0]);
+    hc_bus_msgs_free(msgs, n);
+    /* not woken by the raw append's writes: read when the 800 ms passed */
+    if (waited < 750)
+        fail_msg("poll returned the untold append after %lld ms, before its timeout",
+                 (long long)waited);
+    /* a publish (commit, then the byte) wakes it at once (the publisher's
+     * idle consumer first reads the raw record, so that its wait is empty) */
+    assert_int_equal(f->bus->ops->poll(ra.idle, msgs, 1, &n, 0), 0);
+    assert_int_equal(n, 1);
+    hc_bus_msgs_free(msgs, n);
+    late_pub_t lp = {.bus = f->bus, .idle = ra.idle};
+    assert_int_equal(pthread_create(&th, NULL, late_publisher, &lp), 0);
+    t0 = hc_test_mono_ms();
+    assert_int_equal(f->bus->ops->poll(c, msgs, 1, &n, 3000), 0);
+    waited = hc_test_mono_ms() - t0;
+    pthread_join(th, NULL);
+    assert_int_equal(lp.rc, 0);
+    assert_int_equal(n, 1);
+    hc_bus_msgs_free(msgs, n);
+    assert_true(waited < 2000);
+    f->bus->ops->consumer_close(c);
+    f->bus->ops->consumer_close(ra.idle);
+}
+
 /* An integer from events.db of the log at dir. */
 static int64_t events_i64(const char *dir, const char *sql, const hc_val_t *p, size_t n)
 {
@@ -744,6 +808,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_publish_honours_value_len, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topics_independent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_process_publish_wakes_poll, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wakes_on_commit_tick_not_wal_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bus_open_by_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_carry_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checksum_mismatch_stops_without_skipping, setup,
