@@ -322,26 +322,37 @@ static void *late_publisher(void *p)
     return NULL;
 }
 
+/* Runs fn(arg) on a thread of its own while c polls for one message (up to
+ * timeout_ms), then joins it. Expects KEYS[0] as that message; returns when
+ * the poll returned (monotonic ms), and the ms it waited in *waited. */
+static int64_t poll_one_beside(fixture_t *f, hc_bus_consumer_t *c, void *(*fn)(void *), void *arg,
+                               int timeout_ms, int64_t *waited)
+{
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, fn, arg), 0);
+    hc_bus_msg_t msgs[1];
+    size_t n = 0;
+    int64_t t0 = hc_test_mono_ms();
+    int rc = f->bus->ops->poll(c, msgs, 1, &n, timeout_ms);
+    int64_t t1 = hc_test_mono_ms();
+    pthread_join(th, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(msgs[0].key, KEYS[0]);
+    hc_bus_msgs_free(msgs, n);
+    *waited = t1 - t0;
+    return t1;
+}
+
 static void test_poll_wakes_on_publish(void **state)
 {
     fixture_t *f = *state;
     late_pub_t lp = {.bus = f->bus, .idle = consumer(f->bus, "idle")};
     hc_bus_consumer_t *c = consumer(f->bus, "g1");
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, late_publisher, &lp), 0);
-    hc_bus_msg_t msgs[1];
-    size_t n = 0;
-    int64_t t0 = hc_test_mono_ms();
-    int rc = f->bus->ops->poll(c, msgs, 1, &n, 3000);
-    int64_t t1 = hc_test_mono_ms();
-    pthread_join(th, NULL);
+    int64_t waited = 0, t1 = poll_one_beside(f, c, late_publisher, &lp, 3000, &waited);
     assert_int_equal(lp.rc, 0);
-    assert_int_equal(rc, 0);
-    assert_int_equal(n, 1);
-    assert_string_equal(msgs[0].key, KEYS[0]);
-    hc_bus_msgs_free(msgs, n);
     /* woken by the publish, not by the 3 s timeout */
-    assert_true(t1 - t0 < 2000);
+    assert_true(waited < 2000);
     assert_true(t1 - lp.published_at < 500);
     f->bus->ops->consumer_close(c);
     f->bus->ops->consumer_close(lp.idle);
@@ -491,35 +502,22 @@ static void test_wakes_on_commit_tick_not_wal_writes(void **state)
     fixture_t *f = *state;
     raw_append_t ra = {.f = f, .idle = consumer(f->bus, "idle")};
     hc_bus_consumer_t *c = consumer(f->bus, "g1");
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, raw_appender, &ra), 0);
-    hc_bus_msg_t msgs[1];
-    size_t n = 0;
-    int64_t t0 = hc_test_mono_ms();
-    assert_int_equal(f->bus->ops->poll(c, msgs, 1, &n, 800), 0);
-    int64_t waited = hc_test_mono_ms() - t0;
-    pthread_join(th, NULL);
-    assert_int_equal(n, 1);
-    assert_string_equal(msgs[0].key, KEYS[0]);
-    hc_bus_msgs_free(msgs, n);
+    int64_t waited = 0;
+    poll_one_beside(f, c, raw_appender, &ra, 800, &waited);
     /* not woken by the raw append's writes: read when the 800 ms passed */
     if (waited < 750)
         fail_msg("poll returned the untold append after %lld ms, before its timeout",
                  (long long)waited);
     /* a publish (commit, then the byte) wakes it at once (the publisher's
      * idle consumer first reads the raw record, so that its wait is empty) */
+    hc_bus_msg_t msgs[1];
+    size_t n = 0;
     assert_int_equal(f->bus->ops->poll(ra.idle, msgs, 1, &n, 0), 0);
     assert_int_equal(n, 1);
     hc_bus_msgs_free(msgs, n);
     late_pub_t lp = {.bus = f->bus, .idle = ra.idle};
-    assert_int_equal(pthread_create(&th, NULL, late_publisher, &lp), 0);
-    t0 = hc_test_mono_ms();
-    assert_int_equal(f->bus->ops->poll(c, msgs, 1, &n, 3000), 0);
-    waited = hc_test_mono_ms() - t0;
-    pthread_join(th, NULL);
+    poll_one_beside(f, c, late_publisher, &lp, 3000, &waited);
     assert_int_equal(lp.rc, 0);
-    assert_int_equal(n, 1);
-    hc_bus_msgs_free(msgs, n);
     assert_true(waited < 2000);
     f->bus->ops->consumer_close(c);
     f->bus->ops->consumer_close(ra.idle);
