@@ -37,6 +37,7 @@ typedef struct log_bus {
     hc_db_t *offsets; /* offsets.db: committed offset per group */
     int lock_fd;      /* events.lock, or -1: appenders of all processes queue on it */
     char dir[512];
+    char lock_path[600]; /* dir/events.lock: also the consumers' wake-up (ticks) */
 } log_bus_t;
 
 struct hc_bus_consumer {
@@ -120,7 +121,7 @@ static int log_publish(hc_bus_t *b, const hc_bus_msg_t *msgs, size_t n)
     /* The commit is visible now: one byte written to the lock file wakes
      * the consumers (inotify), which read exactly once per append. */
     if (!rc && lb->lock_fd >= 0 && pwrite(lb->lock_fd, "\n", 1, 0) != 1)
-        hc_debug("cannot write %s/events.lock: %s", lb->dir, strerror(errno));
+        hc_debug("cannot write %s: %s", lb->lock_path, strerror(errno));
     if (locked)
         flock_retry(lb->lock_fd, LOCK_UN);
     return rc;
@@ -252,11 +253,9 @@ static int log_consumer_open(hc_bus_t *b, const char *group, hc_bus_consumer_t *
      * read that found nothing and the wait that follows it. Appenders write
      * to events.lock after each commit; without that file (it could not be
      * made), the directory is watched and the WAL's writes wake. */
-    char lock_path[600];
-    snprintf(lock_path, sizeof lock_path, "%s/events.lock", lb->dir);
     c->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (c->ino_fd >= 0 && lb->lock_fd >= 0 &&
-        inotify_add_watch(c->ino_fd, lock_path, IN_MODIFY) >= 0)
+        inotify_add_watch(c->ino_fd, lb->lock_path, IN_MODIFY) >= 0)
         c->ticks = 1;
     else if (c->ino_fd >= 0 && inotify_add_watch(c->ino_fd, lb->dir, IN_MODIFY | IN_CREATE) < 0) {
         close(c->ino_fd);
@@ -525,12 +524,12 @@ int hc_bus_log_open(const char *dir, const char *topic, const char *sync, hc_bus
     lb->base.kind = "log";
     hc_strlcpy(lb->base.topic, topic, sizeof lb->base.topic);
     hc_strlcpy(lb->dir, dir, sizeof lb->dir);
-    char path[600];
-    snprintf(path, sizeof path, "%s/events.lock", dir);
-    lb->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    snprintf(lb->lock_path, sizeof lb->lock_path, "%s/events.lock", dir);
+    lb->lock_fd = open(lb->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lb->lock_fd < 0)
-        hc_warn("cannot open %s (%s); appends wait on SQLite's lock instead", path,
+        hc_warn("cannot open %s (%s); appends wait on SQLite's lock instead", lb->lock_path,
                 strerror(errno));
+    char path[600];
     snprintf(path, sizeof path, "%s/events.db", dir);
     int rc = hc_db_open(path, sync, log_migrations,
                         sizeof log_migrations / sizeof log_migrations[0], &lb->db);

@@ -165,10 +165,11 @@ static void run_idempotent(hc_service_t *svc, hc_req_t *req, json_t *body, const
     char digest[HC_AUTH_HEX_LEN + 1] = "";
     if (idem_key(req, &key))
         return;
-    if (key) /* without a key nothing is stored or compared */
+    if (key) { /* without a key nothing is stored or compared */
         request_digest(scope, body, digest);
-    if (key && idem_replay(svc, req, scope, key, digest))
-        return;
+        if (idem_replay(svc, req, scope, key, digest))
+            return;
+    }
     order_request_t rq = {.svc = svc,
                           .trace = hc_req_trace(req),
                           .caller = hc_req_caller(req),

@@ -827,6 +827,14 @@ static void test_lazy_member(void **state)
     hc_db_destroy(db);
 }
 
+/* The connection's page cache size (PRAGMA cache_size: negative, KiB). */
+static int64_t cache_size(hc_conn_t *c)
+{
+    int64_t v = 0;
+    assert_int_equal(hc_conn_query_i64(c, "PRAGMA cache_size", HC_NOPARAMS, &v), 0);
+    return v;
+}
+
 /* SQLite keeps no allocation statistics here: they take one process-wide
  * mutex on every allocation of every connection. Were they kept, the memory
  * in use after opening a pool and querying it could not be 0. And every
@@ -839,13 +847,9 @@ static void test_connection_settings(void **state)
     assert_int_equal(rows_named(db, "x"), 0);
     assert_int_equal(sqlite3_memory_used(), 0);
     hc_conn_t *c = hc_db_acquire(db);
-    int64_t kib = 0;
-    assert_int_equal(hc_conn_query_i64(c, "PRAGMA cache_size", HC_NOPARAMS, &kib), 0);
-    assert_int_equal(kib, -1000);
+    assert_int_equal(cache_size(c), -1000);
     assert_int_equal(hc_conn_begin(c), 0);
-    kib = 0;
-    assert_int_equal(hc_conn_query_i64(c, "PRAGMA cache_size", HC_NOPARAMS, &kib), 0);
-    assert_int_equal(kib, -1000);
+    assert_int_equal(cache_size(c), -1000);
     hc_conn_rollback(c);
     hc_db_release(db, c);
     hc_db_destroy(db);
