@@ -14,6 +14,11 @@ typedef struct hc_lock_holder {
     int pid_alive; /* 1 when that pid still runs (kill(pid, 0)) */
 } hc_lock_holder_t;
 
+/* The variable `healthcenter up` sets in its children's environment: its
+ * pid. A service whose parent that is (and whose lock `up` holds) sends it
+ * SIGUSR1 once ready, so that `up` probes it at once (docs/supervisor.md). */
+#define HC_UP_PID_ENV "HC_UP_PID"
+
 /* Takes an exclusive flock on path (created with mode 0644 when missing; the
  * directory must exist) without waiting, and writes "<pid> <what>\n" into it
  * for whoever is refused later. The lock lasts as long as *fd, or a copy of

@@ -146,16 +146,32 @@ static int service_claim(const hc_service_def_t *def, int *lock_fd, int *supervi
     return rc;
 }
 
+/* Tells `up` at once that this instance is ready, so that its readiness
+ * probe runs now rather than at its next poll: SIGUSR1 to the parent, when
+ * HC_UP_PID (which `up` sets for its children) names the parent. Anyone else
+ * gets no signal. */
+static void tell_up_ready(void)
+{
+    const char *s = getenv(HC_UP_PID_ENV);
+    char *end = NULL;
+    long pid = s ? strtol(s, &end, 10) : 0;
+    if (pid > 1 && end && *end == '\0' && (pid_t)pid == getppid())
+        kill((pid_t)pid, SIGUSR1);
+}
+
 /* Under `up`, takes the port's new connections once the service is ready
- * (a restart's new instance; alone it has them anyway), or returns early
- * with the stop signal. Returns that signal, or 0 once it serves. */
+ * (a restart's new instance; alone it has them anyway) and tells `up`, or
+ * returns early with the stop signal. Returns that signal, or 0 once it
+ * serves. */
 static int take_traffic_when_ready(hc_service_t *svc, const sigset_t *stop_set)
 {
     for (;;) {
         char why[512] = "";
         if (service_ready(svc, why, sizeof why)) {
-            if (hc_http_take_traffic(svc->http) == 0)
+            if (hc_http_take_traffic(svc->http) == 0) {
+                tell_up_ready();
                 hc_info("ready: the port's new connections come to this instance");
+            }
             return 0;
         }
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};

@@ -590,7 +590,8 @@ static void sv_on_probe(void *ud, int id, int status)
 
 /* Starts every child and waits until all are ready: each round probes every
  * child not yet ready in parallel (SV_PROBE_TIMEOUT_MS each), then waits
- * SV_POLL_MS for a signal. Returns 0 when ready, 1 when start-up failed
+ * SV_POLL_MS for a signal: a service's SIGUSR1, sent once it is ready, starts
+ * the next round at once. Returns 0 when ready, 1 when start-up failed
  * (message in err), or 2 when a stop signal came first. */
 static int sv_start(sv_t *sv, int64_t t0, char *err, size_t errlen)
 {
@@ -1278,8 +1279,15 @@ int up_supervisor_run(const hc_config_t *cfg, const char *self_exe)
     sigaddset(&sv->sigs, SIGTERM);
     sigaddset(&sv->sigs, SIGHUP);
     sigaddset(&sv->sigs, SIGCHLD);
-    sigaddset(&sv->sigs, SIGUSR1); /* a control thread has asked for a spawn */
+    /* A control thread has asked for a spawn, or a child is ready. */
+    sigaddset(&sv->sigs, SIGUSR1);
     sigprocmask(SIG_BLOCK, &sv->sigs, &old);
+    /* Every child inherits it: a service tells us it is ready with SIGUSR1
+     * (only when its parent is this pid), and the start-up's next readiness
+     * round runs at once instead of up to SV_POLL_MS later. */
+    char self_pid[24];
+    snprintf(self_pid, sizeof self_pid, "%d", (int)getpid());
+    setenv(HC_UP_PID_ENV, self_pid, 1);
     /* A shell starts a background job with SIGINT ignored, and an ignored
      * signal is discarded even while blocked: `kill -INT` must stop `up`. */
     signal(SIGINT, SIG_DFL);

@@ -5,6 +5,7 @@ under load without one failed request (`healthcenter restart`), stops with
 the bookings in flight answered, keeps one owner per data directory, and
 shows the whole system's health at the gateway. Times measured are printed
 (run pytest with -s to see them)."""
+import fcntl
 import json
 import os
 import re
@@ -335,6 +336,63 @@ def test_a_lone_service_owns_its_files_too(make_system):
     assert r.returncode == 1, r
     assert "in use by pid %d (healthcenter payment)" % s.procs["payment"].pid in r.stderr, r.stderr
     assert s.ready("payment")
+
+
+def _run_as_up_child(s, name, up_pid_env):
+    """Runs service `name` as `up` would: as our child, with its data-directory
+    lock held by us under the name "up", and HC_UP_PID set to up_pid_env (None:
+    unset). Returns (SIGUSR1s received while it started, the Popen); the
+    caller stops it."""
+    got = []
+    old = signal.signal(signal.SIGUSR1, lambda *_: got.append(1))
+    lock = open(os.path.join(s.data_dir, "%s.lock" % name), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.write("%d up\n" % os.getpid())
+        lock.flush()
+        env = dict(s.env)
+        env.pop("HC_UP_PID", None)
+        if up_pid_env is not None:
+            env["HC_UP_PID"] = up_pid_env
+        log_path = os.path.join(s.log_dir, "%s.as-up-child.%s.log" % (name, up_pid_env))
+        with open(log_path, "wb") as logf:
+            p = subprocess.Popen([s.bin, name], env=env, stdin=subprocess.DEVNULL, stdout=logf,
+                                 stderr=subprocess.STDOUT, cwd=s.data_dir)
+        try:
+            # It logs this line right after it would have signalled.
+            wait_until(lambda: p.poll() is not None or
+                       b"ready: the port's new connections" in open(log_path, "rb").read(),
+                       what="%s taking its port's connections" % name)
+            assert p.poll() is None, hc.tail(log_path, 30)
+            assert s.ready(name)
+            return list(got), p
+        except BaseException:
+            p.kill()
+            p.wait()
+            raise
+    finally:
+        lock.close()
+        signal.signal(signal.SIGUSR1, old)
+
+
+def _stop(p):
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=30) == 0
+
+
+@pytest.mark.embedded_only  # the lock `up` holds guards SQLite files; on PostgreSQL it is not taken
+def test_a_service_under_up_tells_up_once_it_is_ready(make_system):
+    """`up` learns that a service is ready from the service itself (SIGUSR1 to
+    HC_UP_PID, its parent, once it answers ready), so its start-up does not
+    wait for the next readiness poll; anyone else named there gets nothing."""
+    s = make_system()
+    got, p = _run_as_up_child(s, "payment", str(os.getpid()))
+    _stop(p)
+    assert got == [1]
+    for other in ("1", str(os.getpid() + 1000000), "x%d" % os.getpid(), None):
+        got, p = _run_as_up_child(s, "payment", other)
+        _stop(p)
+        assert got == [], other
 
 
 # =========================================================================== health
