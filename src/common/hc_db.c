@@ -1,6 +1,7 @@
 /* hc_db: the storage interface's dispatch to its backend (SQLite or
  * PostgreSQL, hc_db_impl.h) and the materialised results both fill. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "hc_buf.h"
 #include "hc_db_impl.h"
@@ -69,6 +70,20 @@ int hc_conn_query_i64(hc_conn_t *c, const char *sql, const hc_val_t *params, siz
     else
         *out = hc_rows_i64(r, 0, 0);
     hc_rows_free(r);
+    return rc;
+}
+
+int hc_conn_insert(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n, int64_t *id)
+{
+    if (c->ops->insert)
+        return c->ops->insert(c, sql, params, n, id);
+    static const char returning[] = " RETURNING id";
+    size_t len = strlen(sql);
+    char *q = hc_xmalloc(len + sizeof returning);
+    memcpy(q, sql, len);
+    memcpy(q + len, returning, sizeof returning);
+    int rc = hc_conn_query_i64(c, q, params, n, id);
+    free(q);
     return rc;
 }
 

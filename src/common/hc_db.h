@@ -100,6 +100,13 @@ int hc_conn_begin_lazy(hc_conn_t *c);
 /* Rolls back; safe to call when no transaction is open. */
 void hc_conn_rollback(hc_conn_t *c);
 
+/* Runs sql, one INSERT of one row into a table whose key is an integer
+ * column called id, written without a RETURNING clause, and sets *id to the
+ * new row's id. SQLite reads it from the connection (its RETURNING builds a
+ * temporary table per statement); PostgreSQL adds "RETURNING id". Returns
+ * as hc_conn_exec, or HC_ENOTFOUND when no row was inserted. */
+int hc_conn_insert(hc_conn_t *c, const char *sql, const hc_val_t *params, size_t n, int64_t *id);
+
 /* Runs a statement that returns no rows. *changes (may be NULL) receives the
  * number of rows changed. Returns 0, HC_ECONFLICT on a uniqueness violation,
  * HC_EBUSY or HC_EIO. */

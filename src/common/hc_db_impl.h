@@ -19,6 +19,8 @@ typedef struct hc_db_ops {
     void (*rollback)(hc_conn_t *c);
     int (*exec)(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, int64_t *changes);
     int (*query)(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, hc_rows_t **out);
+    /* Optional: hc_conn_insert without RETURNING (NULL: the generic way). */
+    int (*insert)(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, int64_t *id);
     int (*exec_script)(hc_conn_t *c, const char *sql);
     int (*has_table)(hc_conn_t *c, const char *name, int *has);
     const char *(*path)(const hc_db_t *db);

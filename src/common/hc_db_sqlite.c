@@ -956,6 +956,20 @@ static int op_exec(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, i
 {
     return sq_conn_exec(on(c), sql, p, n, changes);
 }
+/* hc_conn_insert: the rowid of the row the INSERT made, read from the
+ * connection it ran on (under the write lock when in a transaction), where
+ * RETURNING would build and read back a temporary table. */
+static int op_insert(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, int64_t *id)
+{
+    sq_conn_t *h = on(c);
+    int64_t changes = 0;
+    int rc = sq_conn_exec(h, sql, p, n, &changes);
+    if (!rc && changes != 1)
+        rc = HC_ENOTFOUND;
+    if (!rc)
+        *id = sqlite3_last_insert_rowid(h->db);
+    return rc;
+}
 static int op_query(hc_conn_t *c, const char *sql, const hc_val_t *p, size_t n, hc_rows_t **out)
 {
     return sq_conn_query(on(c), sql, p, n, out);
@@ -1014,6 +1028,7 @@ const hc_db_ops_t hc_db_sqlite_ops = {
     .rollback = op_rollback,
     .exec = op_exec,
     .query = op_query,
+    .insert = op_insert,
     .exec_script = op_exec_script,
     .has_table = op_has_table,
     .path = op_path,

@@ -97,12 +97,11 @@ int order_store_insert(hc_conn_t *c, order_t *o)
     memcpy(o->updated_at, o->created_at, sizeof o->updated_at);
     o->created_ms = hc_now_ms();
     char *history = history_text(o);
-    int rc = hc_conn_query_i64(
+    int rc = hc_conn_insert(
         c,
         "INSERT INTO orders(name, phone, order_type, checkup_date, center_id, pay_method,"
         " card_last4, amount, payment_id, status, reason, trace_id, created_at, updated_at,"
-        " created_ms, version, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " RETURNING id",
+        " created_ms, version, history) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         HC_PARAMS(HC_TEXT(o->name), HC_TEXT(o->phone), HC_TEXT(o->order_type),
                   HC_TEXT(o->checkup_date), HC_I64(o->center_id), HC_TEXT(o->pay_method),
                   o->card_last4[0] ? HC_TEXT(o->card_last4) : HC_NULLV, HC_I64(o->amount),

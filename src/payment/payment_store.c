@@ -73,11 +73,11 @@ int payment_store_find_by_order(hc_conn_t *c, int64_t order_id, payment_t *out)
 int payment_store_insert(hc_conn_t *c, payment_t *p)
 {
     int64_t id = 0;
-    int rc = hc_conn_query_i64(
+    int rc = hc_conn_insert(
         c,
         "INSERT INTO payments(order_id, amount, pay_method, card_last4, status, center_id,"
         " checkup_date, reason, created_at, updated_at, phone)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         HC_PARAMS(HC_I64(p->order_id), HC_I64(p->amount), HC_TEXT(payment_method_name(p->method)),
                   hc_val_text_opt(p->card_last4), HC_TEXT(payment_status_name(p->status)),
                   p->center_id > 0 ? HC_I64(p->center_id) : HC_NULLV,

@@ -249,10 +249,10 @@ int reservation_store_insert(hc_conn_t *c, reservation_t *r)
 {
     hc_now_rfc3339(r->created_at);
     hc_strlcpy(r->updated_at, r->created_at, sizeof r->updated_at);
-    return hc_conn_query_i64(
+    return hc_conn_insert(
         c,
         "INSERT INTO reservations(order_id, center_id, checkup_date, status, reason,"
-        " created_at, updated_at, phone) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " created_at, updated_at, phone) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         HC_PARAMS(HC_I64(r->order_id), HC_I64(r->center_id), HC_TEXT(r->checkup_date),
                   HC_TEXT(reservation_status_name(r->status)),
                   r->reason[0] ? HC_TEXT(r->reason) : HC_NULLV, HC_TEXT(r->created_at),
@@ -317,10 +317,10 @@ int reservation_store_list(hc_conn_t *c, const hc_list_query_t *q, void **items,
 int reservation_store_cancellation_insert(hc_conn_t *c, reservation_cancellation_t *x)
 {
     hc_now_rfc3339(x->created_at);
-    return hc_conn_query_i64(
+    return hc_conn_insert(
         c,
         "INSERT INTO cancellations(order_id, reservation_id, center_id, checkup_date, reason,"
-        " created_at, phone) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " created_at, phone) VALUES (?, ?, ?, ?, ?, ?, ?)",
         HC_PARAMS(HC_I64(x->order_id), x->reservation_id > 0 ? HC_I64(x->reservation_id) : HC_NULLV,
                   x->center_id > 0 ? HC_I64(x->center_id) : HC_NULLV,
                   x->checkup_date[0] ? HC_TEXT(x->checkup_date) : HC_NULLV,

@@ -333,6 +333,112 @@ static void test_returning_id(void **state)
     hc_db_destroy(db);
 }
 
+/* hc_conn_insert: the new row's id without RETURNING, in and out of a
+ * transaction; nothing inserted is HC_ENOTFOUND, a duplicate HC_ECONFLICT. */
+static void test_insert_id(void **state)
+{
+    fixture_t *f = *state;
+    hc_db_t *db = open_db(f, MIGS, 2);
+    hc_conn_t *c = hc_db_acquire(db);
+    int64_t id1 = 0, id2 = 0, id3 = 0;
+    assert_int_equal(hc_conn_begin(c), 0);
+    assert_int_equal(hc_conn_insert(c, "INSERT INTO item (name, qty) VALUES (?, ?)",
+                                    HC_PARAMS(HC_TEXT("i1"), HC_I64(10)), &id1),
+                     0);
+    assert_int_equal(hc_conn_insert(c, "INSERT INTO item (name, qty) VALUES (?, ?)",
+                                    HC_PARAMS(HC_TEXT("i2"), HC_I64(20)), &id2),
+                     0);
+    assert_int_equal(hc_conn_commit(c), 0);
+    assert_int_equal(hc_conn_insert(c, "INSERT INTO item (name, qty) VALUES (?, ?)",
+                                    HC_PARAMS(HC_TEXT("i3"), HC_I64(30)), &id3),
+                     0);
+    assert_true(id1 > 1); /* the seed row holds id 1 */
+    assert_int_equal(id2, id1 + 1);
+    assert_int_equal(id3, id2 + 1);
+    int64_t qty = 0;
+    assert_int_equal(
+        hc_conn_query_i64(c, "SELECT qty FROM item WHERE id = ?", HC_PARAMS(HC_I64(id2)), &qty), 0);
+    assert_int_equal(qty, 20);
+    assert_int_equal(
+        hc_conn_query_i64(c, "SELECT qty FROM item WHERE id = ?", HC_PARAMS(HC_I64(id3)), &qty), 0);
+    assert_int_equal(qty, 30);
+
+    int64_t id = -7;
+    assert_int_equal(hc_conn_insert(c, "INSERT OR IGNORE INTO item (name, qty) VALUES (?, ?)",
+                                    HC_PARAMS(HC_TEXT("i1"), HC_I64(99)), &id),
+                     HC_ENOTFOUND);
+    assert_int_equal(id, -7);
+    assert_int_equal(hc_conn_insert(c, "INSERT INTO item (name, qty) VALUES (?, ?)",
+                                    HC_PARAMS(HC_TEXT("i1"), HC_I64(99)), &id),
+                     HC_ECONFLICT);
+    assert_int_equal(id, -7);
+    assert_int_equal(count(c, "SELECT COUNT(*) FROM item"), 4);
+    hc_db_release(db, c);
+    hc_db_destroy(db);
+}
+
+#define INSERT_ROUNDS 40
+
+typedef struct inserter_arg {
+    hc_db_t *db;
+    int n;
+    int wrong; /* ids that named another row */
+} inserter_arg_t;
+
+/* Inserts INSERT_ROUNDS rows named after itself and checks, inside its
+ * transaction, that each id it got is its own row's. */
+static void *inserter_main(void *p)
+{
+    inserter_arg_t *a = p;
+    for (int i = 0; i < INSERT_ROUNDS; i++) {
+        char name[32], got[32] = "";
+        snprintf(name, sizeof name, "t%d-%d", a->n, i);
+        hc_conn_t *c = hc_db_acquire(a->db);
+        int64_t id = 0;
+        hc_rows_t *r = NULL;
+        int rc = hc_conn_begin(c);
+        if (!rc)
+            rc = hc_conn_insert(c, "INSERT INTO item (name) VALUES (?)", HC_PARAMS(HC_TEXT(name)),
+                                &id);
+        if (!rc)
+            rc = hc_conn_query(c, "SELECT name FROM item WHERE id = ?", HC_PARAMS(HC_I64(id)), &r);
+        const char *t = !rc && hc_rows_count(r) == 1 ? hc_rows_text(r, 0, 0) : NULL;
+        if (t)
+            snprintf(got, sizeof got, "%s", t);
+        hc_rows_free(r);
+        if (!rc)
+            rc = hc_conn_commit(c);
+        else
+            hc_conn_rollback(c);
+        if (rc || strcmp(got, name) != 0)
+            a->wrong++;
+        hc_db_release(a->db, c);
+    }
+    return NULL;
+}
+
+/* Threads inserting at once (members of one batch when batching) each get
+ * their own row's id. */
+static void test_insert_id_concurrent(void **state)
+{
+    fixture_t *f = *state;
+    hc_db_t *db = open_db(f, MIGS, 2);
+    inserter_arg_t args[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (inserter_arg_t){.db = db, .n = i};
+        assert_int_equal(pthread_create(&th[i], NULL, inserter_main, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(args[i].wrong, 0);
+    hc_conn_t *c = hc_db_acquire(db);
+    assert_int_equal(count(c, "SELECT COUNT(*) FROM item"), 1 + 4 * INSERT_ROUNDS);
+    hc_db_release(db, c);
+    hc_db_destroy(db);
+}
+
 static void test_exec_script(void **state)
 {
     fixture_t *f = *state;
@@ -875,6 +981,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollback_discards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_visible_to_other_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_returning_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insert_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insert_id_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_script, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers_serialised, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reused_sql_buffer_is_not_confused, setup, teardown),
