@@ -46,9 +46,7 @@ static int booking_from_event(const hc_event_t *ev, notification_mypage_t *m, co
     m->order_id = ev->order_id;
     m->version = hc_event_id(ev, "version");
     json_t *history = json_object_get(ev->root, "history");
-    char *htext = json_is_array(history) ? json_dumps(history, JSON_COMPACT) : NULL;
-    int hrc = notification_history_parse(htext, m);
-    free(htext);
+    int hrc = json_is_array(history) ? notification_history_take(history, m) : HC_EINVAL;
     *bad = !m->version ? "version"
            : !take_string(ev, "status", m->status, sizeof m->status) ||
                    !notification_status_valid(m->status)
@@ -96,29 +94,31 @@ static int queue_sms(hc_conn_t *c, const hc_event_t *ev, const notification_mypa
  * if it is newer, and each history entry it had not shown yet is announced. */
 static int on_order_status(hc_conn_t *c, const hc_event_t *ev, const char *now, int64_t now_ms)
 {
-    notification_mypage_t cur, next;
+    notification_mypage_t next;
     const char *bad = NULL;
     if (booking_from_event(ev, &next, &bad)) {
         hc_warn("%s %s has no valid %s; not applied", ev->type, ev->event_id, bad);
         return HC_EINVAL;
     }
-    int rc = notification_store_get(c, ev->order_id, &cur);
-    if (rc == HC_ENOTFOUND) {
-        memset(&cur, 0, sizeof cur);
+    /* Only the stored version and status matter here, not the whole row. */
+    int64_t cur_version = 0;
+    char cur_status[sizeof next.status] = "";
+    int rc =
+        notification_store_version(c, ev->order_id, &cur_version, cur_status, sizeof cur_status);
+    if (rc == HC_ENOTFOUND)
         rc = 0;
-    }
     if (rc)
         return rc;
-    if (next.version <= cur.version) {
+    if (next.version <= cur_version) {
         hc_info("mypage stays at version %lld (%s): %s version %lld is not newer",
-                (long long)cur.version, cur.status, ev->type, (long long)next.version);
+                (long long)cur_version, cur_status, ev->type, (long long)next.version);
         return 0;
     }
     if ((rc = notification_store_put(c, &next, now)))
         return rc;
-    hc_info("mypage %s -> %s (version %lld)", cur.version ? cur.status : "(none)", next.status,
+    hc_info("mypage %s -> %s (version %lld)", cur_version ? cur_status : "(none)", next.status,
             (long long)next.version);
-    for (size_t i = (size_t)cur.version; !rc && i < next.n_history; i++)
+    for (size_t i = (size_t)cur_version; !rc && i < next.n_history; i++)
         rc = queue_sms(c, ev, &next, next.history[i].status, now_ms, now);
     return rc;
 }

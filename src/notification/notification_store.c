@@ -92,6 +92,13 @@ static void mypage_from_row(const hc_rows_t *r, size_t i, void *out)
 int notification_history_parse(const char *text, notification_mypage_t *m)
 {
     json_t *arr = json_loads(text ? text : "", 0, NULL);
+    int rc = notification_history_take(arr, m);
+    json_decref(arr);
+    return rc;
+}
+
+int notification_history_take(const json_t *arr, notification_mypage_t *m)
+{
     size_t n = json_array_size(arr);
     int rc = json_is_array(arr) && n <= NOTIFICATION_MAX_HISTORY ? 0 : HC_EINVAL;
     m->n_history = 0;
@@ -110,7 +117,6 @@ int notification_history_parse(const char *text, notification_mypage_t *m)
     }
     if (rc)
         m->n_history = 0;
-    json_decref(arr);
     return rc;
 }
 
@@ -175,6 +181,22 @@ int notification_store_get(hc_conn_t *c, int64_t order_id, notification_mypage_t
 {
     return hc_store_get_one(c, "SELECT " MYPAGE_COLS " FROM mypage WHERE order_id = ?",
                             HC_PARAMS(HC_I64(order_id)), mypage_from_row, out);
+}
+
+int notification_store_version(hc_conn_t *c, int64_t order_id, int64_t *version, char *status,
+                               size_t status_size)
+{
+    hc_rows_t *r = NULL;
+    int rc = hc_conn_query(c, "SELECT version, status FROM mypage WHERE order_id = ?",
+                           HC_PARAMS(HC_I64(order_id)), &r);
+    if (!rc && hc_rows_count(r) == 0)
+        rc = HC_ENOTFOUND;
+    if (!rc) {
+        *version = hc_rows_i64(r, 0, 0);
+        hc_rows_copy_text(r, 0, 1, status, status_size);
+    }
+    hc_rows_free(r);
+    return rc;
 }
 
 int notification_store_set_refunded(hc_conn_t *c, int64_t order_id, const char *now)

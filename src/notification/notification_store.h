@@ -3,6 +3,7 @@
 #ifndef NOTIFICATION_STORE_H
 #define NOTIFICATION_STORE_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,6 +79,11 @@ int notification_store_put(hc_conn_t *c, const notification_mypage_t *m, const c
  * shown to anyone). Returns 0, HC_ENOTFOUND or another hc_err. */
 int notification_store_get(hc_conn_t *c, int64_t order_id, notification_mypage_t *out);
 
+/* Reads only the version and status of the mypage of order_id (status
+ * into a buffer of status_size). Returns 0, HC_ENOTFOUND or another hc_err. */
+int notification_store_version(hc_conn_t *c, int64_t order_id, int64_t *version, char *status,
+                               size_t status_size);
+
 /* Records that the payment was refunded, creating a row with version 0 when
  * no order event came yet. Returns 0 or an hc_err. */
 int notification_store_set_refunded(hc_conn_t *c, int64_t order_id, const char *now);
@@ -85,6 +91,9 @@ int notification_store_set_refunded(hc_conn_t *c, int64_t order_id, const char *
 /* Reads a history as stored (a JSON array of {status, at}) into m. Returns
  * 0, or HC_EINVAL (m->n_history 0) when text is not such an array. */
 int notification_history_parse(const char *text, notification_mypage_t *m);
+
+/* The same for a history already decoded (an event's "history"; borrowed). */
+int notification_history_take(const json_t *arr, notification_mypage_t *m);
 
 /* hc_list_cb: the shown mypages (version > 0, notification_mypage_t with
  * their histories) by orderId, those of q->phone when set. */

@@ -1,5 +1,7 @@
 /* Checks notification_store: the SMS sender's due query reads only rows with
- * something left to try (regression: it scanned every SENT row on each pass). */
+ * something left to try (regression: it scanned every SENT row on each pass);
+ * the version read the consumer makes instead of the whole row; a history
+ * taken from decoded JSON. */
 #include "hc_test.h"
 
 #include "hc_db.h"
@@ -7,15 +9,22 @@
 #include "hc_log.h"
 #include "notification/notification_store.h"
 
-static void test_due_query_uses_the_pending_index(void **state)
+static hc_db_t *open_store(char *dir, size_t dir_size)
 {
-    (void)state;
-    char dir[256], path[512];
-    hc_test_mkdtemp(dir, sizeof dir);
+    char path[512];
+    hc_test_mkdtemp(dir, dir_size);
     hc_test_path(path, sizeof path, dir, "notification.db");
     hc_db_t *db = NULL;
     assert_int_equal(
         hc_db_open(path, "NORMAL", notification_migrations, NOTIFICATION_N_MIGRATIONS, &db), 0);
+    return db;
+}
+
+static void test_due_query_uses_the_pending_index(void **state)
+{
+    (void)state;
+    char dir[256];
+    hc_db_t *db = open_store(dir, sizeof dir);
     hc_conn_t *c = hc_db_acquire(db);
 
     char sql[2048];
@@ -41,11 +50,71 @@ static void test_due_query_uses_the_pending_index(void **state)
     hc_test_rmtree(dir);
 }
 
+static void test_version_reads_what_put_wrote(void **state)
+{
+    (void)state;
+    char dir[256];
+    hc_db_t *db = open_store(dir, sizeof dir);
+    hc_conn_t *c = hc_db_acquire(db);
+    int64_t version = -1;
+    char status[16] = "unchanged";
+    assert_int_equal(notification_store_version(c, 7, &version, status, sizeof status),
+                     HC_ENOTFOUND);
+    assert_int_equal(version, -1);
+    assert_string_equal(status, "unchanged");
+
+    notification_mypage_t m;
+    memset(&m, 0, sizeof m);
+    m.order_id = 7;
+    m.version = 2;
+    snprintf(m.status, sizeof m.status, "REQUESTED");
+    snprintf(m.name, sizeof m.name, "홍길동");
+    m.n_history = 2;
+    snprintf(m.history[0].status, sizeof m.history[0].status, "PAID");
+    snprintf(m.history[1].status, sizeof m.history[1].status, "REQUESTED");
+    assert_int_equal(notification_store_put(c, &m, "2026-12-02T00:00:00.000Z"), 0);
+    assert_int_equal(notification_store_version(c, 7, &version, status, sizeof status), 0);
+    assert_int_equal(version, 2);
+    assert_string_equal(status, "REQUESTED");
+
+    /* A refund seen before any order event: a row of version 0. */
+    assert_int_equal(notification_store_set_refunded(c, 8, "2026-12-02T00:00:00.000Z"), 0);
+    assert_int_equal(notification_store_version(c, 8, &version, status, sizeof status), 0);
+    assert_int_equal(version, 0);
+    assert_string_equal(status, "PENDING");
+
+    hc_db_release(db, c);
+    hc_db_destroy(db);
+    hc_test_rmtree(dir);
+}
+
+static void test_history_take(void **state)
+{
+    (void)state;
+    notification_mypage_t m;
+    memset(&m, 0, sizeof m);
+    json_t *ok = json_loads("[{\"status\":\"PAID\",\"at\":\"2026-12-02T00:00:00.000Z\"},"
+                            "{\"status\":\"REQUESTED\",\"at\":\"2026-12-02T00:00:01.000Z\"}]",
+                            0, NULL);
+    assert_int_equal(notification_history_take(ok, &m), 0);
+    assert_int_equal(m.n_history, 2);
+    assert_string_equal(m.history[1].status, "REQUESTED");
+    assert_string_equal(m.history[1].at, "2026-12-02T00:00:01.000Z");
+    json_decref(ok);
+    json_t *bad = json_loads("[{\"status\":\"PAID\"}]", 0, NULL);
+    assert_int_equal(notification_history_take(bad, &m), HC_EINVAL);
+    assert_int_equal(m.n_history, 0);
+    json_decref(bad);
+    assert_int_equal(notification_history_take(NULL, &m), HC_EINVAL);
+}
+
 int main(void)
 {
     hc_log_init("test_notification_store", "error");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_due_query_uses_the_pending_index),
+        cmocka_unit_test(test_version_reads_what_put_wrote),
+        cmocka_unit_test(test_history_take),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
