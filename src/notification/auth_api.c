@@ -212,6 +212,7 @@ static struct {
     auth_boot_t job;
 } boot = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
+#define BOOT_DELAY_MS 500  /* after the start, before the hash */
 #define BOOT_RETRY_MS 1000 /* after a storage failure */
 #define BOOT_WAIT_MS 30000 /* the longest a login waits for the bootstrap */
 
@@ -219,7 +220,12 @@ static void boot_main(hc_worker_t *w, void *ud)
 {
     (void)ud;
     int rc;
-    while ((rc = auth_bootstrap_finish(boot.db, &boot.job)) != 0 && !hc_worker_stopping(w)) {
+    /* Not while the system starts: the hash (64 MiB to fault in, a core's
+     * worth of work) slowed the start of every process `up` starts at once;
+     * a first start was ready about 30 ms later for it (docs/accounts.md). A
+     * login waits for it (boot_wait). */
+    hc_worker_wait(w, BOOT_DELAY_MS);
+    while (!hc_worker_stopping(w) && (rc = auth_bootstrap_finish(boot.db, &boot.job)) != 0) {
         hc_error("cannot set up the first super-admin: %s; trying again in %d ms", hc_strerror(rc),
                  BOOT_RETRY_MS);
         hc_worker_wait(w, BOOT_RETRY_MS);
