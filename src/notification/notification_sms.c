@@ -31,8 +31,12 @@
 #include "notification_domain.h"
 #include "notification_store.h"
 
-#define DEFAULT_BATCH 16
+#define DEFAULT_BATCH 64
 #define TICK_MS 1000 /* the timer pass, on top of wake-ups */
+/* After a pass that sent something, the next waits until this long after its
+ * start: while messages keep coming, a pass takes what some commits of the
+ * consumer queued (one outcome commit, one fsync) instead of one each. */
+#define LINGER_MS 10
 
 /* ---- providers ---- */
 
@@ -324,13 +328,21 @@ struct notification_sender {
 static void sender_main(hc_worker_t *w, void *arg)
 {
     notification_sender_t *s = arg;
+    int64_t linger_until = 0; /* monotonic ms */
     while (!hc_worker_stopping(w)) {
+        int64_t left = linger_until - hc_mono_ms();
+        if (left > 0)
+            hc_sleep_ms(left);
+        int64_t started = hc_mono_ms();
         int n = notification_sender_run_once(s->db, &s->opts, w);
         if (n < 0)
             hc_warn("SMS sender pass failed: %s", hc_strerror(n));
         /* A full pass may have left more due rows: go again at once. */
+        linger_until = 0;
         if (n > 0 && (size_t)n >= (s->opts.batch ? s->opts.batch : DEFAULT_BATCH))
             continue;
+        if (n > 0)
+            linger_until = started + LINGER_MS;
         hc_worker_wait(w, TICK_MS);
     }
 }

@@ -39,7 +39,7 @@ struct notification_provider {
 };
 
 /* The most rows a quick provider's sender claims and records together. */
-#define NOTIFICATION_SMS_GROUP_MAX 16
+#define NOTIFICATION_SMS_GROUP_MAX 64
 
 /* The file the log provider appends every message it sends to, one JSON
  * line {"to","text","at"} each (the full number and text, codes included),
@@ -59,7 +59,7 @@ typedef struct notification_sender_opts {
     int max_attempts; /* attempts before a row stays FAILED for good (>= 1) */
     int64_t lease_ms; /* how long a claimed row is held before another try may
                          take it (longer than the provider's timeout) */
-    size_t batch;     /* rows read per pass (default 16) */
+    size_t batch;     /* rows read per pass (default 64) */
 } notification_sender_opts_t;
 
 /* Delivers every row due now, oldest first: claims it (a short transaction
@@ -77,8 +77,11 @@ int notification_sender_run_once(hc_db_t *db, const notification_sender_opts_t *
 typedef struct notification_sender notification_sender_t;
 
 /* Starts the sender thread on db (borrowed; must outlive the sender). It runs
- * a pass when woken and at least every second. Returns 0 or an hc_err; *out
- * is NULL on failure. Stop with notification_sender_stop. */
+ * a pass when woken and at least every second; after a pass that sent
+ * something, the next one starts no sooner than 10 ms after it (a full pass
+ * goes on at once), so that under load one outcome commit covers what several
+ * consumer commits queued. Returns 0 or an hc_err; *out is NULL on failure.
+ * Stop with notification_sender_stop. */
 int notification_sender_start(hc_db_t *db, const notification_sender_opts_t *opts,
                               notification_sender_t **out);
 
