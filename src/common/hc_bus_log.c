@@ -304,11 +304,14 @@ static int log_read(hc_bus_consumer_t *c, hc_bus_msg_t *msgs, size_t max, size_t
 {
     hc_conn_t *conn = hc_db_acquire(c->bus->db);
     hc_rows_t *r = NULL;
+    /* The rows after the position straight from the table (+topic keeps the
+     * planner off the (topic, pos) index): a log holds one topic, and the
+     * index walk plus a table lookup per row cost a fifth of this read. */
     int rc =
         hc_conn_query(conn,
-                      "SELECT pos, msg_key, value, crc FROM events WHERE topic = ? AND pos > ?"
+                      "SELECT pos, msg_key, value, crc FROM events WHERE pos > ? AND +topic = ?"
                       " ORDER BY pos LIMIT ?",
-                      HC_PARAMS(HC_TEXT(c->bus->base.topic), HC_I64(c->position), HC_I64(max)), &r);
+                      HC_PARAMS(HC_I64(c->position), HC_TEXT(c->bus->base.topic), HC_I64(max)), &r);
     hc_db_release(c->bus->db, conn);
     if (rc == HC_ECORRUPT) {
         set_fault(c, HC_BUS_CORRUPT_RECORD, c->position + 1,
