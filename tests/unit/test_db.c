@@ -333,6 +333,27 @@ static void test_returning_id(void **state)
     hc_db_destroy(db);
 }
 
+/* Ends c's transaction: commits when rc is 0, else rolls back. Returns the
+ * final rc. */
+static int end_tx(hc_conn_t *c, int rc)
+{
+    if (rc == 0)
+        return hc_conn_commit(c);
+    hc_conn_rollback(c);
+    return rc;
+}
+
+/* Runs fn on four threads at once, thread i on element i of args (elem_size
+ * bytes each), and waits for them. */
+static void run_four(void *(*fn)(void *), void *args, size_t elem_size)
+{
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, fn, (char *)args + (size_t)i * elem_size), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+}
+
 /* hc_conn_insert: the new row's id without RETURNING, in and out of a
  * transaction; nothing inserted is HC_ENOTFOUND, a duplicate HC_ECONFLICT. */
 static void test_insert_id(void **state)
@@ -406,10 +427,7 @@ static void *inserter_main(void *p)
         if (t)
             snprintf(got, sizeof got, "%s", t);
         hc_rows_free(r);
-        if (!rc)
-            rc = hc_conn_commit(c);
-        else
-            hc_conn_rollback(c);
+        rc = end_tx(c, rc);
         if (rc || strcmp(got, name) != 0)
             a->wrong++;
         hc_db_release(a->db, c);
@@ -424,13 +442,9 @@ static void test_insert_id_concurrent(void **state)
     fixture_t *f = *state;
     hc_db_t *db = open_db(f, MIGS, 2);
     inserter_arg_t args[4];
-    pthread_t th[4];
-    for (int i = 0; i < 4; i++) {
-        args[i] = (inserter_arg_t){.db = db, .n = i};
-        assert_int_equal(pthread_create(&th[i], NULL, inserter_main, &args[i]), 0);
-    }
     for (int i = 0; i < 4; i++)
-        pthread_join(th[i], NULL);
+        args[i] = (inserter_arg_t){.db = db, .n = i};
+    run_four(inserter_main, args, sizeof args[0]);
     for (int i = 0; i < 4; i++)
         assert_int_equal(args[i].wrong, 0);
     hc_conn_t *c = hc_db_acquire(db);
@@ -474,11 +488,7 @@ static void *writer_main(void *p)
         if (rc == 0)
             rc = hc_conn_exec(c, "UPDATE item SET qty = ? WHERE name = 'seed'",
                               HC_PARAMS(HC_I64(v + 1)), NULL);
-        if (rc == 0)
-            rc = hc_conn_commit(c);
-        else
-            hc_conn_rollback(c);
-        if (rc != 0)
+        if (end_tx(c, rc) != 0)
             w->failures++;
         hc_db_release(w->db, c);
     }
@@ -490,14 +500,9 @@ static void test_concurrent_writers_serialised(void **state)
     fixture_t *f = *state;
     hc_db_t *db = open_db(f, MIGS, 2);
     writer_arg_t args[4];
-    pthread_t th[4];
-    for (int i = 0; i < 4; i++) {
-        args[i].db = db;
-        args[i].failures = 0;
-        assert_int_equal(pthread_create(&th[i], NULL, writer_main, &args[i]), 0);
-    }
     for (int i = 0; i < 4; i++)
-        pthread_join(th[i], NULL);
+        args[i] = (writer_arg_t){.db = db};
+    run_four(writer_main, args, sizeof args[0]);
     for (int i = 0; i < 4; i++)
         assert_int_equal(args[i].failures, 0);
     hc_conn_t *c = hc_db_acquire(db);
