@@ -101,24 +101,22 @@ static int on_order_status(hc_conn_t *c, const hc_event_t *ev, const char *now, 
         return HC_EINVAL;
     }
     /* Only the stored version and status matter here, not the whole row. */
-    int64_t cur_version = 0;
-    char cur_status[sizeof next.status] = "";
-    int rc =
-        notification_store_version(c, ev->order_id, &cur_version, cur_status, sizeof cur_status);
+    notification_version_t cur = {0};
+    int rc = notification_store_version(c, ev->order_id, &cur);
     if (rc == HC_ENOTFOUND)
         rc = 0;
     if (rc)
         return rc;
-    if (next.version <= cur_version) {
+    if (next.version <= cur.version) {
         hc_info("mypage stays at version %lld (%s): %s version %lld is not newer",
-                (long long)cur_version, cur_status, ev->type, (long long)next.version);
+                (long long)cur.version, cur.status, ev->type, (long long)next.version);
         return 0;
     }
     if ((rc = notification_store_put(c, &next, now)))
         return rc;
-    hc_info("mypage %s -> %s (version %lld)", cur_version ? cur_status : "(none)", next.status,
+    hc_info("mypage %s -> %s (version %lld)", cur.version ? cur.status : "(none)", next.status,
             (long long)next.version);
-    for (size_t i = (size_t)cur_version; !rc && i < next.n_history; i++)
+    for (size_t i = (size_t)cur.version; !rc && i < next.n_history; i++)
         rc = queue_sms(c, ev, &next, next.history[i].status, now_ms, now);
     return rc;
 }

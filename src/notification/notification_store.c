@@ -183,20 +183,19 @@ int notification_store_get(hc_conn_t *c, int64_t order_id, notification_mypage_t
                             HC_PARAMS(HC_I64(order_id)), mypage_from_row, out);
 }
 
-int notification_store_version(hc_conn_t *c, int64_t order_id, int64_t *version, char *status,
-                               size_t status_size)
+/* hc_row_decode_cb: row i of "version, status" into the
+ * notification_version_t at out. */
+static void version_from_row(const hc_rows_t *r, size_t i, void *out)
 {
-    hc_rows_t *r = NULL;
-    int rc = hc_conn_query(c, "SELECT version, status FROM mypage WHERE order_id = ?",
-                           HC_PARAMS(HC_I64(order_id)), &r);
-    if (!rc && hc_rows_count(r) == 0)
-        rc = HC_ENOTFOUND;
-    if (!rc) {
-        *version = hc_rows_i64(r, 0, 0);
-        hc_rows_copy_text(r, 0, 1, status, status_size);
-    }
-    hc_rows_free(r);
-    return rc;
+    notification_version_t *v = out;
+    v->version = hc_rows_i64(r, i, 0);
+    hc_rows_copy_text(r, i, 1, v->status, sizeof v->status);
+}
+
+int notification_store_version(hc_conn_t *c, int64_t order_id, notification_version_t *out)
+{
+    return hc_store_get_one(c, "SELECT version, status FROM mypage WHERE order_id = ?",
+                            HC_PARAMS(HC_I64(order_id)), version_from_row, out);
 }
 
 int notification_store_set_refunded(hc_conn_t *c, int64_t order_id, const char *now)

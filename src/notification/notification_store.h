@@ -79,10 +79,16 @@ int notification_store_put(hc_conn_t *c, const notification_mypage_t *m, const c
  * shown to anyone). Returns 0, HC_ENOTFOUND or another hc_err. */
 int notification_store_get(hc_conn_t *c, int64_t order_id, notification_mypage_t *out);
 
-/* Reads only the version and status of the mypage of order_id (status
- * into a buffer of status_size). Returns 0, HC_ENOTFOUND or another hc_err. */
-int notification_store_version(hc_conn_t *c, int64_t order_id, int64_t *version, char *status,
-                               size_t status_size);
+/* The version and status of a stored mypage, all a newer event is
+ * compared with. */
+typedef struct notification_version {
+    int64_t version;
+    char status[16];
+} notification_version_t;
+
+/* Reads only the version and status of the mypage of order_id into *out.
+ * Returns 0, HC_ENOTFOUND (out untouched) or another hc_err. */
+int notification_store_version(hc_conn_t *c, int64_t order_id, notification_version_t *out);
 
 /* Records that the payment was refunded, creating a row with version 0 when
  * no order event came yet. Returns 0 or an hc_err. */

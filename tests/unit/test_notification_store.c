@@ -56,12 +56,10 @@ static void test_version_reads_what_put_wrote(void **state)
     char dir[256];
     hc_db_t *db = open_store(dir, sizeof dir);
     hc_conn_t *c = hc_db_acquire(db);
-    int64_t version = -1;
-    char status[16] = "unchanged";
-    assert_int_equal(notification_store_version(c, 7, &version, status, sizeof status),
-                     HC_ENOTFOUND);
-    assert_int_equal(version, -1);
-    assert_string_equal(status, "unchanged");
+    notification_version_t v = {.version = -1, .status = "unchanged"};
+    assert_int_equal(notification_store_version(c, 7, &v), HC_ENOTFOUND);
+    assert_int_equal(v.version, -1);
+    assert_string_equal(v.status, "unchanged");
 
     notification_mypage_t m;
     memset(&m, 0, sizeof m);
@@ -73,15 +71,15 @@ static void test_version_reads_what_put_wrote(void **state)
     snprintf(m.history[0].status, sizeof m.history[0].status, "PAID");
     snprintf(m.history[1].status, sizeof m.history[1].status, "REQUESTED");
     assert_int_equal(notification_store_put(c, &m, "2026-12-02T00:00:00.000Z"), 0);
-    assert_int_equal(notification_store_version(c, 7, &version, status, sizeof status), 0);
-    assert_int_equal(version, 2);
-    assert_string_equal(status, "REQUESTED");
+    assert_int_equal(notification_store_version(c, 7, &v), 0);
+    assert_int_equal(v.version, 2);
+    assert_string_equal(v.status, "REQUESTED");
 
     /* A refund seen before any order event: a row of version 0. */
     assert_int_equal(notification_store_set_refunded(c, 8, "2026-12-02T00:00:00.000Z"), 0);
-    assert_int_equal(notification_store_version(c, 8, &version, status, sizeof status), 0);
-    assert_int_equal(version, 0);
-    assert_string_equal(status, "PENDING");
+    assert_int_equal(notification_store_version(c, 8, &v), 0);
+    assert_int_equal(v.version, 0);
+    assert_string_equal(v.status, "PENDING");
 
     hc_db_release(db, c);
     hc_db_destroy(db);
